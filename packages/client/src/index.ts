@@ -1,0 +1,1 @@
+export { ParleyClient, ParleyApiError, type ParleyClientOptions } from './rest-client.ts';

@@ -1,0 +1,30 @@
+/**
+ * The one catalogue of API error codes. Every error a client can see is listed here with its HTTP status
+ * and a fixed, safe message; `docs/errors.md` is kept equal to it by a test.
+ */
+export const errorCatalogue = {
+  malformed_json: { status: 400, message: 'The request body is not valid JSON.' },
+  validation_failed: { status: 400, message: 'The request does not match the expected schema.' },
+  bad_request: { status: 400, message: 'The request is malformed.' },
+  unauthorized: { status: 401, message: 'Authentication is required.' },
+  forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  not_found: { status: 404, message: 'The resource does not exist.' },
+  route_not_found: { status: 404, message: 'No route matches this path.' },
+  method_not_allowed: { status: 405, message: 'This path does not support this method.' },
+  not_acceptable: { status: 406, message: 'The requested representation is not available.' },
+  conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  payload_too_large: { status: 413, message: 'The request body is larger than the configured limit.' },
+  unsupported_media_type: { status: 415, message: 'The request body has an unsupported content type.' },
+  rate_limited: { status: 429, message: 'Too many requests; slow down.' },
+  internal_error: { status: 500, message: 'An internal error occurred.' },
+  service_unavailable: { status: 503, message: 'The service is temporarily unavailable.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export const errorCodes = Object.keys(errorCatalogue) as ErrorCode[];
+
+/** The uniform error body every non-OAuth endpoint answers with. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId: string };
+}

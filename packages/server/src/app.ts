@@ -1,0 +1,148 @@
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { DestinationStream } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { ensureMasterKeyFile } from './bootstrap/master-key-file.ts';
+import { ensurePrivateDir } from './bootstrap/data-dir.ts';
+import { ensureSelfSignedCertificate } from './bootstrap/self-signed-cert.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import { opsRoutes } from './http/ops-routes.ts';
+import type { RouteDeclaration } from './http/route-table.ts';
+import { createHttpServer } from './http/server.ts';
+import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
+import type { HealthCheck } from './observability/health.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { openStorage, type Storage } from './storage/database.ts';
+import { migrateToLatest } from './storage/migrator.ts';
+import { createTenantService, type TenantService } from './tenancy/tenant-service.ts';
+
+export interface AppOptions {
+  /** Where JSON logs go; stdout when unset. */
+  logDestination?: DestinationStream;
+  clock?: Clock;
+  /** Extra routes, for tests that need a handler the product does not have (e.g. a slow one). */
+  extraRoutes?: readonly RouteDeclaration[];
+}
+
+export interface App {
+  readonly config: Config;
+  readonly fastify: FastifyInstance;
+  readonly storage: Storage;
+  readonly logger: Logger;
+  readonly tenants: TenantService;
+  readonly tls: TlsFiles | undefined;
+  /** Starts listening; resolves with the base URL (https://host:port). */
+  listen(): Promise<string>;
+  /** Stops accepting, drains in-flight work within the grace period, closes the database. */
+  shutdown(): Promise<void>;
+  /** Re-reads the certificate files (SIGHUP), for renewals without a restart. */
+  reloadTls(): void;
+}
+
+/** Everything that must exist on disk before serving: data dir, master key, certificate. */
+async function prepareDataDir(config: Config): Promise<TlsFiles | undefined> {
+  ensurePrivateDir(config.dataDir);
+  ensureMasterKeyFile(config.masterKeyFile);
+  if (config.tlsMode === 'behind-proxy') return undefined;
+  if (config.tlsCert && config.tlsKey) return { certFile: config.tlsCert, keyFile: config.tlsKey };
+  return ensureSelfSignedCertificate(config.dataDir);
+}
+
+function createRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  let lastWarned = 0;
+  redis.on('error', (error: Error) => {
+    // Reconnect attempts fail every couple of seconds while Redis is down; one warning a minute is enough.
+    if (Date.now() - lastWarned > 60_000) {
+      lastWarned = Date.now();
+      logger.warn({ err: error }, 'redis unavailable');
+    }
+  });
+  return redis;
+}
+
+/** The composition root: the one place that picks concrete adapters and wires services to the edges. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const clock = options.clock ?? systemClock;
+  const tls = await prepareDataDir(config);
+  const storage = openStorage({
+    ...config,
+    onPoolError: (error) => {
+      logger.warn({ err: error }, 'database connection lost');
+    },
+  });
+  await migrateToLatest(storage);
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const tenants = createTenantService({ storage, clock, setupTokenTtlSeconds: config.setupTokenTtlSeconds });
+
+  const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
+  if (redis) readinessChecks.push({ name: 'redis', check: async () => void (await redis.ping()) });
+  const securityTxtExpires =
+    config.securityTxtExpires ?? new Date(clock.now() + 180 * 24 * 3600 * 1000).toISOString();
+
+  const fastify = await createHttpServer({
+    logger,
+    tls,
+    trustProxy: config.trustProxy,
+    bodyLimitBytes: config.bodyLimitBytes,
+    hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    routes: (openApiDocument) => [
+      ...opsRoutes({
+        readinessChecks,
+        securityContact: config.securityContact,
+        securityTxtExpires,
+        openApiDocument,
+      }),
+      ...(options.extraRoutes ?? []),
+    ],
+  });
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = async (): Promise<void> => {
+    const closeServer = fastify.close();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => {
+        resolve('timeout');
+      }, config.shutdownGraceMs);
+    });
+    if ((await Promise.race([closeServer.then(() => 'closed' as const), grace])) === 'timeout') {
+      logger.warn({ graceMs: config.shutdownGraceMs }, 'grace period over; closing remaining connections');
+      fastify.server.closeAllConnections();
+      await closeServer;
+    }
+    clearTimeout(timer);
+    await storage.close();
+    if (redis) await redis.quit().catch(() => redis.disconnect());
+    logger.info('shutdown complete');
+  };
+
+  return {
+    config,
+    fastify,
+    storage,
+    logger,
+    tenants,
+    tls,
+    async listen() {
+      await fastify.listen({ host: config.host, port: config.port });
+      const { port } = fastify.server.address() as AddressInfo;
+      const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+      return `${tls ? 'https' : 'http'}://${shownHost}:${port}`;
+    },
+    shutdown: () => (shuttingDown ??= shutdown()),
+    reloadTls() {
+      if (!tls) return;
+      (fastify.server as HttpsServer).setSecureContext(tlsContextOptions(tls));
+      logger.info('TLS certificate reloaded');
+    },
+  };
+}

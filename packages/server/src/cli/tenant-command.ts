@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { systemClock } from '../clock.ts';
+import { createTenantService, type TenantService } from '../tenancy/tenant-service.ts';
+import { withCliStorage } from './cli-storage.ts';
+
+async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>): Promise<T> {
+  return withCliStorage((storage, config) =>
+    work(createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: config.setupTokenTtlSeconds })),
+  );
+}
+
+const printJson = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+export function tenantCommand(): Command {
+  const tenant = new Command('tenant').description('Create and list tenants');
+  tenant
+    .command('create')
+    .description('Create a tenant; prints its id and a one-time owner setup token as JSON')
+    .requiredOption('--name <name>', 'tenant display name')
+    .action(async ({ name }: { name: string }) => {
+      printJson(await withTenantService((tenants) => tenants.createTenant(name)));
+    });
+  tenant
+    .command('list')
+    .description('List tenants as JSON')
+    .action(async () => {
+      printJson(await withTenantService((tenants) => tenants.listTenants()));
+    });
+  return tenant;
+}

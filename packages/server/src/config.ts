@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * One declaration per setting: its environment variable, zod schema (with the default), and a description.
+ * The README configuration table is generated from this list (`npx parley config table`) and a test keeps
+ * the two equal.
+ */
+interface SettingDeclaration<S extends z.ZodType> {
+  env: string;
+  schema: S;
+  /** How the default reads in the docs when it is computed rather than a literal. */
+  defaultText?: string;
+  description: string;
+}
+
+const setting = <S extends z.ZodType>(declaration: SettingDeclaration<S>): SettingDeclaration<S> => declaration;
+
+const port = z.coerce
+  .number({ error: 'must be a whole number' })
+  .int('must be a whole number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+const positiveInt = z.coerce
+  .number({ error: 'must be a whole number' })
+  .int('must be a whole number')
+  .positive('must be greater than 0');
+
+export const settings = {
+  dataDir: setting({
+    env: 'PARLEY_DATA_DIR',
+    schema: z.string().min(1).default('./data'),
+    description: 'Directory for the embedded database, generated keys and certificates (created 0700).',
+  }),
+  host: setting({
+    env: 'PARLEY_HOST',
+    schema: z.string().min(1).default('0.0.0.0'),
+    description: 'Address to listen on.',
+  }),
+  port: setting({
+    env: 'PARLEY_PORT',
+    schema: port.default(8443),
+    description: 'Port for HTTPS and WSS (0 picks a free port).',
+  }),
+  databaseUrl: setting({
+    env: 'DATABASE_URL',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    defaultText: 'unset (embedded SQLite)',
+    description: 'PostgreSQL connection URL. Unset = embedded SQLite at `<data dir>/parley.db`.',
+  }),
+  databaseSchema: setting({
+    env: 'PARLEY_DATABASE_SCHEMA',
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+      .default('public'),
+    description: 'PostgreSQL schema that holds Parley tables.',
+  }),
+  databasePoolSize: setting({
+    env: 'PARLEY_DATABASE_POOL_SIZE',
+    schema: positiveInt.max(500).default(10),
+    description: 'Maximum PostgreSQL connections per node.',
+  }),
+  redisUrl: setting({
+    env: 'REDIS_URL',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    defaultText: 'unset (in-process fan-out)',
+    description: 'Redis URL for fan-out, presence and counters across nodes. Unset = in-process.',
+  }),
+  redisKeyPrefix: setting({
+    env: 'PARLEY_REDIS_PREFIX',
+    schema: z.string().min(1).max(64).default('parley:'),
+    description: 'Prefix for every Redis key and channel, so several deployments can share one Redis.',
+  }),
+  masterKeyFile: setting({
+    env: 'PARLEY_MASTER_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: '`<data dir>/master.key`',
+    description: 'Master key (key-encryption key) file; generated with mode 0600 on first start.',
+  }),
+  tlsMode: setting({
+    env: 'PARLEY_TLS_MODE',
+    schema: z.enum(['tls', 'behind-proxy']).default('tls'),
+    description:
+      '`tls` serves HTTPS/WSS itself; `behind-proxy` serves plain HTTP for a TLS-terminating proxy only.',
+  }),
+  tlsCert: setting({
+    env: 'PARLEY_TLS_CERT',
+    schema: z.string().min(1).optional(),
+    defaultText: 'unset (self-signed in data dir)',
+    description: 'PEM certificate chain file. Unset = a self-signed pair generated in `<data dir>/tls/`.',
+  }),
+  tlsKey: setting({
+    env: 'PARLEY_TLS_KEY',
+    schema: z.string().min(1).optional(),
+    defaultText: 'unset (self-signed in data dir)',
+    description: 'PEM private key file for `PARLEY_TLS_CERT`.',
+  }),
+  trustProxy: setting({
+    env: 'PARLEY_TRUST_PROXY',
+    schema: z.string().min(1).default('loopback'),
+    description:
+      'Proxies whose `X-Forwarded-*` headers are believed (comma-separated addresses/CIDRs or `loopback`).',
+  }),
+  hstsMaxAgeSeconds: setting({
+    env: 'PARLEY_HSTS_MAX_AGE',
+    schema: z.coerce.number().int().min(0).default(31_536_000),
+    description: 'Strict-Transport-Security max-age in seconds.',
+  }),
+  bodyLimitBytes: setting({
+    env: 'PARLEY_BODY_LIMIT_BYTES',
+    schema: positiveInt.max(1024 * 1024 * 1024).default(1_048_576),
+    description: 'Largest accepted JSON or form request body, in bytes.',
+  }),
+  shutdownGraceMs: setting({
+    env: 'PARLEY_SHUTDOWN_GRACE_MS',
+    schema: z.coerce.number().int().min(0).default(10_000),
+    description: 'On SIGTERM, how long in-flight requests and open sockets may take to finish.',
+  }),
+  logLevel: setting({
+    env: 'PARLEY_LOG_LEVEL',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    description: 'Log level (JSON logs on stdout).',
+  }),
+  securityContact: setting({
+    env: 'PARLEY_SECURITY_CONTACT',
+    schema: z
+      .string()
+      .regex(/^(mailto:|https:\/\/|tel:)/, 'must start with mailto:, https:// or tel:')
+      .default('mailto:security@localhost'),
+    description: 'Contact URI published in `/.well-known/security.txt` (RFC 9116).',
+  }),
+  securityTxtExpires: setting({
+    env: 'PARLEY_SECURITY_TXT_EXPIRES',
+    schema: z.iso.datetime({ offset: true }).optional(),
+    defaultText: 'start time + 180 days',
+    description: 'Expires date published in `/.well-known/security.txt` (ISO 8601).',
+  }),
+  setupTokenTtlSeconds: setting({
+    env: 'PARLEY_SETUP_TOKEN_TTL_SECONDS',
+    schema: positiveInt.default(86_400),
+    description: 'Lifetime of the one-time owner setup token printed by `parley tenant create`.',
+  }),
+  configFile: setting({
+    env: 'PARLEY_CONFIG_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: 'unset',
+    description: 'Optional JSON file with any of these settings by name (env vars win over it).',
+  }),
+} as const;
+
+type Settings = typeof settings;
+export type SettingName = keyof Settings;
+export type Config = Readonly<
+  { [K in SettingName]: z.output<Settings[K]['schema']> } & { masterKeyFile: string }
+>;
+
+/** Thrown for an invalid setting; the CLI prints it and exits with code 2. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const settingNames = Object.keys(settings) as SettingName[];
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError([`PARLEY_CONFIG_FILE: cannot read ${file} as JSON (${(error as Error).message})`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`PARLEY_CONFIG_FILE: ${file} must hold a JSON object`]);
+  }
+  const unknownKeys = Object.keys(parsed).filter((key) => !settingNames.includes(key as SettingName));
+  if (unknownKeys.length > 0) {
+    throw new ConfigError(unknownKeys.map((key) => `PARLEY_CONFIG_FILE: unknown setting "${key}" in ${file}`));
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Parses the configuration once from the environment and the optional config file (env wins), and
+ * freezes it. Every problem names its environment variable and what is wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const configFile = env[settings.configFile.env];
+  const fromFile = configFile ? readConfigFile(configFile) : {};
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const name of settingNames) {
+    const { env: envName, schema } = settings[name];
+    const raw = env[envName] !== undefined && env[envName] !== '' ? env[envName] : fromFile[name];
+    const result = schema.safeParse(raw);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const reason = result.error.issues.map((issue) => issue.message).join('; ');
+      const shown = typeof raw === 'string' && !/KEY|URL/.test(envName) ? ` (got "${raw}")` : '';
+      problems.push(`${envName}: ${reason}${shown}`);
+    }
+  }
+  if (values.tlsMode === 'tls' && Boolean(values.tlsCert) !== Boolean(values.tlsKey)) {
+    problems.push('PARLEY_TLS_CERT / PARLEY_TLS_KEY: set both or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dataDir = path.resolve(values.dataDir as string);
+  return Object.freeze({
+    ...values,
+    dataDir,
+    masterKeyFile: path.resolve((values.masterKeyFile as string | undefined) ?? path.join(dataDir, 'master.key')),
+  }) as Config;
+}
+
+/** The README configuration table, generated from the declarations above. */
+export function configTableMarkdown(): string {
+  const rows = settingNames.map((name) => {
+    const { env, schema, defaultText, description } = settings[name];
+    const parsedDefault: unknown = defaultText === undefined ? schema.safeParse(undefined).data : undefined;
+    const shownDefault = defaultText ?? `\`${String(parsedDefault)}\``;
+    return `| \`${env}\` | ${shownDefault} | ${description} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,83 @@
+import { errorCatalogue, type ErrorBody, type ErrorCode } from '@parley/protocol';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import FindMyWay from 'find-my-way';
+import { AppError } from '../app-error.ts';
+import type { RouteDeclaration } from './route-table.ts';
+
+export function sendError(
+  reply: FastifyReply,
+  code: ErrorCode,
+  message: string = errorCatalogue[code].message,
+): FastifyReply {
+  const body: ErrorBody = { error: { code, message, requestId: String(reply.request.id) } };
+  return reply.code(errorCatalogue[code].status).type('application/json; charset=utf-8').send(body);
+}
+
+const fastifyCodeMap: Partial<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+};
+
+const statusCodeMap: Partial<Record<number, ErrorCode>> = {
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+};
+
+function validationMessage(error: FastifyError): string {
+  if (!hasZodFastifySchemaValidationErrors(error)) return errorCatalogue.validation_failed.message;
+  const problems = error.validation.slice(0, 5).map((issue) => {
+    const where = [error.validationContext ?? 'body', issue.instancePath.replace(/^\//, '').replaceAll('/', '.')]
+      .filter(Boolean)
+      .join('.');
+    return `${where}: ${issue.message}`;
+  });
+  return `Invalid request: ${problems.join('; ')}.`;
+}
+
+/** Maps any thrown error to the uniform body; only catalogued codes and safe messages reach a client. */
+function mapError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof AppError) {
+    reply.headers(error.headers);
+    return sendError(reply, error.code, error.message === error.code ? undefined : error.message);
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    return sendError(reply, 'validation_failed', validationMessage(error));
+  }
+  const mapped = fastifyCodeMap[error.code];
+  if (mapped) return sendError(reply, mapped);
+  const status = error.statusCode ?? 500;
+  if (status === 400 && error instanceof SyntaxError) return sendError(reply, 'malformed_json');
+  if (status >= 400 && status < 500) return sendError(reply, statusCodeMap[status] ?? 'bad_request');
+  request.log.error({ err: error }, 'unhandled error');
+  return sendError(reply, 'internal_error');
+}
+
+const probeMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/**
+ * Installs the error handler and the not-found handler. A path that exists under another method answers
+ * 405 with an `Allow` header instead of 404.
+ */
+export function installErrorHandling(fastify: FastifyInstance, routes: readonly RouteDeclaration[]): void {
+  const router = FindMyWay({ ignoreTrailingSlash: false });
+  for (const route of routes) {
+    router.on(route.method, route.url, () => undefined);
+    if (route.method === 'GET') router.on('HEAD', route.url, () => undefined);
+  }
+  fastify.setErrorHandler(mapError);
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = probeMethods.filter((method) => router.find(method, path) !== null);
+    if (allowed.length > 0) {
+      return sendError(reply.header('allow', allowed.join(', ')), 'method_not_allowed');
+    }
+    return sendError(reply, 'route_not_found');
+  });
+}

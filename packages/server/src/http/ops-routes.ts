@@ -1,0 +1,79 @@
+import { healthBody, versionBody } from '@parley/protocol';
+import { z } from 'zod';
+import { type HealthCheck, checkReadiness } from '../observability/health.ts';
+import { parleyVersion } from '../version.ts';
+import type { RouteDeclaration } from './route-table.ts';
+
+export interface OpsRouteDeps {
+  readinessChecks: readonly HealthCheck[];
+  securityContact: string;
+  securityTxtExpires: string;
+  canonicalUrl?: string;
+  openApiDocument: () => unknown;
+}
+
+const publicAccess = { kind: 'public' } as const;
+
+export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
+  return [
+    {
+      method: 'GET',
+      url: '/livez',
+      summary: 'Liveness: the process is up and serving.',
+      tags: ['operations'],
+      access: publicAccess,
+      schema: { response: { 200: healthBody } },
+      handler: () => Promise.resolve({ status: 'ok' }),
+    },
+    {
+      method: 'GET',
+      url: '/readyz',
+      summary: 'Readiness: 503 when the database (or Redis, when configured) cannot answer.',
+      tags: ['operations'],
+      access: publicAccess,
+      schema: { response: { 200: healthBody, 503: healthBody } },
+      handler: async (_request, reply) => {
+        const report = await checkReadiness(deps.readinessChecks);
+        return reply
+          .code(report.ok ? 200 : 503)
+          .send({ status: report.ok ? 'ok' : 'unavailable', checks: report.checks });
+      },
+    },
+    {
+      method: 'GET',
+      url: '/version',
+      summary: 'Server version.',
+      tags: ['operations'],
+      access: publicAccess,
+      schema: { response: { 200: versionBody } },
+      handler: () =>
+        Promise.resolve({ name: 'parley', version: parleyVersion, node: process.version, apiVersion: 'v1' }),
+    },
+    {
+      method: 'GET',
+      url: '/openapi.json',
+      summary: 'This API as an OpenAPI 3 document, generated from the route declarations.',
+      tags: ['operations'],
+      access: publicAccess,
+      handler: () => Promise.resolve(deps.openApiDocument()),
+    },
+    {
+      method: 'GET',
+      url: '/.well-known/security.txt',
+      summary: 'Security contact per RFC 9116.',
+      tags: ['operations'],
+      access: publicAccess,
+      produces: 'text/plain',
+      schema: { response: { 200: z.string() } },
+      handler: async (_request, reply) => {
+        const lines = [
+          `Contact: ${deps.securityContact}`,
+          `Expires: ${deps.securityTxtExpires}`,
+          'Preferred-Languages: en',
+          ...(deps.canonicalUrl ? [`Canonical: ${deps.canonicalUrl}/.well-known/security.txt`] : []),
+        ];
+        return reply.type('text/plain; charset=utf-8').send(`${lines.join('\n')}\n`);
+      },
+    },
+  ];
+}

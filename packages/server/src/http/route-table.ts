@@ -1,0 +1,52 @@
+import type { Permission, Scope } from '@parley/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodType } from 'zod';
+
+/**
+ * Who may call a route. Every route declares one: `public` routes answer anyone (operations endpoints);
+ * every other route names the OAuth scope and the RBAC permission it needs.
+ */
+export type RouteAccess = { kind: 'public' } | { kind: 'authenticated'; scope: Scope; permission: Permission | null };
+
+export interface RouteSchema {
+  params?: ZodType;
+  querystring?: ZodType;
+  body?: ZodType;
+  response?: Record<number, ZodType>;
+}
+
+/** A route, declared once: the same declaration registers it, documents it and drives the refusal tests. */
+export interface RouteDeclaration {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  summary: string;
+  tags: string[];
+  access: RouteAccess;
+  schema?: RouteSchema;
+  /** Response content type when it is not JSON (documented in OpenAPI). */
+  produces?: string;
+  handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+export function registerRoutes(fastify: FastifyInstance, routes: readonly RouteDeclaration[]): void {
+  for (const route of routes) {
+    fastify.route({
+      method: route.method,
+      url: route.url,
+      config: { access: route.access },
+      schema: {
+        summary: route.summary,
+        tags: route.tags,
+        ...(route.produces ? { produces: [route.produces] } : {}),
+        ...route.schema,
+      },
+      handler: route.handler,
+    });
+  }
+}

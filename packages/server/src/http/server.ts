@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from '../observability/logger.ts';
+import { installErrorHandling } from './error-mapper.ts';
+import { installOpenApi } from './openapi.ts';
+import { type RouteDeclaration, registerRoutes } from './route-table.ts';
+import { installSecurityHeaders } from './security-headers.ts';
+import { type TlsFiles, tlsContextOptions } from './tls-options.ts';
+
+export interface HttpServerOptions {
+  logger: Logger;
+  /** Unset = plain HTTP, allowed only for `PARLEY_TLS_MODE=behind-proxy`. */
+  tls: TlsFiles | undefined;
+  trustProxy: string;
+  bodyLimitBytes: number;
+  hstsMaxAgeSeconds: number;
+  routes: (openApiDocument: () => unknown) => readonly RouteDeclaration[];
+}
+
+function trustProxySetting(value: string): string | string[] {
+  return value === 'loopback' ? 'loopback' : value.split(',').map((entry) => entry.trim());
+}
+
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const fastify = Fastify({
+    loggerInstance: options.logger,
+    ...(options.tls ? { https: tlsContextOptions(options.tls) } : {}),
+    trustProxy: options.tls ? false : trustProxySetting(options.trustProxy),
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    // Keep-alive sockets that sit idle are closed at shutdown; busy ones are drained.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  // JSON only for now; form bodies arrive with the OAuth endpoints. Anything else is 415.
+  fastify.removeContentTypeParser('text/plain');
+  await installOpenApi(fastify);
+  installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
+  const routes = options.routes(() => fastify.swagger());
+  installErrorHandling(fastify, routes);
+  registerRoutes(fastify, routes);
+  return fastify;
+}

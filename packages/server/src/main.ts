@@ -1,0 +1,31 @@
+import { Command, CommanderError } from 'commander';
+import { configCommand } from './cli/config-command.ts';
+import { migrateCommand } from './cli/migrate-command.ts';
+import { startCommand } from './cli/start-command.ts';
+import { tenantCommand } from './cli/tenant-command.ts';
+import { ConfigError } from './config.ts';
+import { parleyVersion } from './version.ts';
+
+/** Exit codes: 0 ok, 1 failure, 2 invalid configuration or usage. */
+const program = new Command('parley')
+  .description('Parley: self-hostable, security-first chat and calling backend')
+  .version(parleyVersion)
+  .exitOverride()
+  .addCommand(startCommand())
+  .addCommand(migrateCommand())
+  .addCommand(tenantCommand())
+  .addCommand(configCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  }
+  process.stderr.write(`parley: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}

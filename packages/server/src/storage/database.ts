@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { Kysely, sql, type Transaction } from 'kysely';
+import type { DialectAdapter, DialectName } from './dialects/dialect-adapter.ts';
+import { createPostgresAdapter } from './dialects/postgres.ts';
+import { createSqliteAdapter } from './dialects/sqlite.ts';
+import type { Database } from './tables.ts';
+
+declare const tenantTxBrand: unique symbol;
+declare const systemTxBrand: unique symbol;
+
+/**
+ * A transaction bound to one tenant. Only `withTenant` (or `enterTenant`) can make one, so a store that
+ * asks for a `TenantTx` cannot be handed a connection that skipped the tenant binding.
+ */
+export type TenantTx = Transaction<Database> & { readonly [tenantTxBrand]: string };
+
+/** A transaction for cross-tenant maintenance (tenant creation, migrations, jobs); not bound to a tenant. */
+export type SystemTx = Transaction<Database> & { readonly [systemTxBrand]: true };
+
+export interface Storage {
+  readonly dialect: DialectName;
+  /** Runs `work` in one transaction bound to `tenantId`; commits when it resolves. */
+  withTenant<T>(tenantId: string, work: (tx: TenantTx) => Promise<T>): Promise<T>;
+  /** Runs `work` in one unbound maintenance transaction. */
+  withSystem<T>(work: (tx: SystemTx) => Promise<T>): Promise<T>;
+  /** Binds a running maintenance transaction to a tenant for the rest of it. */
+  enterTenant(tx: SystemTx, tenantId: string): Promise<TenantTx>;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** For the migrator and tests only. */
+  readonly kysely: Kysely<Database>;
+  readonly adapter: DialectAdapter;
+}
+
+export interface StorageOptions {
+  databaseUrl?: string | undefined;
+  databaseSchema: string;
+  databasePoolSize: number;
+  dataDir: string;
+  onPoolError?: (error: Error) => void;
+}
+
+export function openStorage(options: StorageOptions): Storage {
+  const adapter = options.databaseUrl
+    ? createPostgresAdapter({
+        url: options.databaseUrl,
+        schema: options.databaseSchema,
+        poolSize: options.databasePoolSize,
+        onPoolError: options.onPoolError ?? (() => undefined),
+      })
+    : createSqliteAdapter(path.join(options.dataDir, 'parley.db'));
+  const kysely = new Kysely<Database>({ dialect: adapter.dialect });
+  const enterTenant = async (tx: SystemTx | Transaction<Database>, tenantId: string): Promise<TenantTx> => {
+    await adapter.enterTenant(tx as Transaction<unknown>, tenantId);
+    return tx as TenantTx;
+  };
+  return {
+    dialect: adapter.name,
+    kysely,
+    adapter,
+    withTenant: (tenantId, work) =>
+      kysely.transaction().execute(async (tx) => work(await enterTenant(tx, tenantId))),
+    withSystem: (work) => kysely.transaction().execute((tx) => work(tx as SystemTx)),
+    enterTenant,
+    async ping() {
+      await sql`select 1`.execute(kysely);
+    },
+    close: () => kysely.destroy(),
+  };
+}

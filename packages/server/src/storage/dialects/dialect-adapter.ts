@@ -1,0 +1,22 @@
+import type { Dialect, Kysely, Transaction } from 'kysely';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * What differs between the two databases, and nothing else: how a transaction is bound to one tenant,
+ * and the tenant-isolation DDL that only PostgreSQL has. Everything else is portable Kysely.
+ */
+export interface DialectAdapter {
+  readonly name: DialectName;
+  readonly dialect: Dialect;
+  /** Binds the running transaction to one tenant (PostgreSQL: `app.tenant_id` + the restricted role). */
+  enterTenant(tx: Transaction<unknown>, tenantId: string): Promise<void>;
+  /** Creates the schema before migrations run. */
+  prepareSchema(db: Kysely<unknown>): Promise<void>;
+  /** Grants the restricted application role what it needs after migrations ran. */
+  finishMigrations(db: Kysely<unknown>): Promise<void>;
+  /** Puts a tenant-owned table under row-level security keyed by `tenant_id`. */
+  isolateTenantTable(db: Kysely<unknown>, table: string): Promise<void>;
+  /** Lets the restricted role see only its own row of `tenants`. */
+  isolateTenantsTable(db: Kysely<unknown>): Promise<void>;
+}

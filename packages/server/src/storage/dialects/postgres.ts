@@ -1,0 +1,87 @@
+import { type Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { DialectAdapter } from './dialect-adapter.ts';
+
+/** The role every tenant transaction runs as; it does not own the tables, so row-level security binds it. */
+export const applicationRole = 'parley_app';
+
+const INT8_OID = 20;
+
+export interface PostgresOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+  onPoolError: (error: Error) => void;
+}
+
+export function createPostgresAdapter(options: PostgresOptions): DialectAdapter & { pool: pg.Pool } {
+  const { schema } = options;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize,
+    options: `-c search_path=${schema}`,
+    // Times are BIGINT milliseconds; they fit a JS number exactly.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', options.onPoolError);
+  return {
+    name: 'postgres',
+    pool,
+    dialect: new PostgresDialect({ pool }),
+    async enterTenant(tx: Transaction<unknown>, tenantId: string) {
+      // One round trip: both settings are transaction-local, so they vanish at commit or rollback.
+      await sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('role', ${applicationRole}, true)`.execute(
+        tx,
+      );
+    },
+    async prepareSchema(db: Kysely<unknown>) {
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    },
+    async finishMigrations(db: Kysely<unknown>) {
+      await ensureApplicationRole(db);
+      const s = sql.id(schema);
+      await sql`grant usage on schema ${s} to ${sql.id(applicationRole)}`.execute(db);
+      await sql`grant select, insert, update, delete on all tables in schema ${s} to ${sql.id(applicationRole)}`.execute(
+        db,
+      );
+      await sql`grant usage, select on all sequences in schema ${s} to ${sql.id(applicationRole)}`.execute(db);
+      await sql`revoke all on ${sql.table('kysely_migration')}, ${sql.table('kysely_migration_lock')} from ${sql.id(applicationRole)}`.execute(
+        db,
+      );
+    },
+    async isolateTenantTable(db: Kysely<unknown>, table: string) {
+      const t = sql.table(table);
+      await sql`alter table ${t} enable row level security`.execute(db);
+      await sql`alter table ${t} force row level security`.execute(db);
+      await sql`create policy tenant_isolation on ${t}
+        using (tenant_id = current_setting('app.tenant_id', true))
+        with check (tenant_id = current_setting('app.tenant_id', true))`.execute(db);
+    },
+    async isolateTenantsTable(db: Kysely<unknown>) {
+      await sql`alter table tenants enable row level security`.execute(db);
+      await sql`create policy tenant_isolation on tenants
+        using (id = current_setting('app.tenant_id', true))`.execute(db);
+    },
+  };
+}
+
+/** Creates the NOLOGIN role once per cluster (tolerating a concurrent creator) and lets us assume it. */
+async function ensureApplicationRole(db: Kysely<unknown>): Promise<void> {
+  await sql
+    .raw(
+      `do $$ begin
+         create role ${applicationRole} nologin;
+       exception when duplicate_object or unique_violation then null;
+       end $$`,
+    )
+    .execute(db);
+  const { rows } = await sql<{
+    member: boolean;
+  }>`select pg_has_role(current_user, ${applicationRole}, 'member') as member`.execute(db);
+  if (rows[0]?.member !== true) {
+    await sql`grant ${sql.id(applicationRole)} to current_user`.execute(db);
+  }
+}

@@ -1,0 +1,28 @@
+import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
+import type { DialectAdapter } from './dialects/dialect-adapter.ts';
+import { foundationMigration } from './migrations/0001-foundation.ts';
+import type { Storage } from './database.ts';
+
+/**
+ * A migration sees the dialect adapter so the few dialect-specific statements (row-level security) sit
+ * beside the portable DDL they belong to.
+ */
+export type MigrationFactory = (adapter: DialectAdapter) => Migration;
+
+/** Ordered by name; never edit a released migration, add the next one. */
+const migrationFactories: Record<string, MigrationFactory> = {
+  '0001-foundation': foundationMigration,
+};
+
+export async function migrateToLatest(storage: Storage): Promise<MigrationResult[]> {
+  const db = storage.kysely as Kysely<unknown>;
+  await storage.adapter.prepareSchema(db);
+  const migrations = Object.fromEntries(
+    Object.entries(migrationFactories).map(([name, factory]) => [name, factory(storage.adapter)]),
+  );
+  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  await storage.adapter.finishMigrations(db);
+  return results ?? [];
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { AppError } from '../app-error.ts';
+import type { Clock } from '../clock.ts';
+import { hashToken, mintToken } from '../crypto/token.ts';
+import { newId } from '../ids.ts';
+import type { Storage } from '../storage/database.ts';
+import { tenantStore } from './tenant-store.ts';
+
+export const tenantName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .refine((name) => !/\p{Cc}/u.test(name), 'must not contain control characters');
+
+export interface CreatedTenant {
+  tenantId: string;
+  name: string;
+  createdAt: string;
+  /** Shown once; only its hash is stored. Lets the first owner claim the tenant. */
+  ownerSetupToken: string;
+  ownerSetupTokenExpiresAt: string;
+}
+
+export interface TenantSummary {
+  tenantId: string;
+  name: string;
+  status: string;
+  createdAt: string;
+}
+
+export interface TenantServiceDeps {
+  storage: Storage;
+  clock: Clock;
+  setupTokenTtlSeconds: number;
+}
+
+export function createTenantService({ storage, clock, setupTokenTtlSeconds }: TenantServiceDeps) {
+  return {
+    /** Creates the tenant and its one-time owner setup token in one transaction. */
+    async createTenant(name: string): Promise<CreatedTenant> {
+      const parsed = tenantName.safeParse(name);
+      if (!parsed.success) {
+        throw new AppError('validation_failed', `Tenant name ${parsed.error.issues[0]?.message ?? 'is invalid'}.`);
+      }
+      const now = clock.now();
+      const tenantId = newId();
+      const token = mintToken('setup');
+      const expiresAt = now + setupTokenTtlSeconds * 1000;
+      await storage.withSystem(async (tx) => {
+        await tenantStore.insertTenant(tx, { id: tenantId, name: parsed.data, status: 'active', created_at: now });
+        const tenantTx = await storage.enterTenant(tx, tenantId);
+        await tenantStore.insertSetupToken(tenantTx, {
+          id: newId(),
+          tenant_id: tenantId,
+          token_hash: hashToken(token),
+          expires_at: expiresAt,
+          created_at: now,
+        });
+      });
+      return {
+        tenantId,
+        name: parsed.data,
+        createdAt: new Date(now).toISOString(),
+        ownerSetupToken: token,
+        ownerSetupTokenExpiresAt: new Date(expiresAt).toISOString(),
+      };
+    },
+
+    async listTenants(): Promise<TenantSummary[]> {
+      const rows = await storage.withSystem((tx) => tenantStore.listTenants(tx));
+      return rows.map((row) => ({
+        tenantId: row.id,
+        name: row.name,
+        status: row.status,
+        createdAt: new Date(row.created_at).toISOString(),
+      }));
+    },
+  };
+}
+
+export type TenantService = ReturnType<typeof createTenantService>;
