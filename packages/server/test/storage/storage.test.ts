@@ -1,0 +1,93 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openStorage, type Storage } from '../../src/storage/database.ts';
+import { migrateToLatest } from '../../src/storage/migrator.ts';
+import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
+
+describeEachDialect('storage', (dialect) => {
+  let database: TestDatabase;
+  let storage: Storage;
+
+  beforeAll(async () => {
+    database = createTestDatabase(dialect);
+    storage = openStorage({
+      dataDir: database.dataDir,
+      databaseUrl: database.env.DATABASE_URL,
+      databaseSchema: database.schema ?? 'public',
+      databasePoolSize: 4,
+    });
+    await migrateToLatest(storage);
+  });
+
+  afterAll(async () => {
+    await storage.close();
+    await database.drop();
+  });
+
+  it('applies every migration once; running again changes nothing', async () => {
+    const again = await migrateToLatest(storage);
+    expect(again).toEqual([]);
+    const applied = await storage.kysely
+      .selectFrom('kysely_migration' as never)
+      .select('name' as never)
+      .execute();
+    expect(applied.map((row) => (row as { name: string }).name)).toEqual(['0001-foundation']);
+  });
+
+  it('commits a transaction that resolves and rolls back one that throws', async () => {
+    const now = Date.now();
+    await storage.withSystem((tx) =>
+      tx.insertInto('tenants').values({ id: `kept-${dialect}`, name: 'Kept', status: 'active', created_at: now }).execute(),
+    );
+    await expect(
+      storage.withSystem(async (tx) => {
+        await tx
+          .insertInto('tenants')
+          .values({ id: `lost-${dialect}`, name: 'Lost', status: 'active', created_at: now })
+          .execute();
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    const ids = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
+    expect(ids.map((row) => row.id)).toContain(`kept-${dialect}`);
+    expect(ids.map((row) => row.id)).not.toContain(`lost-${dialect}`);
+  });
+
+  it('enforces foreign keys', async () => {
+    await expect(
+      storage.withSystem(async (tx) => {
+        const tenantTx = await storage.enterTenant(tx, 'no-such-tenant');
+        await tenantTx
+          .insertInto('tenant_setup_tokens')
+          .values({
+            id: 'orphan',
+            tenant_id: 'no-such-tenant',
+            token_hash: 'x',
+            expires_at: 1,
+            used_at: null,
+            created_at: 1,
+          })
+          .execute();
+      }),
+    ).rejects.toThrow(/foreign key/i);
+  });
+
+  it('keeps times as exact millisecond numbers', async () => {
+    const at = 1_790_000_000_123;
+    await storage.withSystem((tx) =>
+      tx.insertInto('tenants').values({ id: `time-${dialect}`, name: 'T', status: 'active', created_at: at }).execute(),
+    );
+    const row = await storage.withSystem((tx) =>
+      tx.selectFrom('tenants').select('created_at').where('id', '=', `time-${dialect}`).executeTakeFirstOrThrow(),
+    );
+    expect(row.created_at).toBe(at);
+  });
+
+  it.runIf(dialect === 'sqlite')('runs SQLite in WAL mode with durable commits and foreign keys on', async () => {
+    const pragma = async (name: string) =>
+      (await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(storage.kysely)).rows[0];
+    expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
+    expect(await pragma('synchronous')).toEqual({ synchronous: 2 }); // 2 = FULL
+    expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
+  });
+});
