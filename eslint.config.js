@@ -9,7 +9,13 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['vitest.config.ts', 'packages/server/bin/*.js'],
+          defaultProject: 'tsconfig.base.json',
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     plugins: { n: nodePlugin },
     rules: {
@@ -21,21 +27,50 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Vitest's asymmetric matchers (expect.stringMatching …) are typed `any` by design.
+    files: ['packages/*/test/**/*.ts'],
+    rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
+  },
   {
     // Dependencies point one way: domain code never reaches into the edges or the composition root.
     files: ['packages/server/src/**/*.ts'],
-    ignores: ['packages/server/src/app.ts', 'packages/server/src/http/**', 'packages/server/src/cli/**', 'packages/server/src/realtime/**', 'packages/server/src/main.ts'],
+    ignores: [
+      'packages/server/src/app.ts',
+      'packages/server/src/http/**',
+      'packages/server/src/cli/**',
+      'packages/server/src/realtime/**',
+      'packages/server/src/main.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/http/*', '**/realtime/*', '**/app.ts', '**/cli/*'], message: 'Services must not import the edges or the composition root.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/http/*', '**/realtime/*', '**/app.ts', '**/cli/*'],
+              message: 'Services must not import the edges or the composition root.',
+            },
+          ],
+        },
       ],
     },
   },
   {
     files: ['packages/client/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@parley/server', '**/server/**', 'node:*'], message: 'The client runs in browsers: no server code, no Node built-ins.' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@parley/server', '**/server/**', 'node:*'],
+              message: 'The client runs in browsers: no server code, no Node built-ins.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -1,4 +1,4 @@
-import type { Server as HttpsServer } from 'node:https';
+import { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -84,7 +84,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const tenants = createTenantService({ storage, clock, setupTokenTtlSeconds: config.setupTokenTtlSeconds });
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
-  if (redis) readinessChecks.push({ name: 'redis', check: async () => void (await redis.ping()) });
+  if (redis)
+    readinessChecks.push({
+      name: 'redis',
+      check: async () => {
+        await redis.ping();
+      },
+    });
   const securityTxtExpires =
     config.securityTxtExpires ?? new Date(clock.now() + 180 * 24 * 3600 * 1000).toISOString();
 
@@ -106,6 +112,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   let shuttingDown: Promise<void> | undefined;
+  // While draining, every response closes its connection, so keep-alive sockets do not hold shutdown open.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
+  });
   const shutdown = async (): Promise<void> => {
     const closeServer = fastify.close();
     let timer: NodeJS.Timeout | undefined;
@@ -121,7 +132,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
     clearTimeout(timer);
     await storage.close();
-    if (redis) await redis.quit().catch(() => redis.disconnect());
+    if (redis)
+      await redis.quit().catch(() => {
+        redis.disconnect();
+      });
     logger.info('shutdown complete');
   };
 
@@ -140,8 +154,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     shutdown: () => (shuttingDown ??= shutdown()),
     reloadTls() {
-      if (!tls) return;
-      (fastify.server as HttpsServer).setSecureContext(tlsContextOptions(tls));
+      const server: unknown = fastify.server;
+      if (!tls || !(server instanceof HttpsServer)) return;
+      server.setSecureContext(tlsContextOptions(tls));
       logger.info('TLS certificate reloaded');
     },
   };

@@ -15,7 +15,8 @@ interface SettingDeclaration<S extends z.ZodType> {
   description: string;
 }
 
-const setting = <S extends z.ZodType>(declaration: SettingDeclaration<S>): SettingDeclaration<S> => declaration;
+const setting = <S extends z.ZodType>(declaration: SettingDeclaration<S>): SettingDeclaration<S> =>
+  declaration;
 
 const port = z.coerce
   .number({ error: 'must be a whole number' })
@@ -184,7 +185,9 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
   const unknownKeys = Object.keys(parsed).filter((key) => !settingNames.includes(key as SettingName));
   if (unknownKeys.length > 0) {
-    throw new ConfigError(unknownKeys.map((key) => `PARLEY_CONFIG_FILE: unknown setting "${key}" in ${file}`));
+    throw new ConfigError(
+      unknownKeys.map((key) => `PARLEY_CONFIG_FILE: unknown setting "${key}" in ${file}`),
+    );
   }
   return parsed as Record<string, unknown>;
 }
@@ -218,7 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     ...values,
     dataDir,
-    masterKeyFile: path.resolve((values.masterKeyFile as string | undefined) ?? path.join(dataDir, 'master.key')),
+    masterKeyFile: path.resolve(
+      (values.masterKeyFile as string | undefined) ?? path.join(dataDir, 'master.key'),
+    ),
   }) as Config;
 }
 

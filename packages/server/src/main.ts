@@ -16,6 +16,13 @@ const program = new Command('parley')
   .addCommand(tenantCommand())
   .addCommand(configCommand());
 
+// Usage errors in any subcommand must surface here (exit 2), not call process.exit(1) inside commander.
+const overrideExits = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(overrideExits);
+};
+overrideExits(program);
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -4,44 +4,47 @@ import { certificateFingerprint } from '../bootstrap/self-signed-cert.ts';
 import { loadConfig } from '../config.ts';
 
 export function startCommand(): Command {
-  return new Command('start').description('Serve HTTPS and WSS (migrates the database first)').action(async () => {
-    const config = loadConfig();
-    const app = await createApp(config);
-    const url = await app.listen();
-    const stop = (signal: string) => {
-      app.logger.info({ signal }, 'shutting down');
-      void app.shutdown().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          app.logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      stop('SIGINT');
-    });
-    process.on('SIGHUP', () => {
-      app.reloadTls();
-    });
-    const storageNote = config.databaseUrl ? 'PostgreSQL' : `SQLite at ${config.dataDir}/parley.db`;
-    const lines = [
-      `Parley is listening on ${url} (storage: ${storageNote}; fan-out: ${config.redisUrl ? 'Redis' : 'in-process'})`,
-    ];
-    if (app.tls && !config.tlsCert) {
+  return new Command('start')
+    .description('Serve HTTPS and WSS (migrates the database first)')
+    .action(async () => {
+      const config = loadConfig();
+      const app = await createApp(config);
+      const url = await app.listen();
+      const stop = (signal: string) => {
+        app.logger.info({ signal }, 'shutting down');
+        void app.shutdown().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            app.logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      // `on`, not `once`: a second signal during the drain must not fall back to the default (instant death).
+      process.on('SIGTERM', () => {
+        stop('SIGTERM');
+      });
+      process.on('SIGINT', () => {
+        stop('SIGINT');
+      });
+      process.on('SIGHUP', () => {
+        app.reloadTls();
+      });
+      const storageNote = config.databaseUrl ? 'PostgreSQL' : `SQLite at ${config.dataDir}/parley.db`;
+      const lines = [
+        `Parley is listening on ${url} (storage: ${storageNote}; fan-out: ${config.redisUrl ? 'Redis' : 'in-process'})`,
+      ];
+      if (app.tls && !config.tlsCert) {
+        lines.push(
+          `TLS: self-signed certificate ${app.tls.certFile}`,
+          `     SHA-256 fingerprint ${certificateFingerprint(app.tls.certFile)}`,
+          `     e.g. curl --cacert ${app.tls.certFile} ${url}/readyz`,
+        );
+      }
       lines.push(
-        `TLS: self-signed certificate ${app.tls.certFile}`,
-        `     SHA-256 fingerprint ${certificateFingerprint(app.tls.certFile)}`,
-        `     e.g. curl --cacert ${app.tls.certFile} ${url}/readyz`,
+        'Bootstrap the first tenant:  npx parley tenant create --name "Your Company"',
+        '  (prints the tenant id and a one-time owner setup token)',
       );
-    }
-    lines.push(
-      'Bootstrap the first tenant:  npx parley tenant create --name "Your Company"',
-      '  (prints the tenant id and a one-time owner setup token)',
-    );
-    process.stdout.write(`${lines.join('\n')}\n`);
-  });
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
 }

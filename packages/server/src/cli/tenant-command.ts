@@ -5,7 +5,9 @@ import { withCliStorage } from './cli-storage.ts';
 
 async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>): Promise<T> {
   return withCliStorage((storage, config) =>
-    work(createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: config.setupTokenTtlSeconds })),
+    work(
+      createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: config.setupTokenTtlSeconds }),
+    ),
   );
 }
 

@@ -10,7 +10,7 @@ export function sendError(
   code: ErrorCode,
   message: string = errorCatalogue[code].message,
 ): FastifyReply {
-  const body: ErrorBody = { error: { code, message, requestId: String(reply.request.id) } };
+  const body: ErrorBody = { error: { code, message, requestId: reply.request.id } };
   return reply.code(errorCatalogue[code].status).type('application/json; charset=utf-8').send(body);
 }
 
@@ -33,7 +33,10 @@ const statusCodeMap: Partial<Record<number, ErrorCode>> = {
 function validationMessage(error: FastifyError): string {
   if (!hasZodFastifySchemaValidationErrors(error)) return errorCatalogue.validation_failed.message;
   const problems = error.validation.slice(0, 5).map((issue) => {
-    const where = [error.validationContext ?? 'body', issue.instancePath.replace(/^\//, '').replaceAll('/', '.')]
+    const where = [
+      error.validationContext ?? 'body',
+      issue.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+    ]
       .filter(Boolean)
       .join('.');
     return `${where}: ${issue.message}`;

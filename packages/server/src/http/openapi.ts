@@ -14,7 +14,9 @@ export async function installOpenApi(fastify: FastifyInstance): Promise<void> {
         description: 'Self-hostable, security-first chat and calling backend.',
       },
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Opaque OAuth 2.0 access token' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Opaque OAuth 2.0 access token' },
+        },
       },
     },
     transform: jsonSchemaTransform,

@@ -6,7 +6,8 @@ import type { ZodType } from 'zod';
  * Who may call a route. Every route declares one: `public` routes answer anyone (operations endpoints);
  * every other route names the OAuth scope and the RBAC permission it needs.
  */
-export type RouteAccess = { kind: 'public' } | { kind: 'authenticated'; scope: Scope; permission: Permission | null };
+export type RouteAccess =
+  { kind: 'public' } | { kind: 'authenticated'; scope: Scope; permission: Permission | null };
 
 export interface RouteSchema {
   params?: ZodType;

@@ -13,7 +13,7 @@ export function installSecurityHeaders(fastify: FastifyInstance, hstsMaxAgeSecon
       'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',
-      'x-request-id': String(request.id),
+      'x-request-id': request.id,
     });
     done();
   });

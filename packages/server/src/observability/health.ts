@@ -10,9 +10,12 @@ export interface ReadinessReport {
 }
 
 /** Runs every check concurrently, each bounded by `timeoutMs`, so a hung dependency reads as down. */
-export async function checkReadiness(checks: readonly HealthCheck[], timeoutMs = 2000): Promise<ReadinessReport> {
+export async function checkReadiness(
+  checks: readonly HealthCheck[],
+  timeoutMs = 2000,
+): Promise<ReadinessReport> {
   const results = await Promise.all(
-    checks.map(async ({ name, check }) => {
+    checks.map(async (dependency) => {
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -20,12 +23,15 @@ export async function checkReadiness(checks: readonly HealthCheck[], timeoutMs =
           reject(new Error('timeout'));
         }, timeoutMs);
       });
-      const ok = await Promise.race([check(), timeout]).then(
+      const ok = await Promise.race([dependency.check(), timeout]).then(
         () => true,
         () => false,
       );
       clearTimeout(timer);
-      return [name, { ok, latencyMs: Math.round((performance.now() - started) * 100) / 100 }] as const;
+      return [
+        dependency.name,
+        { ok, latencyMs: Math.round((performance.now() - started) * 100) / 100 },
+      ] as const;
     }),
   );
   return { ok: results.every(([, result]) => result.ok), checks: Object.fromEntries(results) };

@@ -37,10 +37,21 @@ export function scrubValue(value: unknown, depth = 0): unknown {
   return out;
 }
 
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 /** Query strings are reduced to their parameter names: values are where tokens and addresses leak. */
 export function scrubUrl(url: string): string {
   const queryStart = url.indexOf('?');
-  const path = scrubString(queryStart === -1 ? url : url.slice(0, queryStart));
+  const rawPath = queryStart === -1 ? url : url.slice(0, queryStart);
+  // Scrub the decoded path too: "%40" hides an e-mail address from the pattern.
+  const path =
+    scrubString(safeDecode(rawPath)) === safeDecode(rawPath) ? rawPath : scrubString(safeDecode(rawPath));
   if (queryStart === -1) return path;
   const names = [...new URLSearchParams(url.slice(queryStart + 1)).keys()];
   return `${path}?${names.map((name) => `${encodeURIComponent(scrubString(name))}=${REDACTED}`).join('&')}`;

@@ -22,7 +22,8 @@ export async function migrateToLatest(storage: Storage): Promise<MigrationResult
   );
   const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
   const { error, results } = await migrator.migrateToLatest();
-  if (error !== undefined) throw error instanceof Error ? error : new Error(String(error));
+  if (error !== undefined)
+    throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   await storage.adapter.finishMigrations(db);
   return results ?? [];
 }

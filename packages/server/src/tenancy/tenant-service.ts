@@ -41,14 +41,22 @@ export function createTenantService({ storage, clock, setupTokenTtlSeconds }: Te
     async createTenant(name: string): Promise<CreatedTenant> {
       const parsed = tenantName.safeParse(name);
       if (!parsed.success) {
-        throw new AppError('validation_failed', `Tenant name ${parsed.error.issues[0]?.message ?? 'is invalid'}.`);
+        throw new AppError(
+          'validation_failed',
+          `Tenant name ${parsed.error.issues[0]?.message ?? 'is invalid'}.`,
+        );
       }
       const now = clock.now();
       const tenantId = newId();
       const token = mintToken('setup');
       const expiresAt = now + setupTokenTtlSeconds * 1000;
       await storage.withSystem(async (tx) => {
-        await tenantStore.insertTenant(tx, { id: tenantId, name: parsed.data, status: 'active', created_at: now });
+        await tenantStore.insertTenant(tx, {
+          id: tenantId,
+          name: parsed.data,
+          status: 'active',
+          created_at: now,
+        });
         const tenantTx = await storage.enterTenant(tx, tenantId);
         await tenantStore.insertSetupToken(tenantTx, {
           id: newId(),

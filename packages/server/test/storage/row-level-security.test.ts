@@ -41,8 +41,11 @@ describePostgres('row-level security', () => {
   const countAs = async (table: string, tenantId: string | undefined) =>
     storage.withSystem(async (tx) => {
       await sql`select set_config('role', ${applicationRole}, true)`.execute(tx);
-      if (tenantId !== undefined) await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(tx);
+      if (tenantId !== undefined)
+        await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(
+        tx,
+      );
       return rows[0]?.n;
     });
 
@@ -59,7 +62,8 @@ describePostgres('row-level security', () => {
   });
 
   it('shows no rows when another (unknown) tenant is set', async () => {
-    for (const table of [...tenantOwnedTables, 'tenants']) expect(await countAs(table, 'someone-else')).toBe(0);
+    for (const table of [...tenantOwnedTables, 'tenants'])
+      expect(await countAs(table, 'someone-else')).toBe(0);
   });
 
   it('refuses to write a row into another tenant', async () => {
@@ -67,7 +71,14 @@ describePostgres('row-level security', () => {
       storage.withTenant(tenantA, (tx) =>
         tx
           .insertInto('tenant_setup_tokens')
-          .values({ id: 'x', tenant_id: tenantB, token_hash: 'h', expires_at: 1, used_at: null, created_at: 1 })
+          .values({
+            id: 'x',
+            tenant_id: tenantB,
+            token_hash: 'h',
+            expires_at: 1,
+            used_at: null,
+            created_at: 1,
+          })
           .execute(),
       ),
     ).rejects.toThrow(/row-level security/);

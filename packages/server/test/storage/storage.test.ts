@@ -37,7 +37,10 @@ describeEachDialect('storage', (dialect) => {
   it('commits a transaction that resolves and rolls back one that throws', async () => {
     const now = Date.now();
     await storage.withSystem((tx) =>
-      tx.insertInto('tenants').values({ id: `kept-${dialect}`, name: 'Kept', status: 'active', created_at: now }).execute(),
+      tx
+        .insertInto('tenants')
+        .values({ id: `kept-${dialect}`, name: 'Kept', status: 'active', created_at: now })
+        .execute(),
     );
     await expect(
       storage.withSystem(async (tx) => {
@@ -75,19 +78,29 @@ describeEachDialect('storage', (dialect) => {
   it('keeps times as exact millisecond numbers', async () => {
     const at = 1_790_000_000_123;
     await storage.withSystem((tx) =>
-      tx.insertInto('tenants').values({ id: `time-${dialect}`, name: 'T', status: 'active', created_at: at }).execute(),
+      tx
+        .insertInto('tenants')
+        .values({ id: `time-${dialect}`, name: 'T', status: 'active', created_at: at })
+        .execute(),
     );
     const row = await storage.withSystem((tx) =>
-      tx.selectFrom('tenants').select('created_at').where('id', '=', `time-${dialect}`).executeTakeFirstOrThrow(),
+      tx
+        .selectFrom('tenants')
+        .select('created_at')
+        .where('id', '=', `time-${dialect}`)
+        .executeTakeFirstOrThrow(),
     );
     expect(row.created_at).toBe(at);
   });
 
-  it.runIf(dialect === 'sqlite')('runs SQLite in WAL mode with durable commits and foreign keys on', async () => {
-    const pragma = async (name: string) =>
-      (await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(storage.kysely)).rows[0];
-    expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
-    expect(await pragma('synchronous')).toEqual({ synchronous: 2 }); // 2 = FULL
-    expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
-  });
+  it.runIf(dialect === 'sqlite')(
+    'runs SQLite in WAL mode with durable commits and foreign keys on',
+    async () => {
+      const pragma = async (name: string) =>
+        (await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(storage.kysely)).rows[0];
+      expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
+      expect(await pragma('synchronous')).toEqual({ synchronous: 2 }); // 2 = FULL
+      expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
+    },
+  );
 });

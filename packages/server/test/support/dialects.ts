@@ -39,7 +39,16 @@ export function createTestDatabase(dialect: DialectName): TestDatabase {
   const removeDir = () => {
     rmSync(dataDir, { recursive: true, force: true });
   };
-  if (dialect === 'sqlite') return { dataDir, env, drop: () => Promise.resolve(removeDir()) };
+  if (dialect === 'sqlite') {
+    return {
+      dataDir,
+      env,
+      drop: () => {
+        removeDir();
+        return Promise.resolve();
+      },
+    };
+  }
   const url = inject('postgresUrl');
   const schema = `t_${randomBytes(6).toString('hex')}`;
   return {

@@ -29,6 +29,7 @@ export interface TestResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of the body, for assertions
   json<T = Record<string, unknown>>(): T;
 }
 
@@ -91,6 +92,7 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
         status: response.statusCode,
         headers: response.headers,
         text,
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- see TestResponse.json
         json: <T>() => JSON.parse(text) as T,
       };
     },

@@ -26,7 +26,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const { port } = server.address() as net.AddressInfo;
   const cut = () =>
     new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      server.close(() => {
+        resolve();
+      });
       for (const socket of sockets) socket.destroy();
     });
   return { port, cut, close: cut };

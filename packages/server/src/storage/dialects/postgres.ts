@@ -16,15 +16,14 @@ export interface PostgresOptions {
 
 export function createPostgresAdapter(options: PostgresOptions): DialectAdapter & { pool: pg.Pool } {
   const { schema } = options;
+  // Times are BIGINT milliseconds; they fit a JS number exactly. Set per pool, not on pg's global parsers.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, Number);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
     options: `-c search_path=${schema}`,
-    // Times are BIGINT milliseconds; they fit a JS number exactly.
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-    },
+    types,
   });
   pool.on('error', options.onPoolError);
   return {
@@ -47,7 +46,9 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
       await sql`grant select, insert, update, delete on all tables in schema ${s} to ${sql.id(applicationRole)}`.execute(
         db,
       );
-      await sql`grant usage, select on all sequences in schema ${s} to ${sql.id(applicationRole)}`.execute(db);
+      await sql`grant usage, select on all sequences in schema ${s} to ${sql.id(applicationRole)}`.execute(
+        db,
+      );
       await sql`revoke all on ${sql.table('kysely_migration')}, ${sql.table('kysely_migration_lock')} from ${sql.id(applicationRole)}`.execute(
         db,
       );
