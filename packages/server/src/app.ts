@@ -91,8 +91,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await redis.ping();
       },
     });
-  const securityTxtExpires =
-    config.securityTxtExpires ?? new Date(clock.now() + 180 * 24 * 3600 * 1000).toISOString();
 
   const fastify = await createHttpServer({
     logger,
@@ -104,7 +102,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...opsRoutes({
         readinessChecks,
         securityContact: config.securityContact,
-        securityTxtExpires,
+        securityTxtExpires: () =>
+          config.securityTxtExpires ?? new Date(clock.now() + 180 * 24 * 3600 * 1000).toISOString(),
         openApiDocument,
       }),
       ...(options.extraRoutes ?? []),
@@ -156,8 +155,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     reloadTls() {
       const server: unknown = fastify.server;
       if (!tls || !(server instanceof HttpsServer)) return;
-      server.setSecureContext(tlsContextOptions(tls));
-      logger.info('TLS certificate reloaded');
+      try {
+        server.setSecureContext(tlsContextOptions(tls));
+        logger.info('TLS certificate reloaded');
+      } catch (error) {
+        // A half-copied or mismatched pair must not take the server down: keep serving the old one.
+        logger.error({ err: error }, 'TLS reload failed; keeping the current certificate');
+      }
     },
   };
 }

@@ -7,7 +7,8 @@ import type { RouteDeclaration } from './route-table.ts';
 export interface OpsRouteDeps {
   readinessChecks: readonly HealthCheck[];
   securityContact: string;
-  securityTxtExpires: string;
+  /** Computed per request, so a long-running node never publishes a date in the past. */
+  securityTxtExpires: () => string;
   canonicalUrl?: string;
   openApiDocument: () => unknown;
 }
@@ -68,7 +69,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
       handler: async (_request, reply) => {
         const lines = [
           `Contact: ${deps.securityContact}`,
-          `Expires: ${deps.securityTxtExpires}`,
+          `Expires: ${deps.securityTxtExpires()}`,
           'Preferred-Languages: en',
           ...(deps.canonicalUrl ? [`Canonical: ${deps.canonicalUrl}/.well-known/security.txt`] : []),
         ];

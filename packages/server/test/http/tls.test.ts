@@ -30,12 +30,14 @@ describe('TLS policy', () => {
   let server: TestServer;
   let rsaServer: TestServer;
   let rsaCert: string;
+  let rsaDir: string;
 
   beforeAll(async () => {
     server = await startTestServer();
     // An RSA certificate makes the non-forward-secret RSA key exchange technically possible, so its
     // refusal can only come from Parley's cipher policy.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-rsa-'));
+    rsaDir = dir;
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keyType: 'rsa',
       keySize: 2048,
@@ -96,6 +98,34 @@ describe('TLS policy', () => {
     await expect(
       handshake(portOf(rsaServer), { ca: rsaCert, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA' }),
     ).rejects.toThrow(/handshake failure|no shared cipher/i);
+  });
+
+  it('reloads the certificate (SIGHUP) and keeps the old one when the new files are broken', async () => {
+    const peerCertificate = (ca: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tls.connect(
+          { host: '127.0.0.1', port: portOf(rsaServer), servername: 'localhost', ca },
+          () => {
+            resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+            socket.end();
+          },
+        );
+        socket.once('error', reject);
+      });
+    const before = await peerCertificate(rsaCert);
+    const renewed = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }],
+    });
+    writeFileSync(path.join(rsaDir, 'cert.pem'), renewed.cert);
+    writeFileSync(path.join(rsaDir, 'key.pem'), renewed.private);
+    rsaServer.app.reloadTls();
+    const after = await peerCertificate(renewed.cert);
+    expect(after).not.toBe(before);
+    writeFileSync(path.join(rsaDir, 'key.pem'), 'not a key');
+    rsaServer.app.reloadTls();
+    expect(await peerCertificate(renewed.cert)).toBe(after);
+    rsaCert = renewed.cert;
   });
 
   it('sends HSTS on every response', async () => {

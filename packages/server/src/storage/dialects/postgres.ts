@@ -37,7 +37,9 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
       );
     },
     async prepareSchema(db: Kysely<unknown>) {
-      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+      // Look first: CREATE SCHEMA IF NOT EXISTS demands CREATE on the database even when the schema exists.
+      const { rows } = await sql`select 1 from pg_namespace where nspname = ${schema}`.execute(db);
+      if (rows.length === 0) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
     },
     async finishMigrations(db: Kysely<unknown>) {
       await ensureApplicationRole(db);
@@ -69,20 +71,35 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
   };
 }
 
-/** Creates the NOLOGIN role once per cluster (tolerating a concurrent creator) and lets us assume it. */
+/**
+ * Creates the NOLOGIN role once per cluster (tolerating a concurrent creator) and makes sure we can assume
+ * it. A role a DBA created in advance is used as it is, so the connecting user needs no CREATEROLE then.
+ */
 async function ensureApplicationRole(db: Kysely<unknown>): Promise<void> {
-  await sql
-    .raw(
-      `do $$ begin
-         create role ${applicationRole} nologin;
-       exception when duplicate_object or unique_violation then null;
-       end $$`,
-    )
-    .execute(db);
-  const { rows } = await sql<{
-    member: boolean;
-  }>`select pg_has_role(current_user, ${applicationRole}, 'member') as member`.execute(db);
-  if (rows[0]?.member !== true) {
+  const { rows } = await sql`select 1 from pg_roles where rolname = ${applicationRole}`.execute(db);
+  if (rows.length === 0) {
+    await sql
+      .raw(
+        `do $$ begin
+           create role ${applicationRole} nologin;
+         exception when duplicate_object or unique_violation then null;
+         end $$`,
+      )
+      .execute(db);
+  }
+  if (!(await canAssumeApplicationRole(db))) {
     await sql`grant ${sql.id(applicationRole)} to current_user`.execute(db);
+  }
+}
+
+/** Tries the switch itself: membership rules differ between PostgreSQL versions (16 added the SET option). */
+async function canAssumeApplicationRole(db: Kysely<unknown>): Promise<boolean> {
+  try {
+    await db.transaction().execute(async (tx) => {
+      await sql`select set_config('role', ${applicationRole}, true)`.execute(tx);
+    });
+    return true;
+  } catch {
+    return false;
   }
 }
