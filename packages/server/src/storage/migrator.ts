@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kysely';
 import type { DialectAdapter } from './dialects/dialect-adapter.ts';
 import { foundationMigration } from './migrations/0001-foundation.ts';
+import { securityCoreMigration } from './migrations/0002-security-core.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -12,6 +13,7 @@ export type MigrationFactory = (adapter: DialectAdapter) => Migration;
 /** Ordered by name; never edit a released migration, add the next one. */
 const migrationFactories: Record<string, MigrationFactory> = {
   '0001-foundation': foundationMigration,
+  '0002-security-core': securityCoreMigration,
 };
 
 export async function migrateToLatest(storage: Storage): Promise<MigrationResult[]> {

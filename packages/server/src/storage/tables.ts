@@ -5,6 +5,14 @@
 export interface Database {
   tenants: TenantsTable;
   tenant_setup_tokens: TenantSetupTokensTable;
+  master_key_checks: MasterKeyChecksTable;
+  signing_keys: SigningKeysTable;
+  tenant_keys: TenantKeysTable;
+  users: UsersTable;
+  user_keys: UserKeysTable;
+  audit_log: AuditLogTable;
+  audit_heads: AuditHeadsTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export interface TenantsTable {
@@ -23,8 +31,105 @@ export interface TenantSetupTokensTable {
   created_at: number;
 }
 
+export interface MasterKeyChecksTable {
+  version: number;
+  sealed_check: string;
+  created_at: number;
+}
+
+export interface SigningKeysTable {
+  id: string;
+  public_key: string;
+  wrapped_private_key: string;
+  master_version: number;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export type TenantKeyPurpose = 'data' | 'index';
+
+export interface TenantKeysTable {
+  tenant_id: string;
+  purpose: TenantKeyPurpose;
+  version: number;
+  wrapped_key: string;
+  master_version: number;
+  created_at: number;
+  retired_at: number | null;
+}
+
+/** Personal columns hold field-cipher envelopes, never plaintext; `*_index` columns hold blind indexes. */
+export interface UsersTable {
+  id: string;
+  tenant_id: string;
+  status: 'active' | 'deactivated' | 'erased';
+  display_name: string | null;
+  email: string | null;
+  email_index: string | null;
+  phone: string | null;
+  phone_index: string | null;
+  profile: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserKeysTable {
+  tenant_id: string;
+  user_id: string;
+  /** Null once destroyed (crypto-shredding). */
+  wrapped_key: string | null;
+  data_key_version: number;
+  created_at: number;
+  destroyed_at: number | null;
+}
+
+export interface AuditLogTable {
+  tenant_id: string;
+  seq: number;
+  id: string;
+  occurred_at: number;
+  actor_type: string;
+  actor_id: string | null;
+  session_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  outcome: string;
+  /** Field-cipher envelopes (personal data). */
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** Canonical JSON. */
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditHeadsTable {
+  tenant_id: string;
+  seq: number;
+  hash: string;
+}
+
+export interface AuditCheckpointsTable {
+  tenant_id: string;
+  seq: number;
+  hash: string;
+  signed_at: number;
+  key_id: string;
+  signature: string;
+}
+
 /**
  * Every table whose rows belong to one tenant. Each has a `tenant_id` column and, on PostgreSQL, a forced
  * row-level security policy; a test checks this list against the live schema.
  */
-export const tenantOwnedTables = ['tenant_setup_tokens'] as const satisfies readonly (keyof Database)[];
+export const tenantOwnedTables = [
+  'audit_checkpoints',
+  'audit_heads',
+  'audit_log',
+  'tenant_keys',
+  'tenant_setup_tokens',
+  'user_keys',
+  'users',
+] as const satisfies readonly (keyof Database)[];

@@ -1,0 +1,62 @@
+import type { TenantTx } from '../storage/database.ts';
+import { DecryptionError, open, seal } from './aead.ts';
+import type { Keyring } from './keyring.ts';
+
+/**
+ * Where a sealed field lives. Bound into the ciphertext as associated data, so a value copied to another
+ * row, column, table or tenant fails to open.
+ */
+export interface FieldLocation {
+  tenantId: string;
+  table: string;
+  column: string;
+  rowId: string;
+}
+
+/**
+ * Envelope: `pf1.<key reference>.<base64url(nonce ‖ ciphertext ‖ tag)>`. The key reference is `u` (the
+ * owning user's key, for personal data that crypto-shredding must reach) or `t<version>` (the tenant data
+ * key version). Versioned so the format can change without guessing.
+ */
+const ENVELOPE_PREFIX = 'pf1';
+
+const binding = ({ tenantId, table, column, rowId }: FieldLocation) =>
+  `parley/v1/field/${tenantId}/${table}/${column}/${rowId}`;
+
+export class FieldCipher {
+  constructor(private readonly keyring: Keyring) {}
+
+  /** Seals personal data under the owning user's key. */
+  async sealForUser(tx: TenantTx, location: FieldLocation, userId: string, plaintext: string): Promise<string> {
+    const key = await this.keyring.userKey(tx, location.tenantId, userId);
+    return `${ENVELOPE_PREFIX}.u.${seal(key, Buffer.from(plaintext, 'utf8'), binding(location)).toString('base64url')}`;
+  }
+
+  /** Seals tenant-held data (not tied to one person's erasure) under the tenant's active data key. */
+  async sealForTenant(tx: TenantTx, location: FieldLocation, plaintext: string): Promise<string> {
+    const { version, key } = await this.keyring.tenantKey(tx, location.tenantId, 'data');
+    const sealed = seal(key, Buffer.from(plaintext, 'utf8'), binding(location)).toString('base64url');
+    return `${ENVELOPE_PREFIX}.t${version}.${sealed}`;
+  }
+
+  /**
+   * Opens an envelope. `ownerUserId` is required for user-sealed fields. Throws `KeyDestroyedError` for a
+   * shredded user and `DecryptionError` for anything tampered with or misplaced.
+   */
+  async open(tx: TenantTx, location: FieldLocation, envelope: string, ownerUserId?: string): Promise<string> {
+    const [prefix, reference, body, ...rest] = envelope.split('.');
+    if (prefix !== ENVELOPE_PREFIX || reference === undefined || body === undefined || rest.length > 0) {
+      throw new DecryptionError('not a Parley field envelope');
+    }
+    let key: Buffer;
+    if (reference === 'u') {
+      if (ownerUserId === undefined) throw new DecryptionError('user-sealed field needs its owner');
+      key = await this.keyring.userKey(tx, location.tenantId, ownerUserId);
+    } else if (/^t\d+$/.test(reference)) {
+      key = (await this.keyring.tenantKey(tx, location.tenantId, 'data', Number(reference.slice(1)))).key;
+    } else {
+      throw new DecryptionError('unknown key reference');
+    }
+    return open(key, Buffer.from(body, 'base64url'), binding(location)).toString('utf8');
+  }
+}

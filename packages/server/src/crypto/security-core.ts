@@ -1,0 +1,32 @@
+import type { Clock } from '../clock.ts';
+import type { Storage } from '../storage/database.ts';
+import { BlindIndex } from './blind-index.ts';
+import { FieldCipher } from './field-cipher.ts';
+import { Keyring } from './keyring.ts';
+import { SigningKeys } from './signing-keys.ts';
+
+/** The crypto services every feature uses, opened together at start-up. */
+export interface SecurityCore {
+  keyring: Keyring;
+  fieldCipher: FieldCipher;
+  blindIndex: BlindIndex;
+  signingKeys: SigningKeys;
+}
+
+export interface SecurityCoreOptions {
+  storage: Storage;
+  clock: Clock;
+  masterKeyFile: string;
+  masterKeyEnvironment?: string | undefined;
+  generateIfMissing: boolean;
+}
+
+export async function openSecurityCore(options: SecurityCoreOptions): Promise<SecurityCore> {
+  const keyring = await Keyring.open(options);
+  return {
+    keyring,
+    fieldCipher: new FieldCipher(keyring),
+    blindIndex: new BlindIndex(keyring),
+    signingKeys: await SigningKeys.open(options.storage, keyring, options.clock),
+  };
+}
