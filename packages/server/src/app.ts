@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { ensureMasterKeyFile } from './bootstrap/master-key-file.ts';
 import { ensurePrivateDir } from './bootstrap/data-dir.ts';
 import { ensureSelfSignedCertificate } from './bootstrap/self-signed-cert.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { openSecurityCore, type SecurityCore } from './crypto/security-core.ts';
 import type { Config } from './config.ts';
 import { opsRoutes } from './http/ops-routes.ts';
 import type { RouteDeclaration } from './http/route-table.ts';
@@ -32,6 +32,7 @@ export interface App {
   readonly storage: Storage;
   readonly logger: Logger;
   readonly tenants: TenantService;
+  readonly security: SecurityCore;
   readonly tls: TlsFiles | undefined;
   /** Starts listening; resolves with the base URL (https://host:port). */
   listen(): Promise<string>;
@@ -44,7 +45,6 @@ export interface App {
 /** Everything that must exist on disk before serving: data dir, master key, certificate. */
 async function prepareDataDir(config: Config): Promise<TlsFiles | undefined> {
   ensurePrivateDir(config.dataDir);
-  ensureMasterKeyFile(config.masterKeyFile);
   if (config.tlsMode === 'behind-proxy') return undefined;
   if (config.tlsCert && config.tlsKey) return { certFile: config.tlsCert, keyFile: config.tlsKey };
   return ensureSelfSignedCertificate(config.dataDir);
@@ -80,6 +80,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
   await migrateToLatest(storage);
+  const security = await openSecurityCore({
+    storage,
+    clock,
+    masterKeyFile: config.masterKeyFile,
+    masterKeyEnvironment: config.masterKey,
+    generateIfMissing: true,
+  });
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const tenants = createTenantService({ storage, clock, setupTokenTtlSeconds: config.setupTokenTtlSeconds });
 
@@ -144,6 +151,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     storage,
     logger,
     tenants,
+    security,
     tls,
     async listen() {
       await fastify.listen({ host: config.host, port: config.port });

@@ -86,6 +86,13 @@ export const settings = {
     defaultText: '`<data dir>/master.key`',
     description: 'Master key (key-encryption key) file; generated with mode 0600 on first start.',
   }),
+  masterKey: setting({
+    env: 'PARLEY_MASTER_KEY',
+    schema: z.string().min(1).optional(),
+    defaultText: 'unset (use the key file)',
+    description:
+      'Master key from the environment instead of the file: one base64 key, or `VERSION:BASE64` pairs comma-separated.',
+  }),
   tlsMode: setting({
     env: 'PARLEY_TLS_MODE',
     schema: z.enum(['tls', 'behind-proxy']).default('tls'),

@@ -35,7 +35,10 @@ describeEachDialect('parley CLI', (dialect) => {
   it('migrate applies the migrations and reports them', async () => {
     const result = await parley(['migrate'], database.env);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ dialect, applied: ['0001-foundation'] });
+    expect(JSON.parse(result.stdout)).toEqual({
+      dialect,
+      applied: ['0001-foundation', '0002-security-core'],
+    });
   });
 
   it('tenant create prints the id and a one-time expiring owner setup token; tenant list shows it', async () => {

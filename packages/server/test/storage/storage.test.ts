@@ -31,7 +31,10 @@ describeEachDialect('storage', (dialect) => {
       .selectFrom('kysely_migration' as never)
       .select('name' as never)
       .execute();
-    expect(applied.map((row) => (row as { name: string }).name)).toEqual(['0001-foundation']);
+    expect(applied.map((row) => (row as { name: string }).name)).toEqual([
+      '0001-foundation',
+      '0002-security-core',
+    ]);
   });
 
   it('commits a transaction that resolves and rolls back one that throws', async () => {

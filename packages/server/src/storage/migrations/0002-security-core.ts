@@ -58,8 +58,9 @@ export const securityCoreMigration = (adapter: DialectAdapter): Migration => ({
     // Each user's personal fields are sealed under the user's own key; deleting it shreds them everywhere.
     await db.schema
       .createTable('user_keys')
-      .addColumn('tenant_id', 'text', (c) => c.notNull())
-      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      // No foreign key to users: the key is made first, to seal the fields of the row about to be inserted.
+      .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+      .addColumn('user_id', 'text', (c) => c.notNull())
       .addColumn('wrapped_key', 'text')
       .addColumn('data_key_version', 'integer', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())

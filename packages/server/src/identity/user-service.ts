@@ -1,0 +1,171 @@
+import { AppError } from '../app-error.ts';
+import type { Clock } from '../clock.ts';
+import type { SecurityCore } from '../crypto/security-core.ts';
+import { KeyDestroyedError } from '../crypto/keyring.ts';
+import type { FieldLocation } from '../crypto/field-cipher.ts';
+import { newId } from '../ids.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import { type UserRow, userStore } from './user-store.ts';
+
+/** The personal fields of a user; each is sealed under the user's own key before it is stored. */
+export interface PersonalFields {
+  displayName: string;
+  email?: string | undefined;
+  phone?: string | undefined;
+  /** Free-form profile data (JSON object). */
+  profile?: Record<string, unknown> | undefined;
+}
+
+export interface User {
+  id: string;
+  tenantId: string;
+  status: UserRow['status'];
+  /** Null when the user was erased (their key destroyed). */
+  displayName: string | null;
+  email: string | null;
+  phone: string | null;
+  profile: Record<string, unknown> | null;
+  createdAt: string;
+}
+
+export interface UserServiceDeps {
+  storage: Storage;
+  security: SecurityCore;
+  clock: Clock;
+}
+
+type SealedColumn = 'display_name' | 'email' | 'phone' | 'profile';
+
+export function createUserService({ storage, security, clock }: UserServiceDeps) {
+  const { keyring, fieldCipher, blindIndex } = security;
+  const at = (tenantId: string, rowId: string, column: SealedColumn): FieldLocation => ({
+    tenantId,
+    table: 'users',
+    column,
+    rowId,
+  });
+  const sealOptional = (
+    tx: TenantTx,
+    tenantId: string,
+    userId: string,
+    column: SealedColumn,
+    value?: string,
+  ) =>
+    value === undefined
+      ? Promise.resolve(null)
+      : fieldCipher.sealForUser(tx, at(tenantId, userId, column), userId, value);
+
+  async function present(tx: TenantTx, row: UserRow): Promise<User> {
+    const base = {
+      id: row.id,
+      tenantId: row.tenant_id,
+      status: row.status,
+      createdAt: new Date(row.created_at).toISOString(),
+    };
+    const openField = (column: SealedColumn, envelope: string | null) =>
+      envelope === null
+        ? Promise.resolve(null)
+        : fieldCipher.open(tx, at(row.tenant_id, row.id, column), envelope, row.id);
+    try {
+      const [displayName, email, phone, profile] = await Promise.all([
+        openField('display_name', row.display_name),
+        openField('email', row.email),
+        openField('phone', row.phone),
+        openField('profile', row.profile),
+      ]);
+      return {
+        ...base,
+        displayName,
+        email,
+        phone,
+        profile: profile === null ? null : (JSON.parse(profile) as Record<string, unknown>),
+      };
+    } catch (error) {
+      if (error instanceof KeyDestroyedError)
+        return { ...base, displayName: null, email: null, phone: null, profile: null };
+      throw error;
+    }
+  }
+
+  return {
+    async createUser(tenantId: string, fields: PersonalFields): Promise<User> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const id = newId();
+        const now = clock.now();
+        await keyring.createUserKey(tx, tenantId, id);
+        const emailIndex =
+          fields.email === undefined ? null : await blindIndex.compute(tx, tenantId, 'email', fields.email);
+        if (emailIndex !== null && (await userStore.findByEmailIndex(tx, tenantId, emailIndex))) {
+          throw new AppError('conflict', 'A user with this e-mail address already exists.');
+        }
+        const row: UserRow = {
+          id,
+          tenant_id: tenantId,
+          status: 'active',
+          display_name: await fieldCipher.sealForUser(
+            tx,
+            at(tenantId, id, 'display_name'),
+            id,
+            fields.displayName,
+          ),
+          email: await sealOptional(tx, tenantId, id, 'email', fields.email),
+          email_index: emailIndex,
+          phone: await sealOptional(tx, tenantId, id, 'phone', fields.phone),
+          phone_index:
+            fields.phone === undefined ? null : await blindIndex.compute(tx, tenantId, 'phone', fields.phone),
+          profile: await sealOptional(
+            tx,
+            tenantId,
+            id,
+            'profile',
+            fields.profile && JSON.stringify(fields.profile),
+          ),
+          created_at: now,
+          updated_at: now,
+        };
+        await userStore.insert(tx, row);
+        return present(tx, row);
+      });
+    },
+
+    async getUser(tenantId: string, userId: string): Promise<User> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findById(tx, tenantId, userId);
+        if (!row) throw new AppError('not_found');
+        return present(tx, row);
+      });
+    },
+
+    /** Exact-match lookup through the blind index; the e-mail itself is never queried in the clear. */
+    async findByEmail(tenantId: string, email: string): Promise<User | undefined> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findByEmailIndex(
+          tx,
+          tenantId,
+          await blindIndex.compute(tx, tenantId, 'email', email),
+        );
+        return row && present(tx, row);
+      });
+    },
+
+    /**
+     * Erasure by crypto-shredding: the user's key is destroyed, so their sealed fields are unreadable in
+     * every copy; the blind indexes are cleared so the address can no longer be matched either.
+     */
+    async eraseUser(tenantId: string, userId: string): Promise<void> {
+      await storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findById(tx, tenantId, userId);
+        if (!row) throw new AppError('not_found');
+        await keyring.destroyUserKey(tx, tenantId, userId);
+        await userStore.update(tx, tenantId, userId, {
+          status: 'erased',
+          email_index: null,
+          phone_index: null,
+          updated_at: clock.now(),
+        });
+      });
+    },
+  };
+}
+
+export type UserService = ReturnType<typeof createUserService>;
