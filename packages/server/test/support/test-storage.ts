@@ -15,7 +15,10 @@ export interface TestStorage {
   close(): Promise<void>;
 }
 
-export async function openTestStorage(dialect: DialectName, clock: Clock = systemClock): Promise<TestStorage> {
+export async function openTestStorage(
+  dialect: DialectName,
+  clock: Clock = systemClock,
+): Promise<TestStorage> {
   const database = createTestDatabase(dialect);
   const storage = openStorage({
     dataDir: database.dataDir,
