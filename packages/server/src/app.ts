@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { ensurePrivateDir } from './bootstrap/data-dir.ts';
 import { ensureSelfSignedCertificate } from './bootstrap/self-signed-cert.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { createKeyManagement } from './crypto/key-management.ts';
 import { openSecurityCore, type SecurityCore } from './crypto/security-core.ts';
 import type { Config } from './config.ts';
 import { opsRoutes } from './http/ops-routes.ts';
@@ -88,6 +89,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     generateIfMissing: true,
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
+  const keyManagement = createKeyManagement({ storage, keyring: security.keyring, clock });
+  const reencryption = setInterval(() => {
+    keyManagement.reencryptPending().then(
+      (result) => {
+        if (result.moved > 0) logger.info(result, 're-encrypted user keys onto rotated data keys');
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 're-encryption pass failed');
+      },
+    );
+  }, config.reencryptIntervalSeconds * 1000);
+  reencryption.unref();
   const tenants = createTenantService({ storage, clock, setupTokenTtlSeconds: config.setupTokenTtlSeconds });
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -124,6 +137,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     done(null, payload);
   });
   const shutdown = async (): Promise<void> => {
+    clearInterval(reencryption);
     const closeServer = fastify.close();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {

@@ -132,6 +132,11 @@ export const settings = {
     schema: z.coerce.number().int().min(0).default(10_000),
     description: 'On SIGTERM, how long in-flight requests and open sockets may take to finish.',
   }),
+  reencryptIntervalSeconds: setting({
+    env: 'PARLEY_REENCRYPT_INTERVAL_SECONDS',
+    schema: positiveInt.default(60),
+    description: 'How often the background job moves data onto a rotated tenant data key.',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { configCommand } from './cli/config-command.ts';
+import { keysCommand } from './cli/keys-command.ts';
 import { migrateCommand } from './cli/migrate-command.ts';
 import { startCommand } from './cli/start-command.ts';
 import { tenantCommand } from './cli/tenant-command.ts';
@@ -14,6 +15,7 @@ const program = new Command('parley')
   .addCommand(startCommand())
   .addCommand(migrateCommand())
   .addCommand(tenantCommand())
+  .addCommand(keysCommand())
   .addCommand(configCommand());
 
 // Usage errors in any subcommand must surface here (exit 2), not call process.exit(1) inside commander.

@@ -1,3 +1,5 @@
+import { systemClock } from '../clock.ts';
+import { openSecurityCore, type SecurityCore } from '../crypto/security-core.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { ensurePrivateDir } from '../bootstrap/data-dir.ts';
 import { openStorage, type Storage } from '../storage/database.ts';
@@ -14,4 +16,20 @@ export async function withCliStorage<T>(work: (storage: Storage, config: Config)
   } finally {
     await storage.close();
   }
+}
+
+/** As `withCliStorage`, with the security core opened on the configured master key (never generated). */
+export async function withCliSecurity<T>(
+  work: (storage: Storage, security: SecurityCore, config: Config) => Promise<T>,
+): Promise<T> {
+  return withCliStorage(async (storage, config) => {
+    const security = await openSecurityCore({
+      storage,
+      clock: systemClock,
+      masterKeyFile: config.masterKeyFile,
+      masterKeyEnvironment: config.masterKey,
+      generateIfMissing: false,
+    });
+    return work(storage, security, config);
+  });
 }

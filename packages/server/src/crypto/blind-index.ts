@@ -20,6 +20,8 @@ export class BlindIndex {
 
   async compute(tx: TenantTx, tenantId: string, kind: BlindIndexKind, value: string): Promise<string> {
     const { key } = await this.keyring.tenantKey(tx, tenantId, 'index');
-    return createHmac('sha256', key).update(`${kind}:${normalisers[kind](value)}`).digest('base64url');
+    return createHmac('sha256', key)
+      .update(`${kind}:${normalisers[kind](value)}`)
+      .digest('base64url');
   }
 }

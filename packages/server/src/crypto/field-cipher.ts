@@ -27,7 +27,12 @@ export class FieldCipher {
   constructor(private readonly keyring: Keyring) {}
 
   /** Seals personal data under the owning user's key. */
-  async sealForUser(tx: TenantTx, location: FieldLocation, userId: string, plaintext: string): Promise<string> {
+  async sealForUser(
+    tx: TenantTx,
+    location: FieldLocation,
+    userId: string,
+    plaintext: string,
+  ): Promise<string> {
     const key = await this.keyring.userKey(tx, location.tenantId, userId);
     return `${ENVELOPE_PREFIX}.u.${seal(key, Buffer.from(plaintext, 'utf8'), binding(location)).toString('base64url')}`;
   }

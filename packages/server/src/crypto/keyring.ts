@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type { Clock } from '../clock.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import type { TenantKeyPurpose } from '../storage/tables.ts';
@@ -69,7 +70,12 @@ export class Keyring {
     );
     let master = readMasterKeys(options.masterKeyFile, options.masterKeyEnvironment);
     if (!master) {
-      if (checks.length > 0 || !options.generateIfMissing) {
+      if (checks.length === 0 && !options.generateIfMissing) {
+        throw new MasterKeyError(
+          `master key file ${options.masterKeyFile} not found (start the server once to create it)`,
+        );
+      }
+      if (checks.length > 0) {
         throw new MasterKeyError(
           `master key file ${options.masterKeyFile} is missing, but the database is sealed with master key ` +
             `version(s) ${checks.map((check) => check.version).join(', ')}. Restore the key file or set ` +
@@ -81,7 +87,9 @@ export class Keyring {
     for (const check of checks) {
       const version = master.get(check.version);
       if (!version) {
-        throw new MasterKeyError(`master key version ${check.version} is missing from the configured master key`);
+        throw new MasterKeyError(
+          `master key version ${check.version} is missing from the configured master key`,
+        );
       }
       try {
         open(version.key, Buffer.from(check.sealed_check, 'base64'), checkBinding(check.version));
@@ -118,8 +126,13 @@ export class Keyring {
     });
   }
 
-  /** Seals a key under the active master key version. */
+  /**
+   * Seals a key under the active master key version. Wrapping is rare (new tenant or signing keys), so it
+   * can afford a stat of the key file: a rotation made by another process is picked up before new keys are
+   * wrapped under a version that rotation meant to retire.
+   */
   wrapWithMaster(plain: Buffer, binding: string): { wrapped: string; masterVersion: number } {
+    this.#reloadIfFileChanged();
     const { version, key } = this.#master.active;
     return { wrapped: seal(key, plain, binding).toString('base64'), masterVersion: version };
   }
@@ -141,6 +154,15 @@ export class Keyring {
     if (this.#master.source !== 'file') return;
     const reloaded = readMasterKeys(this.#file, undefined);
     if (reloaded) this.#master = reloaded;
+    this.#fileStamp = fileStamp(this.#file);
+  }
+
+  #fileStamp: string | undefined;
+
+  #reloadIfFileChanged(): void {
+    if (this.#master.source !== 'file') return;
+    this.#fileStamp ??= fileStamp(this.#file);
+    if (fileStamp(this.#file) !== this.#fileStamp) this.reloadMasterKeys();
   }
 
   /** The tenant's key for `purpose`: the given version, or the active (newest) one, created on first use. */
@@ -154,15 +176,27 @@ export class Keyring {
     const cacheKey = `${tenantId}/${purpose}/${wanted}`;
     const cached = this.#tenantKeys.get(cacheKey);
     if (cached) return { version: wanted, key: cached };
-    const row = await tx
-      .selectFrom('tenant_keys')
-      .select(['wrapped_key', 'master_version'])
-      .where('tenant_id', '=', tenantId)
-      .where('purpose', '=', purpose)
-      .where('version', '=', wanted)
-      .executeTakeFirst();
+    const select = () =>
+      tx
+        .selectFrom('tenant_keys')
+        .select(['wrapped_key', 'master_version'])
+        .where('tenant_id', '=', tenantId)
+        .where('purpose', '=', purpose)
+        .where('version', '=', wanted)
+        .executeTakeFirst();
+    let row = await select();
+    if (!row && version === undefined) {
+      // The active version was created by a transaction that has not committed yet (or rolled back):
+      // inserting the same version waits for it, then either finds its key or makes one.
+      await this.#createTenantKey(tx, tenantId, purpose, wanted);
+      row = await select();
+    }
     if (!row) throw new DecryptionError(`tenant ${purpose} key version ${wanted} does not exist`);
-    const key = this.unwrapWithMaster(row.wrapped_key, row.master_version, tenantKeyBinding(tenantId, purpose, wanted));
+    const key = this.unwrapWithMaster(
+      row.wrapped_key,
+      row.master_version,
+      tenantKeyBinding(tenantId, purpose, wanted),
+    );
     this.#tenantKeys.set(cacheKey, key);
     return { version: wanted, key };
   }
@@ -177,9 +211,10 @@ export class Keyring {
       .where('tenant_id', '=', tenantId)
       .where('purpose', '=', purpose)
       .executeTakeFirst();
-    const version = row?.version ?? (await this.#createTenantKey(tx, tenantId, purpose, 1));
-    this.#activeVersions.set(cacheKey, version);
-    return version;
+    if (row?.version == null) return this.#createTenantKey(tx, tenantId, purpose, 1);
+    // Only committed versions are cached; a key this transaction just made may still roll back.
+    this.#activeVersions.set(cacheKey, row.version);
+    return row.version;
   }
 
   async #createTenantKey(tx: TenantTx, tenantId: string, purpose: TenantKeyPurpose, version: number) {
@@ -209,7 +244,7 @@ export class Keyring {
     this.#activeVersions.delete(`${tenantId}/data`);
     const current = await this.#activeVersion(tx, tenantId, 'data');
     const next = await this.#createTenantKey(tx, tenantId, 'data', current + 1);
-    this.#activeVersions.set(`${tenantId}/data`, next);
+    this.#activeVersions.delete(`${tenantId}/data`);
     return next;
   }
 
@@ -282,7 +317,10 @@ export class Keyring {
         const userKey = open(old.key, Buffer.from(row.wrapped_key ?? '', 'base64'), binding);
         await tx
           .updateTable('user_keys')
-          .set({ wrapped_key: seal(active.key, userKey, binding).toString('base64'), data_key_version: active.version })
+          .set({
+            wrapped_key: seal(active.key, userKey, binding).toString('base64'),
+            data_key_version: active.version,
+          })
           .where('tenant_id', '=', tenantId)
           .where('user_id', '=', row.user_id)
           .execute();
@@ -297,7 +335,9 @@ export class Keyring {
    */
   async rotateMaster(): Promise<{ version: number; rewrapped: number }> {
     if (this.#master.source !== 'file') {
-      throw new MasterKeyError('the master key comes from PARLEY_MASTER_KEY; add a version there and restart');
+      throw new MasterKeyError(
+        'the master key comes from PARLEY_MASTER_KEY; add a version there and restart',
+      );
     }
     this.#master = addMasterKeyVersion(this.#file, this.#master);
     await this.#recordChecks(new Set(this.#master.versions.slice(0, -1).map((entry) => entry.version)));
@@ -333,7 +373,11 @@ export class Keyring {
 
   async #rewrapSigningKeys(active: number): Promise<number> {
     return this.#storage.withSystem(async (tx) => {
-      const rows = await tx.selectFrom('signing_keys').selectAll().where('master_version', '<', active).execute();
+      const rows = await tx
+        .selectFrom('signing_keys')
+        .selectAll()
+        .where('master_version', '<', active)
+        .execute();
       for (const row of rows) {
         const binding = signingKeyBinding(row.id);
         const plain = this.unwrapWithMaster(row.wrapped_private_key, row.master_version, binding);
@@ -346,6 +390,15 @@ export class Keyring {
       }
       return rows.length;
     });
+  }
+}
+
+function fileStamp(file: string): string | undefined {
+  try {
+    const stats = statSync(file);
+    return `${stats.mtimeMs}/${stats.size}/${stats.ino}`;
+  } catch {
+    return undefined;
   }
 }
 

@@ -19,7 +19,9 @@ const keyFileSchema = z.object({
       z.object({
         version: z.number().int().positive(),
         createdAt: z.string(),
-        key: z.string().refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes (base64)'),
+        key: z
+          .string()
+          .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes (base64)'),
       }),
     )
     .min(1),
@@ -45,7 +47,11 @@ export interface MasterKeySet {
 
 function toKeySet(file: KeyFile, source: MasterKeySet['source']): MasterKeySet {
   const versions = file.keys
-    .map((entry) => ({ version: entry.version, createdAt: entry.createdAt, key: Buffer.from(entry.key, 'base64') }))
+    .map((entry) => ({
+      version: entry.version,
+      createdAt: entry.createdAt,
+      key: Buffer.from(entry.key, 'base64'),
+    }))
     .sort((a, b) => a.version - b.version);
   const active = versions.at(-1);
   if (!active) throw new MasterKeyError('master key file holds no keys');
@@ -62,7 +68,8 @@ function parseEnvironmentKey(value: string): KeyFile {
     return { version: Number(maybeVersion), createdAt: 'unknown', key: (maybeKey ?? '').trim() };
   });
   const parsed = keyFileSchema.safeParse({ format: 'parley-master-key/1', keys: entries });
-  if (!parsed.success) throw new MasterKeyError(`PARLEY_MASTER_KEY is malformed: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success)
+    throw new MasterKeyError(`PARLEY_MASTER_KEY is malformed: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
 
@@ -90,7 +97,8 @@ const serialize = (file: KeyFile) => `${JSON.stringify(file, null, 2)}\n`;
 export function generateMasterKeyFile(file: string): MasterKeySet {
   ensurePrivateDir(path.dirname(file));
   const contents: KeyFile = { format: 'parley-master-key/1', keys: [newVersion(1)] };
-  if (!writeSecretFile(file, serialize(contents))) throw new MasterKeyError(`master key file ${file} already exists`);
+  if (!writeSecretFile(file, serialize(contents)))
+    throw new MasterKeyError(`master key file ${file} already exists`);
   return toKeySet(contents, 'file');
 }
 

@@ -1,4 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { newId } from '../ids.ts';
 import type { Storage } from '../storage/database.ts';
@@ -29,7 +36,11 @@ export class SigningKeys {
     const publicKeys = new Map(rows.map((row) => [row.id, toPublicKey(row.public_key)]));
     const active = rows.filter((row) => row.retired_at === null).at(-1);
     if (active) {
-      const der = keyring.unwrapWithMaster(active.wrapped_private_key, active.master_version, signingKeyBinding(active.id));
+      const der = keyring.unwrapWithMaster(
+        active.wrapped_private_key,
+        active.master_version,
+        signingKeyBinding(active.id),
+      );
       const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
       return new SigningKeys(storage, { id: active.id, privateKey }, publicKeys);
     }
@@ -57,7 +68,10 @@ export class SigningKeys {
   }
 
   sign(data: Buffer): Signature {
-    return { keyId: this.current.id, signature: sign(null, data, this.current.privateKey).toString('base64') };
+    return {
+      keyId: this.current.id,
+      signature: sign(null, data, this.current.privateKey).toString('base64'),
+    };
   }
 
   /** Verifies with any key ever used here, loading keys created by other nodes on demand. */

@@ -103,7 +103,8 @@ export function createEncryptStream(
  */
 export function createDecryptStream(key: Buffer, associatedData: Buffer): Transform {
   assertKey(key);
-  return new DecryptTransform(key, Buffer.from(associatedData));
+  // Copies: the header, and so the subkey derivation, arrives later; the caller may reuse its buffers.
+  return new DecryptTransform(Buffer.from(key), Buffer.from(associatedData));
 }
 
 /** Everything a chunk seal or open needs, fixed by the header. */

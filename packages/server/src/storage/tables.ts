@@ -20,6 +20,8 @@ export interface TenantsTable {
   name: string;
   status: 'active' | 'suspended';
   created_at: number;
+  /** 1 while a data-key rotation still has user keys to re-wrap. */
+  key_rotation_pending?: number;
 }
 
 export interface TenantSetupTokensTable {

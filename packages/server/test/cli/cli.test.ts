@@ -1,25 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
-
-const run = promisify(execFile);
-const parleyBin = path.resolve(import.meta.dirname, '../../bin/parley.js');
-
-async function parley(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [parleyBin, ...args], {
-      env: { ...process.env, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+import { parley } from '../support/run-cli.ts';
 
 describeEachDialect('parley CLI', (dialect) => {
   let database: TestDatabase;

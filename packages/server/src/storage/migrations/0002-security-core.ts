@@ -25,6 +25,13 @@ export const securityCoreMigration = (adapter: DialectAdapter): Migration => ({
       .addColumn('retired_at', 'bigint')
       .execute();
 
+    // Set by a data-key rotation until the re-encryption job has moved every user key over. On `tenants`
+    // (readable by the maintenance role) so the job finds pending tenants without scanning each tenant.
+    await db.schema
+      .alterTable('tenants')
+      .addColumn('key_rotation_pending', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+
     await db.schema
       .createTable('tenant_keys')
       .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))

@@ -1,0 +1,52 @@
+import { Command } from 'commander';
+import { systemClock } from '../clock.ts';
+import { createKeyManagement } from '../crypto/key-management.ts';
+import { withCliSecurity } from './cli-storage.ts';
+
+const printJson = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+export function keysCommand(): Command {
+  const keys = new Command('keys').description('Inspect and rotate encryption keys');
+  keys
+    .command('status')
+    .description('Master key versions, tenant keys, their ages and what uses them (no key material)')
+    .action(async () => {
+      printJson(
+        await withCliSecurity((storage, security) =>
+          createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).status(),
+        ),
+      );
+    });
+  keys
+    .command('rotate-master')
+    .description('Add a master key version and re-wrap every tenant and signing key under it (online)')
+    .action(async () => {
+      printJson(await withCliSecurity((_storage, security) => security.keyring.rotateMaster()));
+    });
+  keys
+    .command('rotate-data-key')
+    .description('Start using a new data key for a tenant; old data moves over in the background')
+    .requiredOption('--tenant <id>', 'tenant id')
+    .action(async ({ tenant }: { tenant: string }) => {
+      const version = await withCliSecurity((storage, security) =>
+        createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).rotateDataKey(tenant),
+      );
+      printJson({ tenantId: tenant, dataKeyVersion: version, reencryption: 'pending' });
+    });
+  keys
+    .command('reencrypt')
+    .description('Run the re-encryption the server runs in the background, now, to completion')
+    .option('--batch <n>', 'user keys per transaction', '500')
+    .action(async ({ batch }: { batch: string }) => {
+      printJson(
+        await withCliSecurity((storage, security) =>
+          createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).reencryptPending(
+            Number(batch),
+          ),
+        ),
+      );
+    });
+  return keys;
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import type { AuditCheckpointsTable, AuditLogTable } from '../../storage/tables.ts';
+
+/** Who acted: an end user, operator staff, the server itself, or an API client (machine credential). */
+export type AuditActorType = 'user' | 'staff' | 'system' | 'client';
+
+export type AuditOutcome = 'success' | 'failure' | 'denied';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export type JsonObject = { [key: string]: JsonValue };
+
+/** One event to record. `details` must not hold personal data: it is stored in the clear. */
+export interface AuditInput {
+  actor: { type: AuditActorType; id?: string | undefined; sessionId?: string | undefined };
+  /** Dotted, lower case, past tense: `tenant.created`, `auth.login_failed`. */
+  action: string;
+  target?: { type: string; id: string } | undefined;
+  outcome: AuditOutcome;
+  /** Personal data: sealed with the field cipher before it is stored. */
+  ip?: string | undefined;
+  /** Personal data: sealed with the field cipher before it is stored. */
+  userAgent?: string | undefined;
+  requestId?: string | undefined;
+  details?: JsonObject | undefined;
+}
+
+/** The chain of events that belong to no tenant (operator actions, start-up, key rotation). */
+export const SYSTEM_TENANT_ID = 'system';
+
+/** `prev_hash` of the first entry of every chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+export const actorTypes: readonly AuditActorType[] = ['user', 'staff', 'system', 'client'];
+export const outcomes: readonly AuditOutcome[] = ['success', 'failure', 'denied'];
+
+/** `tenant.created`, `auth.login_failed`: at least two lower-case segments. */
+export const actionPattern = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
+
+/** A stored entry as it is hashed: every column except `hash` itself. */
+export type UnhashedAuditRow = Omit<AuditLogTable, 'hash'>;
+
+/**
+ * Deterministic JSON: object keys sorted by code unit, no whitespace, `undefined` properties left out (as
+ * `JSON.stringify` does). Anything without one obvious encoding (non-finite numbers, `undefined` in an
+ * array, bigint, functions) is refused rather than silently changed, so a hash never covers a guess.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError('canonical JSON cannot encode a non-finite number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) {
+    return `[${value
+      .map((item: unknown) => {
+        if (item === undefined) throw new TypeError('canonical JSON cannot encode undefined in an array');
+        return canonicalJson(item);
+      })
+      .join(',')}]`;
+  }
+  if (typeof value === 'object' && isPlainObject(value)) {
+    const record = value as Record<string, unknown>;
+    const members = Object.keys(record)
+      .filter((key) => record[key] !== undefined)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`);
+    return `{${members.join(',')}}`;
+  }
+  throw new TypeError(`canonical JSON cannot encode a ${typeof value}`);
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * The canonical form of a stored entry: exactly these columns, as stored (ip and user agent as their
+ * ciphertexts, details as its canonical JSON text). Adding a column to the hash is a format change.
+ */
+export function canonicalEntry(row: UnhashedAuditRow): string {
+  return canonicalJson({
+    tenant_id: row.tenant_id,
+    seq: row.seq,
+    id: row.id,
+    occurred_at: row.occurred_at,
+    actor_type: row.actor_type,
+    actor_id: row.actor_id,
+    session_id: row.session_id,
+    action: row.action,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    outcome: row.outcome,
+    ip: row.ip,
+    user_agent: row.user_agent,
+    request_id: row.request_id,
+    details: row.details,
+    prev_hash: row.prev_hash,
+  });
+}
+
+/** hash = hex(SHA-256(prev_hash ‖ canonical entry)). */
+export function entryHash(row: UnhashedAuditRow): string {
+  return createHash('sha256').update(row.prev_hash).update(canonicalEntry(row)).digest('hex');
+}
+
+/** The bytes a checkpoint signature covers; the tenant id is inside, so a checkpoint cannot be moved. */
+export function checkpointPayload(
+  checkpoint: Pick<AuditCheckpointsTable, 'tenant_id' | 'seq' | 'hash' | 'signed_at'>,
+): Buffer {
+  return Buffer.from(
+    canonicalJson({
+      tenant_id: checkpoint.tenant_id,
+      seq: checkpoint.seq,
+      hash: checkpoint.hash,
+      signed_at: checkpoint.signed_at,
+    }),
+    'utf8',
+  );
+}
