@@ -2,3 +2,4 @@ export * from './error-codes.ts';
 export * from './scopes.ts';
 export * from './permissions.ts';
 export * from './rest/ops.ts';
+export * from './rest/me.ts';

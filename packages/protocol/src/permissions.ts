@@ -1,6 +1,33 @@
 /**
- * Permissions checked by role-based access control. Roles map to sets of these; routes and frames
- * declare the one they need.
+ * Permissions checked by role-based access control. Roles map to sets of these (see
+ * `docs/access-control.md`); every route and frame declares the one it needs.
  */
-export const permissions = ['tenant.read', 'tenant.manage', 'users.manage', 'audit.read'] as const;
+export const permissions = [
+  'profile.read',
+  'profile.update',
+  'sessions.manage',
+  'users.read',
+  'users.manage',
+  'roles.manage',
+  'mfa.reset',
+  'tenant.read',
+  'tenant.manage',
+  'clients.manage',
+  'audit.read',
+  'dialogs.read',
+  'dialogs.write',
+  'messages.send',
+  'broadcast.post',
+  'calls.make',
+] as const;
 export type Permission = (typeof permissions)[number];
+
+export const builtInRoles = [
+  'owner',
+  'admin',
+  'compliance_officer',
+  'support_agent',
+  'member',
+  'guest',
+] as const;
+export type BuiltInRole = (typeof builtInRoles)[number];

@@ -8,6 +8,10 @@ export const tokenPrefixes = {
   setup: 'parley_setup_',
   access: 'parley_at_',
   refresh: 'parley_rt_',
+  mfa: 'parley_mfa_',
+  reset: 'parley_pr_',
+  verify: 'parley_ev_',
+  client: 'parley_cs_',
 } as const;
 export type TokenKind = keyof typeof tokenPrefixes;
 
@@ -16,6 +20,27 @@ export const anyTokenPattern = /parley_[a-z]+_[A-Za-z0-9_-]{20,}/g;
 
 export function mintToken(kind: TokenKind): string {
   return tokenPrefixes[kind] + randomBytes(32).toString('base64url');
+}
+
+/**
+ * A token that also routes to its tenant: 16 bytes of tenant id, then 32 random bytes. The tenant part is
+ * not a secret; it lets the server look the token up inside that tenant's row-level-security scope. A
+ * forged tenant part only sends the lookup to a tenant where the hash does not exist.
+ */
+export function mintTenantToken(kind: TokenKind, tenantId: string): string {
+  const tenant = Buffer.from(tenantId.replaceAll('-', ''), 'hex');
+  if (tenant.length !== 16) throw new Error('tenant ids are UUIDs');
+  return tokenPrefixes[kind] + Buffer.concat([tenant, randomBytes(32)]).toString('base64url');
+}
+
+/** The tenant a tenant token routes to, or undefined when the token is not of that kind and shape. */
+export function tenantOfToken(kind: TokenKind, token: string): string | undefined {
+  const prefix = tokenPrefixes[kind];
+  if (!token.startsWith(prefix) || token.length !== prefix.length + 64) return undefined;
+  const body = Buffer.from(token.slice(prefix.length), 'base64url');
+  if (body.length !== 48) return undefined;
+  const hex = body.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Tokens are stored only as this hash; a database leak yields nothing usable. */

@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationResult, Migrator } from 'kys
 import type { DialectAdapter } from './dialects/dialect-adapter.ts';
 import { foundationMigration } from './migrations/0001-foundation.ts';
 import { securityCoreMigration } from './migrations/0002-security-core.ts';
+import { identityMigration } from './migrations/0003-identity.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -14,6 +15,7 @@ export type MigrationFactory = (adapter: DialectAdapter) => Migration;
 const migrationFactories: Record<string, MigrationFactory> = {
   '0001-foundation': foundationMigration,
   '0002-security-core': securityCoreMigration,
+  '0003-identity': identityMigration,
 };
 
 export async function migrateToLatest(storage: Storage): Promise<MigrationResult[]> {

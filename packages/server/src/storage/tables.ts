@@ -13,6 +13,13 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_heads: AuditHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  tenant_settings: TenantSettingsTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  sessions: SessionsTable;
+  used_refresh_tokens: UsedRefreshTokensTable;
+  user_tokens: UserTokensTable;
+  oauth_clients: OAuthClientsTable;
 }
 
 export interface TenantsTable {
@@ -73,6 +80,22 @@ export interface UsersTable {
   profile: string | null;
   created_at: number;
   updated_at: number;
+  password_hash?: string | null;
+  password_changed_at?: number | null;
+  /** JSON array of previous argon2 hashes, newest first. */
+  password_history?: string | null;
+  must_change_password?: number | null;
+  failed_logins?: number | null;
+  locked_until?: number | null;
+  email_verified_at?: number | null;
+  /** Field-cipher envelopes (user key). */
+  totp_secret?: string | null;
+  totp_pending_secret?: string | null;
+  totp_last_step?: number | null;
+  totp_enabled_at?: number | null;
+  /** JSON array of HMAC hashes; used codes are replaced by null. */
+  recovery_codes?: string | null;
+  avatar_url?: string | null;
 }
 
 export interface UserKeysTable {
@@ -122,6 +145,83 @@ export interface AuditCheckpointsTable {
   signature: string;
 }
 
+export type SignupMode = 'open' | 'invite_only' | 'admin_created';
+
+export interface TenantSettingsTable {
+  tenant_id: string;
+  signup_mode: SignupMode;
+  /** JSON of the password policy; missing keys take the defaults. */
+  password_policy: string;
+  access_token_ttl_seconds: number;
+  idle_timeout_seconds: number;
+  refresh_token_ttl_seconds: number;
+  updated_at: number;
+}
+
+export interface RolesTable {
+  tenant_id: string;
+  name: string;
+  /** JSON array of permissions. */
+  permissions: string;
+  created_at: number;
+}
+
+export interface UserRolesTable {
+  tenant_id: string;
+  user_id: string;
+  role: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  tenant_id: string;
+  /** Null for client_credentials sessions. */
+  user_id: string | null;
+  client_id: string | null;
+  /** Space-separated scopes. */
+  scopes: string;
+  access_token_hash: string;
+  access_expires_at: number;
+  refresh_token_hash: string | null;
+  refresh_expires_at: number | null;
+  /** Field-cipher envelope (tenant key): user agent and IP at sign-in. */
+  device: string | null;
+  created_at: number;
+  last_used_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface UsedRefreshTokensTable {
+  token_hash: string;
+  tenant_id: string;
+  session_id: string;
+  used_at: number;
+}
+
+export type UserTokenPurpose = 'mfa' | 'password_reset' | 'email_verification' | 'invite';
+
+export interface UserTokensTable {
+  token_hash: string;
+  tenant_id: string;
+  user_id: string;
+  purpose: UserTokenPurpose;
+  payload: string | null;
+  attempts: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface OAuthClientsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  secret_hash: string;
+  scopes: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 /**
  * Every table whose rows belong to one tenant. Each has a `tenant_id` column and, on PostgreSQL, a forced
  * row-level security policy; a test checks this list against the live schema.
@@ -130,8 +230,15 @@ export const tenantOwnedTables = [
   'audit_checkpoints',
   'audit_heads',
   'audit_log',
+  'oauth_clients',
+  'roles',
+  'sessions',
   'tenant_keys',
+  'tenant_settings',
   'tenant_setup_tokens',
+  'used_refresh_tokens',
   'user_keys',
+  'user_roles',
+  'user_tokens',
   'users',
 ] as const satisfies readonly (keyof Database)[];

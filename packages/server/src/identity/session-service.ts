@@ -1,0 +1,331 @@
+import {
+  type Permission,
+  type Scope,
+  permissions as allPermissions,
+  scopes as allScopes,
+} from '@parley/protocol';
+import { permissionsOf } from '../access/roles.ts';
+import type { Bus } from '../bus/bus.ts';
+import type { Clock } from '../clock.ts';
+import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
+import { newId } from '../ids.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import { PrincipalCache } from './principal-cache.ts';
+import { type SessionRow, sessionStore } from './session-store.ts';
+
+/** Who is calling: resolved from a bearer token on every request. */
+export interface Principal {
+  tenantId: string;
+  sessionId: string;
+  /** Null for a tenant's server (client_credentials). */
+  userId: string | null;
+  clientId: string | null;
+  roles: readonly string[];
+  permissions: ReadonlySet<Permission>;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken?: string;
+  expiresIn: number;
+  scope: string;
+  sessionId: string;
+}
+
+export type AuthFailure = 'invalid' | 'expired' | 'revoked' | 'idle';
+
+/** Why a refresh failed, in RFC 6749 terms; `reused` revokes the whole family. */
+export type RefreshFailure = 'invalid_grant' | 'reused';
+
+const REVOCATION_CHANNEL = 'auth.revoked';
+/** Last-use times are written at most this often: idle timeouts are minutes, writes per request are waste. */
+const LAST_USED_WRITE_INTERVAL_MS = 30_000;
+
+const DEFAULT_SETTINGS = { accessTtl: 3600, idleTimeout: 900, refreshTtl: 2_592_000 };
+
+export interface SessionServiceDeps {
+  storage: Storage;
+  bus: Bus;
+  clock: Clock;
+}
+
+export function parseScopes(scope: string | undefined): Scope[] {
+  const requested = (scope ?? '').split(' ').filter(Boolean);
+  return [...new Set(requested)].filter((entry): entry is Scope =>
+    (allScopes as readonly string[]).includes(entry),
+  );
+}
+
+/**
+ * Opaque, scoped, revocable session tokens. Validated tokens are cached in memory for speed; a revocation
+ * is broadcast on the bus and evicts them on every node, and while the bus may be missing messages the
+ * cache is bypassed, so a revoked token never works anywhere.
+ */
+export function createSessionService({ storage, bus, clock }: SessionServiceDeps) {
+  const cache = new PrincipalCache();
+  bus.onReliabilityChange(() => {
+    cache.clear();
+  });
+  void bus.subscribe(REVOCATION_CHANNEL, (message) => {
+    const { sessionIds } = JSON.parse(message) as { sessionIds: string[] };
+    cache.evictSessions(sessionIds);
+  });
+
+  async function tokenSettings(tx: TenantTx, tenantId: string) {
+    const row = await sessionStore.settings(tx, tenantId);
+    return row
+      ? {
+          accessTtl: row.access_token_ttl_seconds,
+          idleTimeout: row.idle_timeout_seconds,
+          refreshTtl: row.refresh_token_ttl_seconds,
+        }
+      : DEFAULT_SETTINGS;
+  }
+
+  async function principalFor(tx: TenantTx, row: SessionRow): Promise<Principal> {
+    const roles = row.user_id === null ? [] : await sessionStore.roles(tx, row.tenant_id, row.user_id);
+    const custom = await sessionStore.customRoles(tx, row.tenant_id);
+    const customMap = new Map(
+      custom.map((role) => [role.name, JSON.parse(role.permissions) as Permission[]]),
+    );
+    const scopes = new Set(parseScopes(row.scopes));
+    // A tenant's own server acts for the tenant: its scopes are its limits; it has no user roles.
+    const granted =
+      row.user_id === null ? new Set<Permission>(allPermissions) : permissionsOf(roles, customMap);
+    return {
+      tenantId: row.tenant_id,
+      sessionId: row.id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      roles,
+      permissions: granted,
+      scopes,
+    };
+  }
+
+  async function announceRevocation(sessionIds: string[]): Promise<void> {
+    if (sessionIds.length === 0) return;
+    cache.evictSessions(sessionIds);
+    await bus.publish(REVOCATION_CHANNEL, JSON.stringify({ sessionIds }));
+  }
+
+  const service = {
+    /** Issues an access token (and a refresh token for users) in the caller's transaction. */
+    async issue(
+      tx: TenantTx,
+      grant: {
+        tenantId: string;
+        userId: string | null;
+        clientId: string | null;
+        scopes: readonly Scope[];
+        device: string | null;
+      },
+    ): Promise<IssuedTokens> {
+      const settings = await tokenSettings(tx, grant.tenantId);
+      const now = clock.now();
+      const accessToken = mintTenantToken('access', grant.tenantId);
+      const refreshToken = grant.userId === null ? undefined : mintTenantToken('refresh', grant.tenantId);
+      const sessionId = newId();
+      await sessionStore.insert(tx, {
+        id: sessionId,
+        tenant_id: grant.tenantId,
+        user_id: grant.userId,
+        client_id: grant.clientId,
+        scopes: grant.scopes.join(' '),
+        access_token_hash: hashToken(accessToken),
+        access_expires_at: now + settings.accessTtl * 1000,
+        refresh_token_hash: refreshToken === undefined ? null : hashToken(refreshToken),
+        refresh_expires_at: refreshToken === undefined ? null : now + settings.refreshTtl * 1000,
+        device: grant.device,
+        created_at: now,
+        last_used_at: now,
+        revoked_at: null,
+        revoked_reason: null,
+      });
+      return {
+        accessToken,
+        ...(refreshToken === undefined ? {} : { refreshToken }),
+        expiresIn: settings.accessTtl,
+        scope: grant.scopes.join(' '),
+        sessionId,
+      };
+    },
+
+    /** Resolves a bearer token; the hot path is one hash and one map lookup. */
+    async authenticate(token: string): Promise<Principal | AuthFailure> {
+      const hash = hashToken(token);
+      const now = clock.now();
+      const cached = bus.reliable ? cache.get(hash) : undefined;
+      if (cached && cached.accessExpiresAt > now && now - cached.lastUsedAt < cached.idleTimeoutMs) {
+        cached.lastUsedAt = now;
+        if (now - cached.persistedLastUsedAt > LAST_USED_WRITE_INTERVAL_MS)
+          persistLastUse(cached.principal, now);
+        return cached.principal;
+      }
+      const tenantId = tenantOfToken('access', token);
+      if (tenantId === undefined) return 'invalid';
+      const result = await storage.withTenant(tenantId, async (tx) => {
+        const row = await sessionStore.byAccessHash(tx, tenantId, hash);
+        if (!row) return 'invalid' as const;
+        if (row.revoked_at !== null) return 'revoked' as const;
+        if (row.access_expires_at <= now) return 'expired' as const;
+        const settings = await tokenSettings(tx, tenantId);
+        if (now - row.last_used_at >= settings.idleTimeout * 1000) {
+          // Automatic log-off: the whole session ends, not just this token.
+          await sessionStore.update(tx, tenantId, row.id, {
+            revoked_at: now,
+            revoked_reason: 'idle_timeout',
+          });
+          return { kind: 'idle' as const, sessionId: row.id };
+        }
+        await sessionStore.update(tx, tenantId, row.id, { last_used_at: now });
+        return {
+          kind: 'ok' as const,
+          principal: await principalFor(tx, row),
+          row,
+          idleTimeoutMs: settings.idleTimeout * 1000,
+        };
+      });
+      if (typeof result === 'string') return result;
+      if (result.kind === 'idle') {
+        await announceRevocation([result.sessionId]);
+        return 'idle';
+      }
+      if (bus.reliable) {
+        cache.set(hash, {
+          principal: result.principal,
+          accessExpiresAt: result.row.access_expires_at,
+          idleTimeoutMs: result.idleTimeoutMs,
+          lastUsedAt: now,
+          persistedLastUsedAt: now,
+        });
+      }
+      return result.principal;
+    },
+
+    /** Rotates a refresh token. Presenting an already-used one revokes the whole family (it was stolen). */
+    async refresh(
+      refreshToken: string,
+      requested?: readonly Scope[],
+    ): Promise<IssuedTokens | RefreshFailure> {
+      const tenantId = tenantOfToken('refresh', refreshToken);
+      if (tenantId === undefined) return 'invalid_grant';
+      const hash = hashToken(refreshToken);
+      const now = clock.now();
+      const outcome = await storage.withTenant(tenantId, async (tx) => {
+        const replayedSession = await sessionStore.usedRefresh(tx, tenantId, hash);
+        if (replayedSession !== undefined) {
+          await sessionStore.update(tx, tenantId, replayedSession, {
+            revoked_at: now,
+            revoked_reason: 'refresh_token_reuse',
+          });
+          return { kind: 'failed' as const, failure: 'reused' as const, revoked: [replayedSession] };
+        }
+        const row = await sessionStore.byRefreshHash(tx, tenantId, hash);
+        if (!row || row.revoked_at !== null || (row.refresh_expires_at ?? 0) <= now)
+          return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [] };
+        const current = parseScopes(row.scopes);
+        if (requested && requested.some((scope) => !current.includes(scope)))
+          return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [] };
+        const settings = await tokenSettings(tx, tenantId);
+        const accessToken = mintTenantToken('access', tenantId);
+        const nextRefresh = mintTenantToken('refresh', tenantId);
+        const scopes = requested ?? current;
+        await sessionStore.markRefreshUsed(tx, tenantId, hash, row.id, now);
+        await sessionStore.update(tx, tenantId, row.id, {
+          access_token_hash: hashToken(accessToken),
+          access_expires_at: now + settings.accessTtl * 1000,
+          refresh_token_hash: hashToken(nextRefresh),
+          last_used_at: now,
+          scopes: scopes.join(' '),
+        });
+        return {
+          kind: 'issued' as const,
+          tokens: {
+            accessToken,
+            refreshToken: nextRefresh,
+            expiresIn: settings.accessTtl,
+            scope: scopes.join(' '),
+            sessionId: row.id,
+          },
+          revoked: [row.id],
+        };
+      });
+      // The previous access token of this session is dead too (replaced or revoked): evict it everywhere.
+      await announceRevocation(outcome.revoked);
+      return outcome.kind === 'issued' ? outcome.tokens : outcome.failure;
+    },
+
+    /** RFC 7009: revokes the session behind an access or refresh token; unknown tokens are not an error. */
+    async revokeToken(token: string): Promise<void> {
+      const kind = token.startsWith('parley_rt_') ? 'refresh' : 'access';
+      const tenantId = tenantOfToken(kind, token);
+      if (tenantId === undefined) return;
+      const hash = hashToken(token);
+      const sessionId = await storage.withTenant(tenantId, async (tx) => {
+        const row =
+          kind === 'refresh'
+            ? await sessionStore.byRefreshHash(tx, tenantId, hash)
+            : await sessionStore.byAccessHash(tx, tenantId, hash);
+        if (!row || row.revoked_at !== null) return undefined;
+        await sessionStore.update(tx, tenantId, row.id, {
+          revoked_at: clock.now(),
+          revoked_reason: 'revoked',
+        });
+        return row.id;
+      });
+      if (sessionId !== undefined) await announceRevocation([sessionId]);
+    },
+
+    /** Ends one session or all of a user's sessions (optionally all but the caller's own). */
+    async revokeUserSessions(
+      tenantId: string,
+      userId: string,
+      options: { only?: string; except?: string; reason: string },
+    ) {
+      const revoked = await storage.withTenant(tenantId, async (tx) => {
+        if (options.only !== undefined) {
+          const rows = await sessionStore.activeForUser(tx, tenantId, userId, clock.now());
+          if (!rows.some((row) => row.id === options.only)) return [];
+          await sessionStore.update(tx, tenantId, options.only, {
+            revoked_at: clock.now(),
+            revoked_reason: options.reason,
+          });
+          return [options.only];
+        }
+        return sessionStore.revokeForUser(tx, tenantId, userId, clock.now(), options.reason, options.except);
+      });
+      await announceRevocation(revoked);
+      return revoked;
+    },
+
+    /** Call after changing a user's roles: cached principals of that user must be rebuilt. */
+    async refreshPrincipalsOf(tenantId: string, userId: string): Promise<void> {
+      const sessions = await storage.withTenant(tenantId, (tx) =>
+        sessionStore.activeForUser(tx, tenantId, userId, clock.now()),
+      );
+      await announceRevocation(sessions.map((row) => row.id));
+    },
+
+    async listUserSessions(tenantId: string, userId: string): Promise<SessionRow[]> {
+      return storage.withTenant(tenantId, (tx) =>
+        sessionStore.activeForUser(tx, tenantId, userId, clock.now()),
+      );
+    },
+  };
+
+  function persistLastUse(principal: Principal, now: number): void {
+    const entry = cache.peekSession(principal.sessionId);
+    if (entry) entry.persistedLastUsedAt = now;
+    storage
+      .withTenant(principal.tenantId, (tx) =>
+        sessionStore.update(tx, principal.tenantId, principal.sessionId, { last_used_at: now }),
+      )
+      .catch(() => undefined);
+  }
+
+  return service;
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
