@@ -1,0 +1,40 @@
+/**
+ * Regenerates the tables that tests keep equal to the code: the README configuration table, the error
+ * catalogue in docs/errors.md and the permission matrix in docs/access-control.md. Run `npm run docs`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { builtInRoles, errorCatalogue, permissions } from '../packages/protocol/src/index.js';
+import { builtInRolePermissions } from '../packages/server/src/access/roles.js';
+import { configTableMarkdown } from '../packages/server/src/config.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+function replaceSection(file: string, marker: string, body: string): void {
+  const full = path.join(root, file);
+  const text = readFileSync(full, 'utf8');
+  const pattern = new RegExp(`(<!-- ${marker}:start -->)[\\s\\S]*?(<!-- ${marker}:end -->)`);
+  if (!pattern.test(text)) throw new Error(`${file} lacks the ${marker} markers`);
+  writeFileSync(full, text.replace(pattern, `$1\n\n${body}\n\n$2`));
+}
+
+const errorsTable = [
+  '| Code | HTTP status | Meaning |',
+  '| --- | --- | --- |',
+  ...Object.entries(errorCatalogue).map(
+    ([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`,
+  ),
+].join('\n');
+
+const matrix = [
+  `| Permission | ${builtInRoles.join(' | ')} |`,
+  `| --- |${builtInRoles.map(() => ' :-: |').join('')}`,
+  ...permissions.map(
+    (permission) =>
+      `| \`${permission}\` | ${builtInRoles.map((role) => (builtInRolePermissions[role].includes(permission) ? 'yes' : '—')).join(' | ')} |`,
+  ),
+].join('\n');
+
+replaceSection('README.md', 'config-table', configTableMarkdown());
+replaceSection('docs/errors.md', 'error-table', errorsTable);
+replaceSection('docs/access-control.md', 'permission-matrix', matrix);
