@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { auditCommand } from './cli/audit-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { migrateCommand } from './cli/migrate-command.ts';
@@ -16,6 +17,7 @@ const program = new Command('parley')
   .addCommand(migrateCommand())
   .addCommand(tenantCommand())
   .addCommand(keysCommand())
+  .addCommand(auditCommand())
   .addCommand(configCommand());
 
 // Usage errors in any subcommand must surface here (exit 2), not call process.exit(1) inside commander.

@@ -29,7 +29,11 @@ export const updateProfileBody = z
       .regex(/^\+?[0-9 ().-]{5,32}$/, 'must be a phone number')
       .nullable()
       .optional(),
-    avatarUrl: z.url({ protocol: /^https$/ }).max(2048).nullable().optional(),
+    avatarUrl: z
+      .url({ protocol: /^https$/ })
+      .max(2048)
+      .nullable()
+      .optional(),
     customData: customData.nullable().optional(),
   })
   .strict();

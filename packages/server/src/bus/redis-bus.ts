@@ -16,7 +16,10 @@ export class RedisBus implements Bus {
     url: string,
     private readonly prefix: string,
   ) {
-    const options = { maxRetriesPerRequest: 1, retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000) };
+    const options = {
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
+    };
     this.#publisher = new Redis(url, { ...options, enableOfflineQueue: false });
     this.#subscriber = new Redis(url, options);
     this.#publisher.on('error', () => undefined);

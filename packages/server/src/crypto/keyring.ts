@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { Clock } from '../clock.ts';
-import type { Storage, TenantTx } from '../storage/database.ts';
+import { onRollback, type Storage, type TenantTx } from '../storage/database.ts';
 import type { TenantKeyPurpose } from '../storage/tables.ts';
 import { DecryptionError, open, seal } from './aead.ts';
 import { KeyCache } from './key-cache.ts';
@@ -212,12 +212,17 @@ export class Keyring {
       .where('purpose', '=', purpose)
       .executeTakeFirst();
     if (row?.version == null) return this.#createTenantKey(tx, tenantId, purpose, 1);
-    // Only committed versions are cached; a key this transaction just made may still roll back.
     this.#activeVersions.set(cacheKey, row.version);
     return row.version;
   }
 
   async #createTenantKey(tx: TenantTx, tenantId: string, purpose: TenantKeyPurpose, version: number) {
+    // If this transaction rolls back, the key never existed: forget anything cached about it, or a later
+    // transaction would seal data under a key the database does not hold.
+    onRollback(tx, () => {
+      this.#tenantKeys.delete(`${tenantId}/${purpose}/${version}`);
+      this.#activeVersions.delete(`${tenantId}/${purpose}`);
+    });
     const { wrapped, masterVersion } = this.wrapWithMaster(
       randomBytes(32),
       tenantKeyBinding(tenantId, purpose, version),

@@ -7,6 +7,7 @@ import {
 import { permissionsOf } from '../access/roles.ts';
 import type { Bus } from '../bus/bus.ts';
 import type { Clock } from '../clock.ts';
+import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
@@ -48,6 +49,13 @@ export interface SessionServiceDeps {
   storage: Storage;
   bus: Bus;
   clock: Clock;
+  fieldCipher: FieldCipher;
+}
+
+/** Where a session was opened from: personal data, sealed with the tenant key. */
+export interface SessionDevice {
+  userAgent?: string | undefined;
+  ip?: string | undefined;
 }
 
 export function parseScopes(scope: string | undefined): Scope[] {
@@ -62,7 +70,13 @@ export function parseScopes(scope: string | undefined): Scope[] {
  * is broadcast on the bus and evicts them on every node, and while the bus may be missing messages the
  * cache is bypassed, so a revoked token never works anywhere.
  */
-export function createSessionService({ storage, bus, clock }: SessionServiceDeps) {
+export function createSessionService({ storage, bus, clock, fieldCipher }: SessionServiceDeps) {
+  const deviceLocation = (tenantId: string, sessionId: string) => ({
+    tenantId,
+    table: 'sessions',
+    column: 'device',
+    rowId: sessionId,
+  });
   const cache = new PrincipalCache();
   bus.onReliabilityChange(() => {
     cache.clear();
@@ -119,7 +133,7 @@ export function createSessionService({ storage, bus, clock }: SessionServiceDeps
         userId: string | null;
         clientId: string | null;
         scopes: readonly Scope[];
-        device: string | null;
+        device: SessionDevice | null;
       },
     ): Promise<IssuedTokens> {
       const settings = await tokenSettings(tx, grant.tenantId);
@@ -137,7 +151,14 @@ export function createSessionService({ storage, bus, clock }: SessionServiceDeps
         access_expires_at: now + settings.accessTtl * 1000,
         refresh_token_hash: refreshToken === undefined ? null : hashToken(refreshToken),
         refresh_expires_at: refreshToken === undefined ? null : now + settings.refreshTtl * 1000,
-        device: grant.device,
+        device:
+          grant.device === null
+            ? null
+            : await fieldCipher.sealForTenant(
+                tx,
+                deviceLocation(grant.tenantId, sessionId),
+                JSON.stringify(grant.device),
+              ),
         created_at: now,
         last_used_at: now,
         revoked_at: null,
@@ -308,10 +329,25 @@ export function createSessionService({ storage, bus, clock }: SessionServiceDeps
       await announceRevocation(sessions.map((row) => row.id));
     },
 
-    async listUserSessions(tenantId: string, userId: string): Promise<SessionRow[]> {
-      return storage.withTenant(tenantId, (tx) =>
-        sessionStore.activeForUser(tx, tenantId, userId, clock.now()),
-      );
+    /** The user's live sessions, with the device they were opened from. */
+    async listUserSessions(
+      tenantId: string,
+      userId: string,
+    ): Promise<(SessionRow & { deviceInfo: SessionDevice | null })[]> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const rows = await sessionStore.activeForUser(tx, tenantId, userId, clock.now());
+        return Promise.all(
+          rows.map(async (row) => ({
+            ...row,
+            deviceInfo:
+              row.device === null
+                ? null
+                : (JSON.parse(
+                    await fieldCipher.open(tx, deviceLocation(tenantId, row.id), row.device),
+                  ) as SessionDevice),
+          })),
+        );
+      });
     },
   };
 

@@ -87,9 +87,10 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
     }
   }
 
-  return {
-    async createUser(tenantId: string, fields: PersonalFields): Promise<User> {
-      return storage.withTenant(tenantId, async (tx) => {
+  const service = {
+    /** Creates a user inside the caller's transaction (so the act that creates it commits with it). */
+    async createUserIn(tx: TenantTx, tenantId: string, fields: PersonalFields): Promise<User> {
+      {
         const id = newId();
         const now = clock.now();
         await keyring.createUserKey(tx, tenantId, id);
@@ -125,15 +126,21 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
         };
         await userStore.insert(tx, row);
         return present(tx, row);
-      });
+      }
+    },
+
+    async createUser(tenantId: string, fields: PersonalFields): Promise<User> {
+      return storage.withTenant(tenantId, (tx) => service.createUserIn(tx, tenantId, fields));
+    },
+
+    async getUserIn(tx: TenantTx, tenantId: string, userId: string): Promise<User> {
+      const row = await userStore.findById(tx, tenantId, userId);
+      if (!row) throw new AppError('not_found');
+      return present(tx, row);
     },
 
     async getUser(tenantId: string, userId: string): Promise<User> {
-      return storage.withTenant(tenantId, async (tx) => {
-        const row = await userStore.findById(tx, tenantId, userId);
-        if (!row) throw new AppError('not_found');
-        return present(tx, row);
-      });
+      return storage.withTenant(tenantId, (tx) => service.getUserIn(tx, tenantId, userId));
     },
 
     /** Exact-match lookup through the blind index; the e-mail itself is never queried in the clear. */
@@ -166,6 +173,7 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
       });
     },
   };
+  return service;
 }
 
 export type UserService = ReturnType<typeof createUserService>;

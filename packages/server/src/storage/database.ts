@@ -33,6 +33,34 @@ export interface Storage {
   readonly adapter: DialectAdapter;
 }
 
+const rollbackHooks = new WeakMap<object, (() => void)[]>();
+
+/**
+ * Runs `hook` if the transaction rolls back: for in-memory state (caches) that a transaction touched and
+ * must not outlive it.
+ */
+export function onRollback(tx: Transaction<Database>, hook: () => void): void {
+  const hooks = rollbackHooks.get(tx) ?? [];
+  hooks.push(hook);
+  rollbackHooks.set(tx, hooks);
+}
+
+async function runTransaction<T>(
+  kysely: Kysely<Database>,
+  work: (tx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  let current: Transaction<Database> | undefined;
+  try {
+    return await kysely.transaction().execute((tx) => {
+      current = tx;
+      return work(tx);
+    });
+  } catch (error) {
+    if (current) for (const hook of rollbackHooks.get(current) ?? []) hook();
+    throw error;
+  }
+}
+
 export interface StorageOptions {
   databaseUrl?: string | undefined;
   databaseSchema: string;
@@ -60,8 +88,8 @@ export function openStorage(options: StorageOptions): Storage {
     kysely,
     adapter,
     withTenant: (tenantId, work) =>
-      kysely.transaction().execute(async (tx) => work(await enterTenant(tx, tenantId))),
-    withSystem: (work) => kysely.transaction().execute((tx) => work(tx as SystemTx)),
+      runTransaction(kysely, async (tx) => work(await enterTenant(tx, tenantId))),
+    withSystem: (work) => runTransaction(kysely, (tx) => work(tx as SystemTx)),
     enterTenant,
     async ping() {
       await sql`select 1`.execute(kysely);

@@ -18,6 +18,9 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0003-identity': identityMigration,
 };
 
+/** Every migration, in the order they run. */
+export const migrationNames = Object.keys(migrationFactories);
+
 export async function migrateToLatest(storage: Storage): Promise<MigrationResult[]> {
   const db = storage.kysely as Kysely<unknown>;
   await storage.adapter.prepareSchema(db);

@@ -2,6 +2,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { migrationNames } from '../../src/storage/migrator.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
 import { parley } from '../support/run-cli.ts';
 
@@ -21,7 +22,7 @@ describeEachDialect('parley CLI', (dialect) => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       dialect,
-      applied: ['0001-foundation', '0002-security-core'],
+      applied: migrationNames,
     });
   });
 

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { migrateToLatest } from '../../src/storage/migrator.ts';
+import { migrationNames } from '../../src/storage/migrator.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
 
 describeEachDialect('storage', (dialect) => {
@@ -31,10 +32,7 @@ describeEachDialect('storage', (dialect) => {
       .selectFrom('kysely_migration' as never)
       .select('name' as never)
       .execute();
-    expect(applied.map((row) => (row as { name: string }).name)).toEqual([
-      '0001-foundation',
-      '0002-security-core',
-    ]);
+    expect(applied.map((row) => (row as { name: string }).name)).toEqual(migrationNames);
   });
 
   it('commits a transaction that resolves and rolls back one that throws', async () => {

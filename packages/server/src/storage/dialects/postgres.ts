@@ -54,6 +54,10 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
       await sql`revoke all on ${sql.table('kysely_migration')}, ${sql.table('kysely_migration_lock')} from ${sql.id(applicationRole)}`.execute(
         db,
       );
+      // The audit trail is append-only for the application: an injected query cannot rewrite history.
+      await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')} from ${sql.id(applicationRole)}`.execute(
+        db,
+      );
     },
     async isolateTenantTable(db: Kysely<unknown>, table: string) {
       const t = sql.table(table);

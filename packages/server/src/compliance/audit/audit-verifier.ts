@@ -1,0 +1,153 @@
+import type { SigningKeys } from '../../crypto/signing-keys.ts';
+import type { Storage, TenantTx } from '../../storage/database.ts';
+import type { DialectName } from '../../storage/dialects/dialect-adapter.ts';
+import { checkpointPayload, entryHash, GENESIS_HASH } from './audit-entry.ts';
+import { type AuditCheckpointRow, type AuditHeadRow, type AuditRow, auditStore } from './audit-store.ts';
+
+/** Why an entry is not what was recorded; the first one found is reported. */
+export type AuditFailureReason =
+  /** An entry is missing (deleted), or the numbering was changed. */
+  | 'sequence gap'
+  /** An entry does not follow the one before it: inserted, reordered or forged. */
+  | 'previous hash mismatch'
+  /** An entry's columns changed after it was written. */
+  | 'hash mismatch'
+  /** No checkpoint where one is due (every `checkpointEvery` entries): it was deleted. */
+  | 'checkpoint missing'
+  /** The chain was rewritten up to a checkpoint: the entry there is not the one that was signed. */
+  | 'checkpoint hash mismatch'
+  /** A checkpoint was not signed by this server's signing key (forged or altered). */
+  | 'checkpoint signature invalid'
+  /** A checkpoint names an entry that is gone: the tail was cut back. */
+  | 'checkpoint without entry'
+  /** The head row does not name the last entry: the tail was cut, or entries were added past it. */
+  | 'head does not match last entry';
+
+export type AuditVerification =
+  | { ok: true; entries: number; checkpoints: number }
+  | {
+      ok: false;
+      /** Entries found intact before the first bad one. */
+      entries: number;
+      firstBad: { seq: number; id?: string; reason: AuditFailureReason };
+    };
+
+export interface AuditVerifierDeps {
+  signingKeys: Pick<SigningKeys, 'verify'>;
+  dialect: DialectName;
+  checkpointEvery: number;
+  batchSize: number;
+}
+
+type FirstBad = Extract<AuditVerification, { ok: false }>['firstBad'];
+
+interface VerifyBatch {
+  head: AuditHeadRow | undefined;
+  entries: AuditRow[];
+  checkpoints: AuditCheckpointRow[];
+  final: boolean;
+}
+
+interface VerifyState {
+  lastSeq: number;
+  lastHash: string;
+  entries: number;
+  checkpoints: number;
+}
+
+/**
+ * Recomputes one tenant's chain in seq order, `batchSize` entries per transaction (never nested: SQLite
+ * has one connection), so a chain of any length is checked in flat memory.
+ */
+export async function verifyAuditChain(
+  storage: Storage,
+  tenantId: string,
+  deps: AuditVerifierDeps,
+): Promise<AuditVerification> {
+  const state: VerifyState = { lastSeq: 0, lastHash: GENESIS_HASH, entries: 0, checkpoints: 0 };
+  for (;;) {
+    const afterSeq = state.lastSeq;
+    const batch = await storage.withTenant(tenantId, (tx) => readBatch(tx, tenantId, afterSeq, deps));
+    // Signatures are checked outside the transaction: an unknown key id is loaded from the database.
+    const bad =
+      (await checkBatch(tenantId, batch, state, deps)) ?? (batch.final ? checkHead(batch, state) : undefined);
+    if (bad) return { ok: false, entries: state.entries, firstBad: bad };
+    if (batch.final) return { ok: true, entries: state.entries, checkpoints: state.checkpoints };
+  }
+}
+
+/**
+ * One batch, consistent with the head: on PostgreSQL the head is share-locked first, so no append can
+ * commit while the batch is read, and entries past the head can only be forged ones.
+ */
+async function readBatch(
+  tx: TenantTx,
+  tenantId: string,
+  afterSeq: number,
+  deps: AuditVerifierDeps,
+): Promise<VerifyBatch> {
+  const head = await auditStore.readHead(tx, tenantId, deps.dialect === 'postgres' ? 'share' : 'none');
+  const entries = await auditStore.readEntriesAfter(tx, tenantId, afterSeq, deps.batchSize);
+  const final = entries.length < deps.batchSize;
+  // The last batch also takes every later checkpoint: one past the last entry is itself a finding.
+  const upTo = final ? undefined : entries.at(-1)?.seq;
+  const checkpoints = await auditStore.readCheckpoints(tx, tenantId, afterSeq, upTo);
+  return { head, entries, checkpoints, final };
+}
+
+async function checkBatch(
+  tenantId: string,
+  batch: VerifyBatch,
+  state: VerifyState,
+  deps: AuditVerifierDeps,
+): Promise<FirstBad | undefined> {
+  const checkpoints = new Map(batch.checkpoints.map((checkpoint) => [checkpoint.seq, checkpoint]));
+  for (const row of batch.entries) {
+    const checkpoint = checkpoints.get(row.seq);
+    const bad = checkLink(row, state) ?? (await checkCheckpoint(tenantId, row, checkpoint, deps));
+    if (bad) return bad;
+    if (checkpoints.delete(row.seq)) state.checkpoints += 1;
+    state.lastSeq = row.seq;
+    state.lastHash = row.hash;
+    state.entries += 1;
+  }
+  const orphan = [...checkpoints.keys()].sort((a, b) => a - b)[0];
+  return orphan === undefined ? undefined : { seq: orphan, reason: 'checkpoint without entry' };
+}
+
+/** Sequence continuity, linkage to the previous entry, and the entry's own hash, in that order. */
+function checkLink(row: AuditRow, state: VerifyState): FirstBad | undefined {
+  const at = { seq: row.seq, id: row.id };
+  if (row.seq !== state.lastSeq + 1) return { ...at, reason: 'sequence gap' };
+  if (row.prev_hash !== state.lastHash) return { ...at, reason: 'previous hash mismatch' };
+  if (entryHash(row) !== row.hash) return { ...at, reason: 'hash mismatch' };
+  return undefined;
+}
+
+async function checkCheckpoint(
+  tenantId: string,
+  row: AuditRow,
+  checkpoint: AuditCheckpointRow | undefined,
+  deps: AuditVerifierDeps,
+): Promise<FirstBad | undefined> {
+  const at = { seq: row.seq, id: row.id };
+  if (!checkpoint) {
+    return row.seq % deps.checkpointEvery === 0 ? { ...at, reason: 'checkpoint missing' } : undefined;
+  }
+  if (checkpoint.hash !== row.hash) return { ...at, reason: 'checkpoint hash mismatch' };
+  const payload = checkpointPayload({ ...checkpoint, tenant_id: tenantId });
+  const valid = await deps.signingKeys
+    .verify(checkpoint.key_id, payload, checkpoint.signature)
+    .catch(() => false);
+  return valid ? undefined : { ...at, reason: 'checkpoint signature invalid' };
+}
+
+/** The head must name exactly the last entry; a missing head counts as the genesis head. */
+function checkHead(batch: VerifyBatch, state: VerifyState): FirstBad | undefined {
+  const head = batch.head ?? { seq: 0, hash: GENESIS_HASH };
+  if (head.seq === state.lastSeq && head.hash === state.lastHash) return undefined;
+  // Same seq: the last entry itself is off. Head ahead: the first missing entry. Head behind: the first
+  // entry it does not cover.
+  const seq = head.seq === state.lastSeq ? state.lastSeq : Math.min(head.seq, state.lastSeq) + 1;
+  return { seq, reason: 'head does not match last entry' };
+}

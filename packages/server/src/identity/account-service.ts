@@ -1,0 +1,202 @@
+import { AppError } from '../app-error.ts';
+import type { Clock } from '../clock.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
+import type { SecurityCore } from '../crypto/security-core.ts';
+import { hashToken } from '../crypto/token.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import { tenantSettingsStore } from '../tenancy/tenant-settings-store.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import { evaluatePassword, type PasswordContext } from './password-policy.ts';
+import type { SessionService } from './session-service.ts';
+import { loadPasswordPolicy } from './tenant-policy.ts';
+import type { UserService } from './user-service.ts';
+import { userStore } from './user-store.ts';
+
+export interface AccountServiceDeps {
+  storage: Storage;
+  security: SecurityCore;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  users: UserService;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+export interface NewAccount {
+  displayName: string;
+  email: string;
+  password: string;
+}
+
+/**
+ * Accounts with passwords: owner bootstrap, sign-up, password changes. Every refusal of a password names the
+ * policy rules it broke.
+ */
+export function createAccountService(deps: AccountServiceDeps) {
+  const { storage, hasher, sessions, users, audit, clock } = deps;
+
+  async function checkPassword(tx: TenantTx, tenantId: string, password: string, context: PasswordContext) {
+    const policy = await loadPasswordPolicy(tx, tenantId);
+    const tenant = await tx
+      .selectFrom('tenants')
+      .select('name')
+      .where('id', '=', tenantId)
+      .executeTakeFirst();
+    const violations = await evaluatePassword(
+      password,
+      policy,
+      { tenantName: tenant?.name, ...context },
+      { hasher },
+    );
+    if (violations.length > 0) {
+      throw new AppError(
+        'password_policy',
+        `Password refused: ${violations.map((violation) => `${violation.rule} (${violation.message})`).join('; ')}.`,
+      );
+    }
+    return policy;
+  }
+
+  /** Creates a user with a password and roles inside `tx`; the caller audits the act that caused it. */
+  async function createWithPassword(
+    tx: TenantTx,
+    tenantId: string,
+    account: NewAccount,
+    roles: string[],
+  ): Promise<string> {
+    await checkPassword(tx, tenantId, account.password, {
+      displayName: account.displayName,
+      email: account.email,
+    });
+    const user = await users.createUserIn(tx, tenantId, {
+      displayName: account.displayName,
+      email: account.email,
+    });
+    const now = clock.now();
+    await userStore.update(tx, tenantId, user.id, {
+      password_hash: await hasher.hash(account.password),
+      password_changed_at: now,
+      password_history: '[]',
+      failed_logins: 0,
+    });
+    for (const role of roles)
+      await tx.insertInto('user_roles').values({ tenant_id: tenantId, user_id: user.id, role }).execute();
+    return user.id;
+  }
+
+  return {
+    /**
+     * Claims a new tenant with the one-time setup token printed by `parley tenant create`: creates the first
+     * owner. The token is single-use and expires.
+     */
+    async setupOwner(
+      tenantId: string,
+      setupToken: string,
+      account: NewAccount,
+      context: RequestContext,
+    ): Promise<string> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const token = await tx
+          .selectFrom('tenant_setup_tokens')
+          .selectAll()
+          .where('tenant_id', '=', tenantId)
+          .where('token_hash', '=', hashToken(setupToken))
+          .executeTakeFirst();
+        if (!token)
+          throw new AppError('invalid_credentials', 'The setup token is not valid for this tenant.');
+        if (token.used_at !== null || token.expires_at <= clock.now()) throw new AppError('gone');
+        await tx
+          .updateTable('tenant_setup_tokens')
+          .set({ used_at: clock.now() })
+          .where('id', '=', token.id)
+          .execute();
+        await tenantSettingsStore.upsert(tx, {
+          tenant_id: tenantId,
+          signup_mode: 'admin_created',
+          password_policy: '{}',
+          access_token_ttl_seconds: 3600,
+          idle_timeout_seconds: 900,
+          refresh_token_ttl_seconds: 2_592_000,
+          updated_at: clock.now(),
+        });
+        const userId = await createWithPassword(tx, tenantId, account, ['owner']);
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: userId },
+          action: 'tenant.owner_setup',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+        });
+        return userId;
+      });
+    },
+
+    /** Self-service sign-up, when the tenant's signup mode is `open`. */
+    async signup(tenantId: string, account: NewAccount, context: RequestContext): Promise<string> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const settings = await tenantSettingsStore.get(tx, tenantId);
+        if (settings?.signup_mode !== 'open')
+          throw new AppError('forbidden', 'This tenant does not allow sign-up.');
+        const userId = await createWithPassword(tx, tenantId, account, ['member']);
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: userId },
+          action: 'user.signed_up',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+        });
+        return userId;
+      });
+    },
+
+    /** Changes the caller's password; every other session of theirs ends. */
+    async changePassword(
+      tenantId: string,
+      userId: string,
+      sessionId: string,
+      current: string,
+      next: string,
+      context: RequestContext,
+    ): Promise<void> {
+      await storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findById(tx, tenantId, userId);
+        if (!row?.password_hash) throw new AppError('not_found');
+        if (!(await hasher.verify(row.password_hash, current))) {
+          await audit.append(tx, tenantId, {
+            actor: { type: 'user', id: userId, sessionId },
+            action: 'auth.password_change_failed',
+            target: { type: 'user', id: userId },
+            outcome: 'failure',
+            ...context,
+          });
+          throw new AppError('invalid_credentials', 'The current password is wrong.');
+        }
+        const user = await users.getUserIn(tx, tenantId, userId);
+        const history = JSON.parse(row.password_history ?? '[]') as string[];
+        const policy = await checkPassword(tx, tenantId, next, {
+          displayName: user.displayName ?? undefined,
+          email: user.email ?? undefined,
+          previousHashes: [row.password_hash, ...history],
+        });
+        await userStore.update(tx, tenantId, userId, {
+          password_hash: await hasher.hash(next),
+          password_changed_at: clock.now(),
+          password_history: JSON.stringify(
+            [row.password_hash, ...history].slice(0, Math.max(policy.historyCount, 1)),
+          ),
+        });
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: userId, sessionId },
+          action: 'auth.password_changed',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+        });
+      });
+      await sessions.revokeUserSessions(tenantId, userId, { except: sessionId, reason: 'password_changed' });
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

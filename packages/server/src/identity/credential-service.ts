@@ -1,0 +1,303 @@
+import type { Scope } from '@parley/protocol';
+import type { Clock } from '../clock.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
+import type { Counter } from '../counters/counter.ts';
+import type { SecurityCore } from '../crypto/security-core.ts';
+import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import type { UserRow } from './user-store.ts';
+import { userStore } from './user-store.ts';
+import { exceedsPasswordByteLimit, type PasswordHasher } from './password-hasher.ts';
+import { isPasswordExpired, lockoutDelaySeconds, type PasswordPolicy } from './password-policy.ts';
+import { type IssuedTokens, parseScopes, type SessionService } from './session-service.ts';
+import { loadPasswordPolicy } from './tenant-policy.ts';
+import { matchRecoveryCode, verifyTotp } from './totp.ts';
+import { userTokenStore } from './user-token-store.ts';
+
+/** What a grant answers. Errors use RFC 6749 §5.2 codes; the route turns them into the OAuth body. */
+export type GrantResult =
+  | { kind: 'tokens'; tokens: IssuedTokens; notice?: 'password_change_required' | 'mfa_enrollment_required' }
+  | { kind: 'mfa_required'; mfaToken: string; expiresIn: number }
+  | {
+      kind: 'error';
+      error: 'invalid_request' | 'invalid_grant' | 'invalid_scope';
+      description: string;
+      retryAfter?: number;
+    };
+
+const DEFAULT_SCOPES: Scope[] = ['profile', 'chat', 'calls'];
+const MFA_TOKEN_TTL_MS = 5 * 60_000;
+const MFA_MAX_ATTEMPTS = 5;
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The one answer for unknown user, wrong password and unknown tenant: nothing to enumerate. */
+const BAD_CREDENTIALS = {
+  kind: 'error',
+  error: 'invalid_grant',
+  description: 'Invalid username or password.',
+} as const;
+
+export interface CredentialServiceDeps {
+  storage: Storage;
+  security: SecurityCore;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  audit: AuditLog;
+  counter: Counter;
+  clock: Clock;
+}
+
+export function createCredentialService(deps: CredentialServiceDeps) {
+  const { storage, security, hasher, sessions, audit, counter, clock } = deps;
+
+  const ipKey = (ip: string | undefined) => `signin-ip:${ip ?? 'unknown'}`;
+
+  async function recordFailure(
+    tx: TenantTx,
+    tenantId: string,
+    user: UserRow,
+    policy: PasswordPolicy,
+    context: RequestContext,
+    reason: string,
+  ): Promise<void> {
+    const failures = (user.failed_logins ?? 0) + 1;
+    const delay = lockoutDelaySeconds(failures, policy);
+    await userStore.update(tx, tenantId, user.id, {
+      failed_logins: failures,
+      locked_until: delay > 0 ? clock.now() + delay * 1000 : null,
+    });
+    await audit.append(tx, tenantId, {
+      actor: { type: 'user', id: user.id },
+      action: delay > 0 ? 'auth.account_locked' : 'auth.login_failed',
+      target: { type: 'user', id: user.id },
+      outcome: 'failure',
+      ...context,
+      details: { reason, failures, lockedForSeconds: delay },
+    });
+  }
+
+  /** Issues tokens once every factor passed, narrowing scopes when the account owes an action first. */
+  async function finishSignIn(
+    tx: TenantTx,
+    tenantId: string,
+    user: UserRow,
+    policy: PasswordPolicy,
+    scopes: Scope[],
+    context: RequestContext,
+    method: string,
+  ): Promise<GrantResult> {
+    const roles = (
+      await tx
+        .selectFrom('user_roles')
+        .select('role')
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', user.id)
+        .execute()
+    ).map((row) => row.role);
+    const passwordExpired = isPasswordExpired(
+      new Date(user.password_changed_at ?? user.created_at),
+      new Date(clock.now()),
+      policy,
+    );
+    const mfaOwed =
+      roles.some((role) => policy.mfaRequiredRoles.includes(role)) && user.totp_enabled_at == null;
+    const notice = passwordExpired
+      ? ('password_change_required' as const)
+      : mfaOwed
+        ? ('mfa_enrollment_required' as const)
+        : undefined;
+    const granted: Scope[] = notice === undefined ? scopes : ['profile'];
+    await userStore.update(tx, tenantId, user.id, { failed_logins: 0, locked_until: null });
+    const tokens = await sessions.issue(tx, {
+      tenantId,
+      userId: user.id,
+      clientId: null,
+      scopes: granted,
+      device: { userAgent: context.userAgent, ip: context.ip },
+    });
+    await audit.append(tx, tenantId, {
+      actor: { type: 'user', id: user.id, sessionId: tokens.sessionId },
+      action: 'auth.login_succeeded',
+      target: { type: 'session', id: tokens.sessionId },
+      outcome: 'success',
+      ...context,
+      details: { method, scopes: granted, ...(notice === undefined ? {} : { notice }) },
+    });
+    return { kind: 'tokens', tokens, ...(notice === undefined ? {} : { notice }) };
+  }
+
+  return {
+    /** RFC 6749 §4.3 resource-owner password grant, for first-party apps. */
+    async passwordGrant(input: {
+      tenantId: string;
+      username: string;
+      password: string;
+      scope?: string | undefined;
+      context: RequestContext;
+    }): Promise<GrantResult> {
+      // Refused before any hashing: a megabyte password must not buy a megabyte of argon2 work.
+      if (exceedsPasswordByteLimit(input.password)) {
+        return { kind: 'error', error: 'invalid_request', description: 'The password is too long.' };
+      }
+      const scopes = input.scope === undefined ? DEFAULT_SCOPES : parseScopes(input.scope);
+      if (input.scope !== undefined && scopes.length !== input.scope.split(' ').filter(Boolean).length) {
+        return { kind: 'error', error: 'invalid_scope', description: 'Unknown scope requested.' };
+      }
+      if (!uuidPattern.test(input.tenantId)) {
+        await hasher.verifyUnknownUser(input.password);
+        return BAD_CREDENTIALS;
+      }
+      const policy = await storage.withTenant(input.tenantId, (tx) => loadPasswordPolicy(tx, input.tenantId));
+      const ipWindow = policy.ipLockout.windowSeconds * 1000;
+      if ((await counter.peek(ipKey(input.context.ip), ipWindow)) >= policy.ipLockout.maxFailures) {
+        return {
+          kind: 'error',
+          error: 'invalid_grant',
+          description: 'Too many failed sign-ins from this address; try again later.',
+          retryAfter: policy.ipLockout.windowSeconds,
+        };
+      }
+      const result = await storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
+        const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
+        const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
+        if (!user || user.password_hash == null || user.status !== 'active') {
+          await hasher.verifyUnknownUser(input.password);
+          return BAD_CREDENTIALS;
+        }
+        const lockedFor = (user.locked_until ?? 0) - clock.now();
+        if (lockedFor > 0) {
+          await hasher.verifyUnknownUser(input.password);
+          await audit.append(tx, input.tenantId, {
+            actor: { type: 'user', id: user.id },
+            action: 'auth.login_refused_locked',
+            target: { type: 'user', id: user.id },
+            outcome: 'denied',
+            ...input.context,
+          });
+          return {
+            kind: 'error',
+            error: 'invalid_grant',
+            description: 'Too many failed attempts; the account is temporarily locked.',
+            retryAfter: Math.ceil(lockedFor / 1000),
+          };
+        }
+        if (!(await hasher.verify(user.password_hash, input.password))) {
+          await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
+          return BAD_CREDENTIALS;
+        }
+        if (hasher.needsRehash(user.password_hash)) {
+          await userStore.update(tx, input.tenantId, user.id, {
+            password_hash: await hasher.hash(input.password),
+          });
+        }
+        if (user.totp_enabled_at != null) {
+          const mfaToken = mintTenantToken('mfa', input.tenantId);
+          await userTokenStore.insert(tx, {
+            token_hash: hashToken(mfaToken),
+            tenant_id: input.tenantId,
+            user_id: user.id,
+            purpose: 'mfa',
+            payload: JSON.stringify({ scopes }),
+            attempts: 0,
+            expires_at: clock.now() + MFA_TOKEN_TTL_MS,
+            used_at: null,
+          });
+          return { kind: 'mfa_required', mfaToken, expiresIn: MFA_TOKEN_TTL_MS / 1000 };
+        }
+        return finishSignIn(tx, input.tenantId, user, policy, scopes, input.context, 'password');
+      });
+      if (result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined) {
+        await counter.increment(ipKey(input.context.ip), ipWindow);
+      }
+      return result;
+    },
+
+    /** The MFA step: the token from `mfa_required` plus a TOTP code or a recovery code. */
+    async mfaGrant(input: {
+      mfaToken: string;
+      otp?: string | undefined;
+      recoveryCode?: string | undefined;
+      context: RequestContext;
+    }): Promise<GrantResult> {
+      const tenantId = tenantOfToken('mfa', input.mfaToken);
+      const invalid = {
+        kind: 'error',
+        error: 'invalid_grant',
+        description: 'The MFA token is invalid or expired.',
+      } as const;
+      if (tenantId === undefined) return invalid;
+      return storage.withTenant(tenantId, async (tx): Promise<GrantResult> => {
+        const token = await userTokenStore.find(tx, tenantId, hashToken(input.mfaToken), 'mfa');
+        if (
+          !token ||
+          token.used_at !== null ||
+          token.expires_at <= clock.now() ||
+          token.attempts >= MFA_MAX_ATTEMPTS
+        )
+          return invalid;
+        const user = await userStore.findById(tx, tenantId, token.user_id);
+        if (!user || user.status !== 'active' || user.totp_secret == null) return invalid;
+        const policy = await loadPasswordPolicy(tx, tenantId);
+        const passed = await checkSecondFactor(tx, tenantId, user, input);
+        if (!passed) {
+          await userTokenStore.update(tx, tenantId, token.token_hash, { attempts: token.attempts + 1 });
+          await recordFailure(tx, tenantId, user, policy, input.context, 'wrong_second_factor');
+          return { kind: 'error', error: 'invalid_grant', description: 'The code is not valid.' };
+        }
+        await userTokenStore.update(tx, tenantId, token.token_hash, { used_at: clock.now() });
+        const { scopes } = JSON.parse(token.payload ?? '{}') as { scopes?: Scope[] };
+        return finishSignIn(
+          tx,
+          tenantId,
+          user,
+          policy,
+          scopes ?? DEFAULT_SCOPES,
+          input.context,
+          input.otp ? 'password+totp' : 'password+recovery_code',
+        );
+      });
+    },
+  };
+
+  /** Checks a TOTP code (never the same step twice) or consumes one recovery code. */
+  async function checkSecondFactor(
+    tx: TenantTx,
+    tenantId: string,
+    user: UserRow,
+    input: { otp?: string | undefined; recoveryCode?: string | undefined },
+  ): Promise<boolean> {
+    if (input.otp !== undefined) {
+      const secret = await security.fieldCipher.open(
+        tx,
+        { tenantId, table: 'users', column: 'totp_secret', rowId: user.id },
+        user.totp_secret ?? '',
+        user.id,
+      );
+      const verdict = verifyTotp({
+        secret,
+        code: input.otp,
+        now: clock.now(),
+        lastUsedStep: user.totp_last_step ?? null,
+      });
+      if (!verdict.ok) return false;
+      await userStore.update(tx, tenantId, user.id, { totp_last_step: verdict.step });
+      return true;
+    }
+    if (input.recoveryCode !== undefined) {
+      const stored = JSON.parse(user.recovery_codes ?? '[]') as (string | null)[];
+      const pepper = (await security.keyring.tenantKey(tx, tenantId, 'index')).key;
+      const index = matchRecoveryCode(
+        input.recoveryCode,
+        stored.map((hash) => hash ?? ''),
+        pepper,
+      );
+      if (index === -1 || stored[index] == null) return false;
+      stored[index] = null;
+      await userStore.update(tx, tenantId, user.id, { recovery_codes: JSON.stringify(stored) });
+      return true;
+    }
+    return false;
+  }
+}
+
+export type CredentialService = ReturnType<typeof createCredentialService>;
