@@ -38,6 +38,9 @@ export default tseslint.config(
     files: ['packages/server/src/**/*.ts'],
     ignores: [
       'packages/server/src/app.ts',
+      'packages/server/src/app-services.ts',
+      // Route files are edges that live beside their domain (ARCHITECTURE §1).
+      'packages/server/src/**/*-routes.ts',
       'packages/server/src/http/**',
       'packages/server/src/cli/**',
       'packages/server/src/realtime/**',

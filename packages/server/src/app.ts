@@ -17,7 +17,13 @@ import type { HealthCheck } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { openStorage, type Storage } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrator.ts';
-import { createTenantService, type TenantService } from './tenancy/tenant-service.ts';
+import type { TenantService } from './tenancy/tenant-service.ts';
+import { type AppServices, buildServices } from './app-services.ts';
+import { auditRoutes } from './compliance/audit/audit-routes.ts';
+import { installAuthHook } from './http/auth-hook.ts';
+import { meRoutes } from './identity/me-routes.ts';
+import { oauthRoutes } from './identity/oauth-routes.ts';
+import { tenantRoutes } from './tenancy/tenant-routes.ts';
 
 export interface AppOptions {
   /** Where JSON logs go; stdout when unset. */
@@ -33,6 +39,7 @@ export interface App {
   readonly storage: Storage;
   readonly logger: Logger;
   readonly tenants: TenantService;
+  readonly services: AppServices;
   readonly security: SecurityCore;
   readonly tls: TlsFiles | undefined;
   /** Starts listening; resolves with the base URL (https://host:port). */
@@ -101,7 +108,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
   }, config.reencryptIntervalSeconds * 1000);
   reencryption.unref();
-  const tenants = createTenantService({ storage, clock, setupTokenTtlSeconds: config.setupTokenTtlSeconds });
+  const services = buildServices({ config, storage, security, redis, clock });
+  const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
   if (redis)
@@ -126,8 +134,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           config.securityTxtExpires ?? new Date(clock.now() + 180 * 24 * 3600 * 1000).toISOString(),
         openApiDocument,
       }),
+      ...oauthRoutes(services),
+      ...meRoutes(services),
+      ...tenantRoutes(services),
+      ...auditRoutes({ audit: services.audit, storage }),
       ...(options.extraRoutes ?? []),
     ],
+    installHooks: (instance) => {
+      installAuthHook(instance, services.sessions);
+    },
   });
 
   let shuttingDown: Promise<void> | undefined;
@@ -151,6 +166,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await closeServer;
     }
     clearTimeout(timer);
+    await services.bus.close();
     await storage.close();
     if (redis)
       await redis.quit().catch(() => {
@@ -165,6 +181,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     storage,
     logger,
     tenants,
+    services,
     security,
     tls,
     async listen() {

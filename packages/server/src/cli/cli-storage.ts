@@ -18,7 +18,10 @@ export async function withCliStorage<T>(work: (storage: Storage, config: Config)
   }
 }
 
-/** As `withCliStorage`, with the security core opened on the configured master key (never generated). */
+/**
+ * As `withCliStorage`, with the security core opened on the configured master key. A key is generated only
+ * for a database that nothing was sealed in yet (the keyring refuses a new key for sealed data).
+ */
 export async function withCliSecurity<T>(
   work: (storage: Storage, security: SecurityCore, config: Config) => Promise<T>,
 ): Promise<T> {
@@ -28,7 +31,7 @@ export async function withCliSecurity<T>(
       clock: systemClock,
       masterKeyFile: config.masterKeyFile,
       masterKeyEnvironment: config.masterKey,
-      generateIfMissing: false,
+      generateIfMissing: true,
     });
     return work(storage, security, config);
   });

@@ -1,14 +1,26 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { createTenantService, type TenantService } from '../tenancy/tenant-service.ts';
-import { withCliStorage } from './cli-storage.ts';
+import { AuditLog } from '../compliance/audit/audit-log.ts';
+import { withCliSecurity } from './cli-storage.ts';
 
 async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>): Promise<T> {
-  return withCliStorage((storage, config) =>
-    work(
-      createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: config.setupTokenTtlSeconds }),
-    ),
-  );
+  return withCliSecurity((storage, security, config) => {
+    const audit = new AuditLog({
+      fieldCipher: security.fieldCipher,
+      signingKeys: security.signingKeys,
+      clock: systemClock,
+      dialect: storage.dialect,
+    });
+    return work(
+      createTenantService({
+        storage,
+        clock: systemClock,
+        audit,
+        setupTokenTtlSeconds: config.setupTokenTtlSeconds,
+      }),
+    );
+  });
 }
 
 const printJson = (value: unknown): void => {

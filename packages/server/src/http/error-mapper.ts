@@ -5,13 +5,27 @@ import FindMyWay from 'find-my-way';
 import { AppError } from '../app-error.ts';
 import type { RouteDeclaration } from './route-table.ts';
 
+/** The /oauth/* endpoints answer errors as RFC 6749 §5.2 (and RFC 6750 for bearer problems) say. */
+const oauthErrorNames: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'invalid_client',
+  invalid_token: 'invalid_token',
+  insufficient_scope: 'insufficient_scope',
+  forbidden: 'unauthorized_client',
+  internal_error: 'server_error',
+  service_unavailable: 'temporarily_unavailable',
+};
+
 export function sendError(
   reply: FastifyReply,
   code: ErrorCode,
   message: string = errorCatalogue[code].message,
 ): FastifyReply {
+  reply.code(errorCatalogue[code].status).type('application/json; charset=utf-8');
+  if (reply.request.url.startsWith('/oauth/')) {
+    return reply.send({ error: oauthErrorNames[code] ?? 'invalid_request', error_description: message });
+  }
   const body: ErrorBody = { error: { code, message, requestId: reply.request.id } };
-  return reply.code(errorCatalogue[code].status).type('application/json; charset=utf-8').send(body);
+  return reply.send(body);
 }
 
 const fastifyCodeMap: Partial<Record<string, ErrorCode>> = {

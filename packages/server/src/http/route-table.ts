@@ -26,6 +26,8 @@ export interface RouteDeclaration {
   schema?: RouteSchema;
   /** Response content type when it is not JSON (documented in OpenAPI). */
   produces?: string;
+  /** Request content type when it is not JSON (the OAuth endpoints take forms, as the RFCs say). */
+  consumes?: string;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
@@ -45,6 +47,7 @@ export function registerRoutes(fastify: FastifyInstance, routes: readonly RouteD
         summary: route.summary,
         tags: route.tags,
         ...(route.produces ? { produces: [route.produces] } : {}),
+        ...(route.consumes ? { consumes: [route.consumes] } : {}),
         ...route.schema,
       },
       handler: route.handler,

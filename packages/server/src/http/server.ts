@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import formBody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { AppError } from '../app-error.ts';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import { installErrorHandling } from './error-mapper.ts';
@@ -16,6 +18,8 @@ export interface HttpServerOptions {
   bodyLimitBytes: number;
   hstsMaxAgeSeconds: number;
   routes: (openApiDocument: () => unknown) => readonly RouteDeclaration[];
+  /** Cross-cutting hooks that need services (authentication), installed before the routes. */
+  installHooks?: (fastify: FastifyInstance) => void;
 }
 
 function trustProxySetting(value: string): string | string[] {
@@ -36,10 +40,21 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   }) as unknown as FastifyInstance;
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
-  // JSON only for now; form bodies arrive with the OAuth endpoints. Anything else is 415.
+  // JSON everywhere, forms for the OAuth endpoints (RFC 6749 says so); anything else is 415.
   fastify.removeContentTypeParser('text/plain');
+  await fastify.register(formBody, { bodyLimit: options.bodyLimitBytes });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const type = request.headers['content-type'] ?? '';
+    const wantsForm = request.url.startsWith('/oauth/');
+    if (request.body !== undefined && wantsForm !== type.startsWith('application/x-www-form-urlencoded')) {
+      done(new AppError('unsupported_media_type'));
+      return;
+    }
+    done();
+  });
   await installOpenApi(fastify);
   installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
+  options.installHooks?.(fastify);
   const routes = options.routes(() => fastify.swagger());
   installErrorHandling(fastify, routes);
   registerRoutes(fastify, routes);

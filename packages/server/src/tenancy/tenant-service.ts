@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
+import { type AuditInput, SYSTEM_TENANT_ID } from '../compliance/audit/audit-entry.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import { hashToken, mintToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
 import type { Storage } from '../storage/database.ts';
@@ -32,13 +34,14 @@ export interface TenantSummary {
 export interface TenantServiceDeps {
   storage: Storage;
   clock: Clock;
+  audit: AuditLog;
   setupTokenTtlSeconds: number;
 }
 
-export function createTenantService({ storage, clock, setupTokenTtlSeconds }: TenantServiceDeps) {
+export function createTenantService({ storage, clock, audit, setupTokenTtlSeconds }: TenantServiceDeps) {
   return {
     /** Creates the tenant and its one-time owner setup token in one transaction. */
-    async createTenant(name: string): Promise<CreatedTenant> {
+    async createTenant(name: string, actor: AuditInput['actor'] = { type: 'staff' }): Promise<CreatedTenant> {
       const parsed = tenantName.safeParse(name);
       if (!parsed.success) {
         throw new AppError(
@@ -64,6 +67,14 @@ export function createTenantService({ storage, clock, setupTokenTtlSeconds }: Te
           token_hash: hashToken(token),
           expires_at: expiresAt,
           created_at: now,
+        });
+        // Operators create tenants: the record goes on the system chain, in the same transaction.
+        const systemTx = await storage.enterTenant(tx, SYSTEM_TENANT_ID);
+        await audit.append(systemTx, SYSTEM_TENANT_ID, {
+          actor,
+          action: 'tenant.created',
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
         });
       });
       return {

@@ -76,7 +76,7 @@ describe('parley audit verify [sqlite]', () => {
   beforeAll(async () => {
     database = createTestDatabase('sqlite');
     await withDataDir(async (storage, audit) => {
-      const tenants = createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+      const tenants = createTenantService({ storage, clock: systemClock, audit, setupTokenTtlSeconds: 60 });
       tenantA = (await tenants.createTenant('Tenant A')).tenantId;
       tenantB = (await tenants.createTenant('Tenant B')).tenantId;
       const record = (tenantId: string, action: string) =>
@@ -93,7 +93,7 @@ describe('parley audit verify [sqlite]', () => {
       await storage.withTenant(SYSTEM_TENANT_ID, (tx) =>
         audit.append(tx, SYSTEM_TENANT_ID, {
           actor: { type: 'system' },
-          action: 'server.started',
+          action: 'server.started', // after the two tenant.created entries
           outcome: 'success',
         }),
       );
@@ -110,7 +110,7 @@ describe('parley audit verify [sqlite]', () => {
     expect(result.lines).toEqual([
       { tenantId: tenantA, ok: true, entries: 5, checkpoints: 2 },
       { tenantId: tenantB, ok: true, entries: 3, checkpoints: 1 },
-      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 1, checkpoints: 0 },
+      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 1 },
     ]);
   });
 
@@ -141,7 +141,7 @@ describe('parley audit verify [sqlite]', () => {
         firstBad: { seq: 4, id: expect.any(String), reason: 'hash mismatch' },
       },
       { tenantId: tenantB, ok: true, entries: 3, checkpoints: 1 },
-      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 1, checkpoints: 0 },
+      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 1 },
     ]);
     expect((await auditVerify(database.env, '--tenant', tenantB)).code).toBe(0);
   });

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DecryptionError } from '../../src/crypto/aead.ts';
 import type { FieldLocation } from '../../src/crypto/field-cipher.ts';
-import { systemClock } from '../../src/clock.ts';
-import { createTenantService } from '../../src/tenancy/tenant-service.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { openTestStorage, type TestStorage } from '../support/test-storage.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 /**
  * Attack: someone with write access to the database moves ciphertexts around — copies a victim's sealed
@@ -17,7 +15,7 @@ describeEachDialect('field encryption and blind index', (dialect) => {
 
   beforeAll(async () => {
     t = await openTestStorage(dialect);
-    const tenants = createTenantService({ storage: t.storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    const tenants = testTenantService(t);
     tenantA = (await tenants.createTenant('A')).tenantId;
     tenantB = (await tenants.createTenant('B')).tenantId;
   });

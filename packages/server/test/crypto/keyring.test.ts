@@ -4,9 +4,8 @@ import { systemClock } from '../../src/clock.ts';
 import { MasterKeyError } from '../../src/crypto/master-key.ts';
 import { openSecurityCore } from '../../src/crypto/security-core.ts';
 import { createUserService } from '../../src/identity/user-service.ts';
-import { createTenantService } from '../../src/tenancy/tenant-service.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { openTestStorage, type TestStorage } from '../support/test-storage.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 describeEachDialect('keyring', (dialect) => {
   let t: TestStorage;
@@ -14,7 +13,7 @@ describeEachDialect('keyring', (dialect) => {
 
   beforeEach(async () => {
     t = await openTestStorage(dialect);
-    const tenants = createTenantService({ storage: t.storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    const tenants = testTenantService(t);
     tenantId = (await tenants.createTenant('Keys Inc')).tenantId;
   });
 
@@ -83,7 +82,7 @@ describeEachDialect('keyring', (dialect) => {
   it('a running keyring reads keys wrapped by a rotation another process made', async () => {
     const other = await reopen();
     await other.keyring.rotateMaster();
-    const tenants = createTenantService({ storage: t.storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    const tenants = testTenantService(t);
     const second = (await tenants.createTenant('After rotation')).tenantId;
     const created = await users(other).createUser(second, { displayName: 'Bo', email: 'bo@example.com' });
     // t.security still holds only master version 1 in memory; it must re-read the file.

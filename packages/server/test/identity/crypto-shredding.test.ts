@@ -5,9 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { KeyDestroyedError } from '../../src/crypto/keyring.ts';
 import { createUserService, type UserService } from '../../src/identity/user-service.ts';
-import { createTenantService } from '../../src/tenancy/tenant-service.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { openTestStorage, type TestStorage } from '../support/test-storage.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 describeEachDialect('users: sealed personal fields and crypto-shredding', (dialect) => {
   let t: TestStorage;
@@ -17,7 +16,7 @@ describeEachDialect('users: sealed personal fields and crypto-shredding', (diale
   beforeAll(async () => {
     t = await openTestStorage(dialect);
     users = createUserService({ storage: t.storage, security: t.security, clock: systemClock });
-    const tenants = createTenantService({ storage: t.storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    const tenants = testTenantService(t);
     tenantId = (await tenants.createTenant('Clinic')).tenantId;
   });
 

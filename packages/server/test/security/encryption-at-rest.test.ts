@@ -5,9 +5,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { createUserService } from '../../src/identity/user-service.ts';
-import { createTenantService } from '../../src/tenancy/tenant-service.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { openTestStorage, type TestStorage } from '../support/test-storage.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 const run = promisify(execFile);
 
@@ -33,7 +32,7 @@ describeEachDialect('personal data at rest', (dialect) => {
 
   beforeAll(async () => {
     t = await openTestStorage(dialect);
-    const tenants = createTenantService({ storage: t.storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    const tenants = testTenantService(t);
     const users = createUserService({ storage: t.storage, security: t.security, clock: systemClock });
     const tenantId = (await tenants.createTenant('At Rest Test')).tenantId;
     for (const person of people)

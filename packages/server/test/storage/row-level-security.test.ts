@@ -1,40 +1,32 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemClock } from '../../src/clock.ts';
-import { openStorage, type Storage } from '../../src/storage/database.ts';
+import type { Storage } from '../../src/storage/database.ts';
 import { applicationRole } from '../../src/storage/dialects/postgres.ts';
-import { migrateToLatest } from '../../src/storage/migrator.ts';
 import { tenantOwnedTables } from '../../src/storage/tables.ts';
-import { createTenantService } from '../../src/tenancy/tenant-service.ts';
-import { createTestDatabase, describePostgres, type TestDatabase } from '../support/dialects.ts';
+import { describePostgres, type TestDatabase } from '../support/dialects.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 /**
  * Attack: a bug (or an injected query) in tenant A's request reads tenant B's rows. PostgreSQL's row-level
  * security must refuse it even when the query forgets its `tenant_id` filter.
  */
 describePostgres('row-level security', () => {
+  let t: TestStorage;
   let database: TestDatabase;
   let storage: Storage;
   let tenantA: string;
   let tenantB: string;
 
   beforeAll(async () => {
-    database = createTestDatabase('postgres');
-    storage = openStorage({
-      dataDir: database.dataDir,
-      databaseUrl: database.env.DATABASE_URL,
-      databaseSchema: database.schema ?? 'public',
-      databasePoolSize: 4,
-    });
-    await migrateToLatest(storage);
-    const tenants = createTenantService({ storage, clock: systemClock, setupTokenTtlSeconds: 60 });
+    t = await openTestStorage('postgres');
+    ({ storage, database } = t);
+    const tenants = testTenantService(t);
     tenantA = (await tenants.createTenant('Tenant A')).tenantId;
     tenantB = (await tenants.createTenant('Tenant B')).tenantId;
   });
 
   afterAll(async () => {
-    await storage.close();
-    await database.drop();
+    await t.close();
   });
 
   /** Runs an unfiltered query as the server's role with `app.tenant_id` as given (or unset). */

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { type Clock, systemClock } from '../../src/clock.ts';
+import { AuditLog } from '../../src/compliance/audit/audit-log.ts';
+import { createTenantService, type TenantService } from '../../src/tenancy/tenant-service.ts';
 import { openSecurityCore, type SecurityCore } from '../../src/crypto/security-core.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
@@ -13,6 +15,20 @@ export interface TestStorage {
   security: SecurityCore;
   masterKeyFile: string;
   close(): Promise<void>;
+}
+
+/** The tenant service over a test storage, auditing like the real one. */
+export function testTenantService(
+  t: Pick<TestStorage, 'storage' | 'security'>,
+  clock: Clock = systemClock,
+): TenantService {
+  const audit = new AuditLog({
+    fieldCipher: t.security.fieldCipher,
+    signingKeys: t.security.signingKeys,
+    clock,
+    dialect: t.storage.dialect,
+  });
+  return createTenantService({ storage: t.storage, clock, audit, setupTokenTtlSeconds: 3600 });
 }
 
 export async function openTestStorage(

@@ -1,31 +1,24 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashToken } from '../../src/crypto/token.ts';
-import { openStorage, type Storage } from '../../src/storage/database.ts';
-import { migrateToLatest } from '../../src/storage/migrator.ts';
-import { createTenantService, type TenantService } from '../../src/tenancy/tenant-service.ts';
-import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
+import type { Storage } from '../../src/storage/database.ts';
+import type { TenantService } from '../../src/tenancy/tenant-service.ts';
+import { describeEachDialect } from '../support/dialects.ts';
+import { openTestStorage, testTenantService, type TestStorage } from '../support/test-storage.ts';
 
 describeEachDialect('tenant service', (dialect) => {
-  let database: TestDatabase;
+  let t: TestStorage;
   let storage: Storage;
   let tenants: TenantService;
   const now = 1_800_000_000_000;
 
   beforeAll(async () => {
-    database = createTestDatabase(dialect);
-    storage = openStorage({
-      dataDir: database.dataDir,
-      databaseUrl: database.env.DATABASE_URL,
-      databaseSchema: database.schema ?? 'public',
-      databasePoolSize: 4,
-    });
-    await migrateToLatest(storage);
-    tenants = createTenantService({ storage, clock: { now: () => now }, setupTokenTtlSeconds: 3600 });
+    t = await openTestStorage(dialect);
+    storage = t.storage;
+    tenants = testTenantService(t, { now: () => now });
   });
 
   afterAll(async () => {
-    await storage.close();
-    await database.drop();
+    await t.close();
   });
 
   it('creates a tenant with a one-time owner setup token that expires', async () => {
@@ -34,6 +27,11 @@ describeEachDialect('tenant service', (dialect) => {
     expect(created.tenantId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(created.ownerSetupToken).toMatch(/^parley_setup_[A-Za-z0-9_-]{43}$/);
     expect(created.ownerSetupTokenExpiresAt).toBe(new Date(now + 3600_000).toISOString());
+    // The creation is on the system audit chain.
+    const entries = await storage.withTenant('system', (tx) =>
+      tx.selectFrom('audit_log').select(['action', 'target_id']).where('tenant_id', '=', 'system').execute(),
+    );
+    expect(entries).toContainEqual({ action: 'tenant.created', target_id: created.tenantId });
   });
 
   it('stores only the hash of the setup token', async () => {

@@ -1,0 +1,101 @@
+import type { ProfileBody, UpdateProfileBody } from '@parley/protocol';
+import type { Clock } from '../clock.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
+import type { SecurityCore } from '../crypto/security-core.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import type { UserService } from './user-service.ts';
+import { userStore } from './user-store.ts';
+
+export interface Actor {
+  userId: string;
+  sessionId: string;
+}
+
+/** A user's own account as they see and edit it. Personal fields stay sealed under the user's key. */
+export function createProfileService(deps: {
+  storage: Storage;
+  security: SecurityCore;
+  users: UserService;
+  audit: AuditLog;
+  clock: Clock;
+}) {
+  const { storage, security, users, audit, clock } = deps;
+
+  async function profileIn(tx: TenantTx, tenantId: string, userId: string): Promise<ProfileBody> {
+    const user = await users.getUserIn(tx, tenantId, userId);
+    const row = await userStore.findById(tx, tenantId, userId);
+    const roles = await tx
+      .selectFrom('user_roles')
+      .select('role')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .orderBy('role')
+      .execute();
+    return {
+      id: user.id,
+      tenantId: user.tenantId,
+      status: user.status,
+      displayName: user.displayName,
+      email: user.email,
+      emailVerified: row?.email_verified_at != null,
+      phone: user.phone,
+      avatarUrl: row?.avatar_url ?? null,
+      customData: user.profile,
+      roles: roles.map((entry) => entry.role),
+      mfaEnabled: row?.totp_enabled_at != null,
+      createdAt: user.createdAt,
+    };
+  }
+
+  return {
+    getProfile: (tenantId: string, userId: string) =>
+      storage.withTenant(tenantId, (tx) => profileIn(tx, tenantId, userId)),
+
+    async updateProfile(
+      tenantId: string,
+      actor: Actor,
+      changes: UpdateProfileBody,
+      context: RequestContext,
+    ): Promise<ProfileBody> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const at = (column: 'display_name' | 'phone' | 'profile') => ({
+          tenantId,
+          table: 'users',
+          column,
+          rowId: actor.userId,
+        });
+        const seal = (column: 'display_name' | 'phone' | 'profile', value: string) =>
+          security.fieldCipher.sealForUser(tx, at(column), actor.userId, value);
+        const update: Parameters<typeof userStore.update>[3] = { updated_at: clock.now() };
+        if (changes.displayName !== undefined)
+          update.display_name = await seal('display_name', changes.displayName);
+        if (changes.phone !== undefined) {
+          update.phone = changes.phone === null ? null : await seal('phone', changes.phone);
+          update.phone_index =
+            changes.phone === null
+              ? null
+              : await security.blindIndex.compute(tx, tenantId, 'phone', changes.phone);
+        }
+        if (changes.customData !== undefined) {
+          update.profile =
+            changes.customData === null ? null : await seal('profile', JSON.stringify(changes.customData));
+        }
+        if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl;
+        await userStore.update(tx, tenantId, actor.userId, update);
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+          action: 'user.profile_updated',
+          target: { type: 'user', id: actor.userId },
+          outcome: 'success',
+          ...context,
+          // Which fields changed, never their values: details are stored in the clear.
+          details: { fields: Object.keys(changes).sort() },
+        });
+        return profileIn(tx, tenantId, actor.userId);
+      });
+    },
+  };
+}
+
+export type ProfileService = ReturnType<typeof createProfileService>;
