@@ -1,5 +1,6 @@
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
+import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
@@ -127,6 +128,28 @@ export function createAccountService(deps: AccountServiceDeps) {
           target: { type: 'user', id: userId },
           outcome: 'success',
           ...context,
+        });
+        return userId;
+      });
+    },
+
+    /** An account made by an admin (or the tenant's server), audited as the actor's act. */
+    async createAccount(
+      tenantId: string,
+      account: NewAccount,
+      roles: string[],
+      actor: AuditInput['actor'],
+      context: RequestContext,
+    ): Promise<string> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const userId = await createWithPassword(tx, tenantId, account, roles);
+        await audit.append(tx, tenantId, {
+          actor,
+          action: 'user.created',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+          details: { roles },
         });
         return userId;
       });

@@ -158,6 +158,15 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         };
       }
       const result = await storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
+        const tenant = await tx
+          .selectFrom('tenants')
+          .select('status')
+          .where('id', '=', input.tenantId)
+          .executeTakeFirst();
+        if (tenant?.status !== 'active') {
+          await hasher.verifyUnknownUser(input.password);
+          return BAD_CREDENTIALS;
+        }
         const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
         const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
         if (!user || user.password_hash == null || user.status !== 'active') {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Agent, request as undiciRequest } from 'undici';
 import { type App, createApp } from '../../src/app.ts';
+import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { RouteDeclaration } from '../../src/http/route-table.ts';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
@@ -52,6 +53,8 @@ export interface TestServer {
 
 export interface StartOptions {
   dialect?: DialectName;
+  /** A clock the test can move (token expiry, idle timeouts); the system clock otherwise. */
+  clock?: Clock;
   env?: Record<string, string>;
   extraRoutes?: readonly RouteDeclaration[];
 }
@@ -69,6 +72,7 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
   const logs = new LogCapture();
   const app = await createApp(config, {
     logDestination: logs,
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
   });
   const url = (await app.listen()).replace('localhost', '127.0.0.1');

@@ -1,0 +1,175 @@
+import { permissions, scopes } from '@parley/protocol';
+import { z } from 'zod';
+import { AppError } from '../app-error.ts';
+import { principalOf } from '../http/auth-hook.ts';
+import { requestContext } from '../http/request-context.ts';
+import type { RouteDeclaration } from '../http/route-table.ts';
+import type { TenantSettingsService } from '../tenancy/tenant-settings-service.ts';
+import type { ClientService } from './client-service.ts';
+import type { UserAdminService } from './user-admin-service.ts';
+
+const settingsBody = z.object({
+  signupMode: z.enum(['open', 'invite_only', 'admin_created']),
+  passwordPolicy: z.record(z.string(), z.unknown()),
+  accessTokenTtlSeconds: z.number().int(),
+  idleTimeoutSeconds: z.number().int(),
+  refreshTokenTtlSeconds: z.number().int(),
+});
+const settingsPatch = z
+  .object({
+    signupMode: z.enum(['open', 'invite_only', 'admin_created']).optional(),
+    passwordPolicy: z.record(z.string(), z.unknown()).optional(),
+    accessTokenTtlSeconds: z.number().int().min(60).max(86_400).optional(),
+    idleTimeoutSeconds: z.number().int().min(60).max(86_400).optional(),
+    refreshTokenTtlSeconds: z.number().int().min(3600).max(31_536_000).optional(),
+  })
+  .strict();
+const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');
+const userParams = z.object({ userId: z.uuid() });
+
+/** Tenant administration: users, roles, API clients, security settings. */
+export function adminRoutes(deps: {
+  userAdmin: UserAdminService;
+  tenantSettings: TenantSettingsService;
+  clients: ClientService;
+}): RouteDeclaration[] {
+  const actorOf = (principal: ReturnType<typeof principalOf>) => {
+    if (principal.userId === null)
+      throw new AppError('forbidden', 'This endpoint is for users, not API clients.');
+    return { userId: principal.userId, sessionId: principal.sessionId, roles: principal.roles };
+  };
+  return [
+    {
+      method: 'POST',
+      url: '/v1/users',
+      summary: 'Create a user with an initial password and roles.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
+      schema: {
+        body: z
+          .object({
+            displayName: z.string().trim().min(1).max(200),
+            email: z.email().max(320),
+            password: z.string().min(1).max(16_384),
+            roles: z.array(roleName).min(1).max(20).default(['member']),
+          })
+          .strict(),
+        response: { 201: z.object({ userId: z.string() }) },
+      },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const body = request.body as {
+          displayName: string;
+          email: string;
+          password: string;
+          roles: string[];
+        };
+        const userId = await deps.userAdmin.createUser(
+          principal.tenantId,
+          actorOf(principal),
+          body,
+          body.roles,
+          requestContext(request),
+        );
+        return reply.code(201).send({ userId });
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/v1/users/:userId/roles',
+      summary: 'Replace a user’s roles.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'roles.manage' },
+      schema: { params: userParams, body: z.object({ roles: z.array(roleName).max(20) }).strict() },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const { userId } = userParams.parse(request.params);
+        const { roles } = request.body as { roles: string[] };
+        await deps.userAdmin.setRoles(
+          principal.tenantId,
+          actorOf(principal),
+          userId,
+          roles,
+          requestContext(request),
+        );
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/v1/roles/:name',
+      summary: 'Define a custom role as a set of permissions.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'roles.manage' },
+      schema: {
+        params: z.object({ name: roleName }),
+        body: z.object({ permissions: z.array(z.enum(permissions)).max(permissions.length) }).strict(),
+      },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const { name } = request.params as { name: string };
+        const body = request.body as { permissions: (typeof permissions)[number][] };
+        await deps.userAdmin.defineRole(
+          principal.tenantId,
+          actorOf(principal),
+          name,
+          body.permissions,
+          requestContext(request),
+        );
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/tenant/settings',
+      summary: 'Signup mode, password policy and token lifetimes of the caller’s tenant.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.read' },
+      schema: { response: { 200: settingsBody } },
+      handler: (request) => deps.tenantSettings.get(principalOf(request).tenantId),
+    },
+    {
+      method: 'PATCH',
+      url: '/v1/tenant/settings',
+      summary: 'Change the signup mode, password policy (partial) or token lifetimes.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.manage' },
+      schema: { body: settingsPatch, response: { 200: settingsBody } },
+      handler: (request) => {
+        const principal = principalOf(request);
+        return deps.tenantSettings.update(
+          principal.tenantId,
+          actorOf(principal),
+          settingsPatch.parse(request.body),
+          requestContext(request),
+        );
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/clients',
+      summary:
+        'Create an OAuth client for the tenant’s own servers (client_credentials); the secret is shown once.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'clients.manage' },
+      schema: {
+        body: z
+          .object({ name: z.string().trim().min(1).max(200), scopes: z.array(z.enum(scopes)).min(1) })
+          .strict(),
+        response: { 201: z.object({ clientId: z.string(), clientSecret: z.string() }) },
+      },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const body = request.body as { name: string; scopes: (typeof scopes)[number][] };
+        const created = await deps.clients.createClient(
+          principal.tenantId,
+          body.name,
+          body.scopes,
+          actorOf(principal),
+          requestContext(request),
+        );
+        return reply.code(201).send(created);
+      },
+    },
+  ];
+}

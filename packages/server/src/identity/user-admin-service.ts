@@ -1,0 +1,135 @@
+import { builtInRoles, type Permission, permissions } from '@parley/protocol';
+import { AppError } from '../app-error.ts';
+import type { Clock } from '../clock.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
+import type { Storage } from '../storage/database.ts';
+import type { AccountService, NewAccount } from './account-service.ts';
+import type { Actor } from './profile-service.ts';
+import type { SessionService } from './session-service.ts';
+import { userStore } from './user-store.ts';
+
+/** Administration of a tenant's users and roles (permissions users.manage and roles.manage). */
+export function createUserAdminService(deps: {
+  storage: Storage;
+  accounts: AccountService;
+  sessions: SessionService;
+  audit: AuditLog;
+  clock: Clock;
+}) {
+  const { storage, accounts, sessions, audit, clock } = deps;
+
+  async function knownRoles(tenantId: string, roles: readonly string[]): Promise<void> {
+    const custom = await storage.withTenant(tenantId, (tx) =>
+      tx.selectFrom('roles').select('name').where('tenant_id', '=', tenantId).execute(),
+    );
+    const known = new Set<string>([...builtInRoles, ...custom.map((role) => role.name)]);
+    const unknown = roles.filter((role) => !known.has(role));
+    if (unknown.length > 0)
+      throw new AppError('validation_failed', `Unknown role(s): ${unknown.join(', ')}.`);
+  }
+
+  return {
+    /** An admin creates an account (the `admin_created` signup mode). Owners can only be made by owners. */
+    async createUser(
+      tenantId: string,
+      actor: Actor & { roles: readonly string[] },
+      account: NewAccount,
+      roles: string[],
+      context: RequestContext,
+    ) {
+      await knownRoles(tenantId, roles);
+      if (roles.includes('owner') && !actor.roles.includes('owner'))
+        throw new AppError('forbidden', 'Only owners can create owners.');
+      return accounts.createAccount(
+        tenantId,
+        account,
+        roles,
+        { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+        context,
+      );
+    },
+
+    /** Replaces a user's roles. The user's cached permissions are dropped on every node at once. */
+    async setRoles(
+      tenantId: string,
+      actor: Actor & { roles: readonly string[] },
+      userId: string,
+      roles: string[],
+      context: RequestContext,
+    ) {
+      await knownRoles(tenantId, roles);
+      await storage.withTenant(tenantId, async (tx) => {
+        if (!(await userStore.findById(tx, tenantId, userId))) throw new AppError('not_found');
+        const before = (
+          await tx
+            .selectFrom('user_roles')
+            .select('role')
+            .where('tenant_id', '=', tenantId)
+            .where('user_id', '=', userId)
+            .execute()
+        ).map((row) => row.role);
+        const touchesOwner = before.includes('owner') !== roles.includes('owner');
+        if (touchesOwner && !actor.roles.includes('owner'))
+          throw new AppError('forbidden', 'Only owners can grant or remove the owner role.');
+        await tx
+          .deleteFrom('user_roles')
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', userId)
+          .execute();
+        for (const role of roles)
+          await tx.insertInto('user_roles').values({ tenant_id: tenantId, user_id: userId, role }).execute();
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+          action: 'user.roles_changed',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+          details: { before: before.sort(), after: [...roles].sort() },
+        });
+      });
+      await sessions.refreshPrincipalsOf(tenantId, userId);
+    },
+
+    /** Defines or redefines a custom role; built-in names are reserved. */
+    async defineRole(
+      tenantId: string,
+      actor: Actor,
+      name: string,
+      granted: Permission[],
+      context: RequestContext,
+    ) {
+      if ((builtInRoles as readonly string[]).includes(name))
+        throw new AppError('conflict', 'Built-in roles cannot be redefined.');
+      const invalid = granted.filter(
+        (permission) => !(permissions as readonly string[]).includes(permission),
+      );
+      if (invalid.length > 0)
+        throw new AppError('validation_failed', `Unknown permission(s): ${invalid.join(', ')}.`);
+      await storage.withTenant(tenantId, async (tx) => {
+        await tx
+          .insertInto('roles')
+          .values({
+            tenant_id: tenantId,
+            name,
+            permissions: JSON.stringify(granted),
+            created_at: clock.now(),
+          })
+          .onConflict((conflict) =>
+            conflict.columns(['tenant_id', 'name']).doUpdateSet({ permissions: JSON.stringify(granted) }),
+          )
+          .execute();
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+          action: 'role.defined',
+          target: { type: 'role', id: name },
+          outcome: 'success',
+          ...context,
+          details: { permissions: granted },
+        });
+      });
+    },
+  };
+}
+
+export type UserAdminService = ReturnType<typeof createUserAdminService>;

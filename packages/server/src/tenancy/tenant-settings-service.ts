@@ -1,0 +1,83 @@
+import { AppError } from '../app-error.ts';
+import type { Clock } from '../clock.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
+import { passwordPolicySchema, type PasswordPolicy } from '../identity/password-policy.ts';
+import type { Actor } from '../identity/profile-service.ts';
+import { loadPasswordPolicy } from '../identity/tenant-policy.ts';
+import type { Storage } from '../storage/database.ts';
+import type { SignupMode } from '../storage/tables.ts';
+import { tenantSettingsStore } from './tenant-settings-store.ts';
+
+export interface TenantSettings {
+  signupMode: SignupMode;
+  passwordPolicy: PasswordPolicy;
+  accessTokenTtlSeconds: number;
+  idleTimeoutSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export type TenantSettingsChanges = Partial<Omit<TenantSettings, 'passwordPolicy'>> & {
+  passwordPolicy?: Record<string, unknown>;
+};
+
+/** Per-tenant security settings, changed by owners, every change audited with what it was before. */
+export function createTenantSettingsService(deps: { storage: Storage; audit: AuditLog; clock: Clock }) {
+  const { storage, audit, clock } = deps;
+
+  const read = (tenantId: string) =>
+    storage.withTenant(tenantId, async (tx): Promise<TenantSettings> => {
+      const row = await tenantSettingsStore.get(tx, tenantId);
+      return {
+        signupMode: row?.signup_mode ?? 'admin_created',
+        passwordPolicy: await loadPasswordPolicy(tx, tenantId),
+        accessTokenTtlSeconds: row?.access_token_ttl_seconds ?? 3600,
+        idleTimeoutSeconds: row?.idle_timeout_seconds ?? 900,
+        refreshTokenTtlSeconds: row?.refresh_token_ttl_seconds ?? 2_592_000,
+      };
+    });
+
+  return {
+    get: read,
+
+    async update(
+      tenantId: string,
+      actor: Actor,
+      changes: TenantSettingsChanges,
+      context: RequestContext,
+    ): Promise<TenantSettings> {
+      const before = await read(tenantId);
+      const policy = passwordPolicySchema.safeParse({ ...before.passwordPolicy, ...changes.passwordPolicy });
+      if (!policy.success) {
+        const issue = policy.error.issues[0];
+        throw new AppError(
+          'validation_failed',
+          `passwordPolicy.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}.`,
+        );
+      }
+      const after: TenantSettings = { ...before, ...changes, passwordPolicy: policy.data };
+      await storage.withTenant(tenantId, async (tx) => {
+        await tenantSettingsStore.upsert(tx, {
+          tenant_id: tenantId,
+          signup_mode: after.signupMode,
+          password_policy: JSON.stringify(after.passwordPolicy),
+          access_token_ttl_seconds: after.accessTokenTtlSeconds,
+          idle_timeout_seconds: after.idleTimeoutSeconds,
+          refresh_token_ttl_seconds: after.refreshTokenTtlSeconds,
+          updated_at: clock.now(),
+        });
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+          action: 'tenant.settings_changed',
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          ...context,
+          details: JSON.parse(JSON.stringify({ before, after })) as Record<string, never>,
+        });
+      });
+      return after;
+    },
+  };
+}
+
+export type TenantSettingsService = ReturnType<typeof createTenantSettingsService>;

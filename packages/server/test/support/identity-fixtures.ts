@@ -1,0 +1,84 @@
+import type { TestResponse, TestServer } from './start-server.ts';
+
+export const ownerPassword = 'correct horse battery staple 2024';
+
+export interface SignedIn {
+  tenantId: string;
+  userId: string;
+  email: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+/** POST /oauth/token with form fields, as a client app would. */
+export function tokenRequest(server: TestServer, fields: Record<string, string>): Promise<TestResponse> {
+  return server.request('/oauth/token', form(fields));
+}
+
+export function postForm(
+  server: TestServer,
+  path: string,
+  fields: Record<string, string>,
+): Promise<TestResponse> {
+  return server.request(path, form(fields));
+}
+
+export function json(body: unknown, token?: string, method = 'POST') {
+  return {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  };
+}
+
+export const bearer = (token: string, method = 'GET') => ({
+  method,
+  headers: { authorization: `Bearer ${token}` },
+});
+
+/** A new tenant claimed by its owner over the real API, then signed in with the given scopes. */
+export async function newTenantOwner(
+  server: TestServer,
+  name = 'Acme Health',
+  scope = 'profile chat calls admin audit',
+): Promise<SignedIn> {
+  const tenant = await server.app.tenants.createTenant(name);
+  const email = `owner-${tenant.tenantId.slice(-6)}@acme.example`;
+  const setup = await server.request(
+    `/v1/tenants/${tenant.tenantId}/setup`,
+    json({ setupToken: tenant.ownerSetupToken, displayName: 'Olivia Owner', email, password: ownerPassword }),
+  );
+  if (setup.status !== 201) throw new Error(`owner setup failed: ${setup.text}`);
+  const userId = setup.json<{ userId: string }>().userId;
+  return {
+    tenantId: tenant.tenantId,
+    userId,
+    email,
+    ...(await signIn(server, tenant.tenantId, email, ownerPassword, scope)),
+  };
+}
+
+export async function signIn(
+  server: TestServer,
+  tenantId: string,
+  email: string,
+  password: string,
+  scope?: string,
+) {
+  const response = await tokenRequest(server, {
+    grant_type: 'password',
+    tenant_id: tenantId,
+    username: email,
+    password,
+    ...(scope ? { scope } : {}),
+  });
+  if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${response.text}`);
+  const body = response.json<{ access_token: string; refresh_token: string }>();
+  return { accessToken: body.access_token, refreshToken: body.refresh_token };
+}
