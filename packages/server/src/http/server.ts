@@ -10,6 +10,13 @@ import { type RouteDeclaration, registerRoutes } from './route-table.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { type TlsFiles, tlsContextOptions } from './tls-options.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every declared route, for the route-walk security test and tooling. */
+    routeDeclarations: readonly RouteDeclaration[];
+  }
+}
+
 export interface HttpServerOptions {
   logger: Logger;
   /** Unset = plain HTTP, allowed only for `PARLEY_TLS_MODE=behind-proxy`. */
@@ -58,5 +65,6 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const routes = options.routes(() => fastify.swagger());
   installErrorHandling(fastify, routes);
   registerRoutes(fastify, routes);
+  fastify.decorate('routeDeclarations', routes);
   return fastify;
 }

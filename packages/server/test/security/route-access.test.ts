@@ -1,0 +1,171 @@
+import { builtInRoles, type Scope, scopes } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInRolePermissions } from '../../src/access/roles.ts';
+import type { RouteDeclaration } from '../../src/http/route-table.ts';
+import { json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
+import { startTestServer, type TestServer } from '../support/start-server.ts';
+
+/**
+ * Attack: calling an endpoint without a token, with a token that lacks the scope, as a user whose roles
+ * lack the permission, or with the id of another tenant's resource. Every registered route is walked and
+ * each refusal is sent for real. A new route without a declaration, or with a path parameter this file
+ * does not know how to point at another tenant's resource, fails here.
+ */
+const password = 'plum tree under the winter moon';
+
+/** How to name another tenant's resource in each path parameter (and a valid body to get past validation). */
+type CrossTenantFixture = (other: OtherTenant) => { path: string; body?: unknown };
+interface OtherTenant {
+  tenantId: string;
+  userId: string;
+  sessionId: string;
+}
+const crossTenant: Record<string, CrossTenantFixture> = {
+  'DELETE /v1/me/sessions/:sessionId': (other) => ({ path: `/v1/me/sessions/${other.sessionId}` }),
+  'PUT /v1/users/:userId/roles': (other) => ({
+    path: `/v1/users/${other.userId}/roles`,
+    body: { roles: ['member'] },
+  }),
+  'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
+};
+/** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
+const notTenantResources = new Set(['PUT /v1/roles/:name']);
+
+describe('every route refuses callers without its scope, permission or tenant', () => {
+  let server: TestServer;
+  let owner: SignedIn;
+  let other: OtherTenant;
+  let routes: readonly RouteDeclaration[];
+  const tokensByRole = new Map<string, string>();
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    routes = server.app.fastify.routeDeclarations;
+    owner = await newTenantOwner(server, 'Walker Inc');
+    for (const role of builtInRoles.filter((entry) => entry !== 'owner')) {
+      const email = `${role}@walker.example`;
+      const created = await server.request(
+        '/v1/users',
+        json({ displayName: `A ${role}`, email, password, roles: [role] }, owner.accessToken),
+      );
+      expect(created.status, created.text).toBe(201);
+      tokensByRole.set(
+        role,
+        (await signIn(server, owner.tenantId, email, password, scopes.join(' '))).accessToken,
+      );
+    }
+    const otherOwner = await newTenantOwner(server, 'Other Corp');
+    const sessions = await server.app.services.sessions.listUserSessions(
+      otherOwner.tenantId,
+      otherOwner.userId,
+    );
+    other = { tenantId: otherOwner.tenantId, userId: otherOwner.userId, sessionId: sessions[0]?.id ?? '' };
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const key = (route: RouteDeclaration) => `${route.method} ${route.url}`;
+  const authenticated = () => routes.filter((route) => route.access.kind === 'authenticated');
+  const concretePath = (url: string) => url.replace(/:([A-Za-z]+)/g, '00000000-0000-7000-8000-000000000000');
+  const send = (route: RouteDeclaration, token?: string, path = concretePath(route.url), body?: unknown) =>
+    server.request(path, {
+      method: route.method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it('every route declares its access, and every non-public route a scope', () => {
+    expect(routes.length).toBeGreaterThan(15);
+    for (const route of routes) {
+      expect(route.access, key(route)).toBeDefined();
+      if (route.access.kind === 'authenticated') expect(scopes, key(route)).toContain(route.access.scope);
+    }
+    // Public routes are few and known: operations endpoints, OAuth, joining a tenant.
+    expect(
+      routes
+        .filter((route) => route.access.kind === 'public')
+        .map(key)
+        .sort(),
+    ).toEqual(
+      [
+        'GET /.well-known/security.txt',
+        'GET /livez',
+        'GET /openapi.json',
+        'GET /readyz',
+        'GET /version',
+        'POST /oauth/revoke',
+        'POST /oauth/token',
+        'POST /v1/tenants/:tenantId/setup',
+        'POST /v1/tenants/:tenantId/signup',
+      ].sort(),
+    );
+  });
+
+  it('answers 401 to a request without a token', async () => {
+    for (const route of authenticated()) {
+      const response = await send(route);
+      expect(response.status, key(route)).toBe(401);
+    }
+  });
+
+  it('answers 403 insufficient_scope to a token without the route’s scope', async () => {
+    const tokens = new Map<Scope, string>();
+    for (const scope of scopes) {
+      tokens.set(
+        scope,
+        (
+          await signIn(
+            server,
+            owner.tenantId,
+            owner.email,
+            'correct horse battery staple 2024',
+            scopes.filter((entry) => entry !== scope).join(' '),
+          )
+        ).accessToken,
+      );
+    }
+    for (const route of authenticated()) {
+      if (route.access.kind !== 'authenticated') continue;
+      const response = await send(route, tokens.get(route.access.scope));
+      expect(response.status, key(route)).toBe(403);
+      expect(response.text, key(route)).toContain('insufficient_scope');
+    }
+  });
+
+  it('answers 403 forbidden to a user whose roles lack the permission', async () => {
+    let checked = 0;
+    for (const route of authenticated()) {
+      if (route.access.kind !== 'authenticated' || route.access.permission === null) continue;
+      const permission = route.access.permission;
+      const lacking = builtInRoles.filter((role) => !builtInRolePermissions[role].includes(permission));
+      for (const role of lacking) {
+        const response = await send(route, tokensByRole.get(role));
+        expect(response.status, `${key(route)} as ${role}`).toBe(403);
+        expect(response.text, `${key(route)} as ${role}`).toMatch(/forbidden|unauthorized_client/);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('answers 404 when the path names another tenant’s resource', async () => {
+    for (const route of authenticated()) {
+      if (!route.url.includes(':')) continue;
+      if (notTenantResources.has(key(route))) continue;
+      const fixture = crossTenant[key(route)];
+      expect(fixture, `${key(route)} needs a cross-tenant fixture in this test`).toBeDefined();
+      if (!fixture) continue;
+      const { path, body } = fixture(other);
+      const response = await send(route, owner.accessToken, path, body);
+      expect(response.status, key(route)).toBe(404);
+    }
+    // And the other tenant's data is untouched.
+    const sessions = await server.app.services.sessions.listUserSessions(other.tenantId, other.userId);
+    expect(sessions.map((session) => session.id)).toContain(other.sessionId);
+  });
+});
