@@ -20,6 +20,22 @@ export interface Database {
   used_refresh_tokens: UsedRefreshTokensTable;
   user_tokens: UserTokensTable;
   oauth_clients: OAuthClientsTable;
+  mail_outbox: MailOutboxTable;
+}
+
+export interface MailOutboxTable {
+  id: string;
+  tenant_id: string;
+  /** Field-cipher envelope (tenant key). */
+  recipient: string;
+  /** Field-cipher envelope (tenant key). */
+  subject: string;
+  /** Field-cipher envelope (tenant key). */
+  body: string;
+  kind: string;
+  created_at: number;
+  /** Set when an SMTP relay accepted it; null in the embedded outbox. */
+  sent_at: number | null;
 }
 
 export interface TenantsTable {
@@ -230,6 +246,7 @@ export const tenantOwnedTables = [
   'audit_checkpoints',
   'audit_heads',
   'audit_log',
+  'mail_outbox',
   'oauth_clients',
   'roles',
   'sessions',

@@ -98,6 +98,21 @@ export const identityMigration = (adapter: DialectAdapter): Migration => ({
       .execute();
     await adapter.isolateTenantTable(db, 'user_tokens');
 
+    // Mail in the embedded default (no SMTP configured): kept for an admin to read. Recipient and body are
+    // personal data, sealed with the tenant key.
+    await db.schema
+      .createTable('mail_outbox')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+      .addColumn('recipient', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('sent_at', 'bigint')
+      .execute();
+    await adapter.isolateTenantTable(db, 'mail_outbox');
+
     await db.schema
       .createTable('oauth_clients')
       .addColumn('id', 'text', (c) => c.primaryKey())
