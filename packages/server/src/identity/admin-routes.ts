@@ -64,9 +64,24 @@ export function adminRoutes(deps: {
           password: string;
           roles: string[];
         };
+        // A tenant's own server (client_credentials) provisions users too; it can never make owners.
+        const actor =
+          principal.userId === null
+            ? {
+                audit: {
+                  type: 'client' as const,
+                  id: principal.clientId ?? undefined,
+                  sessionId: principal.sessionId,
+                },
+                isOwner: false,
+              }
+            : {
+                audit: { type: 'user' as const, id: principal.userId, sessionId: principal.sessionId },
+                isOwner: principal.roles.includes('owner'),
+              };
         const userId = await deps.userAdmin.createUser(
           principal.tenantId,
-          actorOf(principal),
+          actor,
           body,
           body.roles,
           requestContext(request),

@@ -1,6 +1,7 @@
 import { builtInRoles, type Permission, permissions } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
+import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { Storage } from '../storage/database.ts';
@@ -33,21 +34,15 @@ export function createUserAdminService(deps: {
     /** An admin creates an account (the `admin_created` signup mode). Owners can only be made by owners. */
     async createUser(
       tenantId: string,
-      actor: Actor & { roles: readonly string[] },
+      actor: { audit: AuditInput['actor']; isOwner: boolean },
       account: NewAccount,
       roles: string[],
       context: RequestContext,
     ) {
       await knownRoles(tenantId, roles);
-      if (roles.includes('owner') && !actor.roles.includes('owner'))
+      if (roles.includes('owner') && !actor.isOwner)
         throw new AppError('forbidden', 'Only owners can create owners.');
-      return accounts.createAccount(
-        tenantId,
-        account,
-        roles,
-        { type: 'user', id: actor.userId, sessionId: actor.sessionId },
-        context,
-      );
+      return accounts.createAccount(tenantId, account, roles, actor.audit, context);
     },
 
     /** Replaces a user's roles. The user's cached permissions are dropped on every node at once. */
