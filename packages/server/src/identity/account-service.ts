@@ -4,7 +4,7 @@ import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
-import { hashToken } from '../crypto/token.ts';
+import { hashToken, mintTenantToken } from '../crypto/token.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { tenantSettingsStore } from '../tenancy/tenant-settings-store.ts';
 import type { PasswordHasher } from './password-hasher.ts';
@@ -13,6 +13,9 @@ import type { SessionService } from './session-service.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';
 import type { UserService } from './user-service.ts';
 import { userStore } from './user-store.ts';
+import { userTokenStore } from './user-token-store.ts';
+
+const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export interface AccountServiceDeps {
   storage: Storage;
@@ -35,7 +38,7 @@ export interface NewAccount {
  * policy rules it broke.
  */
 export function createAccountService(deps: AccountServiceDeps) {
-  const { storage, hasher, sessions, users, audit, clock } = deps;
+  const { storage, security, hasher, sessions, users, audit, clock } = deps;
 
   async function checkPassword(tx: TenantTx, tenantId: string, password: string, context: PasswordContext) {
     const policy = await loadPasswordPolicy(tx, tenantId);
@@ -156,21 +159,101 @@ export function createAccountService(deps: AccountServiceDeps) {
     },
 
     /** Self-service sign-up, when the tenant's signup mode is `open`. */
-    async signup(tenantId: string, account: NewAccount, context: RequestContext): Promise<string> {
+    /**
+     * Self-service sign-up. `open`: anyone; `invite_only`: with an unused, unexpired invite for this very
+     * address; `admin_created`: never (admins create accounts).
+     */
+    async signup(
+      tenantId: string,
+      account: NewAccount & { inviteToken?: string | undefined },
+      context: RequestContext,
+    ): Promise<string> {
       return storage.withTenant(tenantId, async (tx) => {
         const settings = await tenantSettingsStore.get(tx, tenantId);
-        if (settings?.signup_mode !== 'open')
-          throw new AppError('forbidden', 'This tenant does not allow sign-up.');
-        const userId = await createWithPassword(tx, tenantId, account, ['member']);
+        const mode = settings?.signup_mode ?? 'admin_created';
+        let roles = ['member'];
+        if (mode === 'admin_created') throw new AppError('forbidden', 'This tenant does not allow sign-up.');
+        if (mode === 'invite_only') {
+          const invite =
+            account.inviteToken === undefined
+              ? undefined
+              : await userTokenStore.find(tx, tenantId, hashToken(account.inviteToken), 'invite');
+          const payload = JSON.parse(invite?.payload ?? '{}') as { emailIndex?: string; roles?: string[] };
+          const emailIndex = await security.blindIndex.compute(tx, tenantId, 'email', account.email);
+          if (!invite || payload.emailIndex !== emailIndex)
+            throw new AppError('forbidden', 'Sign-up needs an invitation for this address.');
+          if (invite.used_at !== null || invite.expires_at <= clock.now()) throw new AppError('gone');
+          await userTokenStore.update(tx, tenantId, invite.token_hash, { used_at: clock.now() });
+          roles = payload.roles ?? roles;
+        }
+        const userId = await createWithPassword(tx, tenantId, account, roles);
         await audit.append(tx, tenantId, {
           actor: { type: 'user', id: userId },
           action: 'user.signed_up',
           target: { type: 'user', id: userId },
           outcome: 'success',
           ...context,
+          details: { mode },
         });
         return userId;
       });
+    },
+
+    /** An invitation for one address (invite-only tenants); the token is returned once, stored hashed. */
+    async invite(
+      tenantId: string,
+      email: string,
+      roles: string[],
+      actor: AuditInput['actor'],
+      context: RequestContext,
+    ): Promise<{ inviteToken: string; expiresAt: string }> {
+      const token = mintTenantToken('verify', tenantId);
+      const expiresAt = clock.now() + INVITE_TTL_MS;
+      await storage.withTenant(tenantId, async (tx) => {
+        const emailIndex = await security.blindIndex.compute(tx, tenantId, 'email', email);
+        await userTokenStore.insert(tx, {
+          token_hash: hashToken(token),
+          tenant_id: tenantId,
+          user_id: '',
+          purpose: 'invite',
+          payload: JSON.stringify({ emailIndex, roles }),
+          attempts: 0,
+          expires_at: expiresAt,
+          used_at: null,
+        });
+        await audit.append(tx, tenantId, {
+          actor,
+          action: 'user.invited',
+          outcome: 'success',
+          ...context,
+          details: { roles },
+        });
+      });
+      return { inviteToken: token, expiresAt: new Date(expiresAt).toISOString() };
+    },
+
+    /** Deactivated users cannot sign in and lose every session at once; reactivation restores sign-in. */
+    async setStatus(
+      tenantId: string,
+      userId: string,
+      status: 'active' | 'deactivated',
+      actor: AuditInput['actor'],
+      context: RequestContext,
+    ) {
+      await storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findById(tx, tenantId, userId);
+        if (!row || row.status === 'erased') throw new AppError('not_found');
+        await userStore.update(tx, tenantId, userId, { status, updated_at: clock.now() });
+        await audit.append(tx, tenantId, {
+          actor,
+          action: status === 'active' ? 'user.reactivated' : 'user.deactivated',
+          target: { type: 'user', id: userId },
+          outcome: 'success',
+          ...context,
+        });
+      });
+      if (status === 'deactivated')
+        await sessions.revokeUserSessions(tenantId, userId, { reason: 'deactivated' });
     },
 
     /** Changes the caller's password; every other session of theirs ends. */

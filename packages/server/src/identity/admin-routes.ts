@@ -5,7 +5,11 @@ import { principalOf } from '../http/auth-hook.ts';
 import { requestContext } from '../http/request-context.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { TenantSettingsService } from '../tenancy/tenant-settings-service.ts';
+import type { AuditInput } from '../compliance/audit/audit-entry.ts';
+import type { AccountService } from './account-service.ts';
 import type { ClientService } from './client-service.ts';
+import type { Principal } from './session-service.ts';
+import type { UserService } from './user-service.ts';
 import type { UserAdminService } from './user-admin-service.ts';
 
 const settingsBody = z.object({
@@ -26,9 +30,23 @@ const settingsPatch = z
   .strict();
 const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');
 const userParams = z.object({ userId: z.uuid() });
+const userSummary = z.object({
+  id: z.string(),
+  displayName: z.string().nullable(),
+  email: z.string().nullable(),
+  status: z.string(),
+});
+
+/** Who the audit entry names: the user, or the tenant's server for client_credentials tokens. */
+const auditActor = (principal: Principal): AuditInput['actor'] =>
+  principal.userId === null
+    ? { type: 'client', id: principal.clientId ?? undefined, sessionId: principal.sessionId }
+    : { type: 'user', id: principal.userId, sessionId: principal.sessionId };
 
 /** Tenant administration: users, roles, API clients, security settings. */
 export function adminRoutes(deps: {
+  users: UserService;
+  accounts: AccountService;
   userAdmin: UserAdminService;
   tenantSettings: TenantSettingsService;
   clients: ClientService;
@@ -65,20 +83,7 @@ export function adminRoutes(deps: {
           roles: string[];
         };
         // A tenant's own server (client_credentials) provisions users too; it can never make owners.
-        const actor =
-          principal.userId === null
-            ? {
-                audit: {
-                  type: 'client' as const,
-                  id: principal.clientId ?? undefined,
-                  sessionId: principal.sessionId,
-                },
-                isOwner: false,
-              }
-            : {
-                audit: { type: 'user' as const, id: principal.userId, sessionId: principal.sessionId },
-                isOwner: principal.roles.includes('owner'),
-              };
+        const actor = { audit: auditActor(principal), isOwner: principal.roles.includes('owner') };
         const userId = await deps.userAdmin.createUser(
           principal.tenantId,
           actor,
@@ -87,6 +92,75 @@ export function adminRoutes(deps: {
           requestContext(request),
         );
         return reply.code(201).send({ userId });
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/users',
+      summary:
+        'Look a user up by exact e-mail address (through the blind index; no listing, no partial match).',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'users.read' },
+      schema: {
+        querystring: z.object({ email: z.email().max(320) }).strict(),
+        response: { 200: z.object({ users: z.array(userSummary) }) },
+      },
+      handler: async (request) => {
+        const { email } = request.query as { email: string };
+        const user = await deps.users.findByEmail(principalOf(request).tenantId, email);
+        return {
+          users: user
+            ? [{ id: user.id, displayName: user.displayName, email: user.email, status: user.status }]
+            : [],
+        };
+      },
+    },
+    {
+      method: 'PATCH',
+      url: '/v1/users/:userId',
+      summary: 'Deactivate (signs out every device) or reactivate a user.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
+      schema: { params: userParams, body: z.object({ status: z.enum(['active', 'deactivated']) }).strict() },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const { userId } = userParams.parse(request.params);
+        const { status } = request.body as { status: 'active' | 'deactivated' };
+        await deps.accounts.setStatus(
+          principal.tenantId,
+          userId,
+          status,
+          auditActor(principal),
+          requestContext(request),
+        );
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/invites',
+      summary: 'Invite one e-mail address (invite-only tenants); the token is shown once.',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
+      schema: {
+        body: z
+          .object({ email: z.email().max(320), roles: z.array(roleName).min(1).max(20).default(['member']) })
+          .strict(),
+        response: { 201: z.object({ inviteToken: z.string(), expiresAt: z.string() }) },
+      },
+      handler: async (request, reply) => {
+        const principal = principalOf(request);
+        const body = request.body as { email: string; roles: string[] };
+        if (body.roles.includes('owner') && !principal.roles.includes('owner'))
+          throw new AppError('forbidden', 'Only owners can invite owners.');
+        const invite = await deps.accounts.invite(
+          principal.tenantId,
+          body.email,
+          body.roles,
+          auditActor(principal),
+          requestContext(request),
+        );
+        return reply.code(201).send(invite);
       },
     },
     {

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDialect } from '../support/dialects.ts';
+import {
+  bearer,
+  json,
+  newTenantOwner,
+  type SignedIn,
+  signIn,
+  tokenRequest,
+} from '../support/identity-fixtures.ts';
+import { startTestServer, type TestServer } from '../support/start-server.ts';
+
+const password = 'plum tree under the winter moon';
+
+describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (dialect) => {
+  let server: TestServer;
+  let owner: SignedIn;
+
+  beforeAll(async () => {
+    server = await startTestServer({ dialect });
+    owner = await newTenantOwner(server, 'Modes Inc');
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const signup = (body: Record<string, unknown>) =>
+    server.request(
+      `/v1/tenants/${owner.tenantId}/signup`,
+      json({ displayName: 'New Person', password, ...body }),
+    );
+  const setMode = (signupMode: string) =>
+    server.request('/v1/tenant/settings', json({ signupMode }, owner.accessToken, 'PATCH'));
+
+  it('refuses sign-up in the default admin-created mode', async () => {
+    const response = await signup({ email: 'nope@modes.example' });
+    expect(response.status).toBe(403);
+  });
+
+  it('open mode: anyone signs up as a member and can sign in', async () => {
+    expect((await setMode('open')).status).toBe(200);
+    const response = await signup({ email: 'open@modes.example' });
+    expect(response.status).toBe(201);
+    const tokens = await signIn(server, owner.tenantId, 'open@modes.example', password, 'profile');
+    expect((await server.request('/v1/me', bearer(tokens.accessToken))).json()).toMatchObject({
+      roles: ['member'],
+      emailVerified: false,
+    });
+  });
+
+  it('invite-only mode: only the invited address, only once', async () => {
+    await setMode('invite_only');
+    const invite = await server.request(
+      '/v1/invites',
+      json({ email: 'Invited@Modes.example' }, owner.accessToken),
+    );
+    expect(invite.status).toBe(201);
+    const { inviteToken } = invite.json<{ inviteToken: string }>();
+    expect((await signup({ email: 'uninvited@modes.example' })).status).toBe(403);
+    expect((await signup({ email: 'someone.else@modes.example', inviteToken })).status).toBe(403);
+    expect((await signup({ email: 'invited@modes.example', inviteToken })).status).toBe(201);
+    expect((await signup({ email: 'invited@modes.example', inviteToken })).status).toBe(410);
+  });
+
+  it('looks users up by exact e-mail only (admin)', async () => {
+    const found = await server.request('/v1/users?email=OPEN%40modes.example', bearer(owner.accessToken));
+    expect(found.json()).toMatchObject({ users: [{ email: 'open@modes.example', status: 'active' }] });
+    const partial = await server.request('/v1/users?email=open%40modes', bearer(owner.accessToken));
+    expect(partial.status).toBe(400);
+    const none = await server.request('/v1/users?email=ghost%40modes.example', bearer(owner.accessToken));
+    expect(none.json()).toEqual({ users: [] });
+  });
+
+  it('deactivation signs the user out everywhere and refuses sign-in; reactivation restores it', async () => {
+    const tokens = await signIn(server, owner.tenantId, 'open@modes.example', password, 'profile');
+    const id =
+      (await server.request('/v1/users?email=open%40modes.example', bearer(owner.accessToken))).json<{
+        users: { id: string }[];
+      }>().users[0]?.id ?? '';
+    expect(
+      (await server.request(`/v1/users/${id}`, json({ status: 'deactivated' }, owner.accessToken, 'PATCH')))
+        .status,
+    ).toBe(204);
+    expect((await server.request('/v1/me', bearer(tokens.accessToken))).status).toBe(401);
+    const refused = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: owner.tenantId,
+      username: 'open@modes.example',
+      password,
+    });
+    expect(refused.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(
+      (await server.request(`/v1/users/${id}`, json({ status: 'active' }, owner.accessToken, 'PATCH')))
+        .status,
+    ).toBe(204);
+    expect(
+      (
+        await tokenRequest(server, {
+          grant_type: 'password',
+          tenant_id: owner.tenantId,
+          username: 'open@modes.example',
+          password,
+        })
+      ).status,
+    ).toBe(200);
+  });
+
+  it('the password policy is per tenant, validated, audited, and names the broken rule', async () => {
+    const invalid = await server.request(
+      '/v1/tenant/settings',
+      json({ passwordPolicy: { maxLength: 20 } }, owner.accessToken, 'PATCH'),
+    );
+    expect(invalid.status).toBe(400);
+    const changed = await server.request(
+      '/v1/tenant/settings',
+      json(
+        { signupMode: 'open', passwordPolicy: { minLength: 20, requireDigit: true } },
+        owner.accessToken,
+        'PATCH',
+      ),
+    );
+    expect(changed.json()).toMatchObject({
+      passwordPolicy: { minLength: 20, requireDigit: true, maxLength: 128 },
+    });
+    const refused = await signup({ email: 'strict@modes.example', password: 'short but sweet' });
+    expect(refused.status).toBe(400);
+    const message = refused.json<{ error: { code: string; message: string } }>().error;
+    expect(message.code).toBe('password_policy');
+    expect(message.message).toContain('min_length');
+    expect(message.message).toContain('composition_digit');
+    const common = await signup({ email: 'common@modes.example', password: 'password1234567890123' });
+    expect(common.json<{ error: { message: string } }>().error.message).toContain('common_password');
+    const personal = await signup({
+      email: 'zebediah@modes.example',
+      displayName: 'Zebediah Quill',
+      password: 'zebediah quill 2024 rocks on',
+    });
+    expect(personal.json<{ error: { message: string } }>().error.message).toContain('contains_personal_info');
+    const entries = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx.selectFrom('audit_log').select('action').where('action', '=', 'tenant.settings_changed').execute(),
+    );
+    expect(entries.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('MFA can be required for a role: such users get a profile-only token until they enrol', async () => {
+    await server.request(
+      '/v1/tenant/settings',
+      json(
+        { passwordPolicy: { minLength: 12, requireDigit: false, mfaRequiredRoles: ['admin'] } },
+        owner.accessToken,
+        'PATCH',
+      ),
+    );
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Ada Admin', email: 'ada@modes.example', password, roles: ['admin'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(201);
+    const response = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: owner.tenantId,
+      username: 'ada@modes.example',
+      password,
+      scope: 'profile admin',
+    });
+    expect(response.json()).toMatchObject({ scope: 'profile', parley_notice: 'mfa_enrollment_required' });
+  });
+});
