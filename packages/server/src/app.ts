@@ -21,7 +21,10 @@ import type { TenantService } from './tenancy/tenant-service.ts';
 import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { installAuthHook } from './http/auth-hook.ts';
+import { adminRoutes } from './identity/admin-routes.ts';
+import { emailRoutes } from './identity/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
+import { mfaRoutes } from './identity/mfa-routes.ts';
 import { oauthRoutes } from './identity/oauth-routes.ts';
 import { tenantRoutes } from './tenancy/tenant-routes.ts';
 
@@ -108,7 +111,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
   }, config.reencryptIntervalSeconds * 1000);
   reencryption.unref();
-  const services = buildServices({ config, storage, security, redis, clock });
+  // Links in mail point at the configured public URL, else at this server (known once it listens); never
+  // at a request's Host header, which an attacker chooses (password-reset poisoning).
+  let listeningUrl: string | undefined;
+  const publicUrl = () =>
+    config.publicUrl ?? listeningUrl ?? `${tls ? 'https' : 'http'}://localhost:${config.port}`;
+  const services = buildServices({ config, storage, security, redis, clock, logger, publicUrl });
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -136,7 +144,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }),
       ...oauthRoutes(services),
       ...meRoutes(services),
+      ...emailRoutes(services),
+      ...mfaRoutes(services),
       ...tenantRoutes(services),
+      ...adminRoutes(services),
       ...auditRoutes({ audit: services.audit, storage }),
       ...(options.extraRoutes ?? []),
     ],
@@ -166,6 +177,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await closeServer;
     }
     clearTimeout(timer);
+    // Mail still in flight may write the outbox: let it finish before the database closes.
+    await services.emailFlows.drain();
     await services.bus.close();
     await storage.close();
     if (redis)
@@ -188,7 +201,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await fastify.listen({ host: config.host, port: config.port });
       const { port } = fastify.server.address() as AddressInfo;
       const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-      return `${tls ? 'https' : 'http'}://${shownHost}:${port}`;
+      listeningUrl = `${tls ? 'https' : 'http'}://${shownHost}:${port}`;
+      return listeningUrl;
     },
     shutdown: () => (shuttingDown ??= shutdown()),
     reloadTls() {

@@ -161,6 +161,34 @@ export const settings = {
     schema: positiveInt.default(86_400),
     description: 'Lifetime of the one-time owner setup token printed by `parley tenant create`.',
   }),
+  smtpUrl: setting({
+    env: 'PARLEY_SMTP_URL',
+    schema: z
+      .string()
+      .regex(
+        /^smtps?:\/\/[^\s?#]+(\?tls=(starttls|off))?$/,
+        'must be smtp://[user:pass@]host[:port][?tls=starttls|off] or smtps://…',
+      )
+      .optional(),
+    defaultText: 'unset (embedded outbox)',
+    description:
+      'SMTP relay: `smtps://` = implicit TLS, `smtp://` = STARTTLS required, `?tls=off` = plain (same-host relay only). Unset = admin-read outbox.',
+  }),
+  mailFrom: setting({
+    env: 'PARLEY_MAIL_FROM',
+    schema: z.string().min(3).max(320).default('Parley <no-reply@localhost>'),
+    description: 'The `From` of every e-mail Parley sends.',
+  }),
+  publicUrl: setting({
+    env: 'PARLEY_PUBLIC_URL',
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^\s?#]+$/, 'must be an http:// or https:// URL without query or fragment')
+      .optional(),
+    defaultText: "the server's own URL",
+    description:
+      'Base URL of the links in e-mails (password reset, address verification). Never taken from request headers.',
+  }),
   configFile: setting({
     env: 'PARLEY_CONFIG_FILE',
     schema: z.string().min(1).optional(),

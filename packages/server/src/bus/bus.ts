@@ -5,7 +5,8 @@
  * can fall back to the database instead of trusting a cache.
  */
 export interface Bus {
-  publish(channel: string, message: string): Promise<void>;
+  /** Resolves with how many subscriptions (this node's included) the message was handed to. */
+  publish(channel: string, message: string): Promise<number>;
   /** Returns an unsubscribe function. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
   /** False while this node may be missing messages (e.g. its Redis subscription is down). */

@@ -5,9 +5,10 @@ export class LocalBus implements Bus {
   readonly #handlers = new Map<string, Set<(message: string) => void>>();
   readonly reliable = true;
 
-  publish(channel: string, message: string): Promise<void> {
-    for (const handler of this.#handlers.get(channel) ?? []) handler(message);
-    return Promise.resolve();
+  publish(channel: string, message: string): Promise<number> {
+    const handlers = [...(this.#handlers.get(channel) ?? [])];
+    for (const handler of handlers) handler(message);
+    return Promise.resolve(handlers.length);
   }
 
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {

@@ -50,8 +50,9 @@ export class RedisBus implements Bus {
     this.#listeners.push(listener);
   }
 
-  async publish(channel: string, message: string): Promise<void> {
-    await this.#publisher.publish(this.prefix + channel, message);
+  /** Redis counts subscribed connections: one per node that listens on the channel. */
+  async publish(channel: string, message: string): Promise<number> {
+    return this.#publisher.publish(this.prefix + channel, message);
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {

@@ -17,7 +17,13 @@ import { userTokenStore } from './user-token-store.ts';
 
 /** What a grant answers. Errors use RFC 6749 §5.2 codes; the route turns them into the OAuth body. */
 export type GrantResult =
-  | { kind: 'tokens'; tokens: IssuedTokens; notice?: 'password_change_required' | 'mfa_enrollment_required' }
+  | {
+      kind: 'tokens';
+      tokens: IssuedTokens;
+      notice?: 'password_change_required' | 'mfa_enrollment_required';
+      /** Set when a user just proved their credentials (not on refresh): who, for the sign-in notice. */
+      signedIn?: { tenantId: string; userId: string };
+    }
   | { kind: 'mfa_required'; mfaToken: string; expiresIn: number }
   | {
       kind: 'error';
@@ -123,7 +129,52 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       ...context,
       details: { method, scopes: granted, ...(notice === undefined ? {} : { notice }) },
     });
-    return { kind: 'tokens', tokens, ...(notice === undefined ? {} : { notice }) };
+    return {
+      kind: 'tokens',
+      tokens,
+      ...(notice === undefined ? {} : { notice }),
+      signedIn: { tenantId, userId: user.id },
+    };
+  }
+
+  /** While an account is locked, nothing is checked: the answer says when to come back. */
+  async function refuseIfLocked(tx: TenantTx, tenantId: string, user: UserRow, context: RequestContext) {
+    const lockedFor = (user.locked_until ?? 0) - clock.now();
+    if (lockedFor <= 0) return undefined;
+    await audit.append(tx, tenantId, {
+      actor: { type: 'user', id: user.id },
+      action: 'auth.login_refused_locked',
+      target: { type: 'user', id: user.id },
+      outcome: 'denied',
+      ...context,
+    });
+    return {
+      kind: 'error',
+      error: 'invalid_grant',
+      description: 'Too many failed attempts; the account is temporarily locked.',
+      retryAfter: Math.ceil(lockedFor / 1000),
+    } as const;
+  }
+
+  /** The password was right and the account has a second factor: hand out a short-lived MFA token. */
+  async function startMfa(
+    tx: TenantTx,
+    tenantId: string,
+    userId: string,
+    scopes: Scope[],
+  ): Promise<GrantResult> {
+    const mfaToken = mintTenantToken('mfa', tenantId);
+    await userTokenStore.insert(tx, {
+      token_hash: hashToken(mfaToken),
+      tenant_id: tenantId,
+      user_id: userId,
+      purpose: 'mfa',
+      payload: JSON.stringify({ scopes }),
+      attempts: 0,
+      expires_at: clock.now() + MFA_TOKEN_TTL_MS,
+      used_at: null,
+    });
+    return { kind: 'mfa_required', mfaToken, expiresIn: MFA_TOKEN_TTL_MS / 1000 };
   }
 
   return {
@@ -157,64 +208,43 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           retryAfter: policy.ipLockout.windowSeconds,
         };
       }
-      const result = await storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
+      // Read, then hash outside any transaction, then write: argon2's ~20 ms must not hold a database
+      // connection (SQLite has one) while other requests wait.
+      const found = await storage.withTenant(input.tenantId, async (tx) => {
         const tenant = await tx
           .selectFrom('tenants')
           .select('status')
           .where('id', '=', input.tenantId)
           .executeTakeFirst();
-        if (tenant?.status !== 'active') {
-          await hasher.verifyUnknownUser(input.password);
-          return BAD_CREDENTIALS;
-        }
+        if (tenant?.status !== 'active') return undefined;
         const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
-        const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
-        if (!user || user.password_hash == null || user.status !== 'active') {
-          await hasher.verifyUnknownUser(input.password);
-          return BAD_CREDENTIALS;
-        }
-        const lockedFor = (user.locked_until ?? 0) - clock.now();
-        if (lockedFor > 0) {
-          await hasher.verifyUnknownUser(input.password);
-          await audit.append(tx, input.tenantId, {
-            actor: { type: 'user', id: user.id },
-            action: 'auth.login_refused_locked',
-            target: { type: 'user', id: user.id },
-            outcome: 'denied',
-            ...input.context,
-          });
-          return {
-            kind: 'error',
-            error: 'invalid_grant',
-            description: 'Too many failed attempts; the account is temporarily locked.',
-            retryAfter: Math.ceil(lockedFor / 1000),
-          };
-        }
-        if (!(await hasher.verify(user.password_hash, input.password))) {
-          await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
-          return BAD_CREDENTIALS;
-        }
-        if (hasher.needsRehash(user.password_hash)) {
-          await userStore.update(tx, input.tenantId, user.id, {
-            password_hash: await hasher.hash(input.password),
-          });
-        }
-        if (user.totp_enabled_at != null) {
-          const mfaToken = mintTenantToken('mfa', input.tenantId);
-          await userTokenStore.insert(tx, {
-            token_hash: hashToken(mfaToken),
-            tenant_id: input.tenantId,
-            user_id: user.id,
-            purpose: 'mfa',
-            payload: JSON.stringify({ scopes }),
-            attempts: 0,
-            expires_at: clock.now() + MFA_TOKEN_TTL_MS,
-            used_at: null,
-          });
-          return { kind: 'mfa_required', mfaToken, expiresIn: MFA_TOKEN_TTL_MS / 1000 };
-        }
-        return finishSignIn(tx, input.tenantId, user, policy, scopes, input.context, 'password');
+        return userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
       });
+      let result: GrantResult;
+      if (!found || found.password_hash == null || found.status !== 'active') {
+        await hasher.verifyUnknownUser(input.password);
+        result = BAD_CREDENTIALS;
+      } else {
+        const storedHash = found.password_hash;
+        const passwordOk = await hasher.verify(storedHash, input.password);
+        const rehash =
+          passwordOk && hasher.needsRehash(storedHash) ? await hasher.hash(input.password) : undefined;
+        result = await storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
+          const user = await userStore.lockById(tx, input.tenantId, found.id, storage.dialect);
+          // Changed meanwhile (password reset, deactivation): judge nothing on stale facts.
+          if (user?.password_hash !== storedHash || user.status !== 'active') return BAD_CREDENTIALS;
+          const locked = await refuseIfLocked(tx, input.tenantId, user, input.context);
+          if (locked) return locked;
+          if (!passwordOk) {
+            await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
+            return BAD_CREDENTIALS;
+          }
+          if (rehash !== undefined)
+            await userStore.update(tx, input.tenantId, user.id, { password_hash: rehash });
+          if (user.totp_enabled_at != null) return startMfa(tx, input.tenantId, user.id, scopes);
+          return finishSignIn(tx, input.tenantId, user, policy, scopes, input.context, 'password');
+        });
+      }
       if (result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined) {
         await counter.increment(ipKey(input.context.ip), ipWindow);
       }
@@ -244,8 +274,11 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           token.attempts >= MFA_MAX_ATTEMPTS
         )
           return invalid;
-        const user = await userStore.findById(tx, tenantId, token.user_id);
+        // Locked: every attempt for this user is serialised, so parallel guesses cannot share one check.
+        const user = await userStore.lockById(tx, tenantId, token.user_id, storage.dialect);
         if (!user || user.status !== 'active' || user.totp_secret == null) return invalid;
+        const locked = await refuseIfLocked(tx, tenantId, user, input.context);
+        if (locked) return locked;
         const policy = await loadPasswordPolicy(tx, tenantId);
         const passed = await checkSecondFactor(tx, tenantId, user, input);
         if (!passed) {

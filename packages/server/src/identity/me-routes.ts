@@ -5,6 +5,7 @@ import { principalOf } from '../http/auth-hook.ts';
 import { requestContext } from '../http/request-context.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { AccountService } from './account-service.ts';
+import type { EmailFlowsService } from './email-flows-service.ts';
 import type { ProfileService } from './profile-service.ts';
 import type { SessionService } from './session-service.ts';
 
@@ -13,6 +14,7 @@ export function meRoutes(deps: {
   profiles: ProfileService;
   sessions: SessionService;
   accounts: AccountService;
+  emailFlows: Pick<EmailFlowsService, 'notify'>;
 }): RouteDeclaration[] {
   const userOf = (principal: ReturnType<typeof principalOf>) => {
     if (principal.userId === null)
@@ -125,14 +127,17 @@ export function meRoutes(deps: {
         const principal = principalOf(request);
         const { userId, sessionId } = userOf(principal);
         const body = request.body as { currentPassword: string; newPassword: string };
+        const context = requestContext(request);
         await deps.accounts.changePassword(
           principal.tenantId,
           userId,
           sessionId,
           body.currentPassword,
           body.newPassword,
-          requestContext(request),
+          context,
         );
+        // Sent in the background: a relay failure is logged (kind only) and never fails the change.
+        deps.emailFlows.notify(principal.tenantId, userId, 'password_changed', context);
         return reply.code(204).send();
       },
     },

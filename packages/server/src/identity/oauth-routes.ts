@@ -1,9 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { RequestContext } from '../compliance/audit/request-context.ts';
 import { requestContext } from '../http/request-context.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { ClientService } from './client-service.ts';
 import type { CredentialService, GrantResult } from './credential-service.ts';
+import type { EmailFlowsService } from './email-flows-service.ts';
 import { parseScopes, type SessionService } from './session-service.ts';
 
 /** RFC 6749 §5.2 error codes (plus our `mfa_required` step, as API.md fixes it). */
@@ -92,7 +94,14 @@ export function oauthRoutes(deps: {
   credentials: CredentialService;
   sessions: SessionService;
   clients: ClientService;
+  emailFlows: Pick<EmailFlowsService, 'notify'>;
 }): RouteDeclaration[] {
+  /** A successful interactive sign-in earns its user a notice; it is sent in the background. */
+  const noticeOfSignIn = (result: GrantResult, context: RequestContext): GrantResult => {
+    if (result.kind === 'tokens' && result.signedIn)
+      deps.emailFlows.notify(result.signedIn.tenantId, result.signedIn.userId, 'new_sign_in', context);
+    return result;
+  };
   return [
     {
       method: 'POST',
@@ -121,23 +130,29 @@ export function oauthRoutes(deps: {
           case 'password':
             return tokenResponse(
               reply,
-              await deps.credentials.passwordGrant({
-                tenantId: body.tenant_id,
-                username: body.username,
-                password: body.password,
-                scope: body.scope,
+              noticeOfSignIn(
+                await deps.credentials.passwordGrant({
+                  tenantId: body.tenant_id,
+                  username: body.username,
+                  password: body.password,
+                  scope: body.scope,
+                  context,
+                }),
                 context,
-              }),
+              ),
             );
           case MFA_GRANT:
             return tokenResponse(
               reply,
-              await deps.credentials.mfaGrant({
-                mfaToken: body.mfa_token,
-                otp: body.otp,
-                recoveryCode: body.recovery_code,
+              noticeOfSignIn(
+                await deps.credentials.mfaGrant({
+                  mfaToken: body.mfa_token,
+                  otp: body.otp,
+                  recoveryCode: body.recovery_code,
+                  context,
+                }),
                 context,
-              }),
+              ),
             );
           case 'refresh_token': {
             const result = await deps.sessions.refresh(

@@ -12,6 +12,7 @@ import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { PrincipalCache } from './principal-cache.ts';
+import { RevocationBroadcast } from './revocation-broadcast.ts';
 import { type SessionRow, sessionStore } from './session-store.ts';
 
 /** Who is calling: resolved from a bearer token on every request. */
@@ -39,7 +40,6 @@ export type AuthFailure = 'invalid' | 'expired' | 'revoked' | 'idle';
 /** Why a refresh failed, in RFC 6749 terms; `reused` revokes the whole family. */
 export type RefreshFailure = 'invalid_grant' | 'reused';
 
-const REVOCATION_CHANNEL = 'auth.revoked';
 /** Last-use times are written at most this often: idle timeouts are minutes, writes per request are waste. */
 const LAST_USED_WRITE_INTERVAL_MS = 30_000;
 
@@ -50,6 +50,8 @@ export interface SessionServiceDeps {
   bus: Bus;
   clock: Clock;
   fieldCipher: FieldCipher;
+  /** Told when some node did not confirm a revocation in time (it may be partitioned from Redis). */
+  onUnconfirmedRevocation?: (missing: number) => void;
 }
 
 /** Where a session was opened from: personal data, sealed with the tenant key. */
@@ -70,7 +72,13 @@ export function parseScopes(scope: string | undefined): Scope[] {
  * is broadcast on the bus and evicts them on every node, and while the bus may be missing messages the
  * cache is bypassed, so a revoked token never works anywhere.
  */
-export function createSessionService({ storage, bus, clock, fieldCipher }: SessionServiceDeps) {
+export function createSessionService({
+  storage,
+  bus,
+  clock,
+  fieldCipher,
+  onUnconfirmedRevocation = () => undefined,
+}: SessionServiceDeps) {
   const deviceLocation = (tenantId: string, sessionId: string) => ({
     tenantId,
     table: 'sessions',
@@ -81,10 +89,13 @@ export function createSessionService({ storage, bus, clock, fieldCipher }: Sessi
   bus.onReliabilityChange(() => {
     cache.clear();
   });
-  void bus.subscribe(REVOCATION_CHANNEL, (message) => {
-    const { sessionIds } = JSON.parse(message) as { sessionIds: string[] };
-    cache.evictSessions(sessionIds);
-  });
+  const broadcast = RevocationBroadcast.start(
+    bus,
+    (sessionIds) => {
+      cache.evictSessions(sessionIds);
+    },
+    onUnconfirmedRevocation,
+  );
 
   async function tokenSettings(tx: TenantTx, tenantId: string) {
     const row = await sessionStore.settings(tx, tenantId);
@@ -121,7 +132,7 @@ export function createSessionService({ storage, bus, clock, fieldCipher }: Sessi
   async function announceRevocation(sessionIds: string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     cache.evictSessions(sessionIds);
-    await bus.publish(REVOCATION_CHANNEL, JSON.stringify({ sessionIds }));
+    await (await broadcast).announce(sessionIds);
   }
 
   const service = {

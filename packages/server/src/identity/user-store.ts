@@ -1,4 +1,5 @@
 import type { TenantTx } from '../storage/database.ts';
+import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
 import type { UsersTable } from '../storage/tables.ts';
 
 export type UserRow = UsersTable;
@@ -15,6 +16,26 @@ export const userStore = {
       .selectAll()
       .where('tenant_id', '=', tenantId)
       .where('id', '=', userId)
+      .executeTakeFirst();
+  },
+
+  /**
+   * Reads the user row locked until the transaction ends on PostgreSQL (SQLite serialises transactions
+   * already). Anything that reads failure counts, lock state or one-time codes and then writes them back
+   * must use this, or parallel requests all pass on the same stale state.
+   */
+  async lockById(
+    tx: TenantTx,
+    tenantId: string,
+    userId: string,
+    dialect: DialectName,
+  ): Promise<UserRow | undefined> {
+    return tx
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', userId)
+      .$if(dialect === 'postgres', (query) => query.forUpdate())
       .executeTakeFirst();
   },
 

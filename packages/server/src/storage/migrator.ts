@@ -27,7 +27,13 @@ export async function migrateToLatest(storage: Storage): Promise<MigrationResult
   const migrations = Object.fromEntries(
     Object.entries(migrationFactories).map(([name, factory]) => [name, factory(storage.adapter)]),
   );
-  const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+    // Named explicitly: Kysely otherwise finds a migration table of the same name in any schema and
+    // skips creating its own (several deployments, or test runs, can share one database).
+    ...(storage.adapter.schema === undefined ? {} : { migrationTableSchema: storage.adapter.schema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined)
     throw error instanceof Error ? error : new Error('migration failed', { cause: error });

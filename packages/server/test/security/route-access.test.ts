@@ -27,6 +27,10 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     body: { roles: ['member'] },
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
+  'PATCH /v1/users/:userId': (other) => ({
+    path: `/v1/users/${other.userId}`,
+    body: { status: 'deactivated' },
+  }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set(['PUT /v1/roles/:name']);
@@ -100,6 +104,9 @@ describe('every route refuses callers without its scope, permission or tenant', 
         'GET /version',
         'POST /oauth/revoke',
         'POST /oauth/token',
+        'POST /v1/email/verify',
+        'POST /v1/password-reset/confirm',
+        'POST /v1/tenants/:tenantId/password-reset',
         'POST /v1/tenants/:tenantId/setup',
         'POST /v1/tenants/:tenantId/signup',
       ].sort(),

@@ -9,6 +9,8 @@ export type DialectName = 'sqlite' | 'postgres';
 export interface DialectAdapter {
   readonly name: DialectName;
   readonly dialect: Dialect;
+  /** The PostgreSQL schema holding Parley's tables (SQLite has none). */
+  readonly schema?: string;
   /** Binds the running transaction to one tenant (PostgreSQL: `app.tenant_id` + the restricted role). */
   enterTenant(tx: Transaction<unknown>, tenantId: string): Promise<void>;
   /** Creates the schema before migrations run. */

@@ -28,6 +28,7 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
   pool.on('error', options.onPoolError);
   return {
     name: 'postgres',
+    schema,
     pool,
     dialect: new PostgresDialect({ pool }),
     async enterTenant(tx: Transaction<unknown>, tenantId: string) {
