@@ -56,6 +56,7 @@ export function buildServices(input: {
     bus,
     clock,
     fieldCipher: security.fieldCipher,
+    audit,
     onUnconfirmedRevocation: (missing) => {
       logger.warn({ missing }, 'revocation not confirmed by every node in time');
     },

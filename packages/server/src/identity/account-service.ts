@@ -14,6 +14,8 @@ import { loadPasswordPolicy } from './tenant-policy.ts';
 import type { UserService } from './user-service.ts';
 import { userStore } from './user-store.ts';
 import { userTokenStore } from './user-token-store.ts';
+import { lockedForSeconds, registerFailedAttempt } from './lockout.ts';
+import { assertPasswordAllowed, loadPasswordRules } from './password-check.ts';
 
 const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -257,6 +259,11 @@ export function createAccountService(deps: AccountServiceDeps) {
     },
 
     /** Changes the caller's password; every other session of theirs ends. */
+    /**
+     * Changes the caller's password; every other session of theirs ends. A wrong current password counts
+     * towards the account lockout (a stolen session must not become a password-guessing oracle). The
+     * argon2 work runs outside any transaction.
+     */
     async changePassword(
       tenantId: string,
       userId: string,
@@ -265,32 +272,56 @@ export function createAccountService(deps: AccountServiceDeps) {
       next: string,
       context: RequestContext,
     ): Promise<void> {
-      await storage.withTenant(tenantId, async (tx) => {
+      const read = await storage.withTenant(tenantId, async (tx) => {
         const row = await userStore.findById(tx, tenantId, userId);
         if (!row?.password_hash) throw new AppError('not_found');
-        if (!(await hasher.verify(row.password_hash, current))) {
-          await audit.append(tx, tenantId, {
-            actor: { type: 'user', id: userId, sessionId },
-            action: 'auth.password_change_failed',
-            target: { type: 'user', id: userId },
-            outcome: 'failure',
-            ...context,
-          });
-          throw new AppError('invalid_credentials', 'The current password is wrong.');
-        }
         const user = await users.getUserIn(tx, tenantId, userId);
-        const history = JSON.parse(row.password_history ?? '[]') as string[];
-        const policy = await checkPassword(tx, tenantId, next, {
-          displayName: user.displayName ?? undefined,
-          email: user.email ?? undefined,
-          previousHashes: [row.password_hash, ...history],
+        return { row, user, rules: await loadPasswordRules(tx, tenantId) };
+      });
+      const storedHash = read.row.password_hash ?? '';
+      const lockedFor = lockedForSeconds(read.row, clock);
+      if (lockedFor > 0)
+        throw new AppError('account_locked', undefined, { 'retry-after': String(lockedFor) });
+      if (!(await hasher.verify(storedHash, current))) {
+        await storage.withTenant(tenantId, async (tx) => {
+          const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
+          if (user) {
+            await registerFailedAttempt({ audit, clock }, tx, {
+              tenantId,
+              user,
+              policy: read.rules.policy,
+              context,
+              reason: 'wrong_current_password',
+            });
+          }
         });
+        throw new AppError('invalid_credentials', 'The current password is wrong.');
+      }
+      const history = JSON.parse(read.row.password_history ?? '[]') as string[];
+      await assertPasswordAllowed(
+        next,
+        read.rules,
+        {
+          displayName: read.user.displayName ?? undefined,
+          email: read.user.email ?? undefined,
+          previousHashes: [storedHash, ...history],
+        },
+        hasher,
+      );
+      const newHash = await hasher.hash(next);
+      await storage.withTenant(tenantId, async (tx) => {
+        const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
+        // Changed by a concurrent reset or change: this change was judged against a password that is gone.
+        if (user?.password_hash !== storedHash)
+          throw new AppError('conflict', 'The password was changed meanwhile.');
         await userStore.update(tx, tenantId, userId, {
-          password_hash: await hasher.hash(next),
+          password_hash: newHash,
           password_changed_at: clock.now(),
           password_history: JSON.stringify(
-            [row.password_hash, ...history].slice(0, Math.max(policy.historyCount, 1)),
+            [storedHash, ...history].slice(0, Math.max(read.rules.policy.historyCount, 1)),
           ),
+          failed_logins: 0,
+          locked_until: null,
         });
         await audit.append(tx, tenantId, {
           actor: { type: 'user', id: userId, sessionId },

@@ -9,11 +9,12 @@ import type { Storage, TenantTx } from '../storage/database.ts';
 import type { UserRow } from './user-store.ts';
 import { userStore } from './user-store.ts';
 import { exceedsPasswordByteLimit, type PasswordHasher } from './password-hasher.ts';
-import { isPasswordExpired, lockoutDelaySeconds, type PasswordPolicy } from './password-policy.ts';
+import { isPasswordExpired, type PasswordPolicy } from './password-policy.ts';
 import { type IssuedTokens, parseScopes, type SessionService } from './session-service.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';
 import { matchRecoveryCode, verifyTotp } from './totp.ts';
 import { userTokenStore } from './user-token-store.ts';
+import { registerFailedAttempt } from './lockout.ts';
 
 /** What a grant answers. Errors use RFC 6749 §5.2 codes; the route turns them into the OAuth body. */
 export type GrantResult =
@@ -58,29 +59,14 @@ export function createCredentialService(deps: CredentialServiceDeps) {
 
   const ipKey = (ip: string | undefined) => `signin-ip:${ip ?? 'unknown'}`;
 
-  async function recordFailure(
+  const recordFailure = (
     tx: TenantTx,
     tenantId: string,
     user: UserRow,
     policy: PasswordPolicy,
     context: RequestContext,
     reason: string,
-  ): Promise<void> {
-    const failures = (user.failed_logins ?? 0) + 1;
-    const delay = lockoutDelaySeconds(failures, policy);
-    await userStore.update(tx, tenantId, user.id, {
-      failed_logins: failures,
-      locked_until: delay > 0 ? clock.now() + delay * 1000 : null,
-    });
-    await audit.append(tx, tenantId, {
-      actor: { type: 'user', id: user.id },
-      action: delay > 0 ? 'auth.account_locked' : 'auth.login_failed',
-      target: { type: 'user', id: user.id },
-      outcome: 'failure',
-      ...context,
-      details: { reason, failures, lockedForSeconds: delay },
-    });
-  }
+  ) => registerFailedAttempt({ audit, clock }, tx, { tenantId, user, policy, context, reason });
 
   /** Issues tokens once every factor passed, narrowing scopes when the account owes an action first. */
   async function finishSignIn(

@@ -7,6 +7,8 @@ import {
 import { permissionsOf } from '../access/roles.ts';
 import type { Bus } from '../bus/bus.ts';
 import type { Clock } from '../clock.ts';
+import type { AuditInput } from '../compliance/audit/audit-entry.ts';
+import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
@@ -50,6 +52,7 @@ export interface SessionServiceDeps {
   bus: Bus;
   clock: Clock;
   fieldCipher: FieldCipher;
+  audit: AuditLog;
   /** Told when some node did not confirm a revocation in time (it may be partitioned from Redis). */
   onUnconfirmedRevocation?: (missing: number) => void;
 }
@@ -77,6 +80,7 @@ export function createSessionService({
   bus,
   clock,
   fieldCipher,
+  audit,
   onUnconfirmedRevocation = () => undefined,
 }: SessionServiceDeps) {
   const deviceLocation = (tenantId: string, sessionId: string) => ({
@@ -127,6 +131,24 @@ export function createSessionService({
       permissions: granted,
       scopes,
     };
+  }
+
+  /** Every ended session is an audit entry, in the transaction that ended it. */
+  async function recordRevocation(
+    tx: TenantTx,
+    tenantId: string,
+    sessionIds: string[],
+    reason: string,
+    actor: AuditInput['actor'],
+    userId?: string | null,
+  ): Promise<void> {
+    await audit.append(tx, tenantId, {
+      actor,
+      action: 'auth.sessions_revoked',
+      target: { type: 'user', id: userId ?? actor.id ?? 'unknown' },
+      outcome: 'success',
+      details: { reason, sessionIds },
+    });
   }
 
   async function announceRevocation(sessionIds: string[]): Promise<void> {
@@ -209,6 +231,7 @@ export function createSessionService({
             revoked_at: now,
             revoked_reason: 'idle_timeout',
           });
+          await recordRevocation(tx, tenantId, [row.id], 'idle_timeout', { type: 'system' }, row.user_id);
           return { kind: 'idle' as const, sessionId: row.id };
         }
         await sessionStore.update(tx, tenantId, row.id, { last_used_at: now });
@@ -252,6 +275,19 @@ export function createSessionService({
             revoked_at: now,
             revoked_reason: 'refresh_token_reuse',
           });
+          const replayed = await tx
+            .selectFrom('sessions')
+            .select('user_id')
+            .where('id', '=', replayedSession)
+            .executeTakeFirst();
+          await recordRevocation(
+            tx,
+            tenantId,
+            [replayedSession],
+            'refresh_token_reuse',
+            { type: 'system' },
+            replayed?.user_id,
+          );
           return { kind: 'failed' as const, failure: 'reused' as const, revoked: [replayedSession] };
         }
         const row = await sessionStore.byRefreshHash(tx, tenantId, hash);
@@ -305,6 +341,11 @@ export function createSessionService({
           revoked_at: clock.now(),
           revoked_reason: 'revoked',
         });
+        await recordRevocation(tx, tenantId, [row.id], 'token_revoked', {
+          type: row.user_id === null ? 'client' : 'user',
+          id: row.user_id ?? row.client_id ?? undefined,
+          sessionId: row.id,
+        });
         return row.id;
       });
       if (sessionId !== undefined) await announceRevocation([sessionId]);
@@ -314,9 +355,10 @@ export function createSessionService({
     async revokeUserSessions(
       tenantId: string,
       userId: string,
-      options: { only?: string; except?: string; reason: string },
+      options: { only?: string; except?: string; reason: string; actor?: AuditInput['actor'] },
     ) {
       const revoked = await storage.withTenant(tenantId, async (tx) => {
+        let ids: string[];
         if (options.only !== undefined) {
           const rows = await sessionStore.activeForUser(tx, tenantId, userId, clock.now());
           if (!rows.some((row) => row.id === options.only)) return [];
@@ -324,9 +366,28 @@ export function createSessionService({
             revoked_at: clock.now(),
             revoked_reason: options.reason,
           });
-          return [options.only];
+          ids = [options.only];
+        } else {
+          ids = await sessionStore.revokeForUser(
+            tx,
+            tenantId,
+            userId,
+            clock.now(),
+            options.reason,
+            options.except,
+          );
         }
-        return sessionStore.revokeForUser(tx, tenantId, userId, clock.now(), options.reason, options.except);
+        if (ids.length > 0) {
+          await recordRevocation(
+            tx,
+            tenantId,
+            ids,
+            options.reason,
+            options.actor ?? { type: 'user', id: userId },
+            userId,
+          );
+        }
+        return ids;
       });
       await announceRevocation(revoked);
       return revoked;

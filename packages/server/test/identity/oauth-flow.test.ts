@@ -309,4 +309,45 @@ describeEachDialect('OAuth 2.0 sign-in, tokens and sessions', (dialect) => {
       ).status,
     ).toBe(200);
   });
+
+  it('records every ended session in the audit log with its reason', async () => {
+    const reasons = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx.selectFrom('audit_log').select('details').where('action', '=', 'auth.sessions_revoked').execute(),
+    );
+    const seen = new Set(reasons.map((row) => (JSON.parse(row.details) as { reason: string }).reason));
+    for (const reason of [
+      'token_revoked',
+      'refresh_token_reuse',
+      'idle_timeout',
+      'password_changed',
+      'signed_out',
+    ]) {
+      expect(seen, reason).toContain(reason);
+    }
+  });
+
+  it('attack: a stolen session cannot guess the password through the change-password endpoint', async () => {
+    owner = {
+      ...owner,
+      ...(await signIn(server, owner.tenantId, owner.email, ownerPassword, 'profile chat calls admin audit')),
+    };
+    const email = 'guessed@acme.example';
+    await newMember(email);
+    const stolen = await signIn(server, owner.tenantId, email, memberPassword, 'profile');
+    const guess = (currentPassword: string) =>
+      server.request(
+        '/v1/me/password',
+        json(
+          { currentPassword, newPassword: 'a quiet lighthouse keeps its lamp' },
+          stolen.accessToken,
+          'PUT',
+        ),
+      );
+    for (let attempt = 0; attempt < 5; attempt += 1)
+      expect((await guess(`guess number ${attempt}`)).status).toBe(401);
+    const locked = await guess(memberPassword);
+    expect(locked.status).toBe(429);
+    expect(locked.json()).toMatchObject({ error: { code: 'account_locked' } });
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+  });
 });
