@@ -37,12 +37,16 @@ export function mfaRoutes(deps: { mfa: MfaService }): RouteDeclaration[] {
       summary: 'Start TOTP enrolment: the otpauth:// URI and its QR code. MFA is on only after confirming.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
-      schema: { response: { 201: enrollmentBody } },
+      schema: {
+        body: z.object({ password: z.string().min(1).max(16_384) }).strict(),
+        response: { 201: enrollmentBody },
+      },
       handler: async (request, reply) => {
         const principal = principalOf(request);
         const enrollment = await deps.mfa.beginEnrollment(
           principal.tenantId,
           actorOf(principal),
+          (request.body as { password: string }).password,
           requestContext(request),
         );
         // The bare secret is inside the URI already; it is not repeated as a field of its own.

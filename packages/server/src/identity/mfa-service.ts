@@ -7,6 +7,7 @@ import type { FieldLocation } from '../crypto/field-cipher.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import type { PasswordHasher } from './password-hasher.ts';
+import { registerFailedAttempt } from './lockout.ts';
 import { lockoutDelaySeconds } from './password-policy.ts';
 import type { SessionService } from './session-service.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';
@@ -203,11 +204,34 @@ export function createMfaService(deps: MfaServiceDeps) {
      * Starts enrolment: a fresh secret, sealed into `totp_pending_secret` (replacing any earlier unconfirmed
      * one). MFA stays off until `confirmEnrollment` sees a code from it.
      */
+    /**
+     * Starts enrolment. Needs the password: a stolen session alone must not be able to bind the thief's
+     * authenticator to the account and lock the owner out.
+     */
     async beginEnrollment(
       tenantId: string,
       actor: MfaActor,
+      password: string,
       context: RequestContext,
     ): Promise<TotpEnrollment> {
+      const stored = await storage.withTenant(
+        tenantId,
+        async (tx) => (await lockUser(tx, tenantId, actor.userId)).password_hash,
+      );
+      if (stored == null || !(await hasher.verify(stored, password))) {
+        await storage.withTenant(tenantId, async (tx) => {
+          const user = await lockUser(tx, tenantId, actor.userId);
+          const policy = await loadPasswordPolicy(tx, tenantId);
+          await registerFailedAttempt({ audit, clock }, tx, {
+            tenantId,
+            user,
+            policy,
+            context,
+            reason: 'wrong_password_mfa_enrolment',
+          });
+        });
+        throw new AppError('invalid_credentials', 'The password is wrong.');
+      }
       return storage.withTenant(tenantId, async (tx) => {
         const user = await lockUser(tx, tenantId, actor.userId);
         if (user.totp_enabled_at != null)

@@ -72,8 +72,11 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
     }
   }
 
-  async function enrol(user: SignedIn): Promise<Enrolled> {
-    const begun = await server.request('/v1/me/mfa/totp', json({}, user.accessToken));
+  async function enrol(user: SignedIn, password = ownerPassword): Promise<Enrolled> {
+    const begun = await server.request(
+      '/v1/me/mfa/totp',
+      json({ password }, user.accessToken),
+    );
     expect(begun.status).toBe(201);
     const { otpauthUri } = begun.json<{ otpauthUri: string }>();
     const totp = URI.parse(otpauthUri);
@@ -134,7 +137,10 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
 
   it('enrolment answers an otpauth URI and a QR code; MFA is on only once a code confirms it', async () => {
     const owner = await freshOwner();
-    const begun = await server.request('/v1/me/mfa/totp', json({}, owner.accessToken));
+    const begun = await server.request(
+      '/v1/me/mfa/totp',
+      json({ password: ownerPassword }, owner.accessToken),
+    );
     expect(begun.status).toBe(201);
     const body = begun.json<{ otpauthUri: string; qrSvg: string }>();
     expect(Object.keys(body).sort()).toEqual(['otpauthUri', 'qrSvg']);
@@ -174,7 +180,10 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
 
     const me = await server.request('/v1/me', bearer(owner.accessToken));
     expect(me.json()).toMatchObject({ mfaEnabled: true });
-    const again = await server.request('/v1/me/mfa/totp', json({}, owner.accessToken));
+    const again = await server.request(
+      '/v1/me/mfa/totp',
+      json({ password: ownerPassword }, owner.accessToken),
+    );
     expect(again.status).toBe(409);
     expect(again.json()).toMatchObject({ error: { code: 'conflict' } });
 
@@ -419,7 +428,7 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
       email: memberEmail,
       ...(await signIn(server, owner.tenantId, memberEmail, memberPassword, 'profile admin')),
     };
-    await enrol(member);
+    await enrol(member, memberPassword);
     const memberSession = await server.request('/v1/me', bearer(member.accessToken));
     expect(memberSession.status).toBe(200);
 
@@ -528,5 +537,16 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
     const code = nextCode(totp);
     const answers = await Promise.all(tokens.map((token) => mfaGrant(token, { otp: code })));
     expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
+  });
+
+  it('attack: a stolen session alone cannot enrol the thief’s authenticator (the password is required)', async () => {
+    const owner = await freshOwner();
+    const refused = await server.request(
+      '/v1/me/mfa/totp',
+      json({ password: 'the thief does not know it' }, owner.accessToken),
+    );
+    expect(refused.status).toBe(401);
+    expect((await server.request('/v1/me/mfa/totp', json({}, owner.accessToken))).status).toBe(400);
+    expect((await userRow(owner)).totp_pending_secret).toBeNull();
   });
 });
