@@ -112,11 +112,15 @@ export function createAccountService(deps: AccountServiceDeps) {
         if (!token)
           throw new AppError('invalid_credentials', 'The setup token is not valid for this tenant.');
         if (token.used_at !== null || token.expires_at <= clock.now()) throw new AppError('gone');
-        await tx
+        const claimed = await tx
           .updateTable('tenant_setup_tokens')
           .set({ used_at: clock.now() })
           .where('id', '=', token.id)
+          // Claimed in one statement: of two simultaneous setups, exactly one gets the tenant.
+          .where('used_at', 'is', null)
+          .returning('id')
           .execute();
+        if (claimed.length === 0) throw new AppError('gone');
         await tenantSettingsStore.upsert(tx, {
           tenant_id: tenantId,
           signup_mode: 'admin_created',

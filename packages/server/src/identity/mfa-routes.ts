@@ -3,6 +3,7 @@ import { AppError } from '../app-error.ts';
 import { principalOf } from '../http/auth-hook.ts';
 import { requestContext } from '../http/request-context.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
+import type { EmailFlowsService } from './email-flows-service.ts';
 import type { MfaService } from './mfa-service.ts';
 
 const totpCode = z.string().regex(/^[0-9]{6}$/, 'must be a 6-digit code');
@@ -24,7 +25,10 @@ const disableBody = z
 const userParams = z.object({ userId: z.string().min(1).max(64) }).strict();
 
 /** TOTP second factor: the caller's own enrolment and removal, and the admin reset. */
-export function mfaRoutes(deps: { mfa: MfaService }): RouteDeclaration[] {
+export function mfaRoutes(deps: {
+  mfa: MfaService;
+  emailFlows: Pick<EmailFlowsService, 'notify'>;
+}): RouteDeclaration[] {
   const actorOf = (principal: ReturnType<typeof principalOf>) => {
     if (principal.userId === null)
       throw new AppError('forbidden', 'This endpoint is for users, not API clients.');
@@ -72,6 +76,13 @@ export function mfaRoutes(deps: { mfa: MfaService }): RouteDeclaration[] {
           code,
           requestContext(request),
         );
+        // A security notice, in the background: someone who took over a session is seen by the owner.
+        deps.emailFlows.notify(
+          principal.tenantId,
+          actorOf(principal).userId,
+          'mfa_changed',
+          requestContext(request),
+        );
         return reply.header('cache-control', 'no-store').send({ recoveryCodes });
       },
     },
@@ -90,6 +101,12 @@ export function mfaRoutes(deps: { mfa: MfaService }): RouteDeclaration[] {
           disableBody.parse(request.body),
           requestContext(request),
         );
+        deps.emailFlows.notify(
+          principal.tenantId,
+          actorOf(principal).userId,
+          'mfa_changed',
+          requestContext(request),
+        );
         return reply.code(204).send();
       },
     },
@@ -104,6 +121,7 @@ export function mfaRoutes(deps: { mfa: MfaService }): RouteDeclaration[] {
         const principal = principalOf(request);
         const { userId } = userParams.parse(request.params);
         await deps.mfa.adminReset(principal.tenantId, actorOf(principal), userId, requestContext(request));
+        deps.emailFlows.notify(principal.tenantId, userId, 'mfa_changed', requestContext(request));
         return reply.code(204).send();
       },
     },

@@ -73,10 +73,7 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
   }
 
   async function enrol(user: SignedIn, password = ownerPassword): Promise<Enrolled> {
-    const begun = await server.request(
-      '/v1/me/mfa/totp',
-      json({ password }, user.accessToken),
-    );
+    const begun = await server.request('/v1/me/mfa/totp', json({ password }, user.accessToken));
     expect(begun.status).toBe(201);
     const { otpauthUri } = begun.json<{ otpauthUri: string }>();
     const totp = URI.parse(otpauthUri);
@@ -548,5 +545,15 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
     expect(refused.status).toBe(401);
     expect((await server.request('/v1/me/mfa/totp', json({}, owner.accessToken))).status).toBe(400);
     expect((await userRow(owner)).totp_pending_secret).toBeNull();
+  });
+
+  it('sends the user a security notice when MFA is turned on', async () => {
+    const owner = await freshOwner();
+    await enrol(owner);
+    await server.app.services.emailFlows.drain();
+    const kinds = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx.selectFrom('mail_outbox').select('kind').where('tenant_id', '=', owner.tenantId).execute(),
+    );
+    expect(kinds.map((row) => row.kind)).toContain('mfa_changed');
   });
 });
