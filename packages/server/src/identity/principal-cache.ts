@@ -49,6 +49,15 @@ export class PrincipalCache {
     }
   }
 
+  /** Drops every cached principal of a tenant (a custom role changed: anyone may hold it). */
+  evictTenant(tenantId: string): void {
+    for (const [hash, entry] of this.#byHash) {
+      if (entry.principal.tenantId !== tenantId) continue;
+      this.#byHash.delete(hash);
+      this.#hashBySession.delete(entry.principal.sessionId);
+    }
+  }
+
   clear(): void {
     this.#byHash.clear();
     this.#hashBySession.clear();

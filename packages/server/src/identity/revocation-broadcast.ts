@@ -5,6 +5,12 @@ const REVOKE_CHANNEL = 'auth.revoked';
 const ACK_CHANNEL = 'auth.revoked.ack';
 const CONFIRM_TIMEOUT_MS = 2000;
 
+/** What every node must forget: some sessions, or every session of a tenant. */
+export interface Eviction {
+  sessionIds?: string[];
+  tenantId?: string;
+}
+
 /**
  * Revocations that are done when they return: the message goes to every node, each node evicts and
  * acknowledges, and `announce` resolves once as many acknowledgements arrived as nodes received it. So a
@@ -25,11 +31,11 @@ export class RevocationBroadcast {
     private readonly onTimeout: (missing: number) => void,
   ) {}
 
-  static async start(bus: Bus, evict: (sessionIds: string[]) => void, onTimeout: (missing: number) => void) {
+  static async start(bus: Bus, evict: (eviction: Eviction) => void, onTimeout: (missing: number) => void) {
     const broadcast = new RevocationBroadcast(bus, onTimeout);
     await bus.subscribe(REVOKE_CHANNEL, (message) => {
-      const { id, sessionIds } = JSON.parse(message) as { id: string; sessionIds: string[] };
-      evict(sessionIds);
+      const { id, ...eviction } = JSON.parse(message) as Eviction & { id: string };
+      evict(eviction);
       bus.publish(ACK_CHANNEL, id).catch(() => undefined);
     });
     await bus.subscribe(ACK_CHANNEL, (id) => {
@@ -41,7 +47,7 @@ export class RevocationBroadcast {
     return broadcast;
   }
 
-  async announce(sessionIds: string[]): Promise<void> {
+  async announce(eviction: Eviction): Promise<void> {
     const id = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const confirmed = new Promise<void>((resolve) => {
@@ -53,7 +59,7 @@ export class RevocationBroadcast {
       }, CONFIRM_TIMEOUT_MS);
     });
     try {
-      const receivers = await this.bus.publish(REVOKE_CHANNEL, JSON.stringify({ id, sessionIds }));
+      const receivers = await this.bus.publish(REVOKE_CHANNEL, JSON.stringify({ id, ...eviction }));
       const waiter = this.#pending.get(id);
       // Acknowledgements may already have arrived (the local bus answers synchronously).
       if (waiter) waiter.expected = receivers;

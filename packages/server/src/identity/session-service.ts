@@ -95,8 +95,9 @@ export function createSessionService({
   });
   const broadcast = RevocationBroadcast.start(
     bus,
-    (sessionIds) => {
-      cache.evictSessions(sessionIds);
+    (eviction) => {
+      if (eviction.sessionIds) cache.evictSessions(eviction.sessionIds);
+      if (eviction.tenantId !== undefined) cache.evictTenant(eviction.tenantId);
     },
     onUnconfirmedRevocation,
   );
@@ -154,7 +155,7 @@ export function createSessionService({
   async function announceRevocation(sessionIds: string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     cache.evictSessions(sessionIds);
-    await (await broadcast).announce(sessionIds);
+    await (await broadcast).announce({ sessionIds });
   }
 
   const service = {
@@ -391,6 +392,12 @@ export function createSessionService({
       });
       await announceRevocation(revoked);
       return revoked;
+    },
+
+    /** Call after redefining a custom role: every cached principal of the tenant is rebuilt. */
+    async refreshTenantPrincipals(tenantId: string): Promise<void> {
+      cache.evictTenant(tenantId);
+      await (await broadcast).announce({ tenantId });
     },
 
     /** Call after changing a user's roles: cached principals of that user must be rebuilt. */

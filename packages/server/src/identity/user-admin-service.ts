@@ -123,6 +123,7 @@ export function createUserAdminService(deps: {
           details: { permissions: granted },
         });
       });
+      await sessions.refreshTenantPrincipals(tenantId);
     },
   };
 }

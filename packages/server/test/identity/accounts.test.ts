@@ -169,4 +169,50 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
     });
     expect(response.json()).toMatchObject({ scope: 'profile', parley_notice: 'mfa_enrollment_required' });
   });
+
+  it('custom roles grant their permissions; changing a role or a user’s roles takes effect at once', async () => {
+    expect(
+      (
+        await server.request(
+          '/v1/roles/auditor',
+          json({ permissions: ['profile.read', 'audit.read'] }, owner.accessToken, 'PUT'),
+        )
+      ).status,
+    ).toBe(204);
+    expect(
+      (await server.request('/v1/roles/admin', json({ permissions: [] }, owner.accessToken, 'PUT'))).status,
+    ).toBe(409);
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Aud Itor', email: 'auditor@modes.example', password, roles: ['auditor'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(201);
+    const userId = created.json<{ userId: string }>().userId;
+    const token = (await signIn(server, owner.tenantId, 'auditor@modes.example', password, 'profile audit'))
+      .accessToken;
+    expect((await server.request('/v1/audit?limit=1', bearer(token))).status).toBe(200);
+    // The role loses the permission: the very next request with the same (cached) token is refused.
+    await server.request(
+      '/v1/roles/auditor',
+      json({ permissions: ['profile.read'] }, owner.accessToken, 'PUT'),
+    );
+    expect((await server.request('/v1/audit?limit=1', bearer(token))).status).toBe(403);
+    // Roles of a user change: likewise.
+    await server.request(
+      `/v1/users/${userId}/roles`,
+      json({ roles: ['compliance_officer'] }, owner.accessToken, 'PUT'),
+    );
+    expect((await server.request('/v1/audit?limit=1', bearer(token))).status).toBe(200);
+    const changes = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx
+        .selectFrom('audit_log')
+        .select('action')
+        .where('action', 'in', ['role.defined', 'user.roles_changed'])
+        .execute(),
+    );
+    expect(changes.length).toBeGreaterThanOrEqual(3);
+  });
 });
