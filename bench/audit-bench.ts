@@ -98,6 +98,7 @@ async function benchDialect(dialect: DialectName, dataDir: string): Promise<Reco
       storage,
       clock: systemClock,
       masterKeyFile: join(dataDir, `${dialect}-master.key`),
+      erasureLogFile: join(dataDir, `${dialect}-erasures.log`),
       generateIfMissing: true,
     });
     const { appends, fields } = await measure(storage, security);

@@ -97,6 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     masterKeyFile: config.masterKeyFile,
     masterKeyEnvironment: config.masterKey,
     generateIfMissing: true,
+    erasureLogFile: config.erasureLogFile,
   });
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : undefined;
   const keyManagement = createKeyManagement({ storage, keyring: security.keyring, clock });

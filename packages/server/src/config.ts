@@ -93,6 +93,13 @@ export const settings = {
     description:
       'Master key from the environment instead of the file: one base64 key, or `VERSION:BASE64` pairs comma-separated.',
   }),
+  erasureLogFile: setting({
+    env: 'PARLEY_ERASURE_LOG_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: '`<data dir>/erasures.log`',
+    description:
+      'Register of erased users, kept outside the database (like the master key) and re-applied at start-up so a restored backup cannot revive them.',
+  }),
   tlsMode: setting({
     env: 'PARLEY_TLS_MODE',
     schema: z.enum(['tls', 'behind-proxy']).default('tls'),
@@ -200,7 +207,7 @@ export const settings = {
 type Settings = typeof settings;
 export type SettingName = keyof Settings;
 export type Config = Readonly<
-  { [K in SettingName]: z.output<Settings[K]['schema']> } & { masterKeyFile: string }
+  { [K in SettingName]: z.output<Settings[K]['schema']> } & { masterKeyFile: string; erasureLogFile: string }
 >;
 
 /** Thrown for an invalid setting; the CLI prints it and exits with code 2. */
@@ -263,6 +270,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     masterKeyFile: path.resolve(
       (values.masterKeyFile as string | undefined) ?? path.join(dataDir, 'master.key'),
+    ),
+    erasureLogFile: path.resolve(
+      (values.erasureLogFile as string | undefined) ?? path.join(dataDir, 'erasures.log'),
     ),
   }) as Config;
 }

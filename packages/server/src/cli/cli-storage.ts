@@ -32,6 +32,7 @@ export async function withCliSecurity<T>(
       masterKeyFile: config.masterKeyFile,
       masterKeyEnvironment: config.masterKey,
       generateIfMissing: true,
+      erasureLogFile: config.erasureLogFile,
     });
     return work(storage, security, config);
   });

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import { onRollback, type Storage, type TenantTx } from '../storage/database.ts';
 import type { TenantKeyPurpose } from '../storage/tables.ts';
 import { DecryptionError, open, seal } from './aead.ts';
+import { ErasureRegister } from './erasure-register.ts';
 import { KeyCache } from './key-cache.ts';
 import {
   addMasterKeyVersion,
@@ -40,6 +41,8 @@ export interface KeyringOptions {
   masterKeyEnvironment?: string | undefined;
   /** May a missing key file be generated? Only when the database holds nothing sealed yet. */
   generateIfMissing: boolean;
+  /** The erasure register, kept outside the database (see `ErasureRegister`). */
+  erasureLogFile: string;
 }
 
 /**
@@ -52,6 +55,7 @@ export class Keyring {
   readonly #storage: Storage;
   readonly #clock: Clock;
   readonly #file: string;
+  readonly #erasures: ErasureRegister;
   readonly #tenantKeys = new KeyCache<Buffer>(50_000, Number.POSITIVE_INFINITY);
   readonly #activeVersions = new KeyCache<number>(50_000, 10_000);
   readonly #userKeys = new KeyCache<Buffer>(100_000, 30_000);
@@ -61,6 +65,7 @@ export class Keyring {
     this.#storage = options.storage;
     this.#clock = options.clock;
     this.#file = options.masterKeyFile;
+    this.#erasures = new ErasureRegister(options.erasureLogFile);
   }
 
   /** Loads the master key and proves it matches the database; never starts on a wrong or missing key. */
@@ -101,6 +106,8 @@ export class Keyring {
     }
     const keyring = new Keyring(master, options);
     await keyring.#recordChecks(new Set(checks.map((check) => check.version)));
+    // A restore may have brought back keys of users erased after the backup was taken.
+    await keyring.#erasures.reapply(options.storage);
     return keyring;
   }
 
@@ -292,6 +299,9 @@ export class Keyring {
 
   /** Crypto-shredding: the user's key is overwritten, so every copy of their sealed fields is unreadable. */
   async destroyUserKey(tx: TenantTx, tenantId: string, userId: string): Promise<void> {
+    // Registered first: should the transaction fail after this, the erasure is re-applied at start-up,
+    // which errs on the side the user asked for.
+    this.#erasures.record({ tenantId, userId, at: this.#clock.now() });
     await tx
       .updateTable('user_keys')
       .set({ wrapped_key: null, destroyed_at: this.#clock.now() })

@@ -19,6 +19,7 @@ export interface SecurityCoreOptions {
   masterKeyFile: string;
   masterKeyEnvironment?: string | undefined;
   generateIfMissing: boolean;
+  erasureLogFile: string;
 }
 
 export async function openSecurityCore(options: SecurityCoreOptions): Promise<SecurityCore> {

@@ -58,6 +58,7 @@ describe('parley audit verify [sqlite]', () => {
         storage,
         clock: systemClock,
         masterKeyFile: path.join(database.dataDir, 'master.key'),
+        erasureLogFile: path.join(database.dataDir, 'erasures.log'),
         generateIfMissing: true,
       });
       const audit = new AuditLog({

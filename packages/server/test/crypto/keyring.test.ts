@@ -26,6 +26,7 @@ describeEachDialect('keyring', (dialect) => {
       storage: t.storage,
       clock: systemClock,
       masterKeyFile: t.masterKeyFile,
+      erasureLogFile: t.erasureLogFile,
       masterKeyEnvironment,
       generateIfMissing: true,
     });

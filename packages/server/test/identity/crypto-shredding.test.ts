@@ -113,6 +113,7 @@ describeEachDialect('users: sealed personal fields and crypto-shredding', (diale
           storage: copy,
           clock: systemClock,
           masterKeyFile: t.masterKeyFile,
+          erasureLogFile: t.erasureLogFile,
           generateIfMissing: false,
         });
         const fromCopy = createUserService({ storage: copy, security, clock: systemClock });
@@ -122,4 +123,45 @@ describeEachDialect('users: sealed personal fields and crypto-shredding', (diale
       }
     },
   );
+
+  it('a backup restored from before the erasure cannot revive the user: the register re-applies it', async () => {
+    const victim = await users.createUser(tenantId, {
+      displayName: 'Rhea Restored',
+      email: 'rhea@clinic.example',
+    });
+    // The "backup": the user's key row as it was before the erasure.
+    const backup = await t.storage.withTenant(tenantId, (tx) =>
+      tx.selectFrom('user_keys').selectAll().where('user_id', '=', victim.id).executeTakeFirstOrThrow(),
+    );
+    await users.eraseUser(tenantId, victim.id);
+    // The "restore": an operator puts the old row back (as a restore of the whole database would).
+    await t.storage.withTenant(tenantId, (tx) =>
+      tx
+        .updateTable('user_keys')
+        .set({ wrapped_key: backup.wrapped_key, destroyed_at: null })
+        .where('user_id', '=', victim.id)
+        .execute(),
+    );
+    await t.storage.withTenant(tenantId, (tx) =>
+      tx.updateTable('users').set({ status: 'active' }).where('id', '=', victim.id).execute(),
+    );
+    // The attack is real: with the old key row back, the data would open again...
+    expect((await users.getUser(tenantId, victim.id)).displayName).toBe('Rhea Restored');
+    // ...but the next start-up re-applies the register kept outside the database.
+    const { openSecurityCore } = await import('../../src/crypto/security-core.ts');
+    const restarted = await openSecurityCore({
+      storage: t.storage,
+      clock: systemClock,
+      masterKeyFile: t.masterKeyFile,
+      erasureLogFile: t.erasureLogFile,
+      generateIfMissing: false,
+    });
+    const afterRestore = createUserService({ storage: t.storage, security: restarted, clock: systemClock });
+    expect(await afterRestore.getUser(tenantId, victim.id)).toMatchObject({
+      status: 'erased',
+      displayName: null,
+      email: null,
+    });
+    expect(await afterRestore.findByEmail(tenantId, 'rhea@clinic.example')).toBeUndefined();
+  });
 });

@@ -14,6 +14,7 @@ export interface TestStorage {
   storage: Storage;
   security: SecurityCore;
   masterKeyFile: string;
+  erasureLogFile: string;
   close(): Promise<void>;
 }
 
@@ -44,12 +45,20 @@ export async function openTestStorage(
   });
   await migrateToLatest(storage);
   const masterKeyFile = path.join(database.dataDir, 'master.key');
-  const security = await openSecurityCore({ storage, clock, masterKeyFile, generateIfMissing: true });
+  const erasureLogFile = path.join(database.dataDir, 'erasures.log');
+  const security = await openSecurityCore({
+    storage,
+    clock,
+    masterKeyFile,
+    erasureLogFile,
+    generateIfMissing: true,
+  });
   return {
     database,
     storage,
     security,
     masterKeyFile,
+    erasureLogFile,
     async close() {
       await storage.close();
       await database.drop();

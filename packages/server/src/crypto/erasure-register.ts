@@ -1,0 +1,65 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { ensurePrivateDir } from '../bootstrap/data-dir.ts';
+import type { Storage } from '../storage/database.ts';
+
+export interface ErasureEntry {
+  tenantId: string;
+  userId: string;
+  at: number;
+}
+
+/**
+ * Crypto-shredding must reach backups too, but a database restored from a backup taken before an erasure
+ * holds the erased user's wrapped key again. So every erasure is also appended to this register, kept
+ * outside the database beside the master key (and, like it, outside database backups); at start-up the
+ * register is applied again, destroying any key a restore brought back. Append-only JSON lines, fsynced.
+ */
+export class ErasureRegister {
+  constructor(private readonly file: string) {}
+
+  record(entry: ErasureEntry): void {
+    ensurePrivateDir(path.dirname(this.file));
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  entries(): ErasureEntry[] {
+    if (!existsSync(this.file)) return [];
+    return readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as ErasureEntry);
+  }
+
+  /** Re-destroys every registered user key the database holds again (after a restore). Returns how many. */
+  async reapply(storage: Storage): Promise<number> {
+    let revived = 0;
+    for (const { tenantId, userId, at } of this.entries()) {
+      revived += await storage.withTenant(tenantId, async (tx) => {
+        const destroyed = await tx
+          .updateTable('user_keys')
+          .set({ wrapped_key: null, destroyed_at: at })
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', userId)
+          .where('wrapped_key', 'is not', null)
+          .returning('user_id')
+          .execute();
+        if (destroyed.length === 0) return 0;
+        await tx
+          .updateTable('users')
+          .set({ status: 'erased', email_index: null, phone_index: null })
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', userId)
+          .execute();
+        return destroyed.length;
+      });
+    }
+    return revived;
+  }
+}
