@@ -3,3 +3,4 @@ export * from './scopes.ts';
 export * from './permissions.ts';
 export * from './rest/ops.ts';
 export * from './rest/me.ts';
+export * from './rest/dialogs.ts';

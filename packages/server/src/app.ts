@@ -182,10 +182,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await services.emailFlows.drain();
     await services.bus.close();
     await storage.close();
-    if (redis)
-      await redis.quit().catch(() => {
-        redis.disconnect();
-      });
+    // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.
+    if (redis?.status === 'ready') await redis.quit().catch(() => undefined);
+    else redis?.disconnect();
     logger.info('shutdown complete');
   };
 

@@ -21,7 +21,9 @@ export class RedisBus implements Bus {
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
     this.#publisher = new Redis(url, { ...options, enableOfflineQueue: false });
-    this.#subscriber = new Redis(url, options);
+    // Subscriptions wait for Redis however long it is down (the node is `reliable: false` meanwhile) rather
+    // than failing: a node must be able to start while Redis is away and catch up when it returns.
+    this.#subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
     this.#publisher.on('error', () => undefined);
     this.#subscriber.on('error', () => undefined);
     this.#subscriber.on('message', (channel: string, message: string) => {
@@ -72,6 +74,10 @@ export class RedisBus implements Bus {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.#publisher.quit(), this.#subscriber.quit()]);
+    // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.
+    for (const client of [this.#publisher, this.#subscriber]) {
+      if (client.status === 'ready') await client.quit().catch(() => undefined);
+      else client.disconnect();
+    }
   }
 }

@@ -118,10 +118,19 @@ export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
       const tokenHash = hashToken(token);
       if (!validTenant) return;
       const recipient = await storage.withTenant(tenantId, async (tx) => {
+        const tenant = await tx
+          .selectFrom('tenants')
+          .select('id')
+          .where('id', '=', tenantId)
+          .executeTakeFirst();
+        if (!tenant) return undefined;
+        // Throttled by address before we know whether it exists: known and unknown addresses do the same
+        // work, and fail the same way if the counter store (Redis) is down, so nothing can be enumerated.
+        const addressKey = await security.blindIndex.compute(tx, tenantId, 'email', email);
+        const allowed = await withinMailLimit(tenantId, addressKey, 'password_reset');
         const row = await resettableUser(tx, tenantId, email);
         const address = row && (await users.getUserIn(tx, tenantId, row.id)).email;
         if (!row || !address) return undefined;
-        const allowed = await withinMailLimit(tenantId, row.id, 'password_reset');
         await audit.append(tx, tenantId, {
           actor: userActor(row.id),
           action: allowed ? 'auth.password_reset_requested' : 'auth.password_reset_throttled',

@@ -101,6 +101,8 @@ export function createSessionService({
     },
     onUnconfirmedRevocation,
   );
+  // Subscribing cannot fail for good (the Redis subscriber waits); this only keeps a rejection handled.
+  broadcast.catch(() => undefined);
 
   async function tokenSettings(tx: TenantTx, tenantId: string) {
     const row = await sessionStore.settings(tx, tenantId);

@@ -3,6 +3,7 @@ import type { DialectAdapter } from './dialects/dialect-adapter.ts';
 import { foundationMigration } from './migrations/0001-foundation.ts';
 import { securityCoreMigration } from './migrations/0002-security-core.ts';
 import { identityMigration } from './migrations/0003-identity.ts';
+import { messagingMigration } from './migrations/0004-messaging.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -16,6 +17,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0001-foundation': foundationMigration,
   '0002-security-core': securityCoreMigration,
   '0003-identity': identityMigration,
+  '0004-messaging': messagingMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -21,6 +21,65 @@ export interface Database {
   user_tokens: UserTokensTable;
   oauth_clients: OAuthClientsTable;
   mail_outbox: MailOutboxTable;
+  dialogs: DialogsTable;
+  dialog_members: DialogMembersTable;
+  messages: MessagesTable;
+}
+
+export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
+
+export interface DialogsTable {
+  id: string;
+  tenant_id: string;
+  type: DialogType;
+  /** For private dialogs: the two user ids, sorted, so a pair has one dialog. */
+  pair_key: string | null;
+  /** Field-cipher envelopes (tenant key). */
+  name: string | null;
+  description: string | null;
+  photo_url: string | null;
+  custom_data: string | null;
+  created_by: string;
+  /** 1: members see only what was sent after they joined. */
+  hide_history: number;
+  last_seq: number;
+  last_activity_at: number;
+  created_at: number;
+  deleted_at: number | null;
+}
+
+export interface DialogMembersTable {
+  tenant_id: string;
+  dialog_id: string;
+  user_id: string;
+  role: 'owner' | 'admin' | 'member';
+  joined_seq: number;
+  joined_at: number;
+  left_at: number | null;
+  read_seq: number;
+  /** "Delete for me": history up to here is hidden from this member. */
+  cleared_seq: number;
+  muted: number;
+  pinned: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  tenant_id: string;
+  dialog_id: string;
+  seq: number;
+  sender_id: string;
+  client_id: string;
+  /** Field-cipher envelope (tenant key); null once deleted for everyone. */
+  body: string | null;
+  reply_to: string | null;
+  /** JSON array of user ids. */
+  mentions: string;
+  /** Field-cipher envelope of a JSON object. */
+  properties: string | null;
+  created_at: number;
+  edited_at: number | null;
+  deleted_at: number | null;
 }
 
 export interface MailOutboxTable {
@@ -246,7 +305,10 @@ export const tenantOwnedTables = [
   'audit_checkpoints',
   'audit_heads',
   'audit_log',
+  'dialog_members',
+  'dialogs',
   'mail_outbox',
+  'messages',
   'oauth_clients',
   'roles',
   'sessions',

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+export const dialogTypes = ['private', 'group', 'broadcast', 'public'] as const;
+
+const customData = z
+  .record(z.string().max(64), z.unknown())
+  .refine((value) => JSON.stringify(value).length <= 8192, 'must serialise to at most 8 KiB');
+
+export const createDialogBody = z
+  .object({
+    type: z.enum(dialogTypes),
+    /** Other participants (for private: exactly one). */
+    memberIds: z.array(z.uuid()).max(1000).default([]),
+    name: z.string().trim().min(1).max(200).optional(),
+    description: z.string().max(2000).optional(),
+    photoUrl: z.url({ protocol: /^https$/ }).max(2048).optional(),
+    customData: customData.optional(),
+    /** Groups: new members see only what is sent after they join. */
+    hideHistory: z.boolean().default(false),
+  })
+  .strict();
+export type CreateDialogBody = z.infer<typeof createDialogBody>;
+
+export const updateDialogBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    description: z.string().max(2000).nullable().optional(),
+    photoUrl: z.url({ protocol: /^https$/ }).max(2048).nullable().optional(),
+    customData: customData.nullable().optional(),
+    muted: z.boolean().optional(),
+    pinned: z.boolean().optional(),
+  })
+  .strict();
+export type UpdateDialogBody = z.infer<typeof updateDialogBody>;
+
+export const messageBody = z.object({
+  id: z.string(),
+  dialogId: z.string(),
+  seq: z.number(),
+  senderId: z.string(),
+  clientId: z.string(),
+  body: z.string().nullable(),
+  replyTo: z.string().nullable(),
+  mentions: z.array(z.string()),
+  properties: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.string(),
+  editedAt: z.string().nullable(),
+  deleted: z.boolean(),
+});
+export type MessageBody = z.infer<typeof messageBody>;
+
+export const dialogBody = z.object({
+  id: z.string(),
+  type: z.enum(dialogTypes),
+  name: z.string().nullable(),
+  description: z.string().nullable(),
+  photoUrl: z.string().nullable(),
+  customData: z.record(z.string(), z.unknown()).nullable(),
+  memberIds: z.array(z.string()),
+  myRole: z.enum(['owner', 'admin', 'member']).nullable(),
+  lastSeq: z.number(),
+  unreadCount: z.number(),
+  muted: z.boolean(),
+  pinned: z.boolean(),
+  lastMessage: messageBody.nullable(),
+  lastActivityAt: z.string(),
+  createdAt: z.string(),
+});
+export type DialogBody = z.infer<typeof dialogBody>;
+
+export const sendMessageBody = z
+  .object({
+    /** Idempotency key: a retry with the same client id returns the same message. */
+    clientId: z.string().min(1).max(64),
+    body: z.string().min(1).max(65_536),
+    replyTo: z.string().max(64).optional(),
+    mentions: z.array(z.uuid()).max(100).default([]),
+    properties: customData.optional(),
+  })
+  .strict();
+export type SendMessageBody = z.infer<typeof sendMessageBody>;
