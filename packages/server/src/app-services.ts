@@ -24,6 +24,8 @@ import type { Mailer } from './notifications/mailer.ts';
 import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
 import type { Logger } from './observability/logger.ts';
+import { createDialogService } from './messaging/dialog-service.ts';
+import { createMessageService } from './messaging/message-service.ts';
 import type { Storage } from './storage/database.ts';
 import { createTenantService } from './tenancy/tenant-service.ts';
 
@@ -93,7 +95,10 @@ export function buildServices(input: {
       );
     },
   });
+  const dialogs = createDialogService({ storage, fieldCipher: security.fieldCipher, clock });
   return {
+    dialogs,
+    messages: createMessageService({ storage, fieldCipher: security.fieldCipher, dialogs, clock }),
     bus,
     counter,
     audit,

@@ -22,6 +22,7 @@ import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
+import { dialogRoutes } from './messaging/dialog-routes.ts';
 import { emailRoutes } from './identity/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa-routes.ts';
@@ -149,6 +150,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...mfaRoutes(services),
       ...tenantRoutes(services),
       ...adminRoutes(services),
+      ...dialogRoutes(services),
       ...auditRoutes({ audit: services.audit, storage }),
       ...(options.extraRoutes ?? []),
     ],

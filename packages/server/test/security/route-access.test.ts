@@ -19,9 +19,26 @@ interface OtherTenant {
   tenantId: string;
   userId: string;
   sessionId: string;
+  dialogId: string;
 }
 const crossTenant: Record<string, CrossTenantFixture> = {
   'DELETE /v1/me/sessions/:sessionId': (other) => ({ path: `/v1/me/sessions/${other.sessionId}` }),
+  'GET /v1/dialogs/:dialogId': (other) => ({ path: `/v1/dialogs/${other.dialogId}` }),
+  'PATCH /v1/dialogs/:dialogId': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}`,
+    body: { pinned: true },
+  }),
+  'DELETE /v1/dialogs/:dialogId': (other) => ({ path: `/v1/dialogs/${other.dialogId}?mode=everyone` }),
+  'POST /v1/dialogs/:dialogId/members/me': (other) => ({ path: `/v1/dialogs/${other.dialogId}/members/me` }),
+  'GET /v1/dialogs/:dialogId/messages': (other) => ({ path: `/v1/dialogs/${other.dialogId}/messages` }),
+  'POST /v1/dialogs/:dialogId/messages': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/messages`,
+    body: { clientId: 'cross-tenant', body: 'hello' },
+  }),
+  'POST /v1/dialogs/:dialogId/read': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/read`,
+    body: { seq: 1 },
+  }),
   'PUT /v1/users/:userId/roles': (other) => ({
     path: `/v1/users/${other.userId}/roles`,
     body: { roles: ['member'] },
@@ -63,7 +80,18 @@ describe('every route refuses callers without its scope, permission or tenant', 
       otherOwner.tenantId,
       otherOwner.userId,
     );
-    other = { tenantId: otherOwner.tenantId, userId: otherOwner.userId, sessionId: sessions[0]?.id ?? '' };
+    // A public dialog: the most open kind, so a 404 can only come from the tenant boundary.
+    const dialog = await server.request(
+      '/v1/dialogs',
+      json({ type: 'public', name: 'Town square' }, otherOwner.accessToken),
+    );
+    expect(dialog.status, dialog.text).toBe(201);
+    other = {
+      tenantId: otherOwner.tenantId,
+      userId: otherOwner.userId,
+      sessionId: sessions[0]?.id ?? '',
+      dialogId: dialog.json<{ id: string }>().id,
+    };
   });
 
   afterAll(async () => {
@@ -174,5 +202,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
     // And the other tenant's data is untouched.
     const sessions = await server.app.services.sessions.listUserSessions(other.tenantId, other.userId);
     expect(sessions.map((session) => session.id)).toContain(other.sessionId);
+    const dialog = await server.app.services.dialogs.get(other.tenantId, other.userId, other.dialogId);
+    expect(dialog).toMatchObject({ lastSeq: 0, memberIds: [other.userId] });
   });
 });

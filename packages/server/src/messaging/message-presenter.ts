@@ -1,0 +1,44 @@
+import type { MessageBody } from '@parley/protocol';
+import type { FieldCipher } from '../crypto/field-cipher.ts';
+import type { TenantTx } from '../storage/database.ts';
+import type { MessageRow } from './dialog-store.ts';
+
+/** Where a message's sealed fields are bound: its own row. */
+export const messageLocation = (
+  row: Pick<MessageRow, 'tenant_id' | 'id'>,
+  column: 'body' | 'properties',
+) => ({
+  tenantId: row.tenant_id,
+  table: 'messages',
+  column,
+  rowId: row.id,
+});
+
+/** A message as clients see it: an explicit field list, sealed fields opened, deleted bodies gone. */
+export async function presentMessage(
+  tx: TenantTx,
+  fieldCipher: FieldCipher,
+  row: MessageRow,
+): Promise<MessageBody> {
+  const deleted = row.deleted_at !== null;
+  const body =
+    deleted || row.body === null ? null : await fieldCipher.open(tx, messageLocation(row, 'body'), row.body);
+  const properties =
+    deleted || row.properties === null
+      ? null
+      : await fieldCipher.open(tx, messageLocation(row, 'properties'), row.properties);
+  return {
+    id: row.id,
+    dialogId: row.dialog_id,
+    seq: row.seq,
+    senderId: row.sender_id,
+    clientId: row.client_id,
+    body,
+    replyTo: row.reply_to,
+    mentions: JSON.parse(row.mentions) as string[],
+    properties: properties === null ? null : (JSON.parse(properties) as Record<string, unknown>),
+    createdAt: new Date(row.created_at).toISOString(),
+    editedAt: row.edited_at === null ? null : new Date(row.edited_at).toISOString(),
+    deleted,
+  };
+}
