@@ -245,9 +245,20 @@ export function createAccountService(deps: AccountServiceDeps) {
       status: 'active' | 'deactivated',
       actor: AuditInput['actor'],
       context: RequestContext,
+      actorIsOwner = false,
     ) {
       await storage.withTenant(tenantId, async (tx) => {
         const row = await userStore.findById(tx, tenantId, userId);
+        const targetRoles = await tx
+          .selectFrom('user_roles')
+          .select('role')
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', userId)
+          .execute();
+        // An admin must not be able to lock the owners out of their own tenant.
+        if (targetRoles.some((entry) => entry.role === 'owner') && !actorIsOwner) {
+          throw new AppError('forbidden', 'Only owners can deactivate or reactivate an owner.');
+        }
         if (!row || row.status === 'erased') throw new AppError('not_found');
         await userStore.update(tx, tenantId, userId, { status, updated_at: clock.now() });
         await audit.append(tx, tenantId, {

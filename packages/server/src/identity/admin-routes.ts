@@ -132,6 +132,7 @@ export function adminRoutes(deps: {
           status,
           auditActor(principal),
           requestContext(request),
+          principal.roles.includes('owner'),
         );
         return reply.code(204).send();
       },

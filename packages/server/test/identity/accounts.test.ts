@@ -215,4 +215,27 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
     );
     expect(changes.length).toBeGreaterThanOrEqual(3);
   });
+
+  it('attack: an admin cannot deactivate the owner (locking the owners out of their tenant)', async () => {
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Adam Admin', email: 'adam@modes.example', password, roles: ['admin'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(201);
+    // Admin sign-in may require MFA by an earlier test's policy; an admin-scoped token is all we need.
+    await server.request(
+      '/v1/tenant/settings',
+      json({ passwordPolicy: { mfaRequiredRoles: [] } }, owner.accessToken, 'PATCH'),
+    );
+    const admin = await signIn(server, owner.tenantId, 'adam@modes.example', password, 'profile admin');
+    const refused = await server.request(
+      `/v1/users/${owner.userId}`,
+      json({ status: 'deactivated' }, admin.accessToken, 'PATCH'),
+    );
+    expect(refused.status).toBe(403);
+    expect((await server.request('/v1/me', bearer(owner.accessToken))).status).toBe(200);
+  });
 });
