@@ -189,7 +189,16 @@ export function createAccountService(deps: AccountServiceDeps) {
           if (!invite || payload.emailIndex !== emailIndex)
             throw new AppError('forbidden', 'Sign-up needs an invitation for this address.');
           if (invite.used_at !== null || invite.expires_at <= clock.now()) throw new AppError('gone');
-          await userTokenStore.update(tx, tenantId, invite.token_hash, { used_at: clock.now() });
+          // Claimed in one statement: two simultaneous sign-ups with one invite cannot both pass.
+          const claimed = await tx
+            .updateTable('user_tokens')
+            .set({ used_at: clock.now() })
+            .where('tenant_id', '=', tenantId)
+            .where('token_hash', '=', invite.token_hash)
+            .where('used_at', 'is', null)
+            .returning('token_hash')
+            .execute();
+          if (claimed.length === 0) throw new AppError('gone');
           roles = payload.roles ?? roles;
         }
         const userId = await createWithPassword(tx, tenantId, account, roles);

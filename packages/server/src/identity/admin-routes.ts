@@ -54,7 +54,12 @@ export function adminRoutes(deps: {
   const actorOf = (principal: ReturnType<typeof principalOf>) => {
     if (principal.userId === null)
       throw new AppError('forbidden', 'This endpoint is for users, not API clients.');
-    return { userId: principal.userId, sessionId: principal.sessionId, roles: principal.roles };
+    return {
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      roles: principal.roles,
+      permissions: principal.permissions,
+    };
   };
   return [
     {
@@ -83,7 +88,11 @@ export function adminRoutes(deps: {
           roles: string[];
         };
         // A tenant's own server (client_credentials) provisions users too; it can never make owners.
-        const actor = { audit: auditActor(principal), isOwner: principal.roles.includes('owner') };
+        const actor = {
+          audit: auditActor(principal),
+          isOwner: principal.roles.includes('owner'),
+          permissions: principal.permissions,
+        };
         const userId = await deps.userAdmin.createUser(
           principal.tenantId,
           actor,
@@ -152,13 +161,15 @@ export function adminRoutes(deps: {
       handler: async (request, reply) => {
         const principal = principalOf(request);
         const body = request.body as { email: string; roles: string[] };
-        if (body.roles.includes('owner') && !principal.roles.includes('owner'))
-          throw new AppError('forbidden', 'Only owners can invite owners.');
-        const invite = await deps.accounts.invite(
+        const invite = await deps.userAdmin.invite(
           principal.tenantId,
+          {
+            audit: auditActor(principal),
+            isOwner: principal.roles.includes('owner'),
+            permissions: principal.permissions,
+          },
           body.email,
           body.roles,
-          auditActor(principal),
           requestContext(request),
         );
         return reply.code(201).send(invite);

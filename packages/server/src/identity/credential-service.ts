@@ -252,16 +252,20 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       } as const;
       if (tenantId === undefined) return invalid;
       return storage.withTenant(tenantId, async (tx): Promise<GrantResult> => {
-        const token = await userTokenStore.find(tx, tenantId, hashToken(input.mfaToken), 'mfa');
+        const found = await userTokenStore.find(tx, tenantId, hashToken(input.mfaToken), 'mfa');
+        if (!found) return invalid;
+        // Locked: every attempt for this user is serialised, so parallel guesses cannot share one check;
+        // the token is read again under the lock, so its attempts and use are current.
+        const user = await userStore.lockById(tx, tenantId, found.user_id, storage.dialect);
+        const token = await userTokenStore.find(tx, tenantId, found.token_hash, 'mfa');
         if (
           !token ||
           token.used_at !== null ||
           token.expires_at <= clock.now() ||
           token.attempts >= MFA_MAX_ATTEMPTS
-        )
+        ) {
           return invalid;
-        // Locked: every attempt for this user is serialised, so parallel guesses cannot share one check.
-        const user = await userStore.lockById(tx, tenantId, token.user_id, storage.dialect);
+        }
         if (!user || user.status !== 'active' || user.totp_secret == null) return invalid;
         const locked = await refuseIfLocked(tx, tenantId, user, input.context);
         if (locked) return locked;

@@ -83,7 +83,12 @@ function clientCredentials(request: FastifyRequest, body: { client_id?: string; 
   const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '');
   if (basic?.[1]) {
     const [id, secret] = Buffer.from(basic[1], 'base64').toString('utf8').split(':', 2);
-    return { id: decodeURIComponent(id ?? ''), secret: decodeURIComponent(secret ?? '') };
+    try {
+      return { id: decodeURIComponent(id ?? ''), secret: decodeURIComponent(secret ?? '') };
+    } catch {
+      // A malformed %-escape is a client that failed to authenticate, not a server error.
+      return { id: '', secret: '' };
+    }
   }
   return { id: body.client_id ?? '', secret: body.client_secret ?? '' };
 }
@@ -215,18 +220,17 @@ export function oauthRoutes(deps: {
         const token = formBody.safeParse(request.body).data?.token;
         if (!token) return oauthError(reply, 400, 'invalid_request', 'The token parameter is required.');
         const caller = request.principal;
-        const result = await deps.sessions.authenticate(token);
-        // Another tenant's token is reported inactive: its existence is not the caller's business.
-        if (typeof result === 'string' || result.tenantId !== caller?.tenantId)
-          return reply.send({ active: false });
+        const session = caller ? await deps.sessions.inspect(token, caller.tenantId) : undefined;
+        if (!session || !caller) return reply.send({ active: false });
         return reply.send({
           active: true,
-          scope: [...result.scopes].join(' '),
-          client_id: result.clientId ?? undefined,
-          sub: result.userId ?? undefined,
+          scope: session.scope,
+          client_id: session.clientId ?? undefined,
+          sub: session.userId ?? undefined,
           token_type: 'Bearer',
-          parley_tenant_id: result.tenantId,
-          parley_session_id: result.sessionId,
+          exp: Math.floor(session.expiresAt / 1000),
+          parley_tenant_id: caller.tenantId,
+          parley_session_id: session.sessionId,
         });
       },
     },

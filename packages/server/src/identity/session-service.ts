@@ -43,6 +43,17 @@ export type AuthFailure = 'invalid' | 'expired' | 'revoked' | 'idle';
 export type RefreshFailure = 'invalid_grant' | 'reused';
 
 /** Last-use times are written at most this often: idle timeouts are minutes, writes per request are waste. */
+/**
+ * What a tenant's own server (client_credentials) may never do: change tenant security settings, roles,
+ * API clients or anyone's MFA. Those stay with people, whose acts are tied to a person in the audit log.
+ */
+const CLIENT_WITHHELD: readonly Permission[] = [
+  'tenant.manage',
+  'roles.manage',
+  'clients.manage',
+  'mfa.reset',
+];
+
 const LAST_USED_WRITE_INTERVAL_MS = 30_000;
 
 const DEFAULT_SETTINGS = { accessTtl: 3600, idleTimeout: 900, refreshTtl: 2_592_000 };
@@ -124,7 +135,9 @@ export function createSessionService({
     const scopes = new Set(parseScopes(row.scopes));
     // A tenant's own server acts for the tenant: its scopes are its limits; it has no user roles.
     const granted =
-      row.user_id === null ? new Set<Permission>(allPermissions) : permissionsOf(roles, customMap);
+      row.user_id === null
+        ? new Set<Permission>(allPermissions.filter((permission) => !CLIENT_WITHHELD.includes(permission)))
+        : permissionsOf(roles, customMap);
     return {
       tenantId: row.tenant_id,
       sessionId: row.id,
@@ -272,8 +285,13 @@ export function createSessionService({
       const hash = hashToken(refreshToken);
       const now = clock.now();
       const outcome = await storage.withTenant(tenantId, async (tx) => {
-        const replayedSession = await sessionStore.usedRefresh(tx, tenantId, hash);
-        if (replayedSession !== undefined) {
+        // Locked on PostgreSQL: of two simultaneous refreshes with one token, the second waits, then no
+        // longer finds the (rotated) hash and is judged a replay below.
+        const row = await sessionStore.byRefreshHash(tx, tenantId, hash, storage.dialect);
+        if (!row) {
+          const replayedSession = await sessionStore.usedRefresh(tx, tenantId, hash);
+          if (replayedSession === undefined)
+            return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [] };
           await sessionStore.update(tx, tenantId, replayedSession, {
             revoked_at: now,
             revoked_reason: 'refresh_token_reuse',
@@ -293,9 +311,18 @@ export function createSessionService({
           );
           return { kind: 'failed' as const, failure: 'reused' as const, revoked: [replayedSession] };
         }
-        const row = await sessionStore.byRefreshHash(tx, tenantId, hash);
-        if (!row || row.revoked_at !== null || (row.refresh_expires_at ?? 0) <= now)
+        if (row.revoked_at !== null || (row.refresh_expires_at ?? 0) <= now)
           return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [] };
+        const idleTimeoutMs = (await tokenSettings(tx, tenantId)).idleTimeout * 1000;
+        if (now - row.last_used_at >= idleTimeoutMs) {
+          // Automatic log-off cannot be undone by refreshing later.
+          await sessionStore.update(tx, tenantId, row.id, {
+            revoked_at: now,
+            revoked_reason: 'idle_timeout',
+          });
+          await recordRevocation(tx, tenantId, [row.id], 'idle_timeout', { type: 'system' }, row.user_id);
+          return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [row.id] };
+        }
         const current = parseScopes(row.scopes);
         if (requested && requested.some((scope) => !current.includes(scope)))
           return { kind: 'failed' as const, failure: 'invalid_grant' as const, revoked: [] };
@@ -326,6 +353,29 @@ export function createSessionService({
       // The previous access token of this session is dead too (replaced or revoked): evict it everywhere.
       await announceRevocation(outcome.revoked);
       return outcome.kind === 'issued' ? outcome.tokens : outcome.failure;
+    },
+
+    /**
+     * RFC 7662 introspection for a caller of `tenantId`: read-only (it must not keep someone's session alive
+     * or end it), and another tenant's token is inactive before any database access.
+     */
+    async inspect(token: string, callerTenantId: string) {
+      const tenantId = tenantOfToken('access', token);
+      if (tenantId !== callerTenantId) return undefined;
+      const now = clock.now();
+      return storage.withTenant(tenantId, async (tx) => {
+        const row = await sessionStore.byAccessHash(tx, tenantId, hashToken(token));
+        if (!row || row.revoked_at !== null || row.access_expires_at <= now) return undefined;
+        if (now - row.last_used_at >= (await tokenSettings(tx, tenantId)).idleTimeout * 1000)
+          return undefined;
+        return {
+          sessionId: row.id,
+          userId: row.user_id,
+          clientId: row.client_id,
+          scope: row.scopes,
+          expiresAt: row.access_expires_at,
+        };
+      });
     },
 
     /** RFC 7009: revokes the session behind an access or refresh token; unknown tokens are not an error. */

@@ -1,4 +1,5 @@
 import type { TenantTx } from '../storage/database.ts';
+import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
 import type { SessionsTable, TenantSettingsTable } from '../storage/tables.ts';
 
 export type SessionRow = SessionsTable;
@@ -18,12 +19,19 @@ export const sessionStore = {
       .executeTakeFirst();
   },
 
-  async byRefreshHash(tx: TenantTx, tenantId: string, hash: string): Promise<SessionRow | undefined> {
+  /** With a dialect, the row is locked until the transaction ends on PostgreSQL (refresh rotation). */
+  async byRefreshHash(
+    tx: TenantTx,
+    tenantId: string,
+    hash: string,
+    lockOn?: DialectName,
+  ): Promise<SessionRow | undefined> {
     return tx
       .selectFrom('sessions')
       .selectAll()
       .where('tenant_id', '=', tenantId)
       .where('refresh_token_hash', '=', hash)
+      .$if(lockOn === 'postgres', (query) => query.forUpdate())
       .executeTakeFirst();
   },
 

@@ -1,4 +1,5 @@
 import { builtInRoles, type Permission, permissions } from '@parley/protocol';
+import { permissionsOf } from '../access/roles.ts';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
@@ -20,10 +21,25 @@ export function createUserAdminService(deps: {
 }) {
   const { storage, accounts, sessions, audit, clock } = deps;
 
-  async function knownRoles(tenantId: string, roles: readonly string[]): Promise<void> {
+  /**
+   * Roles must exist, and may grant nothing the acting principal does not hold itself: otherwise an admin
+   * could define a role with owner-only permissions and give it to themselves.
+   */
+  async function knownRoles(
+    tenantId: string,
+    roles: readonly string[],
+    actorPermissions: ReadonlySet<Permission>,
+  ): Promise<void> {
     const custom = await storage.withTenant(tenantId, (tx) =>
-      tx.selectFrom('roles').select('name').where('tenant_id', '=', tenantId).execute(),
+      tx.selectFrom('roles').select(['name', 'permissions']).where('tenant_id', '=', tenantId).execute(),
     );
+    const granted = permissionsOf(
+      roles,
+      new Map(custom.map((role) => [role.name, JSON.parse(role.permissions) as Permission[]])),
+    );
+    const beyond = [...granted].filter((permission) => !actorPermissions.has(permission));
+    if (beyond.length > 0)
+      throw new AppError('forbidden', `You cannot grant permissions you do not hold: ${beyond.join(', ')}.`);
     const known = new Set<string>([...builtInRoles, ...custom.map((role) => role.name)]);
     const unknown = roles.filter((role) => !known.has(role));
     if (unknown.length > 0)
@@ -34,26 +50,40 @@ export function createUserAdminService(deps: {
     /** An admin creates an account (the `admin_created` signup mode). Owners can only be made by owners. */
     async createUser(
       tenantId: string,
-      actor: { audit: AuditInput['actor']; isOwner: boolean },
+      actor: { audit: AuditInput['actor']; isOwner: boolean; permissions: ReadonlySet<Permission> },
       account: NewAccount,
       roles: string[],
       context: RequestContext,
     ) {
-      await knownRoles(tenantId, roles);
+      await knownRoles(tenantId, roles, actor.permissions);
       if (roles.includes('owner') && !actor.isOwner)
         throw new AppError('forbidden', 'Only owners can create owners.');
       return accounts.createAccount(tenantId, account, roles, actor.audit, context);
     },
 
+    /** An invitation to join with the given roles (invite-only tenants); same limits as creating a user. */
+    async invite(
+      tenantId: string,
+      actor: { audit: AuditInput['actor']; isOwner: boolean; permissions: ReadonlySet<Permission> },
+      email: string,
+      roles: string[],
+      context: RequestContext,
+    ) {
+      await knownRoles(tenantId, roles, actor.permissions);
+      if (roles.includes('owner') && !actor.isOwner)
+        throw new AppError('forbidden', 'Only owners can invite owners.');
+      return accounts.invite(tenantId, email, roles, actor.audit, context);
+    },
+
     /** Replaces a user's roles. The user's cached permissions are dropped on every node at once. */
     async setRoles(
       tenantId: string,
-      actor: Actor & { roles: readonly string[] },
+      actor: Actor & { roles: readonly string[]; permissions: ReadonlySet<Permission> },
       userId: string,
       roles: string[],
       context: RequestContext,
     ) {
-      await knownRoles(tenantId, roles);
+      await knownRoles(tenantId, roles, actor.permissions);
       await storage.withTenant(tenantId, async (tx) => {
         if (!(await userStore.findById(tx, tenantId, userId))) throw new AppError('not_found');
         const before = (
@@ -89,11 +119,17 @@ export function createUserAdminService(deps: {
     /** Defines or redefines a custom role; built-in names are reserved. */
     async defineRole(
       tenantId: string,
-      actor: Actor,
+      actor: Actor & { permissions: ReadonlySet<Permission> },
       name: string,
       granted: Permission[],
       context: RequestContext,
     ) {
+      const beyond = granted.filter((permission) => !actor.permissions.has(permission));
+      if (beyond.length > 0)
+        throw new AppError(
+          'forbidden',
+          `You cannot grant permissions you do not hold: ${beyond.join(', ')}.`,
+        );
       if ((builtInRoles as readonly string[]).includes(name))
         throw new AppError('conflict', 'Built-in roles cannot be redefined.');
       const invalid = granted.filter(

@@ -238,4 +238,36 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
     expect(refused.status).toBe(403);
     expect((await server.request('/v1/me', bearer(owner.accessToken))).status).toBe(200);
   });
+
+  it('attack: an admin cannot grant themselves owner-only permissions through a custom role', async () => {
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Eve Admin', email: 'eve@modes.example', password, roles: ['admin'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(201);
+    const eve = await signIn(server, owner.tenantId, 'eve@modes.example', password, 'profile admin');
+    const role = await server.request(
+      '/v1/roles/superuser',
+      json({ permissions: ['tenant.manage'] }, eve.accessToken, 'PUT'),
+    );
+    expect(role.status).toBe(403);
+    // Nor by being given an owner-made role that holds them.
+    await server.request(
+      '/v1/roles/settings_keeper',
+      json({ permissions: ['tenant.manage'] }, owner.accessToken, 'PUT'),
+    );
+    const eveId = created.json<{ userId: string }>().userId;
+    const selfGrant = await server.request(
+      `/v1/users/${eveId}/roles`,
+      json({ roles: ['admin', 'settings_keeper'] }, eve.accessToken, 'PUT'),
+    );
+    expect(selfGrant.status).toBe(403);
+    expect(
+      (await server.request('/v1/tenant/settings', json({ signupMode: 'open' }, eve.accessToken, 'PATCH')))
+        .status,
+    ).toBe(403);
+  });
 });

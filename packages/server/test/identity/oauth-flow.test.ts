@@ -350,4 +350,18 @@ describeEachDialect('OAuth 2.0 sign-in, tokens and sessions', (dialect) => {
     expect(locked.json()).toMatchObject({ error: { code: 'account_locked' } });
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
   });
+
+  it('an idle session cannot be revived by refreshing it later', async () => {
+    owner = {
+      ...owner,
+      ...(await signIn(server, owner.tenantId, owner.email, ownerPassword, 'profile chat calls admin audit')),
+    };
+    const tokens = await signIn(server, owner.tenantId, owner.email, ownerPassword, 'profile');
+    clock.time += 16 * 60_000;
+    const refreshed = await tokenRequest(server, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refreshToken,
+    });
+    expect(refreshed.json()).toMatchObject({ error: 'invalid_grant' });
+  });
 });

@@ -33,7 +33,8 @@ class MovableClock implements Clock {
 }
 
 /** The server's default access-token lifetime (tenant setting `accessTokenTtlSeconds`). */
-const ACCESS_TOKEN_TTL_SECONDS = 3600;
+/** Set per tenant below: short, so expiring it stays well inside the 15-minute idle timeout. */
+const ACCESS_TOKEN_TTL_SECONDS = 60;
 const TOTP_STEP_SECONDS = 30;
 
 interface FetchCall {
@@ -80,6 +81,12 @@ describe('the client SDK against a real server', () => {
 
   async function signedInClient(rewrite?: (url: string, init: RequestInit) => RequestInit) {
     const owner = await newTenantOwner(server, `Acme Clinic ${++tenantCount}`);
+    const settings = await server.request('/v1/tenant/settings', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS }),
+    });
+    expect(settings.status).toBe(200);
     const context = { owner, ...sdkClient(rewrite) };
     const result = await passwordSignIn(context.client, context.owner);
     expect(result.mfaRequired).toBe(false);
