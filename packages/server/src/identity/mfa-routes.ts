@@ -120,7 +120,12 @@ export function mfaRoutes(deps: {
       handler: async (request, reply) => {
         const principal = principalOf(request);
         const { userId } = userParams.parse(request.params);
-        await deps.mfa.adminReset(principal.tenantId, actorOf(principal), userId, requestContext(request));
+        await deps.mfa.adminReset(
+          principal.tenantId,
+          { ...actorOf(principal), isOwner: principal.roles.includes('owner') },
+          userId,
+          requestContext(request),
+        );
         deps.emailFlows.notify(principal.tenantId, userId, 'mfa_changed', requestContext(request));
         return reply.code(204).send();
       },

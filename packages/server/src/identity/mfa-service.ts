@@ -333,9 +333,24 @@ export function createMfaService(deps: MfaServiceDeps) {
      * An administrator clears a user's MFA (lost phone and recovery codes). The user signs in with the
      * password alone afterwards and should enrol again; every session of theirs ends.
      */
-    async adminReset(tenantId: string, admin: MfaActor, targetUserId: string, context: RequestContext) {
+    async adminReset(
+      tenantId: string,
+      admin: MfaActor & { isOwner: boolean },
+      targetUserId: string,
+      context: RequestContext,
+    ) {
       await storage.withTenant(tenantId, async (tx) => {
         const user = await lockUser(tx, tenantId, targetUserId);
+        const targetRoles = await tx
+          .selectFrom('user_roles')
+          .select('role')
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', targetUserId)
+          .execute();
+        // Stripping an owner's second factor is a step towards taking the tenant: owners only.
+        if (!admin.isOwner && targetRoles.some((entry) => entry.role === 'owner')) {
+          throw new AppError('forbidden', "Only owners can reset an owner's MFA.");
+        }
         await userStore.update(tx, tenantId, user.id, { ...MFA_CLEARED, updated_at: clock.now() });
         const details = { wasEnabled: user.totp_enabled_at != null };
         const entry = { actor: admin, userId: user.id, outcome: 'success', details } as const;

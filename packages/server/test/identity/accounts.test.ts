@@ -270,4 +270,10 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
         .status,
     ).toBe(403);
   });
+
+  it("attack: an admin cannot strip the owner's MFA", async () => {
+    const eve = await signIn(server, owner.tenantId, 'eve@modes.example', password, 'profile admin');
+    const refused = await server.request(`/v1/users/${owner.userId}/mfa`, bearer(eve.accessToken, 'DELETE'));
+    expect(refused.status).toBe(403);
+  });
 });
