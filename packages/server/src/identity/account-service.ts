@@ -258,14 +258,8 @@ export function createAccountService(deps: AccountServiceDeps) {
     ) {
       await storage.withTenant(tenantId, async (tx) => {
         const row = await userStore.findById(tx, tenantId, userId);
-        const targetRoles = await tx
-          .selectFrom('user_roles')
-          .select('role')
-          .where('tenant_id', '=', tenantId)
-          .where('user_id', '=', userId)
-          .execute();
         // An admin must not be able to lock the owners out of their own tenant.
-        if (targetRoles.some((entry) => entry.role === 'owner') && !actorIsOwner) {
+        if ((await userStore.roles(tx, tenantId, userId)).includes('owner') && !actorIsOwner) {
           throw new AppError('forbidden', 'Only owners can deactivate or reactivate an owner.');
         }
         if (!row || row.status === 'erased') throw new AppError('not_found');

@@ -78,14 +78,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     context: RequestContext,
     method: string,
   ): Promise<GrantResult> {
-    const roles = (
-      await tx
-        .selectFrom('user_roles')
-        .select('role')
-        .where('tenant_id', '=', tenantId)
-        .where('user_id', '=', user.id)
-        .execute()
-    ).map((row) => row.role);
+    const roles = await userStore.roles(tx, tenantId, user.id);
     const passwordExpired = isPasswordExpired(
       new Date(user.password_changed_at ?? user.created_at),
       new Date(clock.now()),

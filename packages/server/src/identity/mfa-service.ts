@@ -97,13 +97,7 @@ export function createMfaService(deps: MfaServiceDeps) {
    * pending secret, and all pass: the lockout would count one failure for a burst of guesses.
    */
   async function lockUser(tx: TenantTx, tenantId: string, userId: string): Promise<UserRow> {
-    const user = await tx
-      .selectFrom('users')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', userId)
-      .$if(storage.dialect === 'postgres', (query) => query.forUpdate())
-      .executeTakeFirst();
+    const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
     if (!user) throw new AppError('not_found');
     return user;
   }
@@ -341,14 +335,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     ) {
       await storage.withTenant(tenantId, async (tx) => {
         const user = await lockUser(tx, tenantId, targetUserId);
-        const targetRoles = await tx
-          .selectFrom('user_roles')
-          .select('role')
-          .where('tenant_id', '=', tenantId)
-          .where('user_id', '=', targetUserId)
-          .execute();
         // Stripping an owner's second factor is a step towards taking the tenant: owners only.
-        if (!admin.isOwner && targetRoles.some((entry) => entry.role === 'owner')) {
+        if (!admin.isOwner && (await userStore.roles(tx, tenantId, targetUserId)).includes('owner')) {
           throw new AppError('forbidden', "Only owners can reset an owner's MFA.");
         }
         await userStore.update(tx, tenantId, user.id, { ...MFA_CLEARED, updated_at: clock.now() });

@@ -25,13 +25,7 @@ export function createProfileService(deps: {
   async function profileIn(tx: TenantTx, tenantId: string, userId: string): Promise<ProfileBody> {
     const user = await users.getUserIn(tx, tenantId, userId);
     const row = await userStore.findById(tx, tenantId, userId);
-    const roles = await tx
-      .selectFrom('user_roles')
-      .select('role')
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .orderBy('role')
-      .execute();
+    const roles = await userStore.roles(tx, tenantId, userId);
     return {
       id: user.id,
       tenantId: user.tenantId,
@@ -42,7 +36,7 @@ export function createProfileService(deps: {
       phone: user.phone,
       avatarUrl: row?.avatar_url ?? null,
       customData: user.profile,
-      roles: roles.map((entry) => entry.role),
+      roles,
       mfaEnabled: row?.totp_enabled_at != null,
       createdAt: user.createdAt,
     };

@@ -16,6 +16,7 @@ import type { Storage, TenantTx } from '../storage/database.ts';
 import { PrincipalCache } from './principal-cache.ts';
 import { RevocationBroadcast } from './revocation-broadcast.ts';
 import { type SessionRow, sessionStore } from './session-store.ts';
+import { userStore } from './user-store.ts';
 
 /** Who is calling: resolved from a bearer token on every request. */
 export interface Principal {
@@ -127,7 +128,7 @@ export function createSessionService({
   }
 
   async function principalFor(tx: TenantTx, row: SessionRow): Promise<Principal> {
-    const roles = row.user_id === null ? [] : await sessionStore.roles(tx, row.tenant_id, row.user_id);
+    const roles = row.user_id === null ? [] : await userStore.roles(tx, row.tenant_id, row.user_id);
     const custom = await sessionStore.customRoles(tx, row.tenant_id);
     const customMap = new Map(
       custom.map((role) => [role.name, JSON.parse(role.permissions) as Permission[]]),

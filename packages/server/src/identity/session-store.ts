@@ -97,16 +97,6 @@ export const sessionStore = {
       .execute();
   },
 
-  async roles(tx: TenantTx, tenantId: string, userId: string): Promise<string[]> {
-    const rows = await tx
-      .selectFrom('user_roles')
-      .select('role')
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .execute();
-    return rows.map((row) => row.role);
-  },
-
   async customRoles(tx: TenantTx, tenantId: string): Promise<{ name: string; permissions: string }[]> {
     return tx.selectFrom('roles').select(['name', 'permissions']).where('tenant_id', '=', tenantId).execute();
   },

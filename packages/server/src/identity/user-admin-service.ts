@@ -86,14 +86,7 @@ export function createUserAdminService(deps: {
       await knownRoles(tenantId, roles, actor.permissions);
       await storage.withTenant(tenantId, async (tx) => {
         if (!(await userStore.findById(tx, tenantId, userId))) throw new AppError('not_found');
-        const before = (
-          await tx
-            .selectFrom('user_roles')
-            .select('role')
-            .where('tenant_id', '=', tenantId)
-            .where('user_id', '=', userId)
-            .execute()
-        ).map((row) => row.role);
+        const before = await userStore.roles(tx, tenantId, userId);
         const touchesOwner = before.includes('owner') !== roles.includes('owner');
         if (touchesOwner && !actor.roles.includes('owner'))
           throw new AppError('forbidden', 'Only owners can grant or remove the owner role.');

@@ -39,6 +39,18 @@ export const userStore = {
       .executeTakeFirst();
   },
 
+  /** The user's role names, sorted. */
+  async roles(tx: TenantTx, tenantId: string, userId: string): Promise<string[]> {
+    const rows = await tx
+      .selectFrom('user_roles')
+      .select('role')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .orderBy('role')
+      .execute();
+    return rows.map((row) => row.role);
+  },
+
   async findByEmailIndex(tx: TenantTx, tenantId: string, emailIndex: string): Promise<UserRow | undefined> {
     return tx
       .selectFrom('users')
