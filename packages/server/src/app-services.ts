@@ -25,6 +25,7 @@ import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
+import { createMessageFanout } from './messaging/message-fanout.ts';
 import { createMessageService } from './messaging/message-service.ts';
 import type { Storage } from './storage/database.ts';
 import { createTenantService } from './tenancy/tenant-service.ts';
@@ -96,9 +97,11 @@ export function buildServices(input: {
     },
   });
   const dialogs = createDialogService({ storage, fieldCipher: security.fieldCipher, clock });
+  const fanout = createMessageFanout(bus);
   return {
     dialogs,
-    messages: createMessageService({ storage, fieldCipher: security.fieldCipher, dialogs, clock }),
+    fanout,
+    messages: createMessageService({ storage, fieldCipher: security.fieldCipher, dialogs, clock, fanout }),
     bus,
     counter,
     audit,

@@ -23,6 +23,7 @@ import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
+import { attachGateway } from './realtime/gateway.ts';
 import { emailRoutes } from './identity/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa-routes.ts';
@@ -159,6 +160,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
+  const epoch = (
+    await storage.withSystem((tx) =>
+      tx.selectFrom('parley_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow(),
+    )
+  ).value;
+  const gateway = attachGateway(fastify.server, {
+    sessions: services.sessions,
+    messages: services.messages,
+    fanout: services.fanout,
+    epoch,
+    logger,
+    maxFrameBytes: config.realtimeMaxFrameBytes,
+    limits: {
+      authTimeoutMs: config.realtimeAuthTimeoutMs,
+      sendBufferBytes: 4 * 1024 * 1024,
+      framesPerSecond: config.realtimeFramesPerSecond,
+      maxViolations: 20,
+    },
+  });
+
   let shuttingDown: Promise<void> | undefined;
   // While draining, every response closes its connection, so keep-alive sockets do not hold shutdown open.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
@@ -167,7 +188,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const shutdown = async (): Promise<void> => {
     clearInterval(reencryption);
+    // Stop listening first (new connections are refused at once), then send realtime clients away.
     const closeServer = fastify.close();
+    await gateway.close();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => {

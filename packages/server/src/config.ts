@@ -144,6 +144,22 @@ export const settings = {
     schema: positiveInt.default(60),
     description: 'How often the background job moves data onto a rotated tenant data key.',
   }),
+  realtimeMaxFrameBytes: setting({
+    env: 'PARLEY_REALTIME_MAX_FRAME_BYTES',
+    schema: positiveInt.max(16 * 1024 * 1024).default(131_072),
+    description: 'Largest realtime frame; a larger one closes the socket (1009).',
+  }),
+  realtimeFramesPerSecond: setting({
+    env: 'PARLEY_REALTIME_FRAMES_PER_SECOND',
+    schema: positiveInt.max(10_000).default(50),
+    description:
+      'Per-socket frame rate (burst: twice this); excess frames are refused, abuse closes the socket (4029).',
+  }),
+  realtimeAuthTimeoutMs: setting({
+    env: 'PARLEY_REALTIME_AUTH_TIMEOUT_MS',
+    schema: positiveInt.default(10_000),
+    description: 'How long a new realtime socket may take to send its auth frame (4008 after).',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -13,7 +13,10 @@ export const createDialogBody = z
     memberIds: z.array(z.uuid()).max(1000).default([]),
     name: z.string().trim().min(1).max(200).optional(),
     description: z.string().max(2000).optional(),
-    photoUrl: z.url({ protocol: /^https$/ }).max(2048).optional(),
+    photoUrl: z
+      .url({ protocol: /^https$/ })
+      .max(2048)
+      .optional(),
     customData: customData.optional(),
     /** Groups: new members see only what is sent after they join. */
     hideHistory: z.boolean().default(false),
@@ -25,7 +28,11 @@ export const updateDialogBody = z
   .object({
     name: z.string().trim().min(1).max(200).optional(),
     description: z.string().max(2000).nullable().optional(),
-    photoUrl: z.url({ protocol: /^https$/ }).max(2048).nullable().optional(),
+    photoUrl: z
+      .url({ protocol: /^https$/ })
+      .max(2048)
+      .nullable()
+      .optional(),
     customData: customData.nullable().optional(),
     muted: z.boolean().optional(),
     pinned: z.boolean().optional(),

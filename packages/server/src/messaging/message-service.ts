@@ -6,6 +6,7 @@ import { newId } from '../ids.ts';
 import type { Storage } from '../storage/database.ts';
 import type { DialogService } from './dialog-service.ts';
 import { dialogStore } from './dialog-store.ts';
+import type { MessageFanout } from './message-fanout.ts';
 import { messageLocation, presentMessage } from './message-presenter.ts';
 
 export interface HistoryPage {
@@ -21,12 +22,13 @@ export interface HistoryPage {
  * order, without gaps. The caller acknowledges only after this resolves (after commit).
  */
 export function createMessageService(deps: {
+  fanout: MessageFanout;
   storage: Storage;
   fieldCipher: FieldCipher;
   dialogs: DialogService;
   clock: Clock;
 }) {
-  const { storage, fieldCipher, dialogs, clock } = deps;
+  const { storage, fieldCipher, dialogs, clock, fanout } = deps;
 
   return {
     async send(
@@ -35,7 +37,7 @@ export function createMessageService(deps: {
       dialogId: string,
       input: SendMessageBody,
     ): Promise<{ message: MessageBody; duplicate: boolean }> {
-      return storage.withTenant(tenantId, async (tx) => {
+      const sent = await storage.withTenant(tenantId, async (tx) => {
         const dialog = await dialogStore.lockDialog(tx, tenantId, dialogId, storage.dialect);
         if (!dialog) throw new AppError('not_found');
         const member = await dialogStore.member(tx, tenantId, dialogId, senderId);
@@ -44,7 +46,11 @@ export function createMessageService(deps: {
         if (previous) {
           if (previous.dialog_id !== dialogId)
             throw new AppError('conflict', 'This client id was used for another dialog.');
-          return { message: await presentMessage(tx, fieldCipher, previous), duplicate: true };
+          return {
+            message: await presentMessage(tx, fieldCipher, previous),
+            duplicate: true,
+            memberIds: await dialogStore.activeMemberIds(tx, tenantId, dialogId),
+          };
         }
         if (dialog.type === 'broadcast' && member.role === 'member') {
           throw new AppError('forbidden', 'Only the owner and admins post in a broadcast dialog.');
@@ -82,8 +88,16 @@ export function createMessageService(deps: {
         await dialogStore.updateDialog(tx, tenantId, dialogId, { last_seq: seq, last_activity_at: now });
         // The sender has read their own message.
         await dialogStore.updateMember(tx, tenantId, dialogId, senderId, { read_seq: seq });
-        return { message: await presentMessage(tx, fieldCipher, row), duplicate: false };
+        return {
+          message: await presentMessage(tx, fieldCipher, row),
+          duplicate: false,
+          memberIds: await dialogStore.activeMemberIds(tx, tenantId, dialogId),
+        };
       });
+      // After commit, never before: a hint must never announce a message that could still roll back. A
+      // retried send announces again, in case the first announcement was lost with its process.
+      await fanout.published(tenantId, sent.memberIds, { dialogId, seq: sent.message.seq });
+      return { message: sent.message, duplicate: sent.duplicate };
     },
 
     /** History the caller may see (after their "delete for me", and after joining when history is hidden). */

@@ -4,6 +4,7 @@ import { foundationMigration } from './migrations/0001-foundation.ts';
 import { securityCoreMigration } from './migrations/0002-security-core.ts';
 import { identityMigration } from './migrations/0003-identity.ts';
 import { messagingMigration } from './migrations/0004-messaging.ts';
+import { epochMigration } from './migrations/0005-epoch.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -18,6 +19,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0002-security-core': securityCoreMigration,
   '0003-identity': identityMigration,
   '0004-messaging': messagingMigration,
+  '0005-epoch': epochMigration,
 };
 
 /** Every migration, in the order they run. */

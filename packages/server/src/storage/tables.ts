@@ -24,6 +24,7 @@ export interface Database {
   dialogs: DialogsTable;
   dialog_members: DialogMembersTable;
   messages: MessagesTable;
+  parley_meta: { key: string; value: string };
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';

@@ -1,0 +1,21 @@
+/**
+ * WebSocket close codes Parley uses (4xxx mirror HTTP meanings). A client should reconnect and resume after
+ * `resume` and `goingAway`, and must not reconnect with the same token after `unauthorized`.
+ */
+export const closeCodes = {
+  /** The server is shutting down; reconnect (to another node) and resume. */
+  goingAway: 1001,
+  /** A frame was larger than the limit. */
+  tooLarge: 1009,
+  /** The first frame was not a valid `auth`, or the token is invalid, expired or revoked. */
+  unauthorized: 4001,
+  /** The token lacks the `chat` scope. */
+  forbidden: 4003,
+  /** No `auth` frame within the time allowed. */
+  authTimeout: 4008,
+  /** Too many frames, or too many invalid frames. */
+  rateLimited: 4029,
+  /** The client fell behind (send buffer full): reconnect and resume from the database. */
+  resume: 4100,
+} as const;
+export type CloseCode = (typeof closeCodes)[keyof typeof closeCodes];

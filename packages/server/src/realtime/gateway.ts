@@ -1,0 +1,67 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { closeCodes } from '@parley/protocol';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
+
+export const REALTIME_PATH = '/v1/realtime';
+const HEARTBEAT_MS = 25_000;
+
+export interface Gateway {
+  /** Closes every socket with 1001 (reconnect elsewhere and resume) and stops accepting upgrades. */
+  close(): Promise<void>;
+  readonly connections: number;
+}
+
+/**
+ * WSS on the HTTPS server's port at `/v1/realtime`. Frames are capped at `maxFrameBytes` (larger ones close
+ * the socket with 1009); dead peers are found by ping/pong heartbeats.
+ */
+export function attachGateway(server: Server, deps: ConnectionDeps & { maxFrameBytes: number }): Gateway {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: deps.maxFrameBytes,
+    perMessageDeflate: false,
+  });
+  const alive = new WeakMap<WebSocket, boolean>();
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    // Tokens never travel in the URL: a query string here is refused outright.
+    if (path !== REALTIME_PATH || (request.url ?? '').includes('?')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      alive.set(ws, true);
+      ws.on('pong', () => alive.set(ws, true));
+      new RealtimeConnection(ws, deps);
+    });
+  };
+  server.on('upgrade', onUpgrade);
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    async close() {
+      clearInterval(heartbeat);
+      server.off('upgrade', onUpgrade);
+      for (const ws of wss.clients) ws.close(closeCodes.goingAway, 'server shutting down');
+      await new Promise<void>((resolve) => {
+        wss.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}
