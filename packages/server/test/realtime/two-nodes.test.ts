@@ -1,21 +1,12 @@
 import { once } from 'node:events';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Bus } from '../../src/bus/bus.ts';
 import { describePostgres } from '../support/dialects.ts';
 import { json, newTenantOwner, signIn } from '../support/identity-fixtures.ts';
-import { startTestServer, type TestServer } from '../support/start-server.ts';
+import type { TestServer } from '../support/start-server.ts';
+import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';
 
 type Frame = Record<string, unknown> & { type: string };
-
-function untilReliable(bus: Bus): Promise<void> {
-  if (bus.reliable) return Promise.resolve();
-  return new Promise((resolve) => {
-    bus.onReliabilityChange((reliable) => {
-      if (reliable) resolve();
-    });
-  });
-}
 
 /** Opens an authenticated socket and resolves the first frame that matches, from then on. */
 async function socketOn(server: TestServer, token: string) {
@@ -55,29 +46,15 @@ describePostgres('realtime across two nodes on PostgreSQL + Redis', () => {
   let nodeA: TestServer;
   let nodeB: TestServer;
 
+  let nodes: TwoNodes;
+
   beforeAll(async () => {
-    const redisUrl = inject('redisUrl');
-    if (!redisUrl) throw new Error('this suite needs Redis too');
-    const prefix = `parley-rt-${Math.random().toString(36).slice(2)}:`;
-    nodeA = await startTestServer({
-      dialect: 'postgres',
-      env: { REDIS_URL: redisUrl, PARLEY_REDIS_PREFIX: prefix },
-    });
-    nodeB = await startTestServer({
-      dialect: 'postgres',
-      env: {
-        ...nodeA.database.env,
-        PARLEY_MASTER_KEY_FILE: `${nodeA.database.dataDir}/master.key`,
-        REDIS_URL: redisUrl,
-        PARLEY_REDIS_PREFIX: prefix,
-      },
-    });
-    await Promise.all([untilReliable(nodeA.app.services.bus), untilReliable(nodeB.app.services.bus)]);
+    nodes = await startTwoNodes();
+    ({ nodeA, nodeB } = nodes);
   });
 
   afterAll(async () => {
-    await nodeB.app.shutdown();
-    await nodeA.close();
+    await nodes.close();
   });
 
   it('a message sent on node A reaches the recipient connected to node B, in order', async () => {

@@ -1,51 +1,27 @@
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import type { Bus } from '../../src/bus/bus.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describePostgres } from '../support/dialects.ts';
 import { bearer, newTenantOwner, ownerPassword, postForm, signIn } from '../support/identity-fixtures.ts';
-import { startTestServer, type TestServer } from '../support/start-server.ts';
+import type { TestServer } from '../support/start-server.ts';
+import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';
 
 /**
  * Attack: a stolen token is revoked on one node while the thief keeps using it on another node, whose
  * cache still holds it. Two real server processes' worth of state (two apps) share PostgreSQL and Redis.
  */
-/** Resolves once the node's Redis subscription is up (the event, not a poll). */
-function untilReliable(bus: Bus): Promise<void> {
-  if (bus.reliable) return Promise.resolve();
-  return new Promise((resolve) => {
-    bus.onReliabilityChange((reliable) => {
-      if (reliable) resolve();
-    });
-  });
-}
 
 describePostgres('token revocation across nodes', () => {
   let nodeA: TestServer;
   let nodeB: TestServer;
 
+  let nodes: TwoNodes;
+
   beforeAll(async () => {
-    const redisUrl = inject('redisUrl');
-    if (!redisUrl) throw new Error('this suite needs Redis too');
-    const prefix = `parley-test-${Math.random().toString(36).slice(2)}:`;
-    nodeA = await startTestServer({
-      dialect: 'postgres',
-      env: { REDIS_URL: redisUrl, PARLEY_REDIS_PREFIX: prefix },
-    });
-    // Node B: same database schema and master key, its own process state.
-    nodeB = await startTestServer({
-      dialect: 'postgres',
-      env: {
-        ...nodeA.database.env,
-        PARLEY_MASTER_KEY_FILE: `${nodeA.database.dataDir}/master.key`,
-        REDIS_URL: redisUrl,
-        PARLEY_REDIS_PREFIX: prefix,
-      },
-    });
-    await Promise.all([untilReliable(nodeA.app.services.bus), untilReliable(nodeB.app.services.bus)]);
+    nodes = await startTwoNodes();
+    ({ nodeA, nodeB } = nodes);
   });
 
   afterAll(async () => {
-    await nodeB.app.shutdown();
-    await nodeA.close();
+    await nodes.close();
   });
 
   it('a token revoked on node A stops working on node B at once', async () => {
