@@ -1,6 +1,8 @@
 import { cpus } from 'node:os';
 import { runAuditBench } from './audit-bench.js';
+import { runCallsBench } from './calls-bench.js';
 import { runIdentityBench } from './identity-bench.js';
+import { runRealtimeBench } from './realtime-bench.js';
 import { runStreamCipherBench } from './stream-cipher-bench.js';
 
 /**
@@ -11,6 +13,8 @@ const parts = {
   stream: runStreamCipherBench,
   audit: runAuditBench,
   identity: runIdentityBench,
+  realtime: runRealtimeBench,
+  calls: runCallsBench,
 } as const satisfies Record<string, () => Promise<Record<string, number>>>;
 
 type PartName = keyof typeof parts;
@@ -24,6 +28,9 @@ const unitSuffixes: readonly (readonly [suffix: string, unit: string])[] = [
   ['Ms', 'ms'],
   ['Us', 'µs'],
   ['megabytes', 'MB'],
+  ['MiB', 'MiB'],
+  ['KiB', 'KiB'],
+  ['Percent', '%'],
 ];
 
 function unitOf(name: string): string {

@@ -18,3 +18,27 @@ export {
 } from './account-client.ts';
 export type { Tokens, TokenStore } from './token-store.ts';
 export { MemoryTokenStore } from './memory-token-store.ts';
+export { RealtimeClient, type RealtimeClientOptions, type SendOptions } from './realtime/realtime-client.ts';
+export type { ConnectionEvent, ConnectionState, RealtimeEvents } from './realtime/realtime-events.ts';
+export type { AccessTokenSource } from './realtime/access-token-source.ts';
+export { RealtimeError, type RealtimeClientErrorCode } from './realtime/realtime-error.ts';
+export { CallsClient, type CallsClientOptions, type CallsTransport } from './calls/calls-client.ts';
+export { Call, type CallPhase } from './calls/call.ts';
+export type { CallEndReason, CallEvents, CallsEvents, RemoteDevice } from './calls/call-events.ts';
+export type {
+  AckFrame,
+  AnswerOf,
+  CallRequestFrame,
+  NotifyFrame,
+  RequestAnswer,
+  RequestFrame,
+  RequestInput,
+  SequencedFrame,
+  ServerFrameOf,
+  ServerFrameType,
+} from './realtime/realtime-frames.ts';
+export type { PositionStore } from './realtime/position-store.ts';
+export { MemoryPositionStore } from './realtime/memory-position-store.ts';
+export type { WebSocketConstructor, WebSocketLike } from './realtime/websocket-port.ts';
+export type { BackoffOptions } from './realtime/reconnect-backoff.ts';
+export type { HeartbeatOptions } from './realtime/heartbeat.ts';

@@ -1,7 +1,11 @@
-import type { ErrorBody, HealthBody, VersionBody } from '@parley/protocol';
+import type { ErrorBody, HealthBody, IceServersResponse, VersionBody } from '@parley/protocol';
 import { AccountClient } from './account-client.ts';
 import { AuthClient } from './auth-client.ts';
+import { CallsClient, type CallsClientOptions } from './calls/calls-client.ts';
+import { ParleyAuthError } from './auth-error.ts';
 import { MemoryTokenStore } from './memory-token-store.ts';
+import type { AccessTokenSource } from './realtime/access-token-source.ts';
+import { RealtimeClient, type RealtimeClientOptions } from './realtime/realtime-client.ts';
 import type { TokenStore } from './token-store.ts';
 
 export interface ParleyClientOptions {
@@ -13,6 +17,13 @@ export interface ParleyClientOptions {
   tokenStore?: TokenStore;
   /** A fixed access token (e.g. from client_credentials), saved to the store; it cannot be refreshed. */
   accessToken?: string;
+  /**
+   * Realtime options: `WebSocket` (required in Node, e.g. the `ws` package), positions, back-off, … The URL
+   * defaults to `baseUrl` with `wss:` (or `ws:`) at `/v1/realtime`; tokens come from this client.
+   */
+  realtime?: Omit<RealtimeClientOptions, 'url' | 'tokens'> & { url?: string };
+  /** Calls options: `iceTransportPolicy`, an injected `RTCPeerConnection` (the browser's when absent), … */
+  calls?: CallsClientOptions;
 }
 
 /** An error answered by the server in the uniform body, with its code and request id. */
@@ -37,7 +48,7 @@ interface Answer {
 /**
  * Typed REST access to Parley. Requests carry the stored access token as `Authorization: Bearer`; when the
  * server answers 401 `invalid_token` (expired or replaced), the client refreshes once — shared with every
- * concurrent request — and retries the request once. Realtime and calls arrive in later modules.
+ * concurrent request — and retries the request once. `realtime` is the WSS connection; `calls` runs WebRTC calls over it.
  */
 export class ParleyClient {
   /** Sign-in, MFA, refresh and sign-out. */
@@ -47,6 +58,10 @@ export class ParleyClient {
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #tokens: TokenStore;
+  readonly #realtimeOptions: ParleyClientOptions['realtime'];
+  #realtime: RealtimeClient | undefined;
+  readonly #callsOptions: CallsClientOptions | undefined;
+  #calls: CallsClient | undefined;
 
   constructor(options: ParleyClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -55,12 +70,56 @@ export class ParleyClient {
     if (options.accessToken !== undefined) this.#tokens.save({ accessToken: options.accessToken });
     this.auth = new AuthClient({ baseUrl: this.#baseUrl, fetch: this.#fetch, tokens: this.#tokens });
     this.account = new AccountClient(this, this.#tokens);
+    this.#realtimeOptions = options.realtime;
+    this.#callsOptions = options.calls;
+  }
+
+  /** The realtime connection (created on first use; call `connect()` on it), sharing this client's tokens. */
+  get realtime(): RealtimeClient {
+    this.#realtime ??= new RealtimeClient({
+      ...this.#realtimeOptions,
+      url: this.#realtimeOptions?.url ?? `${this.#baseUrl.replace(/^http/, 'ws')}/v1/realtime`,
+      tokens: this.#accessTokenSource(),
+    });
+    return this.#realtime;
+  }
+
+  /**
+   * Audio and video calls (created on first use), signaled over {@link ParleyClient.realtime} — connect it
+   * first — with ICE servers from `GET /v1/calls/ice-servers`. Needs a token with the `calls` scope.
+   */
+  get calls(): CallsClient {
+    this.#calls ??= new CallsClient(
+      {
+        realtime: this.realtime,
+        iceServers: () => this.request<IceServersResponse>('GET', '/v1/calls/ice-servers'),
+      },
+      this.#callsOptions,
+    );
+    return this.#calls;
   }
 
   /** Replaces the stored tokens with a bare access token (no refresh), or clears them. */
   setAccessToken(token: string | undefined): void {
     if (token === undefined) this.#tokens.clear();
     else this.#tokens.save({ accessToken: token });
+  }
+
+  /** Tokens for the realtime client: the stored one, renewed through the same single-flight refresh. */
+  #accessTokenSource(): AccessTokenSource {
+    return {
+      current: () => this.#tokens.load()?.accessToken,
+      renew: async (rejected) => {
+        try {
+          return (await this.auth.renewAfterRejection(rejected)).accessToken;
+        } catch (error) {
+          // Refused for good (the store is cleared): signed out. Anything else may work on a later try.
+          if (error instanceof ParleyAuthError && [undefined, 400, 401].includes(error.status))
+            return undefined;
+          throw error;
+        }
+      },
+    };
   }
 
   version(): Promise<VersionBody> {

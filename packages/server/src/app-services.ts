@@ -19,7 +19,7 @@ import { createProfileService } from './identity/profile-service.ts';
 import { createSessionService } from './identity/session-service.ts';
 import { createUserAdminService } from './identity/user-admin-service.ts';
 import { createUserService } from './identity/user-service.ts';
-import { createTenantSettingsService } from './tenancy/tenant-settings-service.ts';
+import { createTenantSettingsService, messagingLimitsIn } from './tenancy/tenant-settings-service.ts';
 import type { Mailer } from './notifications/mailer.ts';
 import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
@@ -27,6 +27,27 @@ import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
 import { createMessageFanout } from './messaging/message-fanout.ts';
 import { createMessageService } from './messaging/message-service.ts';
+import { createBlockService } from './messaging/block-service.ts';
+import { createDialogMemberService } from './messaging/dialog-member-service.ts';
+import type { MessageAttachments } from './messaging/message-attachments.ts';
+import { createMessageChangeService } from './messaging/message-change-service.ts';
+import { PostgresSearchIndex } from './messaging/search/postgres-search-index.ts';
+import type { SearchIndex } from './messaging/search/search-index.ts';
+import { createSearchService } from './messaging/search/search-service.ts';
+import { SearchTokenHasher } from './messaging/search/search-token-hasher.ts';
+import { SqliteSearchIndex } from './messaging/search/sqlite-search-index.ts';
+import { createMessageStream } from './messaging/message-stream.ts';
+import { createReceiptService } from './messaging/receipt-service.ts';
+import { createTypingService } from './messaging/typing-service.ts';
+import { createCallHistoryService } from './calls/call-history-service.ts';
+import { createCallService } from './calls/call-service.ts';
+import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import { createPresenceService } from './presence/presence-service.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+import { RedisPresenceStore } from './presence/redis-presence-store.ts';
+import { createAttachmentService } from './attachments/attachment-service.ts';
+import { createIceServerService } from './calls/ice-server-service.ts';
+import { createAttachmentSharing } from './attachments/attachment-sharing.ts';
 import type { Storage } from './storage/database.ts';
 import { createTenantService } from './tenancy/tenant-service.ts';
 
@@ -96,12 +117,45 @@ export function buildServices(input: {
       );
     },
   });
-  const dialogs = createDialogService({ storage, fieldCipher: security.fieldCipher, clock });
+  const limits = messagingLimitsIn;
+  const fieldCipher = security.fieldCipher;
+  const dialogs = createDialogService({ storage, fieldCipher, clock, limits });
   const fanout = createMessageFanout(bus);
+  // The full-text engine follows the database: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
+  const searchTokens = new SearchTokenHasher(security.keyring);
+  const index: SearchIndex =
+    storage.dialect === 'postgres'
+      ? new PostgresSearchIndex(searchTokens)
+      : new SqliteSearchIndex(searchTokens);
+  const attachments: MessageAttachments = createAttachmentSharing({ fieldCipher });
+  const messageDeps = { storage, fieldCipher, dialogs, clock, fanout, index, attachments, limits };
+  const presenceStore: PresenceStore = redis
+    ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)
+    : new MemoryPresenceStore(clock);
   return {
     dialogs,
     fanout,
-    messages: createMessageService({ storage, fieldCipher: security.fieldCipher, dialogs, clock, fanout }),
+    messages: createMessageService(messageDeps),
+    attachments: createAttachmentService({ storage, fieldCipher, clock, limits }),
+    messageChanges: createMessageChangeService(messageDeps),
+    stream: createMessageStream({ storage, fieldCipher, attachments }),
+    search: createSearchService({ storage, index, fieldCipher, attachments }),
+    members: createDialogMemberService({ storage, clock, dialogs, limits }),
+    receipts: createReceiptService({ storage, dialogs, fanout }),
+    typing: createTypingService({ storage, dialogs, fanout }),
+    blocks: createBlockService({ storage, dialogs, clock }),
+    presence: createPresenceService({ storage, store: presenceStore, fanout, clock }),
+    callHistory: createCallHistoryService({ storage }),
+    calls: createCallService({
+      storage,
+      clock,
+      fanout,
+      audit,
+      counter,
+      liveDevices: (tenantId, userId) => presenceStore.liveConnections(tenantId, userId),
+      limits,
+      ringTimeoutMs: config.callRingTimeoutMs,
+    }),
     bus,
     counter,
     audit,
@@ -121,6 +175,18 @@ export function buildServices(input: {
     profiles: createProfileService({ storage, security, users, audit, clock }),
     clients: createClientService({ storage, sessions, audit, clock }),
     mfa: createMfaService({ storage, security, hasher, audit, clock, sessions }),
+    iceServers: createIceServerService({
+      storage,
+      keyring: security.keyring,
+      counter,
+      clock,
+      settings: {
+        stunUrls: config.stunUrls,
+        turnUrls: config.turnUrls,
+        turnSecret: config.turnSecret,
+        turnTtlSeconds: config.turnTtlSeconds,
+      },
+    }),
   };
 }
 

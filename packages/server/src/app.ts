@@ -23,6 +23,15 @@ import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
+import { attachmentRoutes } from './attachments/attachment-routes.ts';
+import { iceServersRoutes } from './calls/ice-servers-routes.ts';
+import { memberRoutes } from './messaging/member-routes.ts';
+import { messageRoutes } from './messaging/message-routes.ts';
+import { presenceRoutes } from './presence/presence-routes.ts';
+import { callRoutes } from './calls/call-routes.ts';
+import { searchRoutes } from './messaging/search/search-routes.ts';
+import { createAttachmentSweeper } from './attachments/attachment-sweeper.ts';
+import { createCallSweeper } from './calls/call-sweeper.ts';
 import { attachGateway } from './realtime/gateway.ts';
 import { emailRoutes } from './identity/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
@@ -114,12 +123,36 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
   }, config.reencryptIntervalSeconds * 1000);
   reencryption.unref();
+  const attachmentSweeper = createAttachmentSweeper({ storage, clock });
+  const sweeping = setInterval(() => {
+    attachmentSweeper.sweepAbandoned().then(
+      (removed) => {
+        if (removed > 0) logger.info({ removed }, 'removed abandoned attachment uploads');
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'attachment sweep failed');
+      },
+    );
+  }, 3600 * 1000);
+  sweeping.unref();
   // Links in mail point at the configured public URL, else at this server (known once it listens); never
   // at a request's Host header, which an attacker chooses (password-reset poisoning).
   let listeningUrl: string | undefined;
   const publicUrl = () =>
     config.publicUrl ?? listeningUrl ?? `${tls ? 'https' : 'http'}://localhost:${config.port}`;
   const services = buildServices({ config, storage, security, redis, clock, logger, publicUrl });
+  const callSweeper = createCallSweeper({
+    storage,
+    clock,
+    calls: services.calls,
+    ringTimeoutMs: config.callRingTimeoutMs,
+  });
+  const callSweeping = setInterval(() => {
+    callSweeper.sweepStaleRinging().catch((error: unknown) => {
+      logger.error({ err: error }, 'call sweep failed');
+    });
+  }, 60_000);
+  callSweeping.unref();
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -152,6 +185,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...tenantRoutes(services),
       ...adminRoutes(services),
       ...dialogRoutes(services),
+      ...attachmentRoutes(services),
+      ...memberRoutes(services),
+      ...messageRoutes(services),
+      ...presenceRoutes(services),
+      ...callRoutes(services),
+      ...searchRoutes(services),
+      ...iceServersRoutes(services),
       ...auditRoutes({ audit: services.audit, storage }),
       ...(options.extraRoutes ?? []),
     ],
@@ -166,9 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     )
   ).value;
   const gateway = attachGateway(fastify.server, {
-    sessions: services.sessions,
-    messages: services.messages,
-    fanout: services.fanout,
+    services,
     epoch,
     logger,
     maxFrameBytes: config.realtimeMaxFrameBytes,
@@ -188,6 +226,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const shutdown = async (): Promise<void> => {
     clearInterval(reencryption);
+    clearInterval(sweeping);
+    clearInterval(callSweeping);
+    services.calls.close();
     // Stop listening first (new connections are refused at once), then send realtime clients away.
     const closeServer = fastify.close();
     await gateway.close();

@@ -28,6 +28,18 @@ const positiveInt = z.coerce
   .int('must be a whole number')
   .positive('must be greater than 0');
 
+/** A comma-separated list (in the config file also a JSON array) of URIs, each matching `pattern`. */
+const uriList = (pattern: RegExp, message: string) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((value) =>
+      (typeof value === 'string' ? value.split(',') : value).map((uri) => uri.trim()).filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(pattern, message)).max(16, 'at most 16 URIs'));
+/** RFC 7064 / 7065 host part: a name, an IPv4 address or a bracketed IPv6 address, then an optional port. */
+const iceHost = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?`;
+
 export const settings = {
   dataDir: setting({
     env: 'PARLEY_DATA_DIR',
@@ -160,6 +172,44 @@ export const settings = {
     schema: positiveInt.default(10_000),
     description: 'How long a new realtime socket may take to send its auth frame (4008 after).',
   }),
+  stunUrls: setting({
+    env: 'PARLEY_STUN_URLS',
+    schema: uriList(new RegExp(`^stuns?:${iceHost}$`), 'each must be stun:host[:port] or stuns:host[:port]'),
+    defaultText: 'unset (none)',
+    description:
+      'STUN servers for callers (comma-separated `stun:host:port`). None by default: a public one would learn every caller’s address.',
+  }),
+  turnUrls: setting({
+    env: 'PARLEY_TURN_URLS',
+    schema: uriList(
+      new RegExp(`^turns?:${iceHost}(\\?transport=(udp|tcp))?$`),
+      'each must be turn:host[:port][?transport=udp|tcp] or turns:…',
+    ),
+    defaultText: 'unset (no TURN)',
+    description:
+      'TURN servers for callers, with short-lived credentials (comma-separated `turn:host:3478?transport=udp`, `turns:…`). See docs/calls.md.',
+  }),
+  turnSecret: setting({
+    env: 'PARLEY_TURN_SECRET',
+    schema: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)').optional(),
+    defaultText: 'unset',
+    description:
+      'Secret shared with the TURN server (coturn `static-auth-secret`) that signs TURN credentials; 32+ characters. Never logged.',
+  }),
+  turnTtlSeconds: setting({
+    env: 'PARLEY_TURN_TTL_SECONDS',
+    schema: positiveInt.min(60, 'must be at least 60').max(86_400, 'must be at most 86400').default(3600),
+    description:
+      'Lifetime of minted TURN credentials: how long they can open new relay allocations (one already open lives on).',
+  }),
+  callRingTimeoutMs: setting({
+    env: 'PARLEY_CALL_RING_TIMEOUT_MS',
+    schema: positiveInt
+      .min(1000, 'must be at least 1000')
+      .max(300_000, 'must be at most 300000')
+      .default(45_000),
+    description: 'How long a call rings before those who did not answer have missed it.',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -272,12 +322,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       values[name] = result.data;
     } else {
       const reason = result.error.issues.map((issue) => issue.message).join('; ');
-      const shown = typeof raw === 'string' && !/KEY|URL/.test(envName) ? ` (got "${raw}")` : '';
+      const shown = typeof raw === 'string' && !/KEY|URL|SECRET/.test(envName) ? ` (got "${raw}")` : '';
       problems.push(`${envName}: ${reason}${shown}`);
     }
   }
   if (values.tlsMode === 'tls' && Boolean(values.tlsCert) !== Boolean(values.tlsKey)) {
     problems.push('PARLEY_TLS_CERT / PARLEY_TLS_KEY: set both or neither');
+  }
+  const turnUrls = values.turnUrls as string[] | undefined;
+  if (turnUrls !== undefined && turnUrls.length > 0 && values.turnSecret === undefined) {
+    problems.push('PARLEY_TURN_URLS: needs PARLEY_TURN_SECRET to mint credentials');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(values.dataDir as string);

@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 export const dialogTypes = ['private', 'group', 'broadcast', 'public'] as const;
 
-const customData = z
+/** Free-form JSON an app attaches, bounded. */
+export const customData = z
   .record(z.string().max(64), z.unknown())
   .refine((value) => JSON.stringify(value).length <= 8192, 'must serialise to at most 8 KiB');
 
@@ -40,6 +41,26 @@ export const updateDialogBody = z
   .strict();
 export type UpdateDialogBody = z.infer<typeof updateDialogBody>;
 
+/** An attachment as a message shows it; the bytes are at `GET /v1/attachments/{id}`. */
+export const attachmentSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  contentType: z.string(),
+  size: z.number(),
+});
+export type AttachmentSummary = z.infer<typeof attachmentSummary>;
+
+/** Who reacted with what; at most `maxReactionKinds` different reactions per message. */
+export const reactionSummary = z.object({ emoji: z.string(), userIds: z.array(z.string()) });
+export type ReactionSummary = z.infer<typeof reactionSummary>;
+
+/** A reaction: one emoji grapheme or a short `:name:` shortcode. */
+export const reactionKey = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^(?::[a-z0-9_+-]{1,30}:|[^\s:]{1,16})$/u, 'an emoji or a :shortcode:');
+
 export const messageBody = z.object({
   id: z.string(),
   dialogId: z.string(),
@@ -50,6 +71,8 @@ export const messageBody = z.object({
   replyTo: z.string().nullable(),
   mentions: z.array(z.string()),
   properties: z.record(z.string(), z.unknown()).nullable(),
+  attachments: z.array(attachmentSummary),
+  reactions: z.array(reactionSummary),
   createdAt: z.string(),
   editedAt: z.string().nullable(),
   deleted: z.boolean(),
@@ -79,10 +102,13 @@ export const sendMessageBody = z
   .object({
     /** Idempotency key: a retry with the same client id returns the same message. */
     clientId: z.string().min(1).max(64),
-    body: z.string().min(1).max(65_536),
-    replyTo: z.string().max(64).optional(),
+    /** May be empty when the message carries attachments. */
+    body: z.string().max(65_536).default(''),
+    replyTo: z.uuid().optional(),
     mentions: z.array(z.uuid()).max(100).default([]),
     properties: customData.optional(),
+    /** Ids from `POST /v1/attachments` (uploaded by the sender, or visible to them). */
+    attachments: z.array(z.uuid()).max(10).default([]),
   })
   .strict();
 export type SendMessageBody = z.infer<typeof sendMessageBody>;

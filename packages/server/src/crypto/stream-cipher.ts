@@ -107,6 +107,81 @@ export function createDecryptStream(key: Buffer, associatedData: Buffer): Transf
   return new DecryptTransform(Buffer.from(key), Buffer.from(associatedData));
 }
 
+/**
+ * Seals a stream chunk by chunk, for storage that keeps chunks apart (one database row per chunk). The output
+ * is the same format as {@link createEncryptStream}: `header`, then `seal(0, …)`, `seal(1, …)`, … concatenated
+ * is a stream {@link createDecryptStream} opens. The caller must seal chunks in order, every chunk but the last
+ * exactly `chunkSize` plaintext bytes, and exactly one chunk (possibly empty) with `last` set.
+ */
+export interface ChunkSealer {
+  readonly header: Buffer;
+  readonly chunkSize: number;
+  seal(index: number, last: boolean, plaintext: Buffer): Buffer;
+}
+
+/** A {@link ChunkSealer} with a fresh random salt and nonce prefix. */
+export function createChunkSealer(
+  key: Buffer,
+  associatedData: Buffer,
+  options: EncryptStreamOptions = {},
+): ChunkSealer {
+  assertKey(key);
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  assertChunkSize(chunkSize);
+  const header = newHeader(chunkSize);
+  const session = openSession(key, header, Buffer.from(associatedData), chunkSize);
+  return {
+    header,
+    chunkSize,
+    seal(index, last, plaintext) {
+      assertIndex(index);
+      if (plaintext.length > chunkSize || (!last && plaintext.length !== chunkSize)) {
+        throw new RangeError('every chunk but the last holds exactly chunkSize bytes');
+      }
+      return Buffer.concat(sealChunk(session, index, last, plaintext));
+    },
+  };
+}
+
+/**
+ * Opens single chunks of a stream, in any order: random access, so a byte range is served by decrypting only
+ * the chunks it touches. `sealedChunkSize` (= chunk size + tag) locates chunk i at
+ * `STREAM_HEADER_SIZE + i * sealedChunkSize` in the concatenated stream. The caller must know which chunk is
+ * the last (from the stored plaintext size): it is sealed differently, so a wrong guess fails authentication
+ * rather than hiding a truncation.
+ */
+export interface ChunkOpener {
+  readonly chunkSize: number;
+  readonly sealedChunkSize: number;
+  /** The verified plaintext of chunk `index`; throws {@link StreamIntegrityError}, never returns unverified bytes. */
+  open(index: number, last: boolean, sealed: Buffer): Buffer;
+}
+
+/** A {@link ChunkOpener} for the stream that starts with `header`; throws StreamIntegrityError for a bad header. */
+export function createChunkOpener(key: Buffer, associatedData: Buffer, header: Buffer): ChunkOpener {
+  assertKey(key);
+  if (header.length !== STREAM_HEADER_SIZE)
+    throw new StreamIntegrityError('stream header has the wrong length');
+  const chunkSize = parseHeader(header);
+  const session = openSession(key, Buffer.from(header), Buffer.from(associatedData), chunkSize);
+  return {
+    chunkSize,
+    sealedChunkSize: chunkSize + STREAM_TAG_SIZE,
+    open(index, last, sealed) {
+      assertIndex(index);
+      if (sealed.length < STREAM_TAG_SIZE || sealed.length > chunkSize + STREAM_TAG_SIZE) {
+        throw new StreamIntegrityError(`chunk ${index} has an impossible length`);
+      }
+      if (!last && sealed.length !== chunkSize + STREAM_TAG_SIZE) {
+        throw new StreamIntegrityError(`chunk ${index} is shorter than a middle chunk`);
+      }
+      const plaintext = openChunk(session, index, last, sealed);
+      if (!plaintext) throw new StreamIntegrityError(describeFailure(session, index, last, sealed));
+      return plaintext;
+    },
+  };
+}
+
 /** Everything a chunk seal or open needs, fixed by the header. */
 interface StreamSession {
   readonly subkey: Buffer;
@@ -170,11 +245,7 @@ class EncryptTransform extends Transform {
 
   constructor(key: Buffer, associatedData: Buffer, chunkSize: number) {
     super();
-    this.#header = Buffer.alloc(STREAM_HEADER_SIZE);
-    STREAM_MAGIC.copy(this.#header, 0);
-    this.#header[4] = STREAM_FORMAT_VERSION;
-    this.#header.writeUInt32BE(chunkSize, CHUNK_SIZE_OFFSET);
-    randomBytes(STREAM_SALT_SIZE + STREAM_NONCE_PREFIX_SIZE).copy(this.#header, SALT_OFFSET);
+    this.#header = newHeader(chunkSize);
     this.#session = openSession(key, this.#header, associatedData, chunkSize);
     this.#pending = Buffer.alloc(chunkSize);
   }
@@ -265,17 +336,7 @@ class DecryptTransform extends Transform {
     const copied = data.copy(this.#header, this.#headerLength);
     this.#headerLength += copied;
     if (this.#headerLength < STREAM_HEADER_SIZE) return copied;
-    if (!this.#header.subarray(0, STREAM_MAGIC.length).equals(STREAM_MAGIC)) {
-      throw new StreamIntegrityError('not a Parley encrypted stream (bad magic bytes)');
-    }
-    const version = this.#header[4];
-    if (version !== STREAM_FORMAT_VERSION) {
-      throw new StreamIntegrityError(`unsupported stream format version ${String(version)}`);
-    }
-    const chunkSize = this.#header.readUInt32BE(CHUNK_SIZE_OFFSET);
-    if (chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) {
-      throw new StreamIntegrityError(`unsupported chunk size ${chunkSize} in stream header`);
-    }
+    const chunkSize = parseHeader(this.#header);
     this.#session = openSession(this.#key, this.#header, this.#associatedData, chunkSize);
     this.#sealed = Buffer.alloc(chunkSize + STREAM_TAG_SIZE);
     return copied;
@@ -313,6 +374,38 @@ function describeFailure(session: StreamSession, index: number, last: boolean, s
   return last
     ? `chunk ${index} failed authentication (last chunk: stream corrupted or truncated)`
     : `chunk ${index} failed authentication`;
+}
+
+/** A header with a fresh random salt and nonce prefix. */
+function newHeader(chunkSize: number): Buffer {
+  const header = Buffer.alloc(STREAM_HEADER_SIZE);
+  STREAM_MAGIC.copy(header, 0);
+  header[4] = STREAM_FORMAT_VERSION;
+  header.writeUInt32BE(chunkSize, CHUNK_SIZE_OFFSET);
+  randomBytes(STREAM_SALT_SIZE + STREAM_NONCE_PREFIX_SIZE).copy(header, SALT_OFFSET);
+  return header;
+}
+
+/** Checks magic, version and chunk size of a complete header; returns the chunk size. */
+function parseHeader(header: Buffer): number {
+  if (!header.subarray(0, STREAM_MAGIC.length).equals(STREAM_MAGIC)) {
+    throw new StreamIntegrityError('not a Parley encrypted stream (bad magic bytes)');
+  }
+  const version = header[4];
+  if (version !== STREAM_FORMAT_VERSION) {
+    throw new StreamIntegrityError(`unsupported stream format version ${String(version)}`);
+  }
+  const chunkSize = header.readUInt32BE(CHUNK_SIZE_OFFSET);
+  if (chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) {
+    throw new StreamIntegrityError(`unsupported chunk size ${chunkSize} in stream header`);
+  }
+  return chunkSize;
+}
+
+function assertIndex(index: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_CHUNK_COUNT) {
+    throw new RangeError(`chunk index must be an integer from 0 to ${MAX_CHUNK_COUNT - 1}`);
+  }
 }
 
 function assertKey(key: Buffer): void {

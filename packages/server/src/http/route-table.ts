@@ -28,21 +28,29 @@ export interface RouteDeclaration {
   produces?: string;
   /** Request content type when it is not JSON (the OAuth endpoints take forms, as the RFCs say). */
   consumes?: string;
+  /**
+   * The handler reads the request body itself: `request.body` is the raw byte stream (or undefined when there
+   * is no body), whatever its content type, never buffered and not under the global body limit — the handler
+   * enforces its own (attachment uploads).
+   */
+  streamsBody?: boolean;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /** See {@link RouteDeclaration.streamsBody}. */
+    streamsBody?: boolean;
   }
 }
 
 export function registerRoutes(fastify: FastifyInstance, routes: readonly RouteDeclaration[]): void {
-  for (const route of routes) {
-    fastify.route({
+  const add = (scope: FastifyInstance, route: RouteDeclaration) => {
+    scope.route({
       method: route.method,
       url: route.url,
-      config: { access: route.access },
+      config: { access: route.access, ...(route.streamsBody ? { streamsBody: true } : {}) },
       schema: {
         summary: route.summary,
         tags: route.tags,
@@ -52,5 +60,17 @@ export function registerRoutes(fastify: FastifyInstance, routes: readonly RouteD
       },
       handler: route.handler,
     });
-  }
+  };
+  for (const route of routes.filter((entry) => !entry.streamsBody)) add(fastify, route);
+  const streaming = routes.filter((entry) => entry.streamsBody);
+  if (streaming.length === 0) return;
+  // Content-type parsers are encapsulated: only these routes hand every body over as the raw stream.
+  void fastify.register((scope, _options, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, payload, parsed) => {
+      parsed(null, payload);
+    });
+    for (const route of streaming) add(scope, route);
+    done();
+  });
 }

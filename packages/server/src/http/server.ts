@@ -51,6 +51,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   fastify.removeContentTypeParser('text/plain');
   await fastify.register(formBody, { bodyLimit: options.bodyLimitBytes });
   fastify.addHook('preValidation', (request, _reply, done) => {
+    if (request.routeOptions.config.streamsBody === true) {
+      done(); // Raw uploads: any content type (see RouteDeclaration.streamsBody).
+      return;
+    }
     const type = request.headers['content-type'] ?? '';
     const wantsForm = request.url.startsWith('/oauth/');
     if (request.body !== undefined && wantsForm !== type.startsWith('application/x-www-form-urlencoded')) {

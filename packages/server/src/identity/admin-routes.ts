@@ -18,6 +18,13 @@ const settingsBody = z.object({
   accessTokenTtlSeconds: z.number().int(),
   idleTimeoutSeconds: z.number().int(),
   refreshTokenTtlSeconds: z.number().int(),
+  messaging: z.object({
+    maxGroupMembers: z.number().int(),
+    maxMessageBytes: z.number().int(),
+    maxAttachmentBytes: z.number().int(),
+    editWindowSeconds: z.number().int(),
+    callPolicy: z.enum(['shared_dialog', 'tenant']),
+  }),
 });
 const settingsPatch = z
   .object({
@@ -26,6 +33,22 @@ const settingsPatch = z
     accessTokenTtlSeconds: z.number().int().min(60).max(86_400).optional(),
     idleTimeoutSeconds: z.number().int().min(60).max(86_400).optional(),
     refreshTokenTtlSeconds: z.number().int().min(3600).max(31_536_000).optional(),
+    messaging: z
+      .object({
+        maxGroupMembers: z.number().int().min(2).max(100_000).optional(),
+        maxMessageBytes: z.number().int().min(64).max(65_536).optional(),
+        maxAttachmentBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(4 * 1024 ** 3)
+          .optional(),
+        /** 0: no limit. */
+        editWindowSeconds: z.number().int().min(0).max(31_536_000).optional(),
+        callPolicy: z.enum(['shared_dialog', 'tenant']).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');

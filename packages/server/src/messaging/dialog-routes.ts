@@ -1,28 +1,20 @@
-import {
-  createDialogBody,
-  dialogBody,
-  messageBody,
-  sendMessageBody,
-  updateDialogBody,
-} from '@parley/protocol';
+import { createDialogBody, dialogBody, updateDialogBody } from '@parley/protocol';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../http/auth-hook.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { DialogService } from './dialog-service.ts';
-import type { MessageService } from './message-service.ts';
 
-const dialogParams = z.object({ dialogId: z.uuid() });
-const seq = z.coerce.number().int().min(0);
-
-function userOf(request: Parameters<typeof principalOf>[0]) {
+export const dialogParams = z.object({ dialogId: z.uuid() });
+/** The signed-in user; API clients (client_credentials) have no dialogs. */
+export function userOf(request: Parameters<typeof principalOf>[0]) {
   const principal = principalOf(request);
   if (principal.userId === null) throw new AppError('forbidden', 'Dialogs belong to users, not API clients.');
   return { tenantId: principal.tenantId, userId: principal.userId };
 }
 
-/** Dialogs and their messages over REST (the realtime channel is a later step). */
-export function dialogRoutes(deps: { dialogs: DialogService; messages: MessageService }): RouteDeclaration[] {
+/** Dialogs over REST: create, list, read, change, leave or delete, join public ones. */
+export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration[] {
   const read = { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' } as const;
   const write = { kind: 'authenticated', scope: 'chat', permission: 'dialogs.write' } as const;
   return [
@@ -118,81 +110,6 @@ export function dialogRoutes(deps: { dialogs: DialogService; messages: MessageSe
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
         return deps.dialogs.join(tenantId, userId, dialogParams.parse(request.params).dialogId);
-      },
-    },
-    {
-      method: 'GET',
-      url: '/v1/dialogs/:dialogId/messages',
-      summary:
-        'History: newest first page by default; before=SEQ for older, after=SEQ for newer (ascending).',
-      tags: ['messages'],
-      access: read,
-      schema: {
-        params: dialogParams,
-        querystring: z
-          .object({
-            before: seq.optional(),
-            after: seq.optional(),
-            limit: z.coerce.number().int().min(1).max(200).default(50),
-          })
-          .strict(),
-        response: {
-          200: z.object({
-            messages: z.array(messageBody),
-            oldestSeq: z.number().nullable(),
-            newestSeq: z.number().nullable(),
-          }),
-        },
-      },
-      handler: async (request) => {
-        const { tenantId, userId } = userOf(request);
-        return deps.messages.history(
-          tenantId,
-          userId,
-          dialogParams.parse(request.params).dialogId,
-          request.query as { limit: number },
-        );
-      },
-    },
-    {
-      method: 'POST',
-      url: '/v1/dialogs/:dialogId/messages',
-      summary:
-        'Send a message; answers after commit. A retry with the same clientId answers the same message (200).',
-      tags: ['messages'],
-      access: { kind: 'authenticated', scope: 'chat', permission: 'messages.send' },
-      schema: {
-        params: dialogParams,
-        body: sendMessageBody,
-        response: { 200: messageBody, 201: messageBody },
-      },
-      handler: async (request, reply) => {
-        const { tenantId, userId } = userOf(request);
-        const { message, duplicate } = await deps.messages.send(
-          tenantId,
-          userId,
-          dialogParams.parse(request.params).dialogId,
-          sendMessageBody.parse(request.body),
-        );
-        return reply.code(duplicate ? 200 : 201).send(message);
-      },
-    },
-    {
-      method: 'POST',
-      url: '/v1/dialogs/:dialogId/read',
-      summary: 'Read receipt: everything up to seq is read.',
-      tags: ['messages'],
-      access: read,
-      schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
-      handler: async (request, reply) => {
-        const { tenantId, userId } = userOf(request);
-        await deps.messages.markRead(
-          tenantId,
-          userId,
-          dialogParams.parse(request.params).dialogId,
-          (request.body as { seq: number }).seq,
-        );
-        return reply.code(204).send();
       },
     },
   ];

@@ -1,14 +1,14 @@
 import type { CreateDialogBody, DialogBody, UpdateDialogBody } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.ts';
 import type { Clock } from '../clock.ts';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { type DialogRow, dialogStore, type MemberRow } from './dialog-store.ts';
+import { blockStore } from './block-store.ts';
 import { presentMessage } from './message-presenter.ts';
-
-/** Largest group this version allows (a per-tenant setting is future work). */
-export const MAX_GROUP_MEMBERS = 1000;
+import type { MessagingLimits } from './messaging-limits.ts';
 
 type SealedDialogColumn = 'name' | 'description' | 'custom_data';
 
@@ -16,8 +16,13 @@ type SealedDialogColumn = 'name' | 'description' | 'custom_data';
  * Dialogs: private (one per pair of users), group, broadcast (only owners/admins post) and public (any user
  * of the tenant may join). Names, descriptions and custom data are sealed with the tenant key.
  */
-export function createDialogService(deps: { storage: Storage; fieldCipher: FieldCipher; clock: Clock }) {
-  const { storage, fieldCipher, clock } = deps;
+export function createDialogService(deps: {
+  storage: Storage;
+  fieldCipher: FieldCipher;
+  clock: Clock;
+  limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
+}) {
+  const { storage, fieldCipher, clock, limits } = deps;
   const at = (tenantId: string, dialogId: string, column: SealedDialogColumn | 'body') => ({
     tenantId,
     table: column === 'body' ? 'messages' : 'dialogs',
@@ -109,10 +114,14 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
       if (body.type === 'private' && others.length !== 1) {
         throw new AppError('validation_failed', 'A private dialog has exactly one other member.');
       }
-      if (others.length + 1 > MAX_GROUP_MEMBERS)
-        throw new AppError('validation_failed', `At most ${MAX_GROUP_MEMBERS} members.`);
       return storage.withTenant(tenantId, async (tx) => {
+        const { maxGroupMembers } = await limits(tx, tenantId);
+        if (others.length + 1 > maxGroupMembers)
+          throw new AppError('dialog_full', `This tenant allows at most ${maxGroupMembers} members.`);
         await checkUsers(tx, tenantId, others);
+        const [other] = others;
+        if (body.type === 'private' && other && (await blockStore.eitherBlocked(tx, tenantId, userId, other)))
+          throw new AppError('blocked');
         const now = clock.now();
         const pairKey = body.type === 'private' ? [userId, ...others].sort().join(':') : null;
         if (pairKey !== null) {
@@ -157,6 +166,7 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
             joined_at: now,
             left_at: null,
             read_seq: 0,
+            delivered_seq: 0,
             cleared_seq: 0,
             muted: 0,
             pinned: 0,
@@ -167,7 +177,7 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
     },
 
     async list(tenantId: string, userId: string, page: { limit: number; cursor?: string | undefined }) {
-      const before = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+      const before = page.cursor === undefined ? undefined : decodeKeysetCursor(page.cursor);
       return storage.withTenant(tenantId, async (tx) => {
         const rows = await dialogStore.dialogsOf(tx, tenantId, userId, { limit: page.limit, before });
         const dialogs = [];
@@ -179,7 +189,7 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
         return {
           dialogs,
           ...(rows.length === page.limit && last
-            ? { nextCursor: encodeCursor(last.last_activity_at, last.id) }
+            ? { nextCursor: encodeKeysetCursor({ at: last.last_activity_at, id: last.id }) }
             : {}),
         };
       });
@@ -260,8 +270,10 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
         if (dialog?.type !== 'public') throw new AppError('not_found');
         const existing = await dialogStore.member(tx, tenantId, dialogId, userId);
         if (existing) {
+          // Rejoining is as a plain member: a former admin (or owner) who left does not get the role back.
           await dialogStore.updateMember(tx, tenantId, dialogId, userId, {
             left_at: null,
+            role: existing.left_at === null ? existing.role : 'member',
             joined_seq: dialog.last_seq,
           });
         } else {
@@ -274,6 +286,7 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
             joined_at: clock.now(),
             left_at: null,
             read_seq: dialog.last_seq,
+            delivered_seq: dialog.last_seq,
             cleared_seq: 0,
             muted: 0,
             pinned: 0,
@@ -284,22 +297,10 @@ export function createDialogService(deps: { storage: Storage; fieldCipher: Field
     },
 
     membership,
+    present,
+    checkUsers,
   };
   return service;
-}
-
-function encodeCursor(at: number, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { at: number; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof at === 'number' && typeof id === 'string') return { at, id };
-  } catch {
-    // fall through
-  }
-  throw new AppError('validation_failed', 'The cursor is not valid.');
 }
 
 export type DialogService = ReturnType<typeof createDialogService>;

@@ -74,6 +74,29 @@ export const dialogStore = {
       .executeTakeFirst();
   },
 
+  /** The membership rows (active or not) of these users in the dialog. */
+  async membersAmong(tx: TenantTx, tenantId: string, dialogId: string, userIds: readonly string[]) {
+    if (userIds.length === 0) return [];
+    return tx
+      .selectFrom('dialog_members')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('dialog_id', '=', dialogId)
+      .where('user_id', 'in', userIds)
+      .execute();
+  },
+
+  async activeMembers(tx: TenantTx, tenantId: string, dialogId: string): Promise<MemberRow[]> {
+    return tx
+      .selectFrom('dialog_members')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('dialog_id', '=', dialogId)
+      .where('left_at', 'is', null)
+      .orderBy('joined_seq')
+      .execute();
+  },
+
   async activeMemberIds(tx: TenantTx, tenantId: string, dialogId: string): Promise<string[]> {
     const rows = await tx
       .selectFrom('dialog_members')
@@ -152,6 +175,36 @@ export const dialogStore = {
       .where('tenant_id', '=', tenantId)
       .where('sender_id', '=', senderId)
       .where('client_id', '=', clientId)
+      .executeTakeFirst();
+  },
+
+  async updateMessage(tx: TenantTx, message: MessageRow, changes: Partial<MessageRow>): Promise<void> {
+    await tx
+      .updateTable('messages')
+      .set(changes)
+      .where('tenant_id', '=', message.tenant_id)
+      .where('id', '=', message.id)
+      .execute();
+  },
+
+  async messageById(tx: TenantTx, tenantId: string, messageId: string): Promise<MessageRow | undefined> {
+    return tx
+      .selectFrom('messages')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', messageId)
+      .executeTakeFirst();
+  },
+
+  async firstMessageAtOrAfter(tx: TenantTx, tenantId: string, dialogId: string, at: number) {
+    return tx
+      .selectFrom('messages')
+      .select('seq')
+      .where('tenant_id', '=', tenantId)
+      .where('dialog_id', '=', dialogId)
+      .where('created_at', '>=', at)
+      .orderBy('seq', 'asc')
+      .limit(1)
       .executeTakeFirst();
   },
 

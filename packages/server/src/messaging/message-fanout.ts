@@ -1,34 +1,52 @@
+import type { CallServerFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.ts';
 
-/** A hint that a dialog has a new sequence number; receivers load the content from the database. */
-export interface DialogHint {
-  dialogId: string;
-  seq: number;
+/**
+ * What travels over the bus to the nodes holding a user's sockets. Only ids and small state, never message
+ * content: receivers read content from the database, where it is encrypted, and the bus may lose a hint
+ * without losing anything (resume reads the database too).
+ */
+export type UserHint =
+  /** The dialog has a change at `seq` (a message or a sequenced event). */
+  | { kind: 'seq'; dialogId: string; seq: number }
+  | { kind: 'receipt'; dialogId: string; userId: string; deliveredSeq: number; readSeq: number }
+  | { kind: 'typing'; dialogId: string; userId: string; state: 'started' | 'stopped' }
+  /** A call frame for all of a user's devices, or for one (`deviceId`); SDP and ICE only pass through. */
+  | { kind: 'call'; frame: CallServerFrame; deviceId?: string };
+
+/** A change of a user's presence, published on the user's own presence channel. */
+export interface PresenceHint {
+  userId: string;
+  status: 'online' | 'offline';
+  lastActiveAt: number | null;
 }
 
-const channel = (tenantId: string, userId: string) => `user:${tenantId}:${userId}`;
+const userChannel = (tenantId: string, userId: string) => `user:${tenantId}:${userId}`;
+const presenceChannel = (tenantId: string, userId: string) => `presence:${tenantId}:${userId}`;
 
-/**
- * Fan-out of committed changes to every node that has a connection of a member. Only ids travel over the
- * bus (Redis), never message content: the receiving node reads the message from the database, where it is
- * encrypted, and the bus may lose a hint without losing a message (resume reads the database too).
- */
+/** Fan-out of committed changes and ephemeral signals to every node that has a connection of a member. */
 export function createMessageFanout(bus: Bus) {
   return {
-    async published(tenantId: string, memberIds: readonly string[], hint: DialogHint): Promise<void> {
+    async published(tenantId: string, userIds: readonly string[], hint: UserHint): Promise<void> {
       const message = JSON.stringify(hint);
       await Promise.all(
-        memberIds.map((userId) => bus.publish(channel(tenantId, userId), message).catch(() => 0)),
+        userIds.map((userId) => bus.publish(userChannel(tenantId, userId), message).catch(() => 0)),
       );
     },
 
-    subscribe(
-      tenantId: string,
-      userId: string,
-      onHint: (hint: DialogHint) => void,
-    ): Promise<() => Promise<void>> {
-      return bus.subscribe(channel(tenantId, userId), (message) => {
-        onHint(JSON.parse(message) as DialogHint);
+    subscribe(tenantId: string, userId: string, onHint: (hint: UserHint) => void) {
+      return bus.subscribe(userChannel(tenantId, userId), (message) => {
+        onHint(JSON.parse(message) as UserHint);
+      });
+    },
+
+    async presenceChanged(tenantId: string, hint: PresenceHint): Promise<void> {
+      await bus.publish(presenceChannel(tenantId, hint.userId), JSON.stringify(hint)).catch(() => 0);
+    },
+
+    subscribePresence(tenantId: string, userId: string, onHint: (hint: PresenceHint) => void) {
+      return bus.subscribe(presenceChannel(tenantId, userId), (message) => {
+        onHint(JSON.parse(message) as PresenceHint);
       });
     },
   };

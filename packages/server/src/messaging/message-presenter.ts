@@ -1,7 +1,9 @@
-import type { MessageBody } from '@parley/protocol';
+import type { AttachmentSummary, MessageBody, ReactionSummary } from '@parley/protocol';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import type { TenantTx } from '../storage/database.ts';
 import type { MessageRow } from './dialog-store.ts';
+import type { MessageAttachments } from './message-attachments.ts';
+import { messageEventStore } from './message-event-store.ts';
 
 /** Where a message's sealed fields are bound: its own row. */
 export const messageLocation = (
@@ -14,11 +16,17 @@ export const messageLocation = (
   rowId: row.id,
 });
 
+export interface MessageExtras {
+  attachments?: AttachmentSummary[] | undefined;
+  reactions?: ReactionSummary[] | undefined;
+}
+
 /** A message as clients see it: an explicit field list, sealed fields opened, deleted bodies gone. */
 export async function presentMessage(
   tx: TenantTx,
   fieldCipher: FieldCipher,
   row: MessageRow,
+  extras: MessageExtras = {},
 ): Promise<MessageBody> {
   const deleted = row.deleted_at !== null;
   const body =
@@ -37,8 +45,32 @@ export async function presentMessage(
     replyTo: row.reply_to,
     mentions: JSON.parse(row.mentions) as string[],
     properties: properties === null ? null : (JSON.parse(properties) as Record<string, unknown>),
+    attachments: deleted ? [] : (extras.attachments ?? []),
+    reactions: deleted ? [] : (extras.reactions ?? []),
     createdAt: new Date(row.created_at).toISOString(),
     editedAt: row.edited_at === null ? null : new Date(row.edited_at).toISOString(),
     deleted,
   };
+}
+
+/** Presents several messages with their attachments and reactions, loaded in two queries. */
+export async function presentMessages(
+  tx: TenantTx,
+  deps: { fieldCipher: FieldCipher; attachments: MessageAttachments },
+  tenantId: string,
+  rows: readonly MessageRow[],
+): Promise<MessageBody[]> {
+  const ids = rows.map((row) => row.id);
+  const attachments = await deps.attachments.summaries(tx, tenantId, ids);
+  const reactions = await messageEventStore.reactionsOf(tx, tenantId, ids);
+  const messages: MessageBody[] = [];
+  for (const row of rows) {
+    messages.push(
+      await presentMessage(tx, deps.fieldCipher, row, {
+        attachments: attachments.get(row.id),
+        reactions: reactions.get(row.id),
+      }),
+    );
+  }
+  return messages;
 }

@@ -2,12 +2,18 @@ import type { MessageBody, SendMessageBody } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
-import { newId } from '../ids.ts';
-import type { Storage } from '../storage/database.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
+import { createCommitBatcher } from './commit-batcher.ts';
+import { visibleFloor } from './dialog-rules.ts';
 import type { DialogService } from './dialog-service.ts';
-import { dialogStore } from './dialog-store.ts';
+import { dialogStore, type MessageRow } from './dialog-store.ts';
+import type { MessageAttachments } from './message-attachments.ts';
+import { messageEventStore } from './message-event-store.ts';
 import type { MessageFanout } from './message-fanout.ts';
-import { messageLocation, presentMessage } from './message-presenter.ts';
+import type { MessageIndex } from './message-index.ts';
+import { presentMessages } from './message-presenter.ts';
+import { createSendBatch } from './message-send-batch.ts';
+import type { MessagingLimits } from './messaging-limits.ts';
 
 export interface HistoryPage {
   messages: MessageBody[];
@@ -16,19 +22,42 @@ export interface HistoryPage {
   newestSeq: number | null;
 }
 
-/**
- * Sending and reading messages. A send is idempotent by client id, and takes the dialog's next sequence
- * number under the dialog row lock in the transaction that stores it: the order everyone sees is commit
- * order, without gaps. The caller acknowledges only after this resolves (after commit).
- */
-export function createMessageService(deps: {
+/** Where a history page starts: a sequence window, a message (context around it) or a moment in time. */
+export interface HistoryQuery {
+  before?: number | undefined;
+  after?: number | undefined;
+  /** Context: about half the page before this message, the rest from it on. */
+  around?: string | undefined;
+  /** Jump to a date: the page starts at the first message sent at or after this time (ms). */
+  at?: number | undefined;
+  limit: number;
+}
+
+export interface MessageServiceDeps {
   fanout: MessageFanout;
   storage: Storage;
   fieldCipher: FieldCipher;
   dialogs: DialogService;
   clock: Clock;
-}) {
-  const { storage, fieldCipher, dialogs, clock, fanout } = deps;
+  index: MessageIndex;
+  attachments: MessageAttachments;
+  limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
+}
+
+export { refuseIfBlocked, visibleFloor } from './dialog-rules.ts';
+
+/** The most sends one transaction carries. */
+const MAX_SEND_BATCH = 256;
+
+/**
+ * Sending and reading messages. A send is idempotent by client id, and takes the dialog's next sequence
+ * number under the dialog row lock in the transaction that stores it: the order everyone sees is commit
+ * order, without gaps. Concurrent sends of a tenant share transactions (group commit, see `message-send-batch.ts`);
+ * the caller acknowledges only after `send` resolves, which is after its transaction committed.
+ */
+export function createMessageService(deps: MessageServiceDeps) {
+  const { storage, dialogs } = deps;
+  const sends = createCommitBatcher({ maxBatch: MAX_SEND_BATCH, commit: createSendBatch(deps) });
 
   return {
     async send(
@@ -37,102 +66,99 @@ export function createMessageService(deps: {
       dialogId: string,
       input: SendMessageBody,
     ): Promise<{ message: MessageBody; duplicate: boolean }> {
-      const sent = await storage.withTenant(tenantId, async (tx) => {
-        const dialog = await dialogStore.lockDialog(tx, tenantId, dialogId, storage.dialect);
-        if (!dialog) throw new AppError('not_found');
-        const member = await dialogStore.member(tx, tenantId, dialogId, senderId);
-        if (!member || member.left_at !== null) throw new AppError('not_found');
-        const previous = await dialogStore.messageByClientId(tx, tenantId, senderId, input.clientId);
-        if (previous) {
-          if (previous.dialog_id !== dialogId)
-            throw new AppError('conflict', 'This client id was used for another dialog.');
-          return {
-            message: await presentMessage(tx, fieldCipher, previous),
-            duplicate: true,
-            memberIds: await dialogStore.activeMemberIds(tx, tenantId, dialogId),
-          };
-        }
-        if (dialog.type === 'broadcast' && member.role === 'member') {
-          throw new AppError('forbidden', 'Only the owner and admins post in a broadcast dialog.');
-        }
-        const now = clock.now();
-        const seq = dialog.last_seq + 1;
-        const id = newId();
-        const row = {
-          id,
-          tenant_id: tenantId,
-          dialog_id: dialogId,
-          seq,
-          sender_id: senderId,
-          client_id: input.clientId,
-          body: await fieldCipher.sealForTenant(
-            tx,
-            messageLocation({ tenant_id: tenantId, id }, 'body'),
-            input.body,
-          ),
-          reply_to: input.replyTo ?? null,
-          mentions: JSON.stringify(input.mentions),
-          properties:
-            input.properties === undefined
-              ? null
-              : await fieldCipher.sealForTenant(
-                  tx,
-                  messageLocation({ tenant_id: tenantId, id }, 'properties'),
-                  JSON.stringify(input.properties),
-                ),
-          created_at: now,
-          edited_at: null,
-          deleted_at: null,
-        };
-        await dialogStore.insertMessage(tx, row);
-        await dialogStore.updateDialog(tx, tenantId, dialogId, { last_seq: seq, last_activity_at: now });
-        // The sender has read their own message.
-        await dialogStore.updateMember(tx, tenantId, dialogId, senderId, { read_seq: seq });
-        return {
-          message: await presentMessage(tx, fieldCipher, row),
-          duplicate: false,
-          memberIds: await dialogStore.activeMemberIds(tx, tenantId, dialogId),
-        };
-      });
-      // After commit, never before: a hint must never announce a message that could still roll back. A
-      // retried send announces again, in case the first announcement was lost with its process.
-      await fanout.published(tenantId, sent.memberIds, { dialogId, seq: sent.message.seq });
-      return { message: sent.message, duplicate: sent.duplicate };
+      if (input.body.trim().length === 0 && input.attachments.length === 0)
+        throw new AppError('validation_failed', 'A message needs a text or an attachment.');
+      return sends.submit(tenantId, { senderId, dialogId, input });
     },
 
-    /** History the caller may see (after their "delete for me", and after joining when history is hidden). */
+    /**
+     * History the caller may see (after their "delete for me", and after joining when history is hidden),
+     * without messages they deleted for themselves.
+     */
     async history(
       tenantId: string,
       userId: string,
       dialogId: string,
-      page: { before?: number | undefined; after?: number | undefined; limit: number },
+      query: HistoryQuery,
     ): Promise<HistoryPage> {
       return storage.withTenant(tenantId, async (tx) => {
         const { dialog, member } = await dialogs.membership(tx, tenantId, dialogId, userId);
-        const floor = member
-          ? Math.max(member.cleared_seq, dialog.hide_history === 1 ? member.joined_seq : 0)
-          : 0;
         if (!member && dialog.hide_history === 1) throw new AppError('not_found');
-        const order = page.after !== undefined && page.before === undefined ? 'asc' : 'desc';
-        const rows = await dialogStore.messages(tx, tenantId, dialogId, { floor, ...page, order });
-        const ordered = order === 'desc' ? rows.reverse() : rows;
-        const messages = [];
-        for (const row of ordered) messages.push(await presentMessage(tx, fieldCipher, row));
-        return { messages, oldestSeq: ordered[0]?.seq ?? null, newestSeq: ordered.at(-1)?.seq ?? null };
-      });
-    },
-
-    /** Read receipt: everything up to `seq` is read (never moves backwards). */
-    async markRead(tenantId: string, userId: string, dialogId: string, seq: number): Promise<void> {
-      await storage.withTenant(tenantId, async (tx) => {
-        const { dialog, member } = await dialogs.membership(tx, tenantId, dialogId, userId);
-        if (!member) throw new AppError('not_found');
-        const upTo = Math.min(seq, dialog.last_seq);
-        if (upTo > member.read_seq)
-          await dialogStore.updateMember(tx, tenantId, dialogId, userId, { read_seq: upTo });
+        const floor = visibleFloor(dialog, member);
+        const rows = await pageRows(tx, tenantId, dialogId, floor, query);
+        const hidden = await messageEventStore.hiddenAmong(
+          tx,
+          tenantId,
+          userId,
+          rows.map((row) => row.id),
+        );
+        const visible = rows.filter((row) => !hidden.has(row.id));
+        return {
+          messages: await presentMessages(tx, deps, tenantId, visible),
+          oldestSeq: rows[0]?.seq ?? null,
+          newestSeq: rows.at(-1)?.seq ?? null,
+        };
       });
     },
   };
+
+  /** Rows of one page, oldest first. */
+  async function pageRows(
+    tx: TenantTx,
+    tenantId: string,
+    dialogId: string,
+    floor: number,
+    query: HistoryQuery,
+  ): Promise<MessageRow[]> {
+    const anchor = await anchorSeq(tx, tenantId, dialogId, query);
+    if (anchor !== undefined) {
+      const olderCount = Math.floor(query.limit / 2);
+      const older =
+        olderCount === 0
+          ? []
+          : await dialogStore.messages(tx, tenantId, dialogId, {
+              floor,
+              before: anchor,
+              limit: olderCount,
+              order: 'desc',
+            });
+      const newer = await dialogStore.messages(tx, tenantId, dialogId, {
+        floor,
+        after: anchor - 1,
+        limit: query.limit - older.length,
+        order: 'asc',
+      });
+      return [...older.reverse(), ...newer];
+    }
+    const order = query.after !== undefined && query.before === undefined ? 'asc' : 'desc';
+    const rows = await dialogStore.messages(tx, tenantId, dialogId, {
+      floor,
+      before: query.before,
+      after: query.after,
+      limit: query.limit,
+      order,
+    });
+    return order === 'desc' ? rows.reverse() : rows;
+  }
+
+  /** The sequence number a context (`around`) or date (`at`) query centres on; 404 for an unknown message. */
+  async function anchorSeq(
+    tx: TenantTx,
+    tenantId: string,
+    dialogId: string,
+    query: HistoryQuery,
+  ): Promise<number | undefined> {
+    if (query.around !== undefined) {
+      const message = await dialogStore.messageById(tx, tenantId, query.around);
+      if (message?.dialog_id !== dialogId) throw new AppError('not_found', 'No such message in this dialog.');
+      return message.seq;
+    }
+    if (query.at !== undefined) {
+      const first = await dialogStore.firstMessageAtOrAfter(tx, tenantId, dialogId, query.at);
+      return first?.seq ?? Number.MAX_SAFE_INTEGER;
+    }
+    return undefined;
+  }
 }
 
 export type MessageService = ReturnType<typeof createMessageService>;

@@ -1,10 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { type ClientFrame, clientFrame, closeCodes, type ServerFrame } from '@parley/protocol';
 import type { WebSocket } from 'ws';
-import { AppError } from '../app-error.ts';
+import type { Principal } from '../identity/session-service.ts';
+import type { UserHint } from '../messaging/message-fanout.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Principal, SessionService } from '../identity/session-service.ts';
-import type { DialogHint, MessageFanout } from '../messaging/message-fanout.ts';
-import type { MessageService } from '../messaging/message-service.ts';
+import { PRESENCE_TTL_MS } from '../presence/presence-service.ts';
+import type { SharedStreamPage, StreamItem } from '../messaging/message-stream.ts';
+import { visibleItems } from '../messaging/message-stream.ts';
+import type { DeliveryHub, HubConnection } from './delivery-hub.ts';
+import { dispatchFrame, type FrameContext } from './frame-dispatch.ts';
+import { PresenceFollower } from './presence-follower.ts';
+import type { RealtimeServices } from './realtime-services.ts';
 
 export interface RealtimeLimits {
   authTimeoutMs: number;
@@ -17,9 +23,8 @@ export interface RealtimeLimits {
 }
 
 export interface ConnectionDeps {
-  sessions: SessionService;
-  messages: MessageService;
-  fanout: MessageFanout;
+  services: RealtimeServices;
+  hub: DeliveryHub;
   epoch: string;
   logger: Logger;
   limits: RealtimeLimits;
@@ -27,15 +32,29 @@ export interface ConnectionDeps {
 
 const REPLAY_PAGE = 200;
 
+/** A shared page's frames are the same for every socket: serialise each once. */
+const serializedItems = new WeakMap<StreamItem, string>();
+function serialized(item: StreamItem, dialogId: string, epoch: string): string {
+  let text = serializedItems.get(item);
+  if (text === undefined) {
+    text = JSON.stringify({ ...item, dialogId, epoch } satisfies ServerFrame);
+    serializedItems.set(item, text);
+  }
+  return text;
+}
+
 /**
  * One client socket. Frames are handled strictly in arrival order, and deliveries per dialog are
  * gap-free and duplicate-free: a hint or a resume only ever sends sequence numbers above what this socket
  * already delivered, read from the database in order.
  */
-export class RealtimeConnection {
+export class RealtimeConnection implements HubConnection {
   #principal: Principal | undefined;
   #token = '';
+  readonly #id = randomUUID();
   #unsubscribe: (() => Promise<void>) | undefined;
+  #presence: PresenceFollower | undefined;
+  #renewal: NodeJS.Timeout | undefined;
   readonly #delivered = new Map<string, number>();
   #queue: Promise<void> = Promise.resolve();
   #allowance: number;
@@ -61,7 +80,22 @@ export class RealtimeConnection {
     });
     ws.on('close', () => {
       clearTimeout(this.#authTimer);
+      clearInterval(this.#renewal);
       void this.#unsubscribe?.().catch(() => undefined);
+      void this.#presence?.close().catch(() => undefined);
+      const principal = this.#principal;
+      if (principal?.userId)
+        void this.deps.services.calls
+          .deviceGone({ tenantId: principal.tenantId, userId: principal.userId, deviceId: this.#id })
+          .catch((error: unknown) => {
+            this.deps.logger.warn({ err: error }, 'leaving calls failed');
+          });
+      if (principal?.userId)
+        void this.deps.services.presence
+          .disconnected(principal.tenantId, principal.userId, this.#id)
+          .catch((error: unknown) => {
+            this.deps.logger.warn({ err: error }, 'presence update failed');
+          });
     });
   }
 
@@ -72,12 +106,16 @@ export class RealtimeConnection {
   }
 
   #send(frame: ServerFrame): void {
+    this.#sendText(JSON.stringify(frame));
+  }
+
+  #sendText(text: string): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (this.ws.bufferedAmount > this.deps.limits.sendBufferBytes) {
       this.ws.close(closeCodes.resume, 'send buffer full: reconnect and resume');
       return;
     }
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(text);
   }
 
   /** Token bucket; every refused frame or invalid frame counts as a violation. */
@@ -102,15 +140,17 @@ export class RealtimeConnection {
   }
 
   async #onMessage(text: string | null): Promise<void> {
-    if (!this.#takeToken()) {
-      this.#violation('rate_limited', 'Too many frames; slow down.');
-      return;
-    }
     let parsed: unknown;
     try {
       parsed = text === null ? undefined : JSON.parse(text);
     } catch {
       parsed = undefined;
+    }
+    if (!this.#takeToken()) {
+      // The frame's id, when it has one, so the client knows which request to retry later.
+      const id = (parsed as { id?: unknown } | undefined)?.id;
+      this.#violation('rate_limited', 'Too many frames; slow down.', typeof id === 'string' ? id : undefined);
+      return;
     }
     if (parsed === undefined) {
       this.#violation('malformed_frame', 'Frames are JSON text.');
@@ -131,7 +171,7 @@ export class RealtimeConnection {
       return;
     }
     // Re-checked on every frame (a cache hit): a revoked token stops working on an open socket too.
-    const current = await this.deps.sessions.authenticate(this.#token);
+    const current = await this.deps.services.sessions.authenticate(this.#token);
     if (typeof current === 'string') {
       this.ws.close(closeCodes.unauthorized, 'token no longer valid');
       return;
@@ -144,7 +184,7 @@ export class RealtimeConnection {
       this.ws.close(closeCodes.unauthorized, 'the first frame must be auth');
       return;
     }
-    const result = await this.deps.sessions.authenticate(frame.token);
+    const result = await this.deps.services.sessions.authenticate(frame.token);
     if (typeof result === 'string' || result.userId === null) {
       this.ws.close(closeCodes.unauthorized, 'invalid token');
       return;
@@ -157,111 +197,112 @@ export class RealtimeConnection {
     this.#principal = result;
     this.#token = frame.token;
     const userId = result.userId;
-    this.#unsubscribe = await this.deps.fanout.subscribe(result.tenantId, userId, (hint) => {
-      this.#enqueue(() => this.#deliver(hint));
+    const { services } = this.deps;
+    this.#unsubscribe = await this.deps.hub.attach(result.tenantId, userId, this);
+    this.#presence = new PresenceFollower(services.presence, result.tenantId, userId, (frame) => {
+      this.#send(frame);
     });
-    this.#send({ type: 'ready', userId, epoch: this.deps.epoch, heartbeatMs: 25_000 });
+    this.#send({ type: 'ready', userId, deviceId: this.#id, epoch: this.deps.epoch, heartbeatMs: 25_000 });
+    // Within this task, so no live hint (queued behind it) can start a dialog past the client's position.
+    if (frame.positions) await this.#dispatch(result, { type: 'resume', positions: frame.positions });
+    await services.presence.connected(result.tenantId, userId, this.#id).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, 'presence update failed');
+    });
+    this.#renewal = setInterval(() => {
+      void services.presence.renewed(result.tenantId, userId, this.#id).catch(() => undefined);
+    }, PRESENCE_TTL_MS / 3);
+    this.#renewal.unref();
+  }
+
+  position(dialogId: string): number | undefined {
+    return this.#delivered.get(dialogId);
+  }
+
+  deliverShared(dialogId: string, page: SharedStreamPage, pageAfter: number, startAfter: number): void {
+    this.#enqueue(async () => {
+      const principal = this.#principal;
+      if (!principal?.userId) return;
+      let known = this.#delivered.get(dialogId) ?? startAfter;
+      // Behind the shared page (it was read for readers further on): catch up from the database first.
+      if (known < pageAfter) {
+        this.#delivered.set(dialogId, known);
+        await this.#deliver(dialogId, pageAfter);
+        known = this.#delivered.get(dialogId) ?? known;
+      }
+      const viewer = page.viewers.get(principal.userId);
+      if (!viewer) return; // not a reader of this dialog (any more)
+      for (const item of visibleItems(page.items, viewer)) {
+        if (item.seq > known) this.#sendText(serialized(item, dialogId, this.deps.epoch));
+      }
+      this.#delivered.set(dialogId, Math.max(known, page.upTo));
+    });
+  }
+
+  signal(hint: Exclude<UserHint, { kind: 'seq' }>): void {
+    this.#enqueue(() => this.#onHint(hint));
+  }
+
+  #onHint(hint: Exclude<UserHint, { kind: 'seq' }>): Promise<void> {
+    switch (hint.kind) {
+      case 'receipt':
+        this.#send({
+          type: 'receipt',
+          dialogId: hint.dialogId,
+          userId: hint.userId,
+          deliveredSeq: hint.deliveredSeq,
+          readSeq: hint.readSeq,
+        });
+        break;
+      case 'typing':
+        this.#send({ type: 'typing', dialogId: hint.dialogId, userId: hint.userId, state: hint.state });
+        break;
+      case 'call':
+        if (hint.deviceId === undefined || hint.deviceId === this.#id) this.#send(hint.frame);
+        break;
+    }
+    return Promise.resolve();
   }
 
   async #dispatch(principal: Principal, frame: ClientFrame): Promise<void> {
-    const userId = principal.userId ?? '';
-    switch (frame.type) {
-      case 'auth':
-        this.#violation('already_authenticated', 'This socket is already authenticated.');
-        return;
-      case 'ping':
-        this.#send({ type: 'pong' });
-        return;
-      case 'message.send':
-        try {
-          if (!principal.permissions.has('messages.send')) throw new AppError('forbidden');
-          const { message } = await this.deps.messages.send(principal.tenantId, userId, frame.dialogId, {
-            clientId: frame.id,
-            body: frame.body,
-            mentions: frame.mentions ?? [],
-            ...(frame.replyTo === undefined ? {} : { replyTo: frame.replyTo }),
-          });
-          // Acked only now: the message is committed.
-          this.#send({
-            type: 'ack',
-            id: frame.id,
-            dialogId: frame.dialogId,
-            messageId: message.id,
-            seq: message.seq,
-          });
-        } catch (error) {
-          this.#sendError(error, frame.id);
-        }
-        return;
-      case 'read':
-        try {
-          await this.deps.messages.markRead(principal.tenantId, userId, frame.dialogId, frame.seq);
-        } catch (error) {
-          this.#sendError(error);
-        }
-        return;
-      case 'resume':
-        for (const [dialogId, position] of Object.entries(frame.positions)) {
-          if (position.epoch !== this.deps.epoch) {
-            this.#send({ type: 'resync', dialogId, reason: 'epoch_changed' });
-            continue;
-          }
-          this.#delivered.set(dialogId, Math.max(this.#delivered.get(dialogId) ?? 0, position.seq));
-          await this.#deliver({ dialogId, seq: Number.MAX_SAFE_INTEGER });
-        }
-        return;
-    }
+    const context: FrameContext = {
+      services: this.deps.services,
+      deviceId: this.#id,
+      epoch: this.deps.epoch,
+      send: (out) => {
+        this.#send(out);
+      },
+      resumeFrom: async (dialogId, seq) => {
+        this.#delivered.set(dialogId, Math.max(this.#delivered.get(dialogId) ?? 0, seq));
+        await this.#deliver(dialogId, Number.MAX_SAFE_INTEGER);
+      },
+      followPresence: async (userIds) => {
+        await this.#presence?.follow(userIds);
+      },
+    };
+    await dispatchFrame(context, principal, frame);
   }
 
-  #sendError(error: unknown, id?: string): void {
-    if (error instanceof AppError) {
-      this.#send({
-        type: 'error',
-        ...(id === undefined ? {} : { id }),
-        code: error.code,
-        message: error.message,
-      });
-      return;
-    }
-    this.deps.logger.error({ err: error }, 'realtime frame failed');
-    this.#send({
-      type: 'error',
-      ...(id === undefined ? {} : { id }),
-      code: 'internal_error',
-      message: 'An internal error occurred.',
-    });
-  }
-
-  /** Sends, in order, every message of the dialog above what this socket delivered, up to the hint. */
-  async #deliver(hint: DialogHint): Promise<void> {
+  /** Sends, in order, every change of the dialog above what this socket delivered, up to `seq`. */
+  async #deliver(dialogId: string, seq: number): Promise<void> {
     const principal = this.#principal;
     if (!principal?.userId) return;
-    const known = this.#delivered.get(hint.dialogId);
-    // A live hint for a dialog this socket has not seen: start at that message.
-    let after = known ?? hint.seq - 1;
-    if (hint.seq <= after) return;
+    const known = this.#delivered.get(dialogId);
+    // A live hint for a dialog this socket has not seen: start at that change.
+    let after = known ?? seq - 1;
+    if (seq <= after) return;
     for (;;) {
-      let page;
-      try {
-        page = await this.deps.messages.history(principal.tenantId, principal.userId, hint.dialogId, {
-          after,
-          limit: REPLAY_PAGE,
-        });
-      } catch {
-        return; // no longer a member: nothing to deliver
-      }
-      for (const message of page.messages) {
-        this.#send({
-          type: 'message.new',
-          dialogId: hint.dialogId,
-          seq: message.seq,
-          epoch: this.deps.epoch,
-          message,
-        });
-        after = message.seq;
-      }
-      this.#delivered.set(hint.dialogId, after);
-      if (page.messages.length < REPLAY_PAGE || after >= hint.seq) return;
+      const page = await this.deps.services.stream.after(
+        principal.tenantId,
+        principal.userId,
+        dialogId,
+        after,
+        REPLAY_PAGE,
+      );
+      if (!page.readable) return; // no longer a member: nothing to deliver
+      for (const item of page.items) this.#send({ ...item, dialogId, epoch: this.deps.epoch });
+      after = Math.max(after, page.upTo);
+      this.#delivered.set(dialogId, after);
+      if (!page.more || after >= seq) return;
     }
   }
 }

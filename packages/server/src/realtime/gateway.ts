@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { closeCodes } from '@parley/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
+import { DeliveryHub } from './delivery-hub.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 const HEARTBEAT_MS = 25_000;
@@ -17,10 +18,19 @@ export interface Gateway {
  * WSS on the HTTPS server's port at `/v1/realtime`. Frames are capped at `maxFrameBytes` (larger ones close
  * the socket with 1009); dead peers are found by ping/pong heartbeats.
  */
-export function attachGateway(server: Server, deps: ConnectionDeps & { maxFrameBytes: number }): Gateway {
+export function attachGateway(
+  server: Server,
+  options: Omit<ConnectionDeps, 'hub'> & { maxFrameBytes: number },
+): Gateway {
+  const hub = new DeliveryHub({
+    fanout: options.services.fanout,
+    stream: options.services.stream,
+    logger: options.logger,
+  });
+  const deps: ConnectionDeps = { ...options, hub };
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: deps.maxFrameBytes,
+    maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
   });
   const alive = new WeakMap<WebSocket, boolean>();

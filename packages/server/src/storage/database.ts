@@ -45,6 +45,29 @@ export function onRollback(tx: Transaction<Database>, hook: () => void): void {
   rollbackHooks.set(tx, hooks);
 }
 
+/**
+ * Runs `work` inside a savepoint of `tx`. If it throws, only its own changes are undone (and the rollback hooks
+ * registered inside it run) and the error is rethrown; the transaction goes on. Lets one transaction carry
+ * several independent pieces of work, each of which may fail alone.
+ */
+export async function withSavepoint<T>(tx: Transaction<Database>, work: () => Promise<T>): Promise<T> {
+  const hooks = rollbackHooks.get(tx) ?? [];
+  rollbackHooks.set(tx, hooks);
+  const registeredBefore = hooks.length;
+  await sql`savepoint nested_work`.execute(tx);
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    await sql`rollback to savepoint nested_work`.execute(tx);
+    await sql`release savepoint nested_work`.execute(tx);
+    for (const hook of hooks.splice(registeredBefore)) hook();
+    throw error;
+  }
+  await sql`release savepoint nested_work`.execute(tx);
+  return result;
+}
+
 async function runTransaction<T>(
   kysely: Kysely<Database>,
   work: (tx: Transaction<Database>) => Promise<T>,

@@ -5,6 +5,11 @@ import { securityCoreMigration } from './migrations/0002-security-core.ts';
 import { identityMigration } from './migrations/0003-identity.ts';
 import { messagingMigration } from './migrations/0004-messaging.ts';
 import { epochMigration } from './migrations/0005-epoch.ts';
+import { messageEventsMigration } from './migrations/0006-message-events.ts';
+import { searchMigration } from './migrations/0007-search.ts';
+import { attachmentsMigration } from './migrations/0008-attachments.ts';
+import { callsMigration } from './migrations/0011-calls.ts';
+import { callPolicyMigration } from './migrations/0012-call-policy.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -20,6 +25,11 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0003-identity': identityMigration,
   '0004-messaging': messagingMigration,
   '0005-epoch': epochMigration,
+  '0006-message-events': messageEventsMigration,
+  '0007-search': searchMigration,
+  '0008-attachments': attachmentsMigration,
+  '0011-calls': callsMigration,
+  '0012-call-policy': callPolicyMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -24,6 +24,17 @@ export interface Database {
   dialogs: DialogsTable;
   dialog_members: DialogMembersTable;
   messages: MessagesTable;
+  message_search: MessageSearchTable;
+  message_search_terms: MessageSearchTermsTable;
+  dialog_events: DialogEventsTable;
+  message_reactions: MessageReactionsTable;
+  hidden_messages: HiddenMessagesTable;
+  user_blocks: UserBlocksTable;
+  calls: CallsTable;
+  call_participants: CallParticipantsTable;
+  attachments: AttachmentsTable;
+  attachment_chunks: AttachmentChunksTable;
+  attachment_shares: AttachmentSharesTable;
   parley_meta: { key: string; value: string };
 }
 
@@ -58,6 +69,8 @@ export interface DialogMembersTable {
   joined_at: number;
   left_at: number | null;
   read_seq: number;
+  /** Delivered receipt: every message up to here reached one of the member's devices. */
+  delivered_seq: number;
   /** "Delete for me": history up to here is hidden from this member. */
   cleared_seq: number;
   muted: number;
@@ -81,6 +94,124 @@ export interface MessagesTable {
   created_at: number;
   edited_at: number | null;
   deleted_at: number | null;
+}
+
+export type DialogEventKind = 'edited' | 'deleted' | 'reactions';
+
+/** A sequenced change to an existing message; the message row holds the state after it. */
+export interface DialogEventsTable {
+  tenant_id: string;
+  dialog_id: string;
+  seq: number;
+  kind: DialogEventKind;
+  message_id: string;
+  actor_id: string;
+  created_at: number;
+}
+
+export interface MessageReactionsTable {
+  tenant_id: string;
+  message_id: string;
+  user_id: string;
+  emoji: string;
+  created_at: number;
+}
+
+/** "Delete for me" of one message. */
+export interface HiddenMessagesTable {
+  tenant_id: string;
+  message_id: string;
+  user_id: string;
+}
+
+export interface UserBlocksTable {
+  tenant_id: string;
+  user_id: string;
+  blocked_id: string;
+  created_at: number;
+}
+
+export type AttachmentStatus = 'uploading' | 'complete';
+
+/** An uploaded file; its content is in `attachment_chunks`. Only `complete` attachments can be shared or read. */
+export interface AttachmentsTable {
+  id: string;
+  tenant_id: string;
+  uploader_id: string;
+  status: AttachmentStatus;
+  /** Field-cipher envelope (tenant key). */
+  name: string;
+  /** The Content-Type the uploader sent, kept for reference; never served. */
+  declared_type: string | null;
+  /** Sniffed from the content; what downloads are served as. */
+  content_type: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** Field-cipher envelope (tenant key) of the base64 stream-cipher key of this attachment alone. */
+  content_key: string;
+  /** Base64 of the stream-cipher header (format, chunk size, salt, nonce prefix). */
+  stream_header: string;
+  chunk_count: number;
+  created_at: number;
+  completed_at: number | null;
+}
+
+/** One sealed stream-cipher chunk: chunk `idx` of the attachment's ciphertext, tag included. */
+export interface AttachmentChunksTable {
+  tenant_id: string;
+  attachment_id: string;
+  idx: number;
+  data: Buffer;
+}
+
+/** An attachment shared in a message; members of the message's dialog may download it. */
+export interface AttachmentSharesTable {
+  tenant_id: string;
+  attachment_id: string;
+  message_id: string;
+  dialog_id: string;
+  /** Order within the message. */
+  position: number;
+}
+
+/**
+ * The search index entry of a message: blind tokens only (migration 0007). SQLite adds `doc_id`, the row id
+ * of the FTS5 table `message_search_fts` holding the tokens; PostgreSQL adds `tokens`, a tsvector.
+ */
+export interface MessageSearchTable {
+  message_id: string;
+  tenant_id: string;
+}
+
+/** PostgreSQL only: which messages hold a blind token (the B-tree that finds candidates). */
+export interface MessageSearchTermsTable {
+  tenant_id: string;
+  token: string;
+  message_id: string;
+}
+
+export interface CallsTable {
+  id: string;
+  tenant_id: string;
+  dialog_id: string | null;
+  caller_id: string;
+  caller_device_id: string;
+  media: 'audio' | 'video';
+  state: 'ringing' | 'active' | 'ended';
+  outcome: 'completed' | 'missed' | 'rejected' | 'busy' | 'cancelled' | 'failed' | null;
+  created_at: number;
+  answered_at: number | null;
+  ended_at: number | null;
+}
+
+export interface CallParticipantsTable {
+  tenant_id: string;
+  call_id: string;
+  user_id: string;
+  state: 'ringing' | 'joined' | 'left' | 'rejected' | 'missed' | 'busy';
+  device_id: string | null;
+  joined_at: number | null;
+  left_at: number | null;
 }
 
 export interface MailOutboxTable {
@@ -172,7 +303,13 @@ export interface UsersTable {
   /** JSON array of HMAC hashes; used codes are replaced by null. */
   recovery_codes?: string | null;
   avatar_url?: string | null;
+  /** Who sees this user's presence: everyone in the tenant, people sharing a dialog, or nobody. */
+  presence_visibility?: PresenceVisibility;
+  /** Last time a realtime connection of the user closed (or, when online, opened). */
+  last_active_at?: number | null;
 }
+
+export type PresenceVisibility = 'everyone' | 'contacts' | 'nobody';
 
 export interface UserKeysTable {
   tenant_id: string;
@@ -231,6 +368,13 @@ export interface TenantSettingsTable {
   access_token_ttl_seconds: number;
   idle_timeout_seconds: number;
   refresh_token_ttl_seconds: number;
+  max_group_members?: number;
+  /** UTF-8 bytes of a message body. */
+  max_message_bytes?: number;
+  max_attachment_bytes?: number;
+  /** 0: messages may be edited at any time. */
+  edit_window_seconds?: number;
+  call_policy?: 'shared_dialog' | 'tenant';
   updated_at: number;
 }
 
@@ -303,12 +447,22 @@ export interface OAuthClientsTable {
  * row-level security policy; a test checks this list against the live schema.
  */
 export const tenantOwnedTables = [
+  'attachment_chunks',
+  'attachment_shares',
+  'attachments',
   'audit_checkpoints',
   'audit_heads',
   'audit_log',
+  'call_participants',
+  'calls',
+  'dialog_events',
   'dialog_members',
   'dialogs',
+  'hidden_messages',
   'mail_outbox',
+  'message_reactions',
+  'message_search',
+  'message_search_terms',
   'messages',
   'oauth_clients',
   'roles',
@@ -317,6 +471,7 @@ export const tenantOwnedTables = [
   'tenant_settings',
   'tenant_setup_tokens',
   'used_refresh_tokens',
+  'user_blocks',
   'user_keys',
   'user_roles',
   'user_tokens',

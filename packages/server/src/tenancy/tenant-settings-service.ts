@@ -5,9 +5,22 @@ import type { RequestContext } from '../compliance/audit/request-context.ts';
 import { passwordPolicySchema, type PasswordPolicy } from '../identity/password-policy.ts';
 import type { Actor } from '../identity/profile-service.ts';
 import { loadPasswordPolicy } from '../identity/tenant-policy.ts';
-import type { Storage } from '../storage/database.ts';
+import type { Storage, TenantTx } from '../storage/database.ts';
 import type { SignupMode } from '../storage/tables.ts';
+import { defaultMessagingLimits, type MessagingLimits } from '../messaging/messaging-limits.ts';
 import { tenantSettingsStore } from './tenant-settings-store.ts';
+
+/** The messaging limits as stored, read inside the caller's transaction (one primary-key lookup). */
+export async function messagingLimitsIn(tx: TenantTx, tenantId: string): Promise<MessagingLimits> {
+  const row = await tenantSettingsStore.get(tx, tenantId);
+  return {
+    maxGroupMembers: row?.max_group_members ?? defaultMessagingLimits.maxGroupMembers,
+    maxMessageBytes: row?.max_message_bytes ?? defaultMessagingLimits.maxMessageBytes,
+    maxAttachmentBytes: row?.max_attachment_bytes ?? defaultMessagingLimits.maxAttachmentBytes,
+    editWindowSeconds: row?.edit_window_seconds ?? defaultMessagingLimits.editWindowSeconds,
+    callPolicy: row?.call_policy ?? defaultMessagingLimits.callPolicy,
+  };
+}
 
 export interface TenantSettings {
   signupMode: SignupMode;
@@ -15,10 +28,12 @@ export interface TenantSettings {
   accessTokenTtlSeconds: number;
   idleTimeoutSeconds: number;
   refreshTokenTtlSeconds: number;
+  messaging: MessagingLimits;
 }
 
-export type TenantSettingsChanges = Partial<Omit<TenantSettings, 'passwordPolicy'>> & {
+export type TenantSettingsChanges = Partial<Omit<TenantSettings, 'passwordPolicy' | 'messaging'>> & {
   passwordPolicy?: Record<string, unknown>;
+  messaging?: Partial<MessagingLimits>;
 };
 
 /** Per-tenant security settings, changed by owners, every change audited with what it was before. */
@@ -34,6 +49,7 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
         accessTokenTtlSeconds: row?.access_token_ttl_seconds ?? 3600,
         idleTimeoutSeconds: row?.idle_timeout_seconds ?? 900,
         refreshTokenTtlSeconds: row?.refresh_token_ttl_seconds ?? 2_592_000,
+        messaging: await messagingLimitsIn(tx, tenantId),
       };
     });
 
@@ -55,7 +71,12 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
           `passwordPolicy.${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}.`,
         );
       }
-      const after: TenantSettings = { ...before, ...changes, passwordPolicy: policy.data };
+      const after: TenantSettings = {
+        ...before,
+        ...changes,
+        passwordPolicy: policy.data,
+        messaging: { ...before.messaging, ...changes.messaging },
+      };
       await storage.withTenant(tenantId, async (tx) => {
         await tenantSettingsStore.upsert(tx, {
           tenant_id: tenantId,
@@ -64,6 +85,11 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
           access_token_ttl_seconds: after.accessTokenTtlSeconds,
           idle_timeout_seconds: after.idleTimeoutSeconds,
           refresh_token_ttl_seconds: after.refreshTokenTtlSeconds,
+          max_group_members: after.messaging.maxGroupMembers,
+          max_message_bytes: after.messaging.maxMessageBytes,
+          max_attachment_bytes: after.messaging.maxAttachmentBytes,
+          edit_window_seconds: after.messaging.editWindowSeconds,
+          call_policy: after.messaging.callPolicy,
           updated_at: clock.now(),
         });
         await audit.append(tx, tenantId, {

@@ -13,14 +13,19 @@ export const tenantSettingsStore = {
       .insertInto('tenant_settings')
       .values(row)
       .onConflict((conflict) =>
-        conflict.column('tenant_id').doUpdateSet({
-          signup_mode: row.signup_mode,
-          password_policy: row.password_policy,
-          access_token_ttl_seconds: row.access_token_ttl_seconds,
-          idle_timeout_seconds: row.idle_timeout_seconds,
-          refresh_token_ttl_seconds: row.refresh_token_ttl_seconds,
-          updated_at: row.updated_at,
-        }),
+        conflict.column('tenant_id').doUpdateSet((eb) => ({
+          signup_mode: eb.ref('excluded.signup_mode'),
+          password_policy: eb.ref('excluded.password_policy'),
+          access_token_ttl_seconds: eb.ref('excluded.access_token_ttl_seconds'),
+          idle_timeout_seconds: eb.ref('excluded.idle_timeout_seconds'),
+          refresh_token_ttl_seconds: eb.ref('excluded.refresh_token_ttl_seconds'),
+          max_group_members: eb.ref('excluded.max_group_members'),
+          max_message_bytes: eb.ref('excluded.max_message_bytes'),
+          max_attachment_bytes: eb.ref('excluded.max_attachment_bytes'),
+          edit_window_seconds: eb.ref('excluded.edit_window_seconds'),
+          call_policy: eb.ref('excluded.call_policy'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
       )
       .execute();
   },

@@ -15,6 +15,8 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  createChunkOpener,
+  createChunkSealer,
   createDecryptStream,
   createEncryptStream,
   DEFAULT_CHUNK_SIZE,
@@ -423,5 +425,64 @@ describe('tampering is rejected', () => {
         },
       ),
     );
+  });
+});
+
+describe('chunk by chunk (database rows) and random access', () => {
+  const chunkSize = 1000;
+
+  it('chunks sealed one by one, concatenated after the header, are a stream the stream decryptor opens', async () => {
+    const plaintext = randomBytes(3 * chunkSize + 123);
+    const sealer = createChunkSealer(key, ad, { chunkSize });
+    const sealed = [0, 1, 2, 3].map((index) =>
+      sealer.seal(index, index === 3, plaintext.subarray(index * chunkSize, (index + 1) * chunkSize)),
+    );
+    const ciphertext = Buffer.concat([sealer.header, ...sealed]);
+    expect(ciphertext.length).toBe(encryptedSize(plaintext.length, chunkSize));
+    expect((await decrypt(ciphertext)).equals(plaintext)).toBe(true);
+  });
+
+  it('opens any single chunk of a stream-encrypted ciphertext without the chunks before it', async () => {
+    const plaintext = randomBytes(5 * chunkSize + 7);
+    const { header, chunks } = parse(await encrypt(plaintext, { chunkSize }), chunkSize);
+    const opener = createChunkOpener(key, ad, header);
+    expect(opener.sealedChunkSize).toBe(chunkSize + STREAM_TAG_SIZE);
+    for (const index of [4, 0, 5, 2]) {
+      const chunk = chunks[index] ?? Buffer.alloc(0);
+      const opened = opener.open(index, index === chunks.length - 1, chunk);
+      expect(opened.equals(plaintext.subarray(index * chunkSize, (index + 1) * chunkSize))).toBe(true);
+    }
+  });
+
+  it('refuses a tampered chunk, a chunk at another index, a wrong last flag, another stream’s chunk or context', async () => {
+    const plaintext = randomBytes(3 * chunkSize);
+    const { header, chunks } = parse(await encrypt(plaintext, { chunkSize }), chunkSize);
+    const other = parse(await encrypt(plaintext, { chunkSize }), chunkSize);
+    const [first = Buffer.alloc(0), second = Buffer.alloc(0), last = Buffer.alloc(0)] = chunks;
+    const opener = createChunkOpener(key, ad, header);
+    const refused = (open: () => Buffer) => {
+      expect(open).toThrow(StreamIntegrityError);
+    };
+    refused(() => opener.open(1, false, flipBit(second, 17)));
+    refused(() => opener.open(1, false, flipBit(second, second.length - 1)));
+    refused(() => opener.open(0, false, second));
+    refused(() => opener.open(2, false, last));
+    refused(() => opener.open(1, true, second));
+    refused(() => opener.open(1, false, other.chunks[1] ?? Buffer.alloc(0)));
+    refused(() =>
+      createChunkOpener(key, Buffer.from('tenant:other/attachment:42'), header).open(0, false, first),
+    );
+    refused(() => createChunkOpener(randomBytes(32), ad, header).open(0, false, first));
+    refused(() => opener.open(0, false, first.subarray(0, first.length - 1)));
+    expect(() => createChunkOpener(key, ad, flipBit(header, 0))).toThrow(/magic/);
+    expect(() => createChunkOpener(key, ad, header.subarray(1))).toThrow(StreamIntegrityError);
+  });
+
+  it('the sealer refuses a middle chunk that is not exactly one chunk long', () => {
+    const sealer = createChunkSealer(key, ad, { chunkSize });
+    expect(() => sealer.seal(0, false, randomBytes(chunkSize - 1))).toThrow(RangeError);
+    expect(() => sealer.seal(0, true, randomBytes(chunkSize + 1))).toThrow(RangeError);
+    expect(() => sealer.seal(-1, true, randomBytes(1))).toThrow(RangeError);
+    expect(sealer.seal(0, true, Buffer.alloc(0)).length).toBe(STREAM_TAG_SIZE);
   });
 });

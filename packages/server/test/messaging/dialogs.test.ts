@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect } from '../support/dialects.ts';
-import { bearer, json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
+import { bearer, json, newTenantOwner, type SignedIn, newMember } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 interface Dialog {
@@ -24,22 +24,11 @@ describeEachDialect('dialogs and messages over REST', (dialect) => {
   let owner: SignedIn;
   let bob: { userId: string; token: string };
   let carol: { userId: string; token: string };
-  const password = 'plum tree under the winter moon';
 
   beforeAll(async () => {
     server = await startTestServer({ dialect });
     owner = await newTenantOwner(server, 'Chatty Clinic');
-    const member = async (name: string) => {
-      const email = `${name}@chatty.example`;
-      const created = await server.request(
-        '/v1/users',
-        json({ displayName: name, email, password, roles: ['member'] }, owner.accessToken),
-      );
-      return {
-        userId: created.json<{ userId: string }>().userId,
-        token: (await signIn(server, owner.tenantId, email, password, 'profile chat')).accessToken,
-      };
-    };
+    const member = (name: string) => newMember(server, owner, `${name}@chatty.example`);
     bob = await member('bob');
     carol = await member('carol');
   });

@@ -3,40 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { describeEachDialect } from '../support/dialects.ts';
 import { json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
+import { Socket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-
-type Frame = Record<string, unknown> & { type: string };
-
-/** A WSS client that collects frames and lets a test await the next frame matching a predicate. */
-class Socket {
-  readonly frames: Frame[] = [];
-  readonly #waiters: { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
-  closed: Promise<[number, Buffer]>;
-
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString('utf8')) as Frame;
-      this.frames.push(frame);
-      for (const waiter of [...this.#waiters]) {
-        if (waiter.match(frame)) {
-          this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-          waiter.resolve(frame);
-        }
-      }
-    });
-    this.closed = once(ws, 'close') as Promise<[number, Buffer]>;
-  }
-
-  next(match: (frame: Frame) => boolean): Promise<Frame> {
-    const seen = this.frames.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
-  }
-
-  send(frame: unknown): void {
-    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
-  }
-}
 
 describeEachDialect('realtime over WSS', (dialect) => {
   let server: TestServer;

@@ -20,8 +20,12 @@ interface OtherTenant {
   userId: string;
   sessionId: string;
   dialogId: string;
+  messageId: string;
+  attachmentId: string;
 }
+const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
+  'GET /v1/attachments/:attachmentId': (other) => ({ path: `/v1/attachments/${other.attachmentId}` }),
   'DELETE /v1/me/sessions/:sessionId': (other) => ({ path: `/v1/me/sessions/${other.sessionId}` }),
   'GET /v1/dialogs/:dialogId': (other) => ({ path: `/v1/dialogs/${other.dialogId}` }),
   'PATCH /v1/dialogs/:dialogId': (other) => ({
@@ -39,6 +43,36 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     path: `/v1/dialogs/${other.dialogId}/read`,
     body: { seq: 1 },
   }),
+  'POST /v1/dialogs/:dialogId/delivered': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/delivered`,
+    body: { seq: 1 },
+  }),
+  'GET /v1/dialogs/:dialogId/receipts': (other) => ({ path: `/v1/dialogs/${other.dialogId}/receipts` }),
+  'POST /v1/dialogs/:dialogId/members': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/members`,
+    body: { userIds: [other.userId] },
+  }),
+  'DELETE /v1/dialogs/:dialogId/members/:userId': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/members/${other.userId}`,
+  }),
+  'PATCH /v1/dialogs/:dialogId/members/:userId': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/members/${other.userId}`,
+    body: { role: 'admin' },
+  }),
+  'PATCH /v1/dialogs/:dialogId/messages/:messageId': (other) => ({
+    path: message(other),
+    body: { body: 'rewritten' },
+  }),
+  'DELETE /v1/dialogs/:dialogId/messages/:messageId': (other) => ({ path: `${message(other)}?for=everyone` }),
+  'PUT /v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji': (other) => ({
+    path: `${message(other)}/reactions/${encodeURIComponent('👍')}`,
+  }),
+  'DELETE /v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji': (other) => ({
+    path: `${message(other)}/reactions/${encodeURIComponent('👍')}`,
+  }),
+  'GET /v1/dialogs/:dialogId/calls': (other) => ({ path: `/v1/dialogs/${other.dialogId}/calls` }),
+  'GET /v1/users/:userId/presence': (other) => ({ path: `/v1/users/${other.userId}/presence` }),
+  'PUT /v1/me/blocks/:userId': (other) => ({ path: `/v1/me/blocks/${other.userId}` }),
   'PUT /v1/users/:userId/roles': (other) => ({
     path: `/v1/users/${other.userId}/roles`,
     body: { roles: ['member'] },
@@ -50,7 +84,11 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
-const notTenantResources = new Set(['PUT /v1/roles/:name']);
+const notTenantResources = new Set([
+  'PUT /v1/roles/:name',
+  // Removing a block from your own list: succeeds (204) whoever the id names; nothing of theirs is touched.
+  'DELETE /v1/me/blocks/:userId',
+]);
 
 describe('every route refuses callers without its scope, permission or tenant', () => {
   let server: TestServer;
@@ -86,7 +124,22 @@ describe('every route refuses callers without its scope, permission or tenant', 
       json({ type: 'public', name: 'Town square' }, otherOwner.accessToken),
     );
     expect(dialog.status, dialog.text).toBe(201);
+    // Shared in that public dialog, so any member there may read it: again only the tenant boundary refuses.
+    const file = await server.request('/v1/attachments?name=welcome.txt', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${otherOwner.accessToken}`, 'content-type': 'text/plain' },
+      body: 'Welcome pack',
+    });
+    expect(file.status, file.text).toBe(201);
+    const attachmentId = file.json<{ id: string }>().id;
+    const sent = await server.request(
+      `/v1/dialogs/${dialog.json<{ id: string }>().id}/messages`,
+      json({ clientId: 'first', body: 'Welcome', attachments: [attachmentId] }, otherOwner.accessToken),
+    );
+    expect(sent.status, sent.text).toBe(201);
     other = {
+      messageId: sent.json<{ id: string }>().id,
+      attachmentId,
       tenantId: otherOwner.tenantId,
       userId: otherOwner.userId,
       sessionId: sessions[0]?.id ?? '',
@@ -203,6 +256,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
     const sessions = await server.app.services.sessions.listUserSessions(other.tenantId, other.userId);
     expect(sessions.map((session) => session.id)).toContain(other.sessionId);
     const dialog = await server.app.services.dialogs.get(other.tenantId, other.userId, other.dialogId);
-    expect(dialog).toMatchObject({ lastSeq: 0, memberIds: [other.userId] });
+    expect(dialog).toMatchObject({ lastSeq: 1, memberIds: [other.userId] });
+    expect(dialog.lastMessage).toMatchObject({ body: 'Welcome', editedAt: null, reactions: [] });
   });
 });

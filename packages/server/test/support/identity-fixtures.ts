@@ -88,3 +88,23 @@ export async function signIn(
   const body = response.json<{ access_token: string; refresh_token: string }>();
   return { accessToken: body.access_token, refreshToken: body.refresh_token };
 }
+
+export const memberPassword = 'plum tree under the winter moon';
+
+/** A user with the `member` role, created by the owner, signed in with `scope`. */
+export async function newMember(
+  server: TestServer,
+  owner: SignedIn,
+  email: string,
+  scope = 'profile chat',
+): Promise<{ userId: string; token: string }> {
+  const displayName = email.split('@')[0] ?? email;
+  const created = await server.request(
+    '/v1/users',
+    json({ displayName, email, password: memberPassword, roles: ['member'] }, owner.accessToken),
+  );
+  return {
+    userId: created.json<{ userId: string }>().userId,
+    token: (await signIn(server, owner.tenantId, email, memberPassword, scope)).accessToken,
+  };
+}

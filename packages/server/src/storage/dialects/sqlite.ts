@@ -2,6 +2,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import SqliteDatabase from 'better-sqlite3';
 import { SqliteDialect } from 'kysely';
 import type { DialectAdapter } from './dialect-adapter.ts';
+import { withStatementCache } from './sqlite-statement-cache.ts';
 
 /**
  * Embedded SQLite: WAL for concurrent readers, `synchronous = FULL` so a commit that returned survives a
@@ -17,7 +18,7 @@ export function createSqliteAdapter(file: string): DialectAdapter {
   sqlite.pragma('busy_timeout = 5000');
   return {
     name: 'sqlite',
-    dialect: new SqliteDialect({ database: sqlite }),
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
     enterTenant: () => Promise.resolve(),
     prepareSchema: () => Promise.resolve(),
     finishMigrations: () => Promise.resolve(),

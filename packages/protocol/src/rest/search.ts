@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { messageBody } from './dialogs.ts';
+
+/**
+ * `GET /v1/search/messages`: whole-word search over the messages the caller may see. All words must occur;
+ * a part in double quotes is a phrase. Words match regardless of case, accents and compatibility forms
+ * (`É` = `e`, `ﬁ` = `fi`); there is no prefix or substring matching (see docs/security.md, "Message search").
+ */
+export const searchMessagesQuery = z
+  .object({
+    q: z.string().min(1).max(256),
+    /** Search only this dialog. A dialog the caller is not a member of gives no results. */
+    dialogId: z.uuid().optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+    /** `nextCursor` of the previous page. */
+    cursor: z.string().max(300).optional(),
+  })
+  .strict();
+export type SearchMessagesQuery = z.infer<typeof searchMessagesQuery>;
+
+/** A matching word in the snippet: `[start, end)` in UTF-16 code units (JavaScript string indexes). */
+export const searchHighlight = z.object({ start: z.number().int(), end: z.number().int() });
+export type SearchHighlight = z.infer<typeof searchHighlight>;
+
+export const searchResult = z.object({
+  message: messageBody,
+  dialogId: z.string(),
+  /** Relevance, higher is better; comparable only within one result list. */
+  score: z.number(),
+  /** About 160 characters of the body around the first match, `…` where text was left out. */
+  snippet: z.string(),
+  highlights: z.array(searchHighlight),
+});
+export type SearchResult = z.infer<typeof searchResult>;
+
+/** Best first, then newest. */
+export const searchMessagesResponse = z.object({
+  results: z.array(searchResult),
+  nextCursor: z.string().optional(),
+});
+export type SearchMessagesResponse = z.infer<typeof searchMessagesResponse>;

@@ -1,0 +1,61 @@
+import type { AttachmentSummary } from '@parley/protocol';
+import { AppError } from '../app-error.ts';
+import type { FieldCipher } from '../crypto/field-cipher.ts';
+import type { MessageAttachments } from '../messaging/message-attachments.ts';
+import type { TenantTx } from '../storage/database.ts';
+import { attachmentStore } from './attachment-store.ts';
+import { attachmentLocation } from './attachment-service.ts';
+
+/**
+ * The message service's attachments port. Sharing records which message (so which dialog) an attachment
+ * belongs to, inside the transaction that stores the message: the dialog's members can download it from the
+ * moment the message commits, and never if it rolls back.
+ */
+export function createAttachmentSharing(deps: { fieldCipher: FieldCipher }): MessageAttachments {
+  const { fieldCipher } = deps;
+
+  const summary = async (
+    tx: TenantTx,
+    tenantId: string,
+    row: { id: string; name: string; content_type: string; size: number },
+  ): Promise<AttachmentSummary> => ({
+    id: row.id,
+    name: await fieldCipher.open(tx, attachmentLocation(tenantId, row.id, 'name'), row.name),
+    contentType: row.content_type,
+    size: row.size,
+  });
+
+  return {
+    async share(tx, { tenantId, senderId, dialogId, messageId, attachmentIds }) {
+      const ids = [...new Set(attachmentIds)];
+      const found = new Map(
+        (await attachmentStore.findComplete(tx, tenantId, ids)).map((row) => [row.id, row]),
+      );
+      const summaries: AttachmentSummary[] = [];
+      for (const [position, id] of ids.entries()) {
+        const row = found.get(id);
+        // Uploaded by the sender, or forwarded from a message the sender can see; anything else (unfinished,
+        // another user's, another tenant's) looks like it does not exist.
+        const mayShare =
+          row !== undefined &&
+          (row.uploader_id === senderId || (await attachmentStore.visibleTo(tx, tenantId, id, senderId)));
+        if (!row || !mayShare) throw new AppError('not_found', 'An attachment does not exist.');
+        await attachmentStore.insertShares(tx, [
+          { tenant_id: tenantId, attachment_id: id, message_id: messageId, dialog_id: dialogId, position },
+        ]);
+        summaries.push(await summary(tx, tenantId, row));
+      }
+      return summaries;
+    },
+
+    async summaries(tx, tenantId, messageIds) {
+      const byMessage = new Map<string, AttachmentSummary[]>();
+      for (const row of await attachmentStore.sharesOf(tx, tenantId, messageIds)) {
+        const list = byMessage.get(row.message_id) ?? [];
+        list.push(await summary(tx, tenantId, row));
+        byMessage.set(row.message_id, list);
+      }
+      return byMessage;
+    },
+  };
+}

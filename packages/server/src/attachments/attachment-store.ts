@@ -1,0 +1,122 @@
+import type { TenantTx } from '../storage/database.ts';
+import type { AttachmentChunksTable, AttachmentSharesTable, AttachmentsTable } from '../storage/tables.ts';
+
+export type AttachmentRow = AttachmentsTable;
+export type ChunkRow = AttachmentChunksTable;
+export type ShareRow = AttachmentSharesTable;
+
+/** Kysely queries for attachments, their encrypted chunks and where they were shared; every query names the tenant. */
+export const attachmentStore = {
+  async insert(tx: TenantTx, row: AttachmentRow): Promise<void> {
+    await tx.insertInto('attachments').values(row).execute();
+  },
+
+  async find(tx: TenantTx, tenantId: string, id: string): Promise<AttachmentRow | undefined> {
+    return tx
+      .selectFrom('attachments')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  },
+
+  /** Complete attachments among `ids`. */
+  async findComplete(tx: TenantTx, tenantId: string, ids: readonly string[]): Promise<AttachmentRow[]> {
+    if (ids.length === 0) return [];
+    return tx
+      .selectFrom('attachments')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', ids)
+      .where('status', '=', 'complete')
+      .execute();
+  },
+
+  async update(tx: TenantTx, tenantId: string, id: string, changes: Partial<AttachmentRow>): Promise<void> {
+    await tx
+      .updateTable('attachments')
+      .set(changes)
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .execute();
+  },
+
+  /** The attachment with its chunks and shares. */
+  async remove(tx: TenantTx, tenantId: string, id: string): Promise<void> {
+    await tx
+      .deleteFrom('attachment_chunks')
+      .where('tenant_id', '=', tenantId)
+      .where('attachment_id', '=', id)
+      .execute();
+    await tx
+      .deleteFrom('attachment_shares')
+      .where('tenant_id', '=', tenantId)
+      .where('attachment_id', '=', id)
+      .execute();
+    await tx.deleteFrom('attachments').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
+  },
+
+  async insertChunks(tx: TenantTx, rows: readonly ChunkRow[]): Promise<void> {
+    if (rows.length > 0) await tx.insertInto('attachment_chunks').values(rows).execute();
+  },
+
+  /** Chunks `from` to `to` (inclusive), in order. */
+  async chunks(tx: TenantTx, tenantId: string, id: string, from: number, to: number): Promise<ChunkRow[]> {
+    return tx
+      .selectFrom('attachment_chunks')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('attachment_id', '=', id)
+      .where('idx', '>=', from)
+      .where('idx', '<=', to)
+      .orderBy('idx')
+      .execute();
+  },
+
+  /**
+   * Whether `userId` can see a message sharing the attachment: a current member of a live dialog, the message
+   * not deleted, and after what the member cleared and (when the dialog hides history) after they joined.
+   */
+  async visibleTo(tx: TenantTx, tenantId: string, attachmentId: string, userId: string): Promise<boolean> {
+    const row = await tx
+      .selectFrom('attachment_shares as s')
+      .innerJoin('messages as m', 'm.id', 's.message_id')
+      .innerJoin('dialogs as d', 'd.id', 's.dialog_id')
+      .innerJoin('dialog_members as dm', (join) =>
+        join.onRef('dm.dialog_id', '=', 's.dialog_id').on('dm.user_id', '=', userId),
+      )
+      .select('s.message_id')
+      .where('s.tenant_id', '=', tenantId)
+      .where('s.attachment_id', '=', attachmentId)
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.deleted_at', 'is', null)
+      .where('d.tenant_id', '=', tenantId)
+      .where('d.deleted_at', 'is', null)
+      .where('dm.tenant_id', '=', tenantId)
+      .where('dm.left_at', 'is', null)
+      .whereRef('m.seq', '>', 'dm.cleared_seq')
+      .where((eb) => eb.or([eb('d.hide_history', '=', 0), eb('m.seq', '>', eb.ref('dm.joined_seq'))]))
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
+  async insertShares(tx: TenantTx, rows: readonly ShareRow[]): Promise<void> {
+    if (rows.length > 0) await tx.insertInto('attachment_shares').values(rows).execute();
+  },
+
+  /** The shares of `messageIds` with their attachments, by message and position. */
+  async sharesOf(tx: TenantTx, tenantId: string, messageIds: readonly string[]) {
+    if (messageIds.length === 0) return [];
+    return tx
+      .selectFrom('attachment_shares as s')
+      .innerJoin('attachments as a', 'a.id', 's.attachment_id')
+      .select(['s.message_id', 'a.id', 'a.name', 'a.content_type', 'a.size'])
+      .where('s.tenant_id', '=', tenantId)
+      .where('a.tenant_id', '=', tenantId)
+      .where('s.message_id', 'in', messageIds)
+      .orderBy('s.message_id')
+      .orderBy('s.position')
+      .execute();
+  },
+};

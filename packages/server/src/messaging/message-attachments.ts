@@ -1,0 +1,27 @@
+import type { AttachmentSummary } from '@parley/protocol';
+import type { TenantTx } from '../storage/database.ts';
+
+/**
+ * The attachments port as the message service sees it. `share` runs inside the transaction that stores the
+ * message: it checks the sender may share each attachment (uploaded by them, or visible to them) and records
+ * that the attachment now belongs to this message in this dialog (which is what lets the dialog's members
+ * download it). It throws an AppError (`not_found`) for an attachment the sender may not share.
+ */
+export interface MessageAttachments {
+  share(
+    tx: TenantTx,
+    share: {
+      tenantId: string;
+      senderId: string;
+      dialogId: string;
+      messageId: string;
+      attachmentIds: readonly string[];
+    },
+  ): Promise<AttachmentSummary[]>;
+  /** The attachments of each message, in the order they were shared; messages without any are absent. */
+  summaries(
+    tx: TenantTx,
+    tenantId: string,
+    messageIds: readonly string[],
+  ): Promise<Map<string, AttachmentSummary[]>>;
+}

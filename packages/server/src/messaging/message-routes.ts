@@ -1,0 +1,213 @@
+import { messageBody, reactionKey, sendMessageBody } from '@parley/protocol';
+import { z } from 'zod';
+import type { RouteDeclaration } from '../http/route-table.ts';
+import { dialogParams, userOf } from './dialog-routes.ts';
+import type { MessageChangeService } from './message-change-service.ts';
+import type { MessageService } from './message-service.ts';
+import type { ReceiptService } from './receipt-service.ts';
+
+const seq = z.coerce.number().int().min(0);
+const messageParams = z.object({ dialogId: z.uuid(), messageId: z.uuid() });
+const reactionParams = messageParams.extend({ emoji: reactionKey });
+const historyQuery = z
+  .object({
+    before: seq.optional(),
+    after: seq.optional(),
+    around: z.uuid().optional(),
+    at: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict()
+  .refine(
+    (query) =>
+      [query.before ?? query.after, query.around, query.at].filter((value) => value !== undefined).length <=
+      1,
+    'use one of before/after, around or at',
+  );
+const changeResult = z.object({ seq: z.number().nullable(), message: messageBody });
+
+/** Messages over REST: history, send, edit, delete, reactions and receipts. */
+export function messageRoutes(deps: {
+  messages: MessageService;
+  messageChanges: MessageChangeService;
+  receipts: ReceiptService;
+}): RouteDeclaration[] {
+  const read = { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' } as const;
+  const send = { kind: 'authenticated', scope: 'chat', permission: 'messages.send' } as const;
+  return [
+    {
+      method: 'GET',
+      url: '/v1/dialogs/:dialogId/messages',
+      summary:
+        'History, oldest first within the page: newest page by default; before=SEQ older, after=SEQ newer, ' +
+        'around=MESSAGE_ID the context of a message, at=ISO_TIME jump to a date.',
+      tags: ['messages'],
+      access: read,
+      schema: {
+        params: dialogParams,
+        querystring: historyQuery,
+        response: {
+          200: z.object({
+            messages: z.array(messageBody),
+            oldestSeq: z.number().nullable(),
+            newestSeq: z.number().nullable(),
+          }),
+        },
+      },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        const query = historyQuery.parse(request.query);
+        return deps.messages.history(tenantId, userId, dialogParams.parse(request.params).dialogId, {
+          ...query,
+          at: query.at === undefined ? undefined : Date.parse(query.at),
+        });
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/dialogs/:dialogId/messages',
+      summary:
+        'Send a message; answers after commit. A retry with the same clientId answers the same message (200).',
+      tags: ['messages'],
+      access: send,
+      schema: {
+        params: dialogParams,
+        body: sendMessageBody,
+        response: { 200: messageBody, 201: messageBody },
+      },
+      handler: async (request, reply) => {
+        const { tenantId, userId } = userOf(request);
+        const { message, duplicate } = await deps.messages.send(
+          tenantId,
+          userId,
+          dialogParams.parse(request.params).dialogId,
+          sendMessageBody.parse(request.body),
+        );
+        return reply.code(duplicate ? 200 : 201).send(message);
+      },
+    },
+    {
+      method: 'PATCH',
+      url: '/v1/dialogs/:dialogId/messages/:messageId',
+      summary: 'Edit your message’s text (flagged with the edit time; a sequenced event for every member).',
+      tags: ['messages'],
+      access: send,
+      schema: {
+        params: messageParams,
+        body: z.object({ body: z.string().min(1).max(65_536) }).strict(),
+        response: { 200: changeResult },
+      },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        const { dialogId, messageId } = messageParams.parse(request.params);
+        const { body } = request.body as { body: string };
+        return deps.messageChanges.edit(tenantId, userId, dialogId, messageId, body);
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/v1/dialogs/:dialogId/messages/:messageId',
+      summary:
+        'for=everyone deletes the message for all (sender, or group owner/admin); for=me hides it for you.',
+      tags: ['messages'],
+      access: send,
+      schema: {
+        params: messageParams,
+        querystring: z.object({ for: z.enum(['me', 'everyone']).default('me') }).strict(),
+        response: { 200: changeResult },
+      },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        const { dialogId, messageId } = messageParams.parse(request.params);
+        const { for: scope } = request.query as { for: 'me' | 'everyone' };
+        return deps.messageChanges.remove(tenantId, userId, dialogId, messageId, scope === 'everyone');
+      },
+    },
+    {
+      method: 'PUT',
+      url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
+      summary: 'Add your reaction (idempotent).',
+      tags: ['messages'],
+      access: send,
+      schema: { params: reactionParams, response: { 200: changeResult } },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
+        return deps.messageChanges.react(tenantId, userId, dialogId, messageId, emoji, 'add');
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
+      summary: 'Remove your reaction (idempotent).',
+      tags: ['messages'],
+      access: send,
+      schema: { params: reactionParams, response: { 200: changeResult } },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
+        return deps.messageChanges.react(tenantId, userId, dialogId, messageId, emoji, 'remove');
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/dialogs/:dialogId/read',
+      summary: 'Read receipt: everything up to seq is read (and delivered).',
+      tags: ['messages'],
+      access: read,
+      schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
+      handler: async (request, reply) => {
+        const { tenantId, userId } = userOf(request);
+        const { seq: upTo } = request.body as { seq: number };
+        await deps.receipts.markRead(tenantId, userId, dialogParams.parse(request.params).dialogId, upTo);
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/dialogs/:dialogId/delivered',
+      summary: 'Delivered receipt: everything up to seq reached one of your devices.',
+      tags: ['messages'],
+      access: read,
+      schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
+      handler: async (request, reply) => {
+        const { tenantId, userId } = userOf(request);
+        const { seq: upTo } = request.body as { seq: number };
+        await deps.receipts.markDelivered(
+          tenantId,
+          userId,
+          dialogParams.parse(request.params).dialogId,
+          upTo,
+        );
+        return reply.code(204).send();
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/dialogs/:dialogId/receipts',
+      summary: 'Each member’s delivered and read positions (“seen by”).',
+      tags: ['messages'],
+      access: read,
+      schema: {
+        params: dialogParams,
+        response: {
+          200: z.object({
+            receipts: z.array(
+              z.object({ userId: z.string(), deliveredSeq: z.number(), readSeq: z.number() }),
+            ),
+          }),
+        },
+      },
+      handler: async (request) => {
+        const { tenantId, userId } = userOf(request);
+        return {
+          receipts: await deps.receipts.receipts(
+            tenantId,
+            userId,
+            dialogParams.parse(request.params).dialogId,
+          ),
+        };
+      },
+    },
+  ];
+}

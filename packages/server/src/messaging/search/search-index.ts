@@ -1,0 +1,92 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { TenantTx } from '../../storage/database.ts';
+import type { MessageIndex } from '../message-index.ts';
+import type { ParsedQuery } from './search-tokens.ts';
+
+/** Where a result page ends: the next page starts strictly after it in (score desc, newest, id) order. */
+export interface SearchPosition {
+  score: number;
+  createdAt: number;
+  messageId: string;
+}
+
+export interface SearchRequest {
+  tenantId: string;
+  /** Only messages this user may see now are found. */
+  userId: string;
+  /** Search one dialog instead of all of the user's dialogs. */
+  dialogId?: string | undefined;
+  query: ParsedQuery;
+  limit: number;
+  after?: SearchPosition | undefined;
+}
+
+export interface SearchHit extends SearchPosition {
+  dialogId: string;
+}
+
+/**
+ * The message index with its query side: a dialect's full-text engine over blind tokens. `find` returns only
+ * messages the user may see — member now (not left), the dialog not deleted, the message neither deleted nor
+ * hidden by this user ("delete for me"), after the member's cleared history, and after their joining when the
+ * dialog hides earlier history — best first.
+ */
+export interface SearchIndex extends MessageIndex {
+  find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]>;
+}
+
+/** A row of either engine's result, before the cursor and limit are applied. */
+export interface RawHit {
+  message_id: string;
+  dialog_id: string;
+  created_at: number | string;
+  score: number | string;
+}
+
+/**
+ * The visibility rules, over the aliases both engines use: `msg` (messages), `d` (dialogs), `m` (the
+ * caller's dialog_members row, joined by the caller's id). Every table is filtered by the tenant too, so
+ * SQLite (which has no row-level security) cannot reach across tenants even through a bad join.
+ */
+export function visibleTo(request: SearchRequest): RawBuilder<unknown> {
+  const { tenantId, dialogId } = request;
+  return sql`msg.tenant_id = ${tenantId} and d.tenant_id = ${tenantId} and m.tenant_id = ${tenantId}
+    and m.left_at is null and d.deleted_at is null and msg.deleted_at is null
+    and msg.seq > m.cleared_seq and (d.hide_history = 0 or msg.seq > m.joined_seq)
+    and not exists (select 1 from hidden_messages h
+      where h.tenant_id = ${tenantId} and h.message_id = msg.id and h.user_id = ${request.userId})
+    ${dialogId === undefined ? sql`` : sql`and msg.dialog_id = ${dialogId}`}`;
+}
+
+/**
+ * The joins `visibleTo` needs, from a `msg` row. SQLite passes `cross join`, which there fixes the join order
+ * (matches first, then one primary-key lookup each), whatever its statistics say.
+ */
+export function visibilityJoins(request: SearchRequest, join = sql`join`): RawBuilder<unknown> {
+  return sql`${join} dialogs d on d.id = msg.dialog_id
+    ${join} dialog_members m on m.dialog_id = msg.dialog_id and m.user_id = ${request.userId}`;
+}
+
+/** Wraps an engine's ranked query: applies the cursor, the order (best, newest, id) and the limit. */
+export async function pageOf(
+  tx: TenantTx,
+  request: SearchRequest,
+  ranked: RawBuilder<RawHit>,
+): Promise<SearchHit[]> {
+  const after = request.after;
+  const keyset =
+    after === undefined
+      ? sql`1 = 1`
+      : sql`(score < ${after.score} or (score = ${after.score} and (created_at < ${after.createdAt}
+          or (created_at = ${after.createdAt} and message_id < ${after.messageId}))))`;
+  const { rows } = await sql<RawHit>`select message_id, dialog_id, created_at, score from (${ranked}) hits
+    where ${keyset}
+    order by score desc, created_at desc, message_id desc
+    limit ${request.limit}`.execute(tx);
+  return rows.map((row) => ({
+    messageId: row.message_id,
+    dialogId: row.dialog_id,
+    createdAt: Number(row.created_at),
+    score: Number(row.score),
+  }));
+}

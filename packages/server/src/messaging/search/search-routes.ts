@@ -1,0 +1,30 @@
+import { searchMessagesQuery, searchMessagesResponse } from '@parley/protocol';
+import { AppError } from '../../app-error.ts';
+import { principalOf } from '../../http/auth-hook.ts';
+import type { RouteDeclaration } from '../../http/route-table.ts';
+import type { SearchService } from './search-service.ts';
+
+/** Message search over REST. The query string is never logged with its values (see log-scrubber.ts). */
+export function searchRoutes(deps: { search: SearchService }): RouteDeclaration[] {
+  return [
+    {
+      method: 'GET',
+      url: '/v1/search/messages',
+      summary:
+        'Whole-word search in the caller’s dialogs (or one): ranked, with a snippet and highlight ranges.',
+      tags: ['search'],
+      access: { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' },
+      schema: { querystring: searchMessagesQuery, response: { 200: searchMessagesResponse } },
+      handler: async (request) => {
+        const principal = principalOf(request);
+        if (principal.userId === null)
+          throw new AppError('forbidden', 'Search covers a user’s dialogs; API clients have none.');
+        return deps.search.search(
+          principal.tenantId,
+          principal.userId,
+          searchMessagesQuery.parse(request.query),
+        );
+      },
+    },
+  ];
+}

@@ -1,0 +1,110 @@
+import type { SearchMessagesResponse, SearchResult } from '@parley/protocol';
+import { AppError } from '../../app-error.ts';
+import type { FieldCipher } from '../../crypto/field-cipher.ts';
+import type { Storage } from '../../storage/database.ts';
+import type { MessageAttachments } from '../message-attachments.ts';
+import { presentMessages } from '../message-presenter.ts';
+import type { SearchIndex, SearchPosition } from './search-index.ts';
+import { buildSnippet } from './search-snippet.ts';
+import { searchStore } from './search-store.ts';
+import { parseQuery, queryTokens } from './search-tokens.ts';
+
+/** More terms than this cost much and find little. */
+export const maxSearchTerms = 16;
+
+export interface SearchInput {
+  q: string;
+  dialogId?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/**
+ * Message search. The index finds what the caller may see (it holds only blind tokens); the page's bodies
+ * are then opened here, once, to present each message and cut its snippet. Results come best first, then
+ * newest; the cursor is the last result's position, so a page never repeats the one before it.
+ */
+export function createSearchService(deps: {
+  storage: Storage;
+  index: SearchIndex;
+  fieldCipher: FieldCipher;
+  attachments: MessageAttachments;
+}) {
+  const { storage, index } = deps;
+  return {
+    async search(tenantId: string, userId: string, input: SearchInput): Promise<SearchMessagesResponse> {
+      const query = parseQuery(input.q);
+      if (query.terms.length === 0)
+        throw new AppError('validation_failed', 'The query has no words to search for.');
+      if (query.terms.length > maxSearchTerms)
+        throw new AppError('validation_failed', `At most ${maxSearchTerms} search terms.`);
+      const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+      return storage.withTenant(tenantId, async (tx) => {
+        const hits = await index.find(tx, {
+          tenantId,
+          userId,
+          dialogId: input.dialogId,
+          query,
+          limit: input.limit,
+          after,
+        });
+        const rows = await searchStore.messagesByIds(
+          tx,
+          tenantId,
+          hits.map((hit) => hit.messageId),
+        );
+        const messages = new Map(
+          (await presentMessages(tx, deps, tenantId, rows)).map((message) => [message.id, message]),
+        );
+        const wanted = queryTokens(query);
+        const results: SearchResult[] = [];
+        for (const hit of hits) {
+          const message = messages.get(hit.messageId);
+          if (!message) continue;
+          const snippet = buildSnippet(message.body ?? '', wanted);
+          results.push({
+            message,
+            dialogId: hit.dialogId,
+            score: hit.score,
+            snippet: snippet.text,
+            highlights: snippet.highlights,
+          });
+        }
+        const last = hits.at(-1);
+        return {
+          results,
+          ...(hits.length === input.limit && last ? { nextCursor: encodeCursor(last) } : {}),
+        };
+      });
+    },
+  };
+}
+
+export type SearchService = ReturnType<typeof createSearchService>;
+
+function encodeCursor(position: SearchPosition): string {
+  return Buffer.from(JSON.stringify([position.score, position.createdAt, position.messageId])).toString(
+    'base64url',
+  );
+}
+
+function decodeCursor(cursor: string): SearchPosition {
+  try {
+    const [score, createdAt, messageId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [
+      unknown,
+      unknown,
+      unknown,
+    ];
+    if (
+      typeof score === 'number' &&
+      Number.isFinite(score) &&
+      typeof createdAt === 'number' &&
+      Number.isSafeInteger(createdAt) &&
+      typeof messageId === 'string'
+    )
+      return { score, createdAt, messageId };
+  } catch {
+    // fall through
+  }
+  throw new AppError('validation_failed', 'The cursor is not valid.');
+}

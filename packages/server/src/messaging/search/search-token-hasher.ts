@@ -1,0 +1,38 @@
+import { createHmac } from 'node:crypto';
+import type { Keyring } from '../../crypto/keyring.ts';
+import type { TenantTx } from '../../storage/database.ts';
+
+/** Domain separation: a search token never equals an e-mail or phone blind index (`email:…`, `phone:…`). */
+const label = 'fts:';
+/** 80 bits: collisions between a tenant's distinct words are negligible, and the index stays small. */
+const tokenBytes = 10;
+
+/** Turns one normalised word into its opaque index token. */
+export type BlindTokenFn = (token: string) => string;
+
+/**
+ * Blind search tokens: HMAC-SHA-256 of each normalised word under the tenant's index key (the key e-mail
+ * lookups use, with its own label), truncated to 80 bits, in lower-case hex. The index stores only these:
+ * no plaintext word, and without the tenant key a token cannot be tested against a guess. Equal words give
+ * equal tokens within a tenant (that is what makes them searchable); see docs/security.md.
+ */
+export class SearchTokenHasher {
+  constructor(private readonly keyring: Keyring) {}
+
+  async forTenant(tx: TenantTx, tenantId: string): Promise<BlindTokenFn> {
+    const { key } = await this.keyring.tenantKey(tx, tenantId, 'index');
+    const memo = new Map<string, string>();
+    return (token) => {
+      let blind = memo.get(token);
+      if (blind === undefined) {
+        blind = createHmac('sha256', key)
+          .update(label + token)
+          .digest()
+          .subarray(0, tokenBytes)
+          .toString('hex');
+        memo.set(token, blind);
+      }
+      return blind;
+    };
+  }
+}

@@ -1,0 +1,22 @@
+import type { CallService } from '../calls/call-service.ts';
+import type { SessionService } from '../identity/session-service.ts';
+import type { MessageChangeService } from '../messaging/message-change-service.ts';
+import type { MessageFanout } from '../messaging/message-fanout.ts';
+import type { MessageService } from '../messaging/message-service.ts';
+import type { MessageStream } from '../messaging/message-stream.ts';
+import type { ReceiptService } from '../messaging/receipt-service.ts';
+import type { TypingService } from '../messaging/typing-service.ts';
+import type { PresenceService } from '../presence/presence-service.ts';
+
+/** The services the realtime gateway calls; the same ones the REST routes call. */
+export interface RealtimeServices {
+  sessions: SessionService;
+  messages: MessageService;
+  messageChanges: MessageChangeService;
+  stream: MessageStream;
+  receipts: ReceiptService;
+  typing: TypingService;
+  presence: PresenceService;
+  fanout: MessageFanout;
+  calls: CallService;
+}
