@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { describeEachDialect } from '../support/dialects.ts';
 import { json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
@@ -40,8 +40,17 @@ describeEachDialect('realtime edits, deletions, reactions, receipts, typing and 
     await server.close();
   });
 
+  // A failed test must not leave a user online for the next one (presence assertions).
+  const open: WebSocket[] = [];
+  afterEach(async () => {
+    const closing = open.splice(0).filter((ws) => ws.readyState !== WebSocket.CLOSED);
+    for (const ws of closing) ws.close();
+    await Promise.all(closing.map((ws) => once(ws, 'close')));
+  });
+
   async function connect(token: string): Promise<Socket> {
     const ws = new WebSocket(`${server.url.replace('https', 'wss')}/v1/realtime`, { ca: server.ca });
+    open.push(ws);
     await once(ws, 'open');
     const socket = new Socket(ws);
     socket.send({ type: 'auth', token });
@@ -77,6 +86,8 @@ describeEachDialect('realtime edits, deletions, reactions, receipts, typing and 
         (seen) => (seen.type === 'ack' || seen.type === 'error') && seen.id === frame.id,
       );
       expect(answer.type, JSON.stringify(answer)).toBe('ack');
+      // A live frame carries the message as it is when delivered, so the next change waits for it.
+      await bobSocket.next((seen) => seen.dialogId === dialogId && seen.seq === answer.seq);
       return answer;
     };
     const edit = await request({ type: 'message.edit', id: 'ev-2', dialogId, messageId, body: 'BP 125/80' });
