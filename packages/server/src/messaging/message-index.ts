@@ -16,7 +16,12 @@ export interface IndexedMessage {
  * message, so search shows a change exactly when it commits.
  */
 export interface MessageIndex {
-  indexMessage(tx: TenantTx, message: IndexedMessage): Promise<void>;
+  /**
+   * Indexes messages that have no entry yet (new ones, or ones the re-index found without one), in a few
+   * statements whatever their number: one insert per index table. A message that already has an entry keeps
+   * it unchanged (edits come to `reindexMessage`).
+   */
+  indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void>;
   /** Replaces the text of an edited message. */
   reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void>;
   removeMessage(tx: TenantTx, tenantId: string, messageId: string): Promise<void>;

@@ -108,7 +108,7 @@ export async function openSendBatch(
     /** Writes what the sends left for the end, before commit. */
     async finish() {
       await messageSendStore.insertMessages(tx, unwritten.splice(0));
-      for (const entry of unindexed.splice(0)) await deps.index.indexMessage(tx, entry);
+      await deps.index.indexMessages(tx, unindexed.splice(0));
       await messageSendStore.setLastSeqs(
         tx,
         tenantId,

@@ -150,7 +150,7 @@ export function createSendBatch(deps: SendBatchDeps) {
       attachmentIds: input.attachments,
     });
     const search = searchEntry(row, input.body);
-    if (search) await index.indexMessage(tx, search);
+    if (search) await index.indexMessages(tx, [search]);
     const message = await presentMessage(tx, fieldCipher, row, { attachments: shared });
     batch.stored(dialog, row, null);
     return message;

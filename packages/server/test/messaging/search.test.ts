@@ -95,6 +95,45 @@ describeEachDialect('message search', (dialect) => {
     expect((await search(bob.token, 'cafe nothing', { dialogId: id })).results).toEqual([]);
   });
 
+  it('finds every message of a batch of concurrent sends, each by its own words', async () => {
+    const dialogs = [await group('Batch A', [bob.userId]), await group('Batch B', [bob.userId])];
+    const animals = ['aardvark', 'bonobo', 'cassowary', 'dugong', 'echidna', 'fossa', 'gharial', 'hoatzin'];
+    const texts = animals.map((animal, index) => `${animal} ${index % 2 === 0 ? 'zebu also' : 'zebu zebu'}`);
+    // Sends fired in one event-loop turn share one transaction (group commit): count the transactions.
+    const storage = server.app.storage;
+    const withTenant = storage.withTenant.bind(storage);
+    let transactions = 0;
+    storage.withTenant = (tenantId, work) => {
+      transactions += 1;
+      return withTenant(tenantId, work);
+    };
+    try {
+      await Promise.all(
+        [...texts, '!!! ???'].map((body, index) =>
+          server.app.services.messages.send(owner.tenantId, owner.userId, dialogs[index % 2] ?? '', {
+            clientId: `batch-${index}`,
+            body,
+            mentions: [],
+            attachments: [],
+          }),
+        ),
+      );
+    } finally {
+      storage.withTenant = withTenant;
+    }
+    expect(transactions).toBe(1);
+    for (const [index, animal] of animals.entries())
+      expect(bodies(await search(bob.token, animal)), animal).toEqual([texts[index]]);
+    const all = await search(bob.token, 'zebu', { limit: '50' });
+    expect(new Set(bodies(all))).toEqual(new Set(texts));
+    // The messages with the word twice rank above those with it once.
+    expect(
+      bodies(all)
+        .slice(0, 4)
+        .every((body) => body?.endsWith('zebu zebu')),
+    ).toBe(true);
+  });
+
   it('matches a quoted phrase only with its words together and in order', async () => {
     const id = await group('Phrases', [bob.userId]);
     await send(owner.accessToken, id, 'The quarterly budget review is on Monday.');

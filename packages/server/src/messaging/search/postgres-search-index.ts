@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage } from '../message-index.ts';
 import {
+  blindEntries,
   pageOf,
   type RawHit,
   type SearchHit,
@@ -11,7 +12,6 @@ import {
   visibleTo,
 } from './search-index.ts';
 import type { SearchTokenHasher } from './search-token-hasher.ts';
-import { textTokens } from './search-tokens.ts';
 
 /** PostgreSQL keeps positions up to this value (larger ones become it) and at most 256 per lexeme. */
 const maxPosition = 16_383;
@@ -40,23 +40,42 @@ export function tsvectorLiteral(tokens: readonly string[]): string {
 export class PostgresSearchIndex implements SearchIndex {
   constructor(private readonly hasher: SearchTokenHasher) {}
 
-  /** A message indexed twice keeps one entry; its text is assumed unchanged (edits come to `reindexMessage`). */
-  async indexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
-    const { tenantId, messageId } = message;
-    const blind = await this.hasher.forTenant(tx, tenantId);
-    const tokens = textTokens(message.text).map(blind);
-    if (tokens.length === 0) return;
-    await sql`insert into message_search (message_id, tenant_id, tokens)
-      values (${messageId}, ${tenantId}, ${tsvectorLiteral(tokens)}::tsvector)
-      on conflict (message_id) do nothing`.execute(tx);
-    const rows = [...new Set(tokens)].map((token) => sql`(${tenantId}, ${token}, ${messageId})`);
-    await sql`insert into message_search_terms (tenant_id, token, message_id)
-      values ${sql.join(rows)} on conflict do nothing`.execute(tx);
+  /**
+   * One statement for any number of messages: the rows travel as arrays (a constant number of parameters,
+   * far below PostgreSQL's limit of 65,535 even for 256 long messages), and the terms are written only for
+   * the messages whose `message_search` row this statement inserted, so a message that already has an
+   * entry keeps it unchanged.
+   */
+  async indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void> {
+    const entries = await blindEntries(this.hasher, tx, messages);
+    if (entries.length === 0) return;
+    const terms = entries.flatMap(({ message, tokens }) =>
+      [...new Set(tokens)].map((token) => [message.tenantId, token, message.messageId] as const),
+    );
+    await sql`with added as (
+        insert into message_search (message_id, tenant_id, tokens)
+        select e.message_id, e.tenant_id, e.tokens::tsvector
+        from unnest(
+          ${entries.map(({ message }) => message.messageId)}::text[],
+          ${entries.map(({ message }) => message.tenantId)}::text[],
+          ${entries.map(({ tokens }) => tsvectorLiteral(tokens))}::text[]
+        ) as e(message_id, tenant_id, tokens)
+        on conflict (message_id) do nothing
+        returning message_id)
+      insert into message_search_terms (tenant_id, token, message_id)
+      select t.tenant_id, t.token, t.message_id
+      from unnest(
+        ${terms.map((term) => term[0])}::text[],
+        ${terms.map((term) => term[1])}::text[],
+        ${terms.map((term) => term[2])}::text[]
+      ) as t(tenant_id, token, message_id)
+      where t.message_id in (select message_id from added)
+      on conflict do nothing`.execute(tx);
   }
 
   async reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
     await this.removeMessage(tx, message.tenantId, message.messageId);
-    await this.indexMessage(tx, message);
+    await this.indexMessages(tx, [message]);
   }
 
   async removeMessage(tx: TenantTx, tenantId: string, messageId: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { TenantTx } from '../../storage/database.ts';
-import type { MessageIndex } from '../message-index.ts';
-import type { ParsedQuery } from './search-tokens.ts';
+import type { IndexedMessage, MessageIndex } from '../message-index.ts';
+import type { BlindTokenFn, SearchTokenHasher } from './search-token-hasher.ts';
+import { type ParsedQuery, textTokens } from './search-tokens.ts';
 
 /** Where a result page ends: the next page starts strictly after it in (score desc, newest, id) order. */
 export interface SearchPosition {
@@ -33,6 +34,32 @@ export interface SearchHit extends SearchPosition {
  */
 export interface SearchIndex extends MessageIndex {
   find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]>;
+}
+
+/** A message to index with the blind tokens of its words, in order (repeats kept). */
+export interface BlindEntry {
+  message: IndexedMessage;
+  tokens: string[];
+}
+
+/** The blind tokens of each message, each under its tenant's key; messages without words are left out. */
+export async function blindEntries(
+  hasher: SearchTokenHasher,
+  tx: TenantTx,
+  messages: readonly IndexedMessage[],
+): Promise<BlindEntry[]> {
+  const byTenant = new Map<string, BlindTokenFn>();
+  const entries: BlindEntry[] = [];
+  for (const message of messages) {
+    let blind = byTenant.get(message.tenantId);
+    if (blind === undefined) {
+      blind = await hasher.forTenant(tx, message.tenantId);
+      byTenant.set(message.tenantId, blind);
+    }
+    const tokens = textTokens(message.text).map(blind);
+    if (tokens.length > 0) entries.push({ message, tokens });
+  }
+  return entries;
 }
 
 /** A row of either engine's result, before the cursor and limit are applied. */

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage } from '../message-index.ts';
 import {
+  blindEntries,
   pageOf,
   type RawHit,
   type SearchHit,
@@ -11,7 +12,6 @@ import {
   visibleTo,
 } from './search-index.ts';
 import type { SearchTokenHasher } from './search-token-hasher.ts';
-import { textTokens } from './search-tokens.ts';
 
 /**
  * SQLite: the blind tokens of a message, space-separated in order, are one row of the contentless FTS5 table
@@ -22,22 +22,31 @@ import { textTokens } from './search-tokens.ts';
 export class SqliteSearchIndex implements SearchIndex {
   constructor(private readonly hasher: SearchTokenHasher) {}
 
-  async indexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
-    await this.removeMessage(tx, message.tenantId, message.messageId);
-    const blind = await this.hasher.forTenant(tx, message.tenantId);
-    const tokens = textTokens(message.text).map(blind);
-    if (tokens.length === 0) return;
-    const { rows } = await sql<{ doc_id: number }>`insert into message_search (message_id, tenant_id)
-      values (${message.messageId}, ${message.tenantId}) returning doc_id`.execute(tx);
-    const docId = rows[0]?.doc_id;
-    if (docId === undefined) throw new Error('message_search insert returned no row');
-    await sql`insert into message_search_fts (rowid, tokens) values (${docId}, ${tokens.join(' ')})`.execute(
-      tx,
-    );
+  /**
+   * Two statements for any number of messages, each with constant SQL text (the rows travel as one JSON
+   * parameter), so the statement cache holds one prepared statement whatever the batch size.
+   */
+  async indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void> {
+    const entries = await blindEntries(this.hasher, tx, messages);
+    if (entries.length === 0) return;
+    const mapping = JSON.stringify(entries.map(({ message }) => [message.messageId, message.tenantId]));
+    // `where true`: SQLite's upsert after a SELECT needs it to parse. A message that has an entry keeps it
+    // (no row returned, so no second FTS5 row either).
+    const { rows } = await sql<{ doc_id: number; message_id: string }>`insert into message_search
+        (message_id, tenant_id)
+      select value ->> 0, value ->> 1 from json_each(${mapping}) where true
+      on conflict (message_id) do nothing
+      returning doc_id, message_id`.execute(tx);
+    if (rows.length === 0) return;
+    const tokensOf = new Map(entries.map(({ message, tokens }) => [message.messageId, tokens.join(' ')]));
+    const documents = JSON.stringify(rows.map((row) => [row.doc_id, tokensOf.get(row.message_id) ?? '']));
+    await sql`insert into message_search_fts (rowid, tokens)
+      select value ->> 0, value ->> 1 from json_each(${documents})`.execute(tx);
   }
 
-  reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
-    return this.indexMessage(tx, message);
+  async reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
+    await this.removeMessage(tx, message.tenantId, message.messageId);
+    await this.indexMessages(tx, [message]);
   }
 
   async removeMessage(tx: TenantTx, tenantId: string, messageId: string): Promise<void> {
