@@ -33,3 +33,20 @@ export const attachmentBody = z.object({
   size: z.number(),
 });
 export type AttachmentBody = z.infer<typeof attachmentBody>;
+
+/**
+ * An attachment as a message shows it; the bytes are at `GET /v1/attachments/{id}`. Once it was removed
+ * (`DELETE /v1/attachments/{id}`) the message keeps only `{ id, removed: true }`: its name, type, size and
+ * content are gone for everyone.
+ */
+export const attachmentSummary = z.discriminatedUnion('removed', [
+  z.object({
+    id: z.string(),
+    removed: z.literal(false),
+    name: z.string(),
+    contentType: z.string(),
+    size: z.number(),
+  }),
+  z.object({ id: z.string(), removed: z.literal(true) }),
+]);
+export type AttachmentSummary = z.infer<typeof attachmentSummary>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { attachmentSummary } from './attachments.ts';
 
 export const dialogTypes = ['private', 'group', 'broadcast', 'public'] as const;
 
@@ -40,15 +41,6 @@ export const updateDialogBody = z
   })
   .strict();
 export type UpdateDialogBody = z.infer<typeof updateDialogBody>;
-
-/** An attachment as a message shows it; the bytes are at `GET /v1/attachments/{id}`. */
-export const attachmentSummary = z.object({
-  id: z.string(),
-  name: z.string(),
-  contentType: z.string(),
-  size: z.number(),
-});
-export type AttachmentSummary = z.infer<typeof attachmentSummary>;
 
 /** Who reacted with what; at most `maxReactionKinds` different reactions per message. */
 export const reactionSummary = z.object({ emoji: z.string(), userIds: z.array(z.string()) });

@@ -86,7 +86,7 @@ function sendContent(reply: FastifyReply, attachment: OpenedAttachment, rangeHea
   return reply.send(size === 0 ? '' : attachment.read(0, size - 1));
 }
 
-/** Attachment upload (raw bytes, streamed) and download (streamed, with byte ranges). */
+/** Attachment upload (raw bytes, streamed), download (streamed, with byte ranges) and removal. */
 export function attachmentRoutes(deps: { attachments: AttachmentService }): RouteDeclaration[] {
   return [
     {
@@ -138,6 +138,21 @@ export function attachmentRoutes(deps: { attachments: AttachmentService }): Rout
         const range =
           ifRange === undefined || ifRange === attachment.etag ? request.headers.range : undefined;
         return sendContent(reply, attachment, range);
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/v1/attachments/:attachmentId',
+      summary:
+        'Remove an attachment you uploaded, for everyone: its content and key are erased, every later download is 404, and messages that shared it show { id, removed: true }. Anyone else’s attachment, or one already removed, is 404.',
+      tags: ['attachments'],
+      access: { kind: 'authenticated', scope: 'chat', permission: 'messages.send' },
+      schema: { params: attachmentParams },
+      handler: async (request, reply) => {
+        const { tenantId, userId } = userOf(request);
+        const { attachmentId } = attachmentParams.parse(request.params);
+        await deps.attachments.remove(tenantId, userId, attachmentId);
+        return reply.code(204).send();
       },
     },
   ];

@@ -59,7 +59,7 @@ const tooLarge = (limit: number) =>
   );
 
 /**
- * Uploads and downloads of attachments. Content is encrypted with a fresh key per attachment (STREAM, 64 KiB
+ * Uploads, downloads and removal of attachments. Content is encrypted with a fresh key per attachment (STREAM, 64 KiB
  * chunks, one database row each); the key is sealed with the tenant key. Uploads stream: at most one chunk
  * batch is in memory, each batch is written in its own short transaction (never one held open while the
  * client sends), and the attachment becomes `complete`, and so shareable, only after its last byte.
@@ -214,6 +214,19 @@ export function createAttachmentService(deps: {
         await storage.withTenant(tenantId, (tx) => attachmentStore.remove(tx, tenantId, id));
         throw error;
       }
+    },
+
+    /**
+     * The uploader erases their attachment (see `attachmentStore.erase`): every later download and share is
+     * `not_found`, and messages that shared it show it as removed. Anyone else, another tenant, an unfinished
+     * upload or one already removed: `not_found`, as for an id that never existed.
+     */
+    async remove(tenantId: string, userId: string, id: string): Promise<void> {
+      await storage.withTenant(tenantId, async (tx) => {
+        const row = await attachmentStore.lock(tx, tenantId, id, storage.dialect);
+        if (row?.status !== 'complete' || row.uploader_id !== userId) throw new AppError('not_found');
+        await attachmentStore.erase(tx, tenantId, id);
+      });
     },
 
     /** The attachment for download, or `not_found` for anyone who may not read it (other tenants included). */

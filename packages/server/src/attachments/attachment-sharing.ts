@@ -3,27 +3,37 @@ import { AppError } from '../app-error.ts';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import type { MessageAttachments } from '../messaging/message-attachments.ts';
 import type { TenantTx } from '../storage/database.ts';
+import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
+import type { AttachmentStatus } from '../storage/tables.ts';
 import { attachmentStore } from './attachment-store.ts';
 import { attachmentLocation } from './attachment-service.ts';
 
 /**
  * The message service's attachments port. Sharing records which message (so which dialog) an attachment
  * belongs to, inside the transaction that stores the message: the dialog's members can download it from the
- * moment the message commits, and never if it rolls back.
+ * moment the message commits, and never if it rolls back. Deleting the message for everyone releases its
+ * attachments, erasing those no other live message shares.
  */
-export function createAttachmentSharing(deps: { fieldCipher: FieldCipher }): MessageAttachments {
-  const { fieldCipher } = deps;
+export function createAttachmentSharing(deps: {
+  fieldCipher: FieldCipher;
+  dialect: DialectName;
+}): MessageAttachments {
+  const { fieldCipher, dialect } = deps;
 
   const summary = async (
     tx: TenantTx,
     tenantId: string,
-    row: { id: string; name: string; content_type: string; size: number },
-  ): Promise<AttachmentSummary> => ({
-    id: row.id,
-    name: await fieldCipher.open(tx, attachmentLocation(tenantId, row.id, 'name'), row.name),
-    contentType: row.content_type,
-    size: row.size,
-  });
+    row: { id: string; status: AttachmentStatus; name: string; content_type: string; size: number },
+  ): Promise<AttachmentSummary> =>
+    row.status === 'removed'
+      ? { id: row.id, removed: true }
+      : {
+          id: row.id,
+          removed: false,
+          name: await fieldCipher.open(tx, attachmentLocation(tenantId, row.id, 'name'), row.name),
+          contentType: row.content_type,
+          size: row.size,
+        };
 
   return {
     async share(tx, { tenantId, senderId, dialogId, messageId, attachmentIds }) {
@@ -46,6 +56,15 @@ export function createAttachmentSharing(deps: { fieldCipher: FieldCipher }): Mes
         summaries.push(await summary(tx, tenantId, row));
       }
       return summaries;
+    },
+
+    async release(tx, tenantId, messageId) {
+      for (const id of await attachmentStore.sharedIn(tx, tenantId, messageId)) {
+        // Locked first: two messages sharing it, deleted at once, must not each count the other as live.
+        if (!(await attachmentStore.lock(tx, tenantId, id, dialect))) continue;
+        if (!(await attachmentStore.sharedByLiveMessage(tx, tenantId, id, messageId)))
+          await attachmentStore.remove(tx, tenantId, id);
+      }
     },
 
     async summaries(tx, tenantId, messageIds) {

@@ -1,4 +1,5 @@
 import type { TenantTx } from '../storage/database.ts';
+import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
 import type { AttachmentChunksTable, AttachmentSharesTable, AttachmentsTable } from '../storage/tables.ts';
 
 export type AttachmentRow = AttachmentsTable;
@@ -17,6 +18,26 @@ export const attachmentStore = {
       .selectAll()
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
+      .executeTakeFirst();
+  },
+
+  /**
+   * The attachment row, locked on PostgreSQL until the transaction ends, so two erasures of one attachment
+   * (a delete and a message deletion) take turns; NO KEY UPDATE, so a message sharing it meanwhile (whose
+   * foreign key takes a KEY SHARE lock) is not blocked. SQLite serialises writers.
+   */
+  async lock(
+    tx: TenantTx,
+    tenantId: string,
+    id: string,
+    dialect: DialectName,
+  ): Promise<AttachmentRow | undefined> {
+    return tx
+      .selectFrom('attachments')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .$if(dialect === 'postgres', (query) => query.forNoKeyUpdate())
       .executeTakeFirst();
   },
 
@@ -56,6 +77,66 @@ export const attachmentStore = {
     await tx.deleteFrom('attachments').where('tenant_id', '=', tenantId).where('id', '=', id).execute();
   },
 
+  /**
+   * Erases the attachment for good in this database: its chunks and its sealed content key and name are
+   * deleted. While a message that is not deleted still shares it, the row stays as a tombstone (status
+   * `removed`, nothing sealed left) so that message shows it as removed; otherwise nothing of it stays.
+   */
+  async erase(tx: TenantTx, tenantId: string, id: string): Promise<void> {
+    if (!(await attachmentStore.sharedByLiveMessage(tx, tenantId, id))) {
+      await attachmentStore.remove(tx, tenantId, id);
+      return;
+    }
+    await tx
+      .deleteFrom('attachment_chunks')
+      .where('tenant_id', '=', tenantId)
+      .where('attachment_id', '=', id)
+      .execute();
+    await attachmentStore.update(tx, tenantId, id, {
+      status: 'removed',
+      name: '',
+      declared_type: null,
+      content_type: '',
+      size: 0,
+      content_key: '',
+      stream_header: '',
+      chunk_count: 0,
+    });
+  },
+
+  /** Whether a message that is not deleted (for everyone) shares the attachment, other than `exceptMessageId`. */
+  async sharedByLiveMessage(
+    tx: TenantTx,
+    tenantId: string,
+    attachmentId: string,
+    exceptMessageId?: string,
+  ): Promise<boolean> {
+    const row = await tx
+      .selectFrom('attachment_shares as s')
+      .innerJoin('messages as m', 'm.id', 's.message_id')
+      .select('s.message_id')
+      .where('s.tenant_id', '=', tenantId)
+      .where('s.attachment_id', '=', attachmentId)
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.deleted_at', 'is', null)
+      .$if(exceptMessageId !== undefined, (query) => query.where('s.message_id', '!=', exceptMessageId ?? ''))
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
+  /** The ids of the attachments a message shares, sorted (the order locks are taken in). */
+  async sharedIn(tx: TenantTx, tenantId: string, messageId: string): Promise<string[]> {
+    const rows = await tx
+      .selectFrom('attachment_shares')
+      .select('attachment_id')
+      .where('tenant_id', '=', tenantId)
+      .where('message_id', '=', messageId)
+      .orderBy('attachment_id')
+      .execute();
+    return rows.map((row) => row.attachment_id);
+  },
+
   async insertChunks(tx: TenantTx, rows: readonly ChunkRow[]): Promise<void> {
     if (rows.length > 0) await tx.insertInto('attachment_chunks').values(rows).execute();
   },
@@ -75,7 +156,8 @@ export const attachmentStore = {
 
   /**
    * Whether `userId` can see a message sharing the attachment: a current member of a live dialog, the message
-   * not deleted, and after what the member cleared and (when the dialog hides history) after they joined.
+   * not deleted and not hidden by this member ("delete for me"), and after what the member cleared and (when
+   * the dialog hides history) after they joined.
    */
   async visibleTo(tx: TenantTx, tenantId: string, attachmentId: string, userId: string): Promise<boolean> {
     const row = await tx
@@ -96,6 +178,18 @@ export const attachmentStore = {
       .where('dm.left_at', 'is', null)
       .whereRef('m.seq', '>', 'dm.cleared_seq')
       .where((eb) => eb.or([eb('d.hide_history', '=', 0), eb('m.seq', '>', eb.ref('dm.joined_seq'))]))
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('hidden_messages as h')
+              .select('h.message_id')
+              .where('h.tenant_id', '=', tenantId)
+              .whereRef('h.message_id', '=', 's.message_id')
+              .where('h.user_id', '=', userId),
+          ),
+        ),
+      )
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
@@ -111,7 +205,7 @@ export const attachmentStore = {
     return tx
       .selectFrom('attachment_shares as s')
       .innerJoin('attachments as a', 'a.id', 's.attachment_id')
-      .select(['s.message_id', 'a.id', 'a.name', 'a.content_type', 'a.size'])
+      .select(['s.message_id', 'a.id', 'a.status', 'a.name', 'a.content_type', 'a.size'])
       .where('s.tenant_id', '=', tenantId)
       .where('a.tenant_id', '=', tenantId)
       .where('s.message_id', 'in', messageIds)

@@ -18,7 +18,15 @@ export interface MessageAttachments {
       attachmentIds: readonly string[];
     },
   ): Promise<AttachmentSummary[]>;
-  /** The attachments of each message, in the order they were shared; messages without any are absent. */
+  /**
+   * The message was deleted for everyone (inside that transaction): each attachment it shared that no other
+   * message still shares (one not deleted for everyone) is erased for good, for its uploader too.
+   */
+  release(tx: TenantTx, tenantId: string, messageId: string): Promise<void>;
+  /**
+   * The attachments of each message, in the order they were shared (a removed one as `{ id, removed: true }`);
+   * messages without any are absent.
+   */
   summaries(
     tx: TenantTx,
     tenantId: string,

@@ -164,6 +164,7 @@ export function createMessageChangeService(deps: {
           deleted_at: clock.now(),
         });
         await messageEventStore.clearReactions(tx, tenantId, messageId);
+        await deps.attachments.release(tx, tenantId, messageId);
         await index.removeMessage(tx, tenantId, messageId);
         const seq = await sequence(tx, dialog, 'deleted', messageId, userId);
         return { seq, message: await present(tx, tenantId, messageId) };

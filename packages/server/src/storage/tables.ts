@@ -131,7 +131,11 @@ export interface UserBlocksTable {
   created_at: number;
 }
 
-export type AttachmentStatus = 'uploading' | 'complete';
+/**
+ * `removed`: erased (content, key and name gone); the row stays only while a message still shows it, as a
+ * tombstone.
+ */
+export type AttachmentStatus = 'uploading' | 'complete' | 'removed';
 
 /** An uploaded file; its content is in `attachment_chunks`. Only `complete` attachments can be shared or read. */
 export interface AttachmentsTable {

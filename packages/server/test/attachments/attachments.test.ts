@@ -276,7 +276,13 @@ describeEachDialect('attachments', (dialect) => {
     const sent = await share(bob.token, dialogId, [attachment.id], 'with-file');
     expect(sent.status, sent.text).toBe(201);
     expect(sent.json<{ attachments: Attachment[] }>().attachments).toEqual([
-      { id: attachment.id, name: 'minutes.pdf', contentType: 'application/octet-stream', size: 5000 },
+      {
+        id: attachment.id,
+        removed: false,
+        name: 'minutes.pdf',
+        contentType: 'application/octet-stream',
+        size: 5000,
+      },
     ]);
     const history = await server.request(`/v1/dialogs/${dialogId}/messages`, bearer(carol.token));
     expect(history.json<{ messages: { attachments: Attachment[] }[] }>().messages[0]?.attachments).toEqual([

@@ -26,6 +26,7 @@ interface OtherTenant {
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
   'GET /v1/attachments/:attachmentId': (other) => ({ path: `/v1/attachments/${other.attachmentId}` }),
+  'DELETE /v1/attachments/:attachmentId': (other) => ({ path: `/v1/attachments/${other.attachmentId}` }),
   'DELETE /v1/me/sessions/:sessionId': (other) => ({ path: `/v1/me/sessions/${other.sessionId}` }),
   'GET /v1/dialogs/:dialogId': (other) => ({ path: `/v1/dialogs/${other.dialogId}` }),
   'PATCH /v1/dialogs/:dialogId': (other) => ({
@@ -258,5 +259,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
     const dialog = await server.app.services.dialogs.get(other.tenantId, other.userId, other.dialogId);
     expect(dialog).toMatchObject({ lastSeq: 1, memberIds: [other.userId] });
     expect(dialog.lastMessage).toMatchObject({ body: 'Welcome', editedAt: null, reactions: [] });
+    const file = await server.app.services.attachments.open(other.tenantId, other.userId, other.attachmentId);
+    expect(file).toMatchObject({ name: 'welcome.txt', size: 'Welcome pack'.length });
   });
 });
