@@ -86,16 +86,7 @@ export function buildServices(input: {
     },
   });
   const users = createUserService({ storage, security, clock });
-  const accounts = createAccountService({
-    storage,
-    security,
-    hasher,
-    sessions,
-    users,
-    audit,
-    counter,
-    clock,
-  });
+  const accounts = createAccountService({ storage, security, hasher, sessions, users, audit, clock });
   const mailer: Mailer = config.smtpUrl
     ? new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom })
     : new OutboxMailer({ storage, fieldCipher: security.fieldCipher, clock });
@@ -183,7 +174,7 @@ export function buildServices(input: {
     tenantSettings: createTenantSettingsService({ storage, audit, clock }),
     profiles: createProfileService({ storage, security, users, audit, clock }),
     clients: createClientService({ storage, sessions, audit, clock }),
-    mfa: createMfaService({ storage, security, hasher, audit, counter, clock, sessions }),
+    mfa: createMfaService({ storage, security, hasher, audit, clock, sessions }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,
