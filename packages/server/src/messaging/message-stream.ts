@@ -1,10 +1,12 @@
 import type { MessageBody, ReactionSummary } from '@parley/protocol';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
-import { type DialogRow, dialogStore, type MemberRow, type MessageRow } from './dialog-store.ts';
+import type { DialogRow, MemberRow, MessageRow } from './dialog-store.ts';
 import type { MessageAttachments } from './message-attachments.ts';
-import { messageEventStore } from './message-event-store.ts';
+import { type DialogEventRow, messageEventStore } from './message-event-store.ts';
+import { groupBy } from '../group-by.ts';
 import { presentMessages } from './message-presenter.ts';
+import { messageStreamStore } from './message-stream-store.ts';
 import { visibleFloor } from './message-service.ts';
 
 /** One entry of a dialog's stream. */
@@ -39,6 +41,13 @@ export interface SharedStreamPage {
   viewers: Map<string, StreamViewer>;
 }
 
+/** One dialog to read for a shared page: its changes above `after`, for these readers. */
+export interface SharedRead {
+  dialogId: string;
+  after: number;
+  readerIds: readonly string[];
+}
+
 export interface StreamPage {
   items: StreamItem[];
   upTo: number;
@@ -67,9 +76,8 @@ export function createMessageStream(deps: {
 }) {
   const { storage } = deps;
 
-  /** Readers' views: active members, and for a public dialog anyone (who then sees all of it). */
-  async function viewersOf(tx: TenantTx, dialog: DialogRow, readerIds: readonly string[]) {
-    const members = await dialogStore.membersAmong(tx, dialog.tenant_id, dialog.id, readerIds);
+  /** Readers' views of one dialog: active members, and for a public dialog anyone (who then sees all of it). */
+  function viewersOf(dialog: DialogRow, readerIds: readonly string[], members: readonly MemberRow[]) {
     const byUser = new Map<string, MemberRow>(members.map((member) => [member.user_id, member]));
     const viewers = new Map<string, StreamViewer>();
     for (const readerId of readerIds) {
@@ -81,60 +89,39 @@ export function createMessageStream(deps: {
     return viewers;
   }
 
-  async function shared(
-    tx: TenantTx,
-    tenantId: string,
-    dialogId: string,
+  /** One dialog's page from the rows read for all: the first `limit` of its messages and events merged. */
+  function pageOf(
+    dialog: DialogRow,
     after: number,
     limit: number,
-    readerIds: readonly string[],
-  ): Promise<SharedStreamPage> {
-    const dialog = await dialogStore.findDialog(tx, tenantId, dialogId);
-    if (!dialog) return { items: [], upTo: after, more: false, viewers: new Map() };
-    const viewers = await viewersOf(tx, dialog, readerIds);
-    if (viewers.size === 0) return { items: [], upTo: after, more: false, viewers };
-    const floor = Math.min(...[...viewers.values()].map((viewer) => viewer.floor));
-    const rows = await dialogStore.messages(tx, tenantId, dialogId, { floor, after, limit, order: 'asc' });
-    const events = await messageEventStore.eventsAfter(tx, tenantId, dialogId, after, limit);
-    // The first `limit` of the union: each list holds its own first `limit`.
+    rows: readonly MessageRow[],
+    events: readonly DialogEventRow[],
+  ) {
     const merged = [
       ...rows.map((row) => ({ seq: row.seq, row })),
       ...events.map((event) => ({ seq: event.seq, event })),
     ]
       .sort((a, b) => a.seq - b.seq)
       .slice(0, limit);
+    // Each list holds its own first `limit`; a full list may have more behind it.
     const more = rows.length === limit || events.length === limit;
     const upTo = merged.at(-1)?.seq ?? (more ? after : Math.max(after, dialog.last_seq));
-    const targets = new Map<string, MessageRow>(rows.map((row) => [row.id, row]));
-    for (const entry of merged) {
-      if ('event' in entry && !targets.has(entry.event.message_id)) {
-        const row = await dialogStore.messageById(tx, tenantId, entry.event.message_id);
-        if (row) targets.set(row.id, row);
-      }
-    }
-    const visibleRows = [...targets.values()].filter((row) => row.seq > floor);
-    const presented = new Map(
-      (await presentMessages(tx, deps, tenantId, visibleRows)).map((message) => [message.id, message]),
-    );
-    const hidden = await messageEventStore.hiddenFor(
-      tx,
-      tenantId,
-      [...viewers.keys()],
-      [...presented.keys()],
-    );
-    for (const { userId, messageId } of hidden) viewers.get(userId)?.hidden.add(messageId);
-    const items: SharedItem[] = [];
-    for (const entry of merged) {
-      const message = presented.get('row' in entry ? entry.row.id : entry.event.message_id);
-      if (!message) continue;
-      const about = { messageId: message.id, messageSeq: message.seq };
-      if ('row' in entry) items.push({ ...about, item: { type: 'message.new', seq: entry.seq, message } });
-      else if (entry.event.kind === 'edited')
-        items.push({ ...about, item: { type: 'message.edited', seq: entry.seq, message } });
-      else if (entry.event.kind === 'deleted')
-        items.push({ ...about, item: { type: 'message.deleted', seq: entry.seq, messageId: message.id } });
-      else
-        items.push({
+    return { merged, more, upTo };
+  }
+
+  function itemOf(
+    entry: { seq: number; row: MessageRow } | { seq: number; event: DialogEventRow },
+    message: MessageBody,
+  ): SharedItem {
+    const about = { messageId: message.id, messageSeq: message.seq };
+    if ('row' in entry) return { ...about, item: { type: 'message.new', seq: entry.seq, message } };
+    switch (entry.event.kind) {
+      case 'edited':
+        return { ...about, item: { type: 'message.edited', seq: entry.seq, message } };
+      case 'deleted':
+        return { ...about, item: { type: 'message.deleted', seq: entry.seq, messageId: message.id } };
+      case 'reactions':
+        return {
           ...about,
           item: {
             type: 'message.reactions',
@@ -142,20 +129,123 @@ export function createMessageStream(deps: {
             messageId: message.id,
             reactions: message.reactions,
           },
-        });
+        };
     }
-    return { items, upTo, more, viewers };
+  }
+
+  /**
+   * Several dialogs' streams in one transaction and a fixed number of statements, whatever the number of
+   * dialogs: the realtime hub reads every dialog that changed in a turn of the event loop at once.
+   */
+  async function sharedMany(
+    tx: TenantTx,
+    tenantId: string,
+    reads: readonly SharedRead[],
+    limit: number,
+  ): Promise<Map<string, SharedStreamPage>> {
+    const pages = new Map<string, SharedStreamPage>();
+    const empty = (read: SharedRead, viewers = new Map<string, StreamViewer>()) =>
+      pages.set(read.dialogId, { items: [], upTo: read.after, more: false, viewers });
+    const dialogIds = reads.map((read) => read.dialogId);
+    const dialogs = new Map(
+      (await messageStreamStore.dialogs(tx, tenantId, dialogIds)).map((dialog) => [dialog.id, dialog]),
+    );
+    const readerIds = [...new Set(reads.flatMap((read) => read.readerIds))];
+    const members = groupBy(
+      await messageStreamStore.members(tx, tenantId, [...dialogs.keys()], readerIds),
+      (member) => member.dialog_id,
+    );
+    // Per dialog: its viewers and the lowest position any of them needs (below a viewer's floor: nothing).
+    const open: { read: SharedRead; dialog: DialogRow; viewers: Map<string, StreamViewer>; floor: number }[] =
+      [];
+    for (const read of reads) {
+      const dialog = dialogs.get(read.dialogId);
+      if (!dialog) {
+        empty(read);
+        continue;
+      }
+      const viewers = viewersOf(dialog, read.readerIds, members.get(dialog.id) ?? []);
+      if (viewers.size === 0) empty(read, viewers);
+      else
+        open.push({ read, dialog, viewers, floor: Math.min(...[...viewers.values()].map((v) => v.floor)) });
+    }
+    const rows = groupBy(
+      await messageStreamStore.messages(
+        tx,
+        tenantId,
+        open.map(({ read, floor }) => ({ dialogId: read.dialogId, after: Math.max(floor, read.after) })),
+        limit,
+      ),
+      (row) => row.dialog_id,
+    );
+    const events = groupBy(
+      await messageStreamStore.events(
+        tx,
+        tenantId,
+        open.map(({ read }) => read),
+        limit,
+      ),
+      (event) => event.dialog_id,
+    );
+    const slices = open.map((entry) => ({
+      ...entry,
+      ...pageOf(
+        entry.dialog,
+        entry.read.after,
+        limit,
+        rows.get(entry.read.dialogId) ?? [],
+        events.get(entry.read.dialogId) ?? [],
+      ),
+    }));
+    // Events about messages older than the page: their messages, as they are now.
+    const targets = new Map<string, MessageRow>(
+      slices.flatMap(({ merged }) =>
+        merged.flatMap((entry) => ('row' in entry ? [[entry.row.id, entry.row]] : [])),
+      ),
+    );
+    const missing = slices.flatMap(({ merged }) =>
+      merged.flatMap((entry) =>
+        'event' in entry && !targets.has(entry.event.message_id) ? [entry.event.message_id] : [],
+      ),
+    );
+    for (const row of await messageStreamStore.messagesByIds(tx, tenantId, [...new Set(missing)]))
+      targets.set(row.id, row);
+    const floors = new Map(slices.map(({ read, floor }) => [read.dialogId, floor]));
+    const visibleRows = [...targets.values()].filter(
+      (row) => row.seq > (floors.get(row.dialog_id) ?? Infinity),
+    );
+    const presented = new Map(
+      (await presentMessages(tx, deps, tenantId, visibleRows)).map((message) => [message.id, message]),
+    );
+    const viewersByDialog = new Map(slices.map(({ read, viewers }) => [read.dialogId, viewers]));
+    const hidden = await messageEventStore.hiddenFor(
+      tx,
+      tenantId,
+      [...new Set(slices.flatMap(({ viewers }) => [...viewers.keys()]))],
+      [...presented.keys()],
+    );
+    for (const { userId, messageId } of hidden) {
+      const dialogId = presented.get(messageId)?.dialogId;
+      if (dialogId !== undefined) viewersByDialog.get(dialogId)?.get(userId)?.hidden.add(messageId);
+    }
+    for (const { read, merged, more, upTo, viewers } of slices) {
+      const items: SharedItem[] = [];
+      for (const entry of merged) {
+        const message = presented.get('row' in entry ? entry.row.id : entry.event.message_id);
+        if (message) items.push(itemOf(entry, message));
+      }
+      pages.set(read.dialogId, { items, upTo, more, viewers });
+    }
+    return pages;
   }
 
   return {
-    /** One read of the dialog's stream for several readers; filter per reader with `visibleItems`. */
-    shared: (
-      tenantId: string,
-      dialogId: string,
-      after: number,
-      limit: number,
-      readerIds: readonly string[],
-    ) => storage.withTenant(tenantId, (tx) => shared(tx, tenantId, dialogId, after, limit, readerIds)),
+    /**
+     * One read of several dialogs' streams for several readers each; filter per reader with `visibleItems`.
+     * Every dialog asked for has a page in the answer (empty when it is gone or nobody may read it).
+     */
+    sharedMany: (tenantId: string, reads: readonly SharedRead[], limit: number) =>
+      storage.withTenant(tenantId, (tx) => sharedMany(tx, tenantId, reads, limit)),
 
     /** The stream as one reader sees it. */
     async after(
@@ -165,11 +255,12 @@ export function createMessageStream(deps: {
       after: number,
       limit: number,
     ): Promise<StreamPage> {
-      const page = await storage.withTenant(tenantId, (tx) =>
-        shared(tx, tenantId, dialogId, after, limit, [userId]),
+      const pages = await storage.withTenant(tenantId, (tx) =>
+        sharedMany(tx, tenantId, [{ dialogId, after, readerIds: [userId] }], limit),
       );
-      const viewer = page.viewers.get(userId);
-      if (!viewer) return { items: [], upTo: after, readable: false, more: false };
+      const page = pages.get(dialogId);
+      const viewer = page?.viewers.get(userId);
+      if (!page || !viewer) return { items: [], upTo: after, readable: false, more: false };
       return { items: visibleItems(page.items, viewer), upTo: page.upTo, readable: true, more: page.more };
     },
   };

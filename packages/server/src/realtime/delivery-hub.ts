@@ -3,6 +3,8 @@ import type { MessageStream, SharedStreamPage } from '../messaging/message-strea
 import type { Logger } from '../observability/logger.ts';
 
 const PAGE = 200;
+/** At most this many dialogs in one read (bounds the statement's parameters and the page sizes). */
+const DIALOGS_PER_READ = 100;
 
 /** What the hub needs of a connection. */
 export interface HubConnection {
@@ -18,9 +20,8 @@ export interface HubConnection {
   deliverShared(dialogId: string, page: SharedStreamPage, pageAfter: number, startAfter: number): void;
 }
 
-/** Hints for one dialog gathered in one turn of the event loop. */
+/** Hints for one dialog gathered while the tenant's previous read ran (or in one turn of the event loop). */
 interface Batch {
-  tenantId: string;
   dialogId: string;
   /** Each waiting connection and where it starts. */
   starts: Map<HubConnection, number>;
@@ -28,18 +29,21 @@ interface Batch {
 }
 
 /**
- * Per node: one bus subscription per connected user (not per socket), and one database read per dialog
- * change for all the local sockets that need it, instead of one per socket. Hints that arrive together
- * (a message into a group hints every member) are coalesced into one read on the next turn of the loop.
+ * Per node: one bus subscription per connected user (not per socket), and one database read for all the
+ * dialogs that changed, for all the local sockets that need them, instead of one read per socket and dialog.
+ * Each tenant has one reader at a time: hints that arrive while it reads (a busy node gets many) are
+ * gathered and read together next, so the work per change falls as load rises, and one dialog's pages
+ * reach the sockets in the order they were read.
  */
 export class DeliveryHub {
   readonly #users = new Map<
     string,
     { connections: Set<HubConnection>; unsubscribe: Promise<() => Promise<void>> }
   >();
-  readonly #pending = new Map<string, Batch>();
-  readonly #flushing = new Map<string, Promise<void>>();
-  #scheduled = false;
+  /** Per tenant, per dialog: what waits for the tenant's next read. */
+  readonly #pending = new Map<string, Map<string, Batch>>();
+  /** Tenants whose reader is running (or scheduled). */
+  readonly #reading = new Set<string>();
 
   constructor(private readonly deps: { fanout: MessageFanout; stream: MessageStream; logger: Logger }) {}
 
@@ -76,11 +80,15 @@ export class DeliveryHub {
       for (const connection of connections) connection.signal(hint);
       return;
     }
-    const key = `${tenantId}:${hint.dialogId}`;
-    let batch = this.#pending.get(key);
+    let dialogs = this.#pending.get(tenantId);
+    if (!dialogs) {
+      dialogs = new Map();
+      this.#pending.set(tenantId, dialogs);
+    }
+    let batch = dialogs.get(hint.dialogId);
     if (!batch) {
-      batch = { tenantId, dialogId: hint.dialogId, starts: new Map(), readers: new Set() };
-      this.#pending.set(key, batch);
+      batch = { dialogId: hint.dialogId, starts: new Map(), readers: new Set() };
+      dialogs.set(hint.dialogId, batch);
     }
     for (const connection of connections) {
       const known = connection.position(hint.dialogId);
@@ -89,37 +97,47 @@ export class DeliveryHub {
       batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
       batch.readers.add(userId);
     }
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        const batches = [...this.#pending.entries()];
-        this.#pending.clear();
-        for (const [key, ready] of batches) {
-          // One dialog's reads finish in the order they started: a later page must never reach a socket
-          // before an earlier one, or the socket would skip the earlier page's messages as already passed.
-          const previous = this.#flushing.get(key) ?? Promise.resolve();
-          const current = previous.then(() => this.#flush(ready));
-          this.#flushing.set(key, current);
-          void current.finally(() => {
-            if (this.#flushing.get(key) === current) this.#flushing.delete(key);
-          });
-        }
-      });
-    }
+    if (this.#reading.has(tenantId)) return;
+    this.#reading.add(tenantId);
+    // The end of this turn: hints published together (a group send, a commit batch) are read together.
+    setImmediate(() => void this.#readLoop(tenantId));
   }
 
-  async #flush(batch: Batch): Promise<void> {
-    if (batch.starts.size === 0) return;
-    const readers = [...batch.readers];
-    let after = Math.min(...batch.starts.values());
+  async #readLoop(tenantId: string): Promise<void> {
+    for (;;) {
+      const dialogs = this.#pending.get(tenantId);
+      this.#pending.delete(tenantId);
+      if (!dialogs) break;
+      const batches = [...dialogs.values()].filter((batch) => batch.starts.size > 0);
+      for (let index = 0; index < batches.length; index += DIALOGS_PER_READ)
+        await this.#read(tenantId, batches.slice(index, index + DIALOGS_PER_READ));
+    }
+    this.#reading.delete(tenantId);
+  }
+
+  /** Reads the batches' dialogs page by page until each is caught up, handing every page to its sockets. */
+  async #read(tenantId: string, batches: Batch[]): Promise<void> {
+    let reads = batches.map((batch) => ({ batch, after: Math.min(...batch.starts.values()) }));
     try {
-      for (;;) {
-        const page = await this.deps.stream.shared(batch.tenantId, batch.dialogId, after, PAGE, readers);
-        for (const [connection, start] of batch.starts)
-          connection.deliverShared(batch.dialogId, page, after, start);
-        if (!page.more || page.upTo <= after) return;
-        after = page.upTo;
+      while (reads.length > 0) {
+        const pages = await this.deps.stream.sharedMany(
+          tenantId,
+          reads.map(({ batch, after }) => ({
+            dialogId: batch.dialogId,
+            after,
+            readerIds: [...batch.readers],
+          })),
+          PAGE,
+        );
+        const next: typeof reads = [];
+        for (const { batch, after } of reads) {
+          const page = pages.get(batch.dialogId);
+          if (!page) continue;
+          for (const [connection, start] of batch.starts)
+            connection.deliverShared(batch.dialogId, page, after, start);
+          if (page.more && page.upTo > after) next.push({ batch, after: page.upTo });
+        }
+        reads = next;
       }
     } catch (error) {
       // Nothing is lost: the next hint or the client's resume reads the database again.

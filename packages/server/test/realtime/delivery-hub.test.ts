@@ -2,36 +2,47 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LocalBus } from '../../src/bus/local-bus.ts';
 import { createMessageFanout } from '../../src/messaging/message-fanout.ts';
-import type { MessageStream, SharedStreamPage } from '../../src/messaging/message-stream.ts';
+import type { MessageStream, SharedRead, SharedStreamPage } from '../../src/messaging/message-stream.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { DeliveryHub, type HubConnection } from '../../src/realtime/delivery-hub.ts';
 
+/** A stream whose reads finish only when the test says so. */
+function controlledStream() {
+  const reads: { reads: readonly SharedRead[]; resolve: (pages: Map<string, SharedStreamPage>) => void }[] =
+    [];
+  const stream = {
+    sharedMany: (_tenantId: string, asked: readonly SharedRead[]) =>
+      new Promise<Map<string, SharedStreamPage>>((resolve) => reads.push({ reads: asked, resolve })),
+    after: () => Promise.reject(new Error('not used')),
+  } as unknown as MessageStream;
+  return { stream, reads };
+}
+
+const page = (upTo: number): SharedStreamPage => ({ items: [], upTo, more: false, viewers: new Map() });
+
+function recordingConnection(handed: string[]): HubConnection {
+  return {
+    signal: () => undefined,
+    position: () => undefined,
+    deliverShared: (dialogId, shared) => {
+      handed.push(`${dialogId}@${shared.upTo}`);
+    },
+  };
+}
+
 /**
- * The hub reads a dialog's stream once per change for all local sockets. Reads of one dialog can finish out
- * of order on PostgreSQL; a socket that got a later page first would treat the earlier messages as passed and
- * never see them. This drives the hub with reads that finish in reverse order.
+ * The hub reads the streams of the dialogs that changed once for all local sockets. Reads can finish out of
+ * order on PostgreSQL; a socket that got a later page of a dialog first would treat the earlier messages as
+ * passed and never see them. These drive the hub with reads that finish when the test decides.
  */
 describe('the delivery hub', () => {
-  it('hands one dialog’s pages to sockets in the order the changes happened, whatever order the reads finish in', async () => {
+  it('hands one dialog’s pages to sockets in the order the changes happened: a later read waits for the earlier one', async () => {
     const bus = new LocalBus();
     const fanout = createMessageFanout(bus);
-    const reads: { after: number; resolve: (page: SharedStreamPage) => void }[] = [];
-    const stream = {
-      shared: (_tenantId: string, _dialogId: string, after: number) =>
-        new Promise<SharedStreamPage>((resolve) => reads.push({ after, resolve })),
-      after: () => Promise.reject(new Error('not used')),
-    } as unknown as MessageStream;
+    const { stream, reads } = controlledStream();
     const hub = new DeliveryHub({ fanout, stream, logger: createLogger('silent') });
-    const handed: number[] = [];
-    const connection: HubConnection = {
-      signal: () => undefined,
-      position: () => undefined,
-      deliverShared: (_dialogId, page) => {
-        handed.push(page.upTo);
-      },
-    };
-    await hub.attach('tenant', 'user', connection);
-    const page = (upTo: number): SharedStreamPage => ({ items: [], upTo, more: false, viewers: new Map() });
+    const handed: string[] = [];
+    await hub.attach('tenant', 'user', recordingConnection(handed));
 
     await fanout.published('tenant', ['user'], { kind: 'seq', dialogId: 'dialog', seq: 1 });
     await nextTurn();
@@ -39,14 +50,57 @@ describe('the delivery hub', () => {
     await nextTurn();
     await nextTurn();
     // The first read is still running; the second must wait for it rather than overtake it.
-    expect(reads.map((read) => read.after)).toEqual([0]);
-    reads[0]?.resolve(page(1));
+    expect(reads.map((read) => read.reads.map((one) => one.after))).toEqual([[0]]);
+    reads[0]?.resolve(new Map([['dialog', page(1)]]));
     await nextTurn();
     await nextTurn();
-    expect(reads.map((read) => read.after)).toEqual([0, 1]);
-    reads[1]?.resolve(page(2));
+    expect(reads.map((read) => read.reads.map((one) => one.after))).toEqual([[0], [1]]);
+    reads[1]?.resolve(new Map([['dialog', page(2)]]));
     await nextTurn();
-    expect(handed).toEqual([1, 2]);
+    expect(handed).toEqual(['dialog@1', 'dialog@2']);
+    await bus.close();
+  });
+
+  it('reads every dialog that changed in one turn, and everything that changed during a read, in one read each', async () => {
+    const bus = new LocalBus();
+    const fanout = createMessageFanout(bus);
+    const { stream, reads } = controlledStream();
+    const hub = new DeliveryHub({ fanout, stream, logger: createLogger('silent') });
+    const handed: string[] = [];
+    await hub.attach('tenant', 'ann', recordingConnection(handed));
+    await hub.attach('tenant', 'bob', recordingConnection(handed));
+
+    for (const dialogId of ['d1', 'd2', 'd3'])
+      await fanout.published('tenant', ['ann', 'bob'], { kind: 'seq', dialogId, seq: 1 });
+    await nextTurn();
+    await nextTurn();
+    expect(reads).toHaveLength(1);
+    expect(reads[0]?.reads.map((read) => [read.dialogId, read.after, [...read.readerIds].sort()])).toEqual([
+      ['d1', 0, ['ann', 'bob']],
+      ['d2', 0, ['ann', 'bob']],
+      ['d3', 0, ['ann', 'bob']],
+    ]);
+    // While that read runs, more changes arrive: they wait, then go in one read.
+    await fanout.published('tenant', ['ann'], { kind: 'seq', dialogId: 'd4', seq: 7 });
+    await fanout.published('tenant', ['bob'], { kind: 'seq', dialogId: 'd5', seq: 3 });
+    await nextTurn();
+    expect(reads).toHaveLength(1);
+    reads[0]?.resolve(new Map(['d1', 'd2', 'd3'].map((dialogId) => [dialogId, page(1)])));
+    await nextTurn();
+    await nextTurn();
+    expect(reads).toHaveLength(2);
+    expect(reads[1]?.reads.map((read) => [read.dialogId, read.after, read.readerIds])).toEqual([
+      ['d4', 6, ['ann']],
+      ['d5', 2, ['bob']],
+    ]);
+    reads[1]?.resolve(
+      new Map([
+        ['d4', page(7)],
+        ['d5', page(3)],
+      ]),
+    );
+    await nextTurn();
+    expect(handed.sort()).toEqual(['d1@1', 'd1@1', 'd2@1', 'd2@1', 'd3@1', 'd3@1', 'd4@7', 'd5@3']);
     await bus.close();
   });
 });
