@@ -3,6 +3,7 @@ import { auditCommand } from './cli/audit-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { migrateCommand } from './cli/migrate-command.ts';
+import { searchCommand } from './cli/search-command.ts';
 import { startCommand } from './cli/start-command.ts';
 import { tenantCommand } from './cli/tenant-command.ts';
 import { ConfigError } from './config.ts';
@@ -18,6 +19,7 @@ const program = new Command('parley')
   .addCommand(tenantCommand())
   .addCommand(keysCommand())
   .addCommand(auditCommand())
+  .addCommand(searchCommand())
   .addCommand(configCommand());
 
 // Usage errors in any subcommand must surface here (exit 2), not call process.exit(1) inside commander.

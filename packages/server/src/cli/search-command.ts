@@ -1,0 +1,47 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { PostgresSearchIndex } from '../messaging/search/postgres-search-index.ts';
+import type { SearchIndex } from '../messaging/search/search-index.ts';
+import { createSearchReindex } from '../messaging/search/search-reindex.ts';
+import { SearchTokenHasher } from '../messaging/search/search-token-hasher.ts';
+import { SqliteSearchIndex } from '../messaging/search/sqlite-search-index.ts';
+import { withCliSecurity } from './cli-storage.ts';
+
+const positiveInteger = (value: string): number => {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1 || parsed > 10_000)
+    throw new InvalidArgumentError('must be a whole number from 1 to 10000');
+  return parsed;
+};
+
+/**
+ * `parley search reindex [--tenant ID] [--batch N]`: indexes every visible message that has no search entry
+ * (sent before migration 0007, or its entry lost), in short transactions; safe while the server runs, and
+ * safe to repeat or resume. Prints one JSON line of counts per tenant, never message content.
+ */
+export function searchCommand(): Command {
+  const search = new Command('search').description('Maintain the message search index');
+  search
+    .command('reindex')
+    .description('Index every visible message that has no search entry (idempotent, resumable)')
+    .option('--tenant <id>', 'tenant id (default: every tenant)')
+    .option('--batch <n>', 'messages per transaction', positiveInteger, 500)
+    .action(async ({ tenant, batch }: { tenant?: string; batch: number }) => {
+      await withCliSecurity(async (storage, security) => {
+        const hasher = new SearchTokenHasher(security.keyring);
+        const index: SearchIndex =
+          storage.dialect === 'postgres' ? new PostgresSearchIndex(hasher) : new SqliteSearchIndex(hasher);
+        const reindexTenant = createSearchReindex({ storage, index, fieldCipher: security.fieldCipher });
+        const tenantIds =
+          tenant === undefined
+            ? (
+                await storage.withSystem((tx) =>
+                  tx.selectFrom('tenants').select('id').orderBy('created_at').orderBy('id').execute(),
+                )
+              ).map((row) => row.id)
+            : [tenant];
+        for (const tenantId of tenantIds)
+          process.stdout.write(`${JSON.stringify(await reindexTenant(tenantId, batch))}\n`);
+      });
+    });
+  return search;
+}
