@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { type ClientFrame, clientFrame, closeCodes, type ServerFrame } from '@parley/protocol';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../identity/session-service.ts';
@@ -62,8 +63,12 @@ export class RealtimeConnection implements HubConnection {
   #violations = 0;
   readonly #authTimer: NodeJS.Timeout;
 
+  #corked = false;
+
   constructor(
     private readonly ws: WebSocket,
+    /** The TLS socket under `ws`, corked while a turn's frames are written. */
+    private readonly socket: Pick<Writable, 'cork' | 'uncork'>,
     private readonly deps: ConnectionDeps,
   ) {
     this.#allowance = deps.limits.framesPerSecond * 2;
@@ -114,6 +119,15 @@ export class RealtimeConnection implements HubConnection {
     if (this.ws.bufferedAmount > this.deps.limits.sendBufferBytes) {
       this.ws.close(closeCodes.resume, 'send buffer full: reconnect and resume');
       return;
+    }
+    // Frames written in one turn (a page of messages, several acks) leave in one TLS write, not one each.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
     }
     this.ws.send(text);
   }

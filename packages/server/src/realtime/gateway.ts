@@ -44,7 +44,7 @@ export function attachGateway(
     wss.handleUpgrade(request, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
-      new RealtimeConnection(ws, deps);
+      new RealtimeConnection(ws, socket, deps);
     });
   };
   server.on('upgrade', onUpgrade);
