@@ -86,7 +86,16 @@ export function buildServices(input: {
     },
   });
   const users = createUserService({ storage, security, clock });
-  const accounts = createAccountService({ storage, security, hasher, sessions, users, audit, clock });
+  const accounts = createAccountService({
+    storage,
+    security,
+    hasher,
+    sessions,
+    users,
+    audit,
+    counter,
+    clock,
+  });
   const mailer: Mailer = config.smtpUrl
     ? new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom })
     : new OutboxMailer({ storage, fieldCipher: security.fieldCipher, clock });
@@ -174,7 +183,7 @@ export function buildServices(input: {
     tenantSettings: createTenantSettingsService({ storage, audit, clock }),
     profiles: createProfileService({ storage, security, users, audit, clock }),
     clients: createClientService({ storage, sessions, audit, clock }),
-    mfa: createMfaService({ storage, security, hasher, audit, clock, sessions }),
+    mfa: createMfaService({ storage, security, hasher, audit, counter, clock, sessions }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

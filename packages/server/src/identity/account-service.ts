@@ -2,6 +2,7 @@ import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { Counter } from '../counters/counter.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
 import { hashToken, mintTenantToken } from '../crypto/token.ts';
@@ -14,7 +15,7 @@ import { loadPasswordPolicy } from './tenant-policy.ts';
 import type { UserService } from './user-service.ts';
 import { userStore } from './user-store.ts';
 import { userTokenStore } from './user-token-store.ts';
-import { lockedForSeconds, registerFailedAttempt } from './lockout.ts';
+import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from './lockout.ts';
 import { assertPasswordAllowed, loadPasswordRules } from './password-check.ts';
 
 const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -26,6 +27,8 @@ export interface AccountServiceDeps {
   sessions: SessionService;
   users: UserService;
   audit: AuditLog;
+  /** Where failed password checks count towards the account lockout (see `AccountLockout`). */
+  counter: Counter;
   clock: Clock;
 }
 
@@ -41,6 +44,7 @@ export interface NewAccount {
  */
 export function createAccountService(deps: AccountServiceDeps) {
   const { storage, security, hasher, sessions, users, audit, clock } = deps;
+  const lockout = new AccountLockout(deps.counter);
 
   async function checkPassword(tx: TenantTx, tenantId: string, password: string, context: PasswordContext) {
     const policy = await loadPasswordPolicy(tx, tenantId);
@@ -297,14 +301,15 @@ export function createAccountService(deps: AccountServiceDeps) {
         return { row, user, rules: await loadPasswordRules(tx, tenantId) };
       });
       const storedHash = read.row.password_hash ?? '';
-      const lockedFor = lockedForSeconds(read.row, clock);
+      const lockKey = lockoutKeyForUser(tenantId, read.row);
+      const lockedFor = await lockout.lockedForSeconds(lockKey, read.rules.policy);
       if (lockedFor > 0)
         throw new AppError('account_locked', undefined, { 'retry-after': String(lockedFor) });
       if (!(await hasher.verify(storedHash, current))) {
         await storage.withTenant(tenantId, async (tx) => {
           const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
           if (user) {
-            await registerFailedAttempt({ audit, clock }, tx, {
+            await registerFailedAttempt({ audit, lockout }, tx, {
               tenantId,
               user,
               policy: read.rules.policy,
@@ -338,8 +343,6 @@ export function createAccountService(deps: AccountServiceDeps) {
           password_history: JSON.stringify(
             [storedHash, ...history].slice(0, Math.max(read.rules.policy.historyCount, 1)),
           ),
-          failed_logins: 0,
-          locked_until: null,
         });
         await audit.append(tx, tenantId, {
           actor: { type: 'user', id: userId, sessionId },
@@ -349,6 +352,7 @@ export function createAccountService(deps: AccountServiceDeps) {
           ...context,
         });
       });
+      await lockout.clear(lockKey);
       await sessions.revokeUserSessions(tenantId, userId, { except: sessionId, reason: 'password_changed' });
     },
   };

@@ -14,7 +14,13 @@ import { type IssuedTokens, parseScopes, type SessionService } from './session-s
 import { loadPasswordPolicy } from './tenant-policy.ts';
 import { matchRecoveryCode, verifyTotp } from './totp.ts';
 import { userTokenStore } from './user-token-store.ts';
-import { registerFailedAttempt } from './lockout.ts';
+import {
+  AccountLockout,
+  type LockoutKey,
+  lockoutKeyForAddress,
+  lockoutKeyForUser,
+  registerFailedAttempt,
+} from './lockout.ts';
 
 /** What a grant answers. Errors use RFC 6749 §5.2 codes; the route turns them into the OAuth body. */
 export type GrantResult =
@@ -56,6 +62,7 @@ export interface CredentialServiceDeps {
 
 export function createCredentialService(deps: CredentialServiceDeps) {
   const { storage, security, hasher, sessions, audit, counter, clock } = deps;
+  const lockout = new AccountLockout(counter);
 
   const ipKey = (ip: string | undefined) => `signin-ip:${ip ?? 'unknown'}`;
 
@@ -66,7 +73,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     policy: PasswordPolicy,
     context: RequestContext,
     reason: string,
-  ) => registerFailedAttempt({ audit, clock }, tx, { tenantId, user, policy, context, reason });
+  ) => registerFailedAttempt({ audit, lockout }, tx, { tenantId, user, policy, context, reason });
 
   /** Issues tokens once every factor passed, narrowing scopes when the account owes an action first. */
   async function finishSignIn(
@@ -92,7 +99,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         ? ('mfa_enrollment_required' as const)
         : undefined;
     const granted: Scope[] = notice === undefined ? scopes : ['profile'];
-    await userStore.update(tx, tenantId, user.id, { failed_logins: 0, locked_until: null });
+    await lockout.clear(lockoutKeyForUser(tenantId, user));
     const tokens = await sessions.issue(tx, {
       tenantId,
       userId: user.id,
@@ -116,22 +123,31 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     };
   }
 
-  /** While an account is locked, nothing is checked: the answer says when to come back. */
-  async function refuseIfLocked(tx: TenantTx, tenantId: string, user: UserRow, context: RequestContext) {
-    const lockedFor = (user.locked_until ?? 0) - clock.now();
+  /**
+   * While an address is locked, nothing is judged: the answer says when to come back. The same for an
+   * address without an account (then nothing is audited: there is no one to attach the entry to).
+   */
+  async function refuseIfLocked(
+    key: LockoutKey,
+    policy: PasswordPolicy,
+    audited: { tx: TenantTx; tenantId: string; userId: string; context: RequestContext } | undefined,
+  ) {
+    const lockedFor = await lockout.lockedForSeconds(key, policy);
     if (lockedFor <= 0) return undefined;
-    await audit.append(tx, tenantId, {
-      actor: { type: 'user', id: user.id },
-      action: 'auth.login_refused_locked',
-      target: { type: 'user', id: user.id },
-      outcome: 'denied',
-      ...context,
-    });
+    if (audited) {
+      await audit.append(audited.tx, audited.tenantId, {
+        actor: { type: 'user', id: audited.userId },
+        action: 'auth.login_refused_locked',
+        target: { type: 'user', id: audited.userId },
+        outcome: 'denied',
+        ...audited.context,
+      });
+    }
     return {
       kind: 'error',
       error: 'invalid_grant',
       description: 'Too many failed attempts; the account is temporarily locked.',
-      retryAfter: Math.ceil(lockedFor / 1000),
+      retryAfter: lockedFor,
     } as const;
   }
 
@@ -154,6 +170,35 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       used_at: null,
     });
     return { kind: 'mfa_required', mfaToken, expiresIn: MFA_TOKEN_TTL_MS / 1000 };
+  }
+
+  /** The password grant for an address that has an active account with a password. */
+  async function judgePassword(
+    input: { tenantId: string; password: string; context: RequestContext },
+    policy: PasswordPolicy,
+    scopes: Scope[],
+    found: UserRow,
+    storedHash: string,
+  ): Promise<GrantResult> {
+    const passwordOk = await hasher.verify(storedHash, input.password);
+    const rehash =
+      passwordOk && hasher.needsRehash(storedHash) ? await hasher.hash(input.password) : undefined;
+    return storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
+      const user = await userStore.lockById(tx, input.tenantId, found.id, storage.dialect);
+      // Changed meanwhile (password reset, deactivation): judge nothing on stale facts.
+      if (user?.password_hash !== storedHash || user.status !== 'active') return BAD_CREDENTIALS;
+      const audited = { tx, tenantId: input.tenantId, userId: user.id, context: input.context };
+      const locked = await refuseIfLocked(lockoutKeyForUser(input.tenantId, user), policy, audited);
+      if (locked) return locked;
+      if (!passwordOk) {
+        await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
+        return BAD_CREDENTIALS;
+      }
+      if (rehash !== undefined)
+        await userStore.update(tx, input.tenantId, user.id, { password_hash: rehash });
+      if (user.totp_enabled_at != null) return startMfa(tx, input.tenantId, user.id, scopes);
+      return finishSignIn(tx, input.tenantId, user, policy, scopes, input.context, 'password');
+    });
   }
 
   return {
@@ -197,32 +242,22 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           .executeTakeFirst();
         if (tenant?.status !== 'active') return undefined;
         const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
-        return userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
+        const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
+        return { key: lockoutKeyForAddress(input.tenantId, emailIndex), user };
       });
+      const user = found?.user;
       let result: GrantResult;
-      if (!found || found.password_hash == null || found.status !== 'active') {
+      if (!found) {
         await hasher.verifyUnknownUser(input.password);
         result = BAD_CREDENTIALS;
+      } else if (!user || user.password_hash == null || user.status !== 'active') {
+        // No account here: the address still counts failures and locks like one (see `LockoutKey`).
+        await hasher.verifyUnknownUser(input.password);
+        const locked = await refuseIfLocked(found.key, policy, undefined);
+        if (!locked) await lockout.registerFailure(found.key, policy);
+        result = locked ?? BAD_CREDENTIALS;
       } else {
-        const storedHash = found.password_hash;
-        const passwordOk = await hasher.verify(storedHash, input.password);
-        const rehash =
-          passwordOk && hasher.needsRehash(storedHash) ? await hasher.hash(input.password) : undefined;
-        result = await storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
-          const user = await userStore.lockById(tx, input.tenantId, found.id, storage.dialect);
-          // Changed meanwhile (password reset, deactivation): judge nothing on stale facts.
-          if (user?.password_hash !== storedHash || user.status !== 'active') return BAD_CREDENTIALS;
-          const locked = await refuseIfLocked(tx, input.tenantId, user, input.context);
-          if (locked) return locked;
-          if (!passwordOk) {
-            await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
-            return BAD_CREDENTIALS;
-          }
-          if (rehash !== undefined)
-            await userStore.update(tx, input.tenantId, user.id, { password_hash: rehash });
-          if (user.totp_enabled_at != null) return startMfa(tx, input.tenantId, user.id, scopes);
-          return finishSignIn(tx, input.tenantId, user, policy, scopes, input.context, 'password');
-        });
+        result = await judgePassword(input, policy, scopes, user, user.password_hash);
       }
       if (result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined) {
         await counter.increment(ipKey(input.context.ip), ipWindow);
@@ -260,9 +295,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
           return invalid;
         }
         if (!user || user.status !== 'active' || user.totp_secret == null) return invalid;
-        const locked = await refuseIfLocked(tx, tenantId, user, input.context);
-        if (locked) return locked;
         const policy = await loadPasswordPolicy(tx, tenantId);
+        const audited = { tx, tenantId, userId: user.id, context: input.context };
+        const locked = await refuseIfLocked(lockoutKeyForUser(tenantId, user), policy, audited);
+        if (locked) return locked;
         const passed = await checkSecondFactor(tx, tenantId, user, input);
         if (!passed) {
           await userTokenStore.update(tx, tenantId, token.token_hash, { attempts: token.attempts + 1 });

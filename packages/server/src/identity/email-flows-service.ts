@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
@@ -11,6 +12,7 @@ import type { Mailer, MailKind } from '../notifications/mailer.ts';
 import { type OutboxMessage, readOutbox } from '../notifications/outbox-mailer.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { emailTokenStore } from './email-token-store.ts';
+import { AccountLockout, lockoutKeyForUser } from './lockout.ts';
 import { assertPasswordAllowed, loadPasswordRules } from './password-check.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import {
@@ -48,18 +50,28 @@ const VERIFY_TTL_MS = 24 * 3600_000;
 const LINKS_PER_HOUR = 5;
 const HOUR_MS = 3600_000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** Requests naming no valid tenant still mint (and drop) a token, under this id. */
-const NO_TENANT = '00000000-0000-0000-0000-000000000000';
+/**
+ * Reset requests being worked on in the background at most; past it the form answers 429 to everyone (the
+ * limit depends on load only, never on the address asked about).
+ */
+const MAX_PENDING_RESETS = 200;
+/**
+ * How long after the answer the reset work starts. It must not start in the same turn of the event loop:
+ * on SQLite (a synchronous driver) a transaction runs without yielding, and would hold up the answer's
+ * delivery for exactly as long as the work for a known address takes longer.
+ */
+const RESET_WORK_DELAY_MS = 50;
 
 /**
  * E-mail flows of an account: password reset, address verification and security notices. Secrets are
  * mailed once and stored only as SHA-256 hashes; every mail is sent after the transaction that caused it
  * has committed, off the request path (see `MailDispatch`), and always to the address on file, never to
- * the one a request typed.
+ * the one a request typed. A reset request is worked on entirely off the request path.
  */
 export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
   const { storage, security, hasher, sessions, users, audit, counter, clock, mailer } = deps;
   const dispatch = new MailDispatch(deps.onDeliveryFailure);
+  const lockout = new AccountLockout(counter);
   // The token rides in the fragment: browsers send it neither to the page's server nor in a Referer.
   const link = (page: string, token: string) =>
     `${deps.publicUrl().replace(/\/+$/, '')}/${page}#token=${token}`;
@@ -107,57 +119,74 @@ export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
     return row?.status === 'active' ? row : undefined;
   }
 
+  /** Reset requests accepted but not yet worked through; bounded by `MAX_PENDING_RESETS`. */
+  let pendingResets = 0;
+
+  /** The work behind a reset request; mails a link only when `email` belongs to an active user. */
+  async function resetInBackground(tenantId: string, email: string, context: RequestContext) {
+    if (!uuidPattern.test(tenantId)) return;
+    const token = mintTenantToken('reset', tenantId);
+    const recipient = await storage.withTenant(tenantId, async (tx) => {
+      const tenant = await tx
+        .selectFrom('tenants')
+        .select('id')
+        .where('id', '=', tenantId)
+        .executeTakeFirst();
+      if (!tenant) return undefined;
+      // Throttled by address before we know whether it exists, so that the limit is no oracle either.
+      const addressKey = await security.blindIndex.compute(tx, tenantId, 'email', email);
+      const allowed = await withinMailLimit(tenantId, addressKey, 'password_reset');
+      const row = await resettableUser(tx, tenantId, email);
+      const address = row && (await users.getUserIn(tx, tenantId, row.id)).email;
+      if (!row || !address) return undefined;
+      await audit.append(tx, tenantId, {
+        actor: userActor(row.id),
+        action: allowed ? 'auth.password_reset_requested' : 'auth.password_reset_throttled',
+        target: { type: 'user', id: row.id },
+        outcome: allowed ? 'success' : 'denied',
+        ...context,
+      });
+      if (!allowed) return undefined;
+      await userTokenStore.insert(tx, {
+        token_hash: hashToken(token),
+        tenant_id: tenantId,
+        user_id: row.id,
+        purpose: 'password_reset',
+        payload: null,
+        attempts: 0,
+        expires_at: clock.now() + RESET_TTL_MS,
+        used_at: null,
+      });
+      return address;
+    });
+    if (recipient === undefined) return;
+    deliver(
+      tenantId,
+      recipient,
+      'password_reset',
+      passwordResetMail(link('reset-password', token), RESET_TTL_MS / 60_000),
+    );
+  }
+
   const service = {
     /**
-     * Mails a reset link to the address on file when `email` belongs to an active user. Resolves alike,
-     * after the same token work, whether or not it does: the caller learns nothing about the address.
+     * Accepts a reset request and does all of its work in the background: looking the address up,
+     * throttling, auditing, minting the token and mailing it. The caller answers before any of that, so
+     * neither the answer nor the time it takes tells whether `email` has an account (even the counter store
+     * being down only reaches `onDeliveryFailure`). Refused alike for every address only when too many
+     * requests are still being worked on (a flood must not queue unbounded work).
      */
-    async requestPasswordReset(tenantId: string, email: string, context: RequestContext): Promise<void> {
-      const validTenant = uuidPattern.test(tenantId);
-      const token = mintTenantToken('reset', validTenant ? tenantId : NO_TENANT);
-      const tokenHash = hashToken(token);
-      if (!validTenant) return;
-      const recipient = await storage.withTenant(tenantId, async (tx) => {
-        const tenant = await tx
-          .selectFrom('tenants')
-          .select('id')
-          .where('id', '=', tenantId)
-          .executeTakeFirst();
-        if (!tenant) return undefined;
-        // Throttled by address before we know whether it exists: known and unknown addresses do the same
-        // work, and fail the same way if the counter store (Redis) is down, so nothing can be enumerated.
-        const addressKey = await security.blindIndex.compute(tx, tenantId, 'email', email);
-        const allowed = await withinMailLimit(tenantId, addressKey, 'password_reset');
-        const row = await resettableUser(tx, tenantId, email);
-        const address = row && (await users.getUserIn(tx, tenantId, row.id)).email;
-        if (!row || !address) return undefined;
-        await audit.append(tx, tenantId, {
-          actor: userActor(row.id),
-          action: allowed ? 'auth.password_reset_requested' : 'auth.password_reset_throttled',
-          target: { type: 'user', id: row.id },
-          outcome: allowed ? 'success' : 'denied',
-          ...context,
-        });
-        if (!allowed) return undefined;
-        await userTokenStore.insert(tx, {
-          token_hash: tokenHash,
-          tenant_id: tenantId,
-          user_id: row.id,
-          purpose: 'password_reset',
-          payload: null,
-          attempts: 0,
-          expires_at: clock.now() + RESET_TTL_MS,
-          used_at: null,
-        });
-        return address;
+    requestPasswordReset(tenantId: string, email: string, context: RequestContext): void {
+      if (pendingResets >= MAX_PENDING_RESETS) throw new AppError('rate_limited');
+      pendingResets += 1;
+      dispatch.run('password_reset', async () => {
+        try {
+          await delay(RESET_WORK_DELAY_MS);
+          await resetInBackground(tenantId, email, context);
+        } finally {
+          pendingResets -= 1;
+        }
       });
-      if (recipient === undefined) return;
-      deliver(
-        tenantId,
-        recipient,
-        'password_reset',
-        passwordResetMail(link('reset-password', token), RESET_TTL_MS / 60_000),
-      );
     },
 
     /**
@@ -195,8 +224,6 @@ export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
           password_history: JSON.stringify(
             earlierHashes(user).slice(0, Math.max(read.rules.policy.historyCount, 1)),
           ),
-          failed_logins: 0,
-          locked_until: null,
         });
         await emailTokenStore.retireOutstanding(tx, tenantId, user.id, 'password_reset', clock.now());
         await audit.append(tx, tenantId, {
@@ -207,6 +234,7 @@ export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
           ...context,
         });
       });
+      await lockout.clear(lockoutKeyForUser(tenantId, read.user));
       await sessions.revokeUserSessions(tenantId, read.user.id, { reason: 'password_reset' });
       service.notify(tenantId, read.user.id, 'password_changed', context);
     },

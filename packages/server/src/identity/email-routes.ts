@@ -29,14 +29,15 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/tenants/:tenantId/password-reset',
-      summary: 'Mail a password-reset link. Answers 202 whether or not the address has an account.',
+      summary:
+        'Mail a password-reset link. Answers 202 at once, whether or not the address has an account; the work happens in the background.',
       tags: ['account'],
       access: { kind: 'public' },
       schema: { params: z.object({ tenantId: z.string().max(64) }), body: passwordResetRequest },
       handler: async (request, reply) => {
         const { tenantId } = request.params as { tenantId: string };
         const { email } = request.body as z.infer<typeof passwordResetRequest>;
-        await deps.emailFlows.requestPasswordReset(tenantId, email, requestContext(request));
+        deps.emailFlows.requestPasswordReset(tenantId, email, requestContext(request));
         return reply.code(202).send();
       },
     },

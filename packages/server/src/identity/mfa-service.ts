@@ -3,12 +3,12 @@ import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
+import type { Counter } from '../counters/counter.ts';
 import type { FieldLocation } from '../crypto/field-cipher.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import type { PasswordHasher } from './password-hasher.ts';
-import { registerFailedAttempt } from './lockout.ts';
-import { lockoutDelaySeconds } from './password-policy.ts';
+import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from './lockout.ts';
 import type { SessionService } from './session-service.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';
 import {
@@ -26,6 +26,8 @@ export interface MfaServiceDeps {
   security: SecurityCore;
   hasher: PasswordHasher;
   audit: AuditLog;
+  /** Where failed proofs count towards the account lockout (see `AccountLockout`). */
+  counter: Counter;
   clock: Clock;
   sessions: SessionService;
 }
@@ -68,6 +70,7 @@ const labelPart = (value: string | null | undefined): string | undefined => {
  */
 export function createMfaService(deps: MfaServiceDeps) {
   const { storage, security, hasher, audit, clock, sessions } = deps;
+  const lockout = new AccountLockout(deps.counter);
   const { fieldCipher } = security;
   const at = (tenantId: string, userId: string, column: string): FieldLocation => ({
     tenantId,
@@ -168,24 +171,20 @@ export function createMfaService(deps: MfaServiceDeps) {
     actor: MfaActor,
     context: RequestContext,
   ): Promise<{ ok: true } | { ok: false; retryAfter?: number }> {
-    const lockedFor = (user.locked_until ?? 0) - clock.now();
+    const policy = await loadPasswordPolicy(tx, tenantId);
+    const lockedFor = await lockout.lockedForSeconds(lockoutKeyForUser(tenantId, user), policy);
     if (lockedFor > 0) {
       await hasher.verifyUnknownUser(proof.password);
       const action = 'auth.mfa_disable_refused_locked';
       await record(tx, tenantId, { actor, userId: user.id, action, outcome: 'denied' }, context);
-      return { ok: false, retryAfter: Math.ceil(lockedFor / 1000) };
+      return { ok: false, retryAfter: lockedFor };
     }
     // Both checks always run, so the answer does not say which of the two was wrong.
     const passwordOk =
       user.password_hash != null && (await hasher.verify(user.password_hash, proof.password));
     const factorOk = await secondFactorMatches(tx, tenantId, user, proof);
     if (passwordOk && factorOk) return { ok: true };
-    const failures = (user.failed_logins ?? 0) + 1;
-    const delay = lockoutDelaySeconds(failures, await loadPasswordPolicy(tx, tenantId));
-    await userStore.update(tx, tenantId, user.id, {
-      failed_logins: failures,
-      locked_until: delay > 0 ? clock.now() + delay * 1000 : null,
-    });
+    const { failures, delay } = await lockout.registerFailure(lockoutKeyForUser(tenantId, user), policy);
     const reason = passwordOk ? 'wrong_second_factor' : 'wrong_password';
     const details = { reason, failures, lockedForSeconds: delay };
     const action = 'auth.mfa_disable_failed';
@@ -216,7 +215,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         await storage.withTenant(tenantId, async (tx) => {
           const user = await lockUser(tx, tenantId, actor.userId);
           const policy = await loadPasswordPolicy(tx, tenantId);
-          await registerFailedAttempt({ audit, clock }, tx, {
+          await registerFailedAttempt({ audit, lockout }, tx, {
             tenantId,
             user,
             policy,
@@ -302,10 +301,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         if (!proven.ok) return proven;
         await userStore.update(tx, tenantId, user.id, {
           ...MFA_CLEARED,
-          failed_logins: 0,
-          locked_until: null,
           updated_at: clock.now(),
         });
+        await lockout.clear(lockoutKeyForUser(tenantId, user));
         const details = { proof: proof.code !== undefined ? 'totp' : 'recovery_code' };
         const entry = { actor, userId: user.id, outcome: 'success', details } as const;
         await record(tx, tenantId, { ...entry, action: 'auth.mfa_disabled' }, context);

@@ -108,6 +108,44 @@ describeEachDialect('password reset, address verification and notices over SMTP'
     expect(mail?.text).toContain(`${server.url}/reset-password#token=parley_pr_`);
   });
 
+  it('answers a known address as fast as an unknown one (account enumeration by timing)', async () => {
+    // Attack: an attacker times the public reset form to learn which addresses have accounts. If a known
+    // address made the request wait for the token, the audit entry or the mail, it would answer later.
+    // Requests alternate so that load from other processes falls on both series alike, each sample waits
+    // for the background work of the one before, and the clock moves an hour per round so that every
+    // known request does the full work (the per-address mail limit never kicks in). Compared are the lower
+    // quartiles: other processes on the machine only ever add time, so the fast samples show the work itself.
+    const owner = await freshOwner();
+    const elapsed = async (email: string) => {
+      await settle();
+      const start = performance.now();
+      const response = await requestReset(owner.tenantId, email);
+      const took = performance.now() - start;
+      expect(response.status).toBe(202);
+      return took;
+    };
+    const lowerQuartile = (values: number[]) =>
+      [...values].sort((a, b) => a - b)[Math.floor(values.length / 4)] ?? Number.NaN;
+    for (let warmUp = 0; warmUp < 3; warmUp += 1) {
+      await elapsed(owner.email);
+      await elapsed('nobody@harbour.example');
+    }
+    const known: number[] = [];
+    const unknown: number[] = [];
+    for (let round = 0; round < 32; round += 1) {
+      clock.advanceMinutes(61);
+      // Which goes first alternates, so that whatever the previous sample left behind falls on both.
+      if (round % 2 === 0) known.push(await elapsed(owner.email));
+      unknown.push(await elapsed(`nobody-${round}@harbour.example`));
+      if (round % 2 === 1) known.push(await elapsed(owner.email));
+    }
+    await settle();
+    expect(smtp.to(owner.email, RESET_SUBJECT).length).toBeGreaterThanOrEqual(32);
+    const ratio = lowerQuartile(known) / lowerQuartile(unknown);
+    expect(ratio).toBeGreaterThan(0.75);
+    expect(ratio).toBeLessThan(1.25);
+  });
+
   it('stores only the hash of a reset token', async () => {
     const owner = await freshOwner();
     const token = await mailedResetToken(owner);

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { describeEachDialect, describeRedis } from '../support/dialects.ts';
+import {
+  memberPassword,
+  newMember,
+  newTenantOwner,
+  type SignedIn,
+  tokenRequest,
+} from '../support/identity-fixtures.ts';
+import { startTestServer, type StartOptions, type TestServer } from '../support/start-server.ts';
+
+/**
+ * Attack: an attacker wants to know whether an address has an account. Sign-in answers "wrong password"
+ * alike for both, but if only real accounts locked after five failures, the sixth try would tell. So an
+ * address without an account counts failures and locks exactly like one: the same statuses, bodies and
+ * Retry-After for the same sequence of tries, with the counters in memory and in Redis.
+ */
+
+interface Answer {
+  status: number;
+  body: unknown;
+  retryAfter: string | undefined;
+}
+
+const guesses = ['Summer2024!', 'Winter2024!', 'Spring2024!', 'Autumn2024!', 'Password1!', 'Letmein1!'];
+
+function lockoutSuite(options: () => StartOptions, clock?: { time: number }) {
+  let server: TestServer;
+  let owner: SignedIn;
+
+  beforeAll(async () => {
+    server = await startTestServer(options());
+    owner = await newTenantOwner(server);
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const attempt = async (username: string, password: string): Promise<Answer> => {
+    const response = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: owner.tenantId,
+      username,
+      password,
+    });
+    const header = response.headers['retry-after'];
+    return { status: response.status, body: response.json(), retryAfter: header?.toString() };
+  };
+
+  /** Six wrong guesses, then the known account's real password: what an attacker sees, try by try. */
+  const run = async (address: string) => {
+    const answers: Answer[] = [];
+    for (const password of [...guesses, memberPassword]) answers.push(await attempt(address, password));
+    return answers;
+  };
+
+  it('answers an address without an account exactly like a real one, try by try, into the lockout', async () => {
+    const known = `known-${randomUUID()}@acme.example`;
+    await newMember(server, owner, known);
+    const unknown = `unknown-${randomUUID()}@acme.example`;
+
+    const forKnown = await run(known);
+    const forUnknown = await run(unknown);
+
+    expect(forKnown.map((answer) => answer.status)).toEqual([400, 400, 400, 400, 400, 429, 429]);
+    expect(forKnown[5]).toMatchObject({
+      body: { error: 'invalid_grant', error_description: expect.stringContaining('locked') },
+      retryAfter: '30',
+    });
+    expect(forUnknown).toEqual(forKnown);
+  });
+
+  it('counts the address however it is written (case, spaces), for both kinds', async () => {
+    const known = `mixed-${randomUUID()}@acme.example`;
+    await newMember(server, owner, known);
+    const unknown = `nobody-${randomUUID()}@acme.example`;
+    const spellings = (address: string) => [address, address.toUpperCase(), ` ${address} `];
+    const answers = async (address: string) => {
+      const seen: number[] = [];
+      for (let n = 0; n < 6; n += 1) {
+        const spelling = spellings(address)[n % 3] ?? address;
+        seen.push((await attempt(spelling, `wrong guess ${n}`)).status);
+      }
+      return seen;
+    };
+    expect(await answers(known)).toEqual([400, 400, 400, 400, 400, 429]);
+    expect(await answers(unknown)).toEqual([400, 400, 400, 400, 400, 429]);
+  });
+
+  if (clock) {
+    it('backs off alike once a lock is over: the next failure locks twice as long', async () => {
+      const known = `backoff-${randomUUID()}@acme.example`;
+      await newMember(server, owner, known);
+      const unknown = `ghost-${randomUUID()}@acme.example`;
+      await run(known);
+      await run(unknown);
+      clock.time += 31_000;
+      const after = async (address: string) => [
+        await attempt(address, 'one more wrong guess'),
+        await attempt(address, memberPassword),
+      ];
+      const forKnown = await after(known);
+      expect(forKnown.map((answer) => [answer.status, answer.retryAfter])).toEqual([
+        [400, undefined],
+        [429, '60'],
+      ]);
+      expect(await after(unknown)).toEqual(forKnown);
+      // And a lock that is over lets the real password in.
+      clock.time += 61_000;
+      expect((await attempt(known, memberPassword)).status).toBe(200);
+    });
+  }
+}
+
+describeEachDialect('account lockout does not reveal which addresses have accounts', (dialect) => {
+  const clock = { time: Date.now(), now: () => clock.time };
+  lockoutSuite(() => ({ dialect, clock }), clock);
+});
+
+describeRedis('account lockout does not reveal which addresses have accounts, counted in Redis', () => {
+  lockoutSuite(() => ({
+    env: { REDIS_URL: inject('redisUrl'), PARLEY_REDIS_PREFIX: `parley-test-${randomUUID()}:` },
+  }));
+});
