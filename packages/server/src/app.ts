@@ -20,6 +20,7 @@ import { migrateToLatest } from './storage/migrator.ts';
 import type { TenantService } from './tenancy/tenant-service.ts';
 import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
+import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-job.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
@@ -153,6 +154,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
   }, 60_000);
   callSweeping.unref();
+  const auditCheckpoints = createAuditCheckpointJob({
+    storage,
+    audit: services.audit,
+    clock,
+    intervalSeconds: config.auditCheckpointIntervalSeconds,
+  });
+  const checkpointing =
+    config.auditCheckpointIntervalSeconds > 0
+      ? setInterval(() => {
+          auditCheckpoints.run().then(
+            ({ refused }) => {
+              for (const chain of refused)
+                logger.error(chain, 'audit chain tail does not verify; not signed');
+            },
+            (error: unknown) => {
+              logger.error({ err: error }, 'audit checkpoint pass failed');
+            },
+          );
+        }, config.auditCheckpointIntervalSeconds * 1000)
+      : undefined;
+  checkpointing?.unref();
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -228,6 +250,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clearInterval(reencryption);
     clearInterval(sweeping);
     clearInterval(callSweeping);
+    clearInterval(checkpointing);
     services.calls.close();
     // Stop listening first (new connections are refused at once), then send realtime clients away.
     const closeServer = fastify.close();

@@ -156,6 +156,12 @@ export const settings = {
     schema: positiveInt.default(60),
     description: 'How often the background job moves data onto a rotated tenant data key.',
   }),
+  auditCheckpointIntervalSeconds: setting({
+    env: 'PARLEY_AUDIT_CHECKPOINT_INTERVAL_SECONDS',
+    schema: z.coerce.number().int().min(0).max(86_400).default(60),
+    description:
+      'A background job runs this often and signs an audit checkpoint for every chain with entries older than this after its last checkpoint. 0 turns it off (then only every 100th entry is signed).',
+  }),
   realtimeMaxFrameBytes: setting({
     env: 'PARLEY_REALTIME_MAX_FRAME_BYTES',
     schema: positiveInt.max(16 * 1024 * 1024).default(131_072),

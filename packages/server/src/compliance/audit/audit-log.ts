@@ -20,7 +20,8 @@ import {
   type UnhashedAuditRow,
 } from './audit-entry.ts';
 import { type AuditHeadRow, type AuditRow, type AuditRowFilter, auditStore } from './audit-store.ts';
-import { type AuditVerification, verifyAuditChain } from './audit-verifier.ts';
+import { checkUnsignedTail, unsignedTailDue } from './audit-tail.ts';
+import { type AuditVerification, type FirstBad, verifyAuditChain } from './audit-verifier.ts';
 
 export type { AuditFailureReason, AuditVerification } from './audit-verifier.ts';
 
@@ -30,11 +31,23 @@ export interface AuditLogDeps {
   clock: Clock;
   /** PostgreSQL appends lock the chain head row; SQLite transactions are serialized already. */
   dialect: DialectName;
-  /** A signed checkpoint every this many entries (default 100). Verification expects one at each multiple. */
+  /**
+   * A signed checkpoint every this many entries (default 100). Verification expects one at each multiple,
+   * so the value is part of the chain format: keep it fixed. Time-based checkpoints (`checkpointTail`) come
+   * on top, at any seq.
+   */
   checkpointEvery?: number;
   /** Entries per transaction when verifying or exporting (default 500, at most 500). */
   batchSize?: number;
 }
+
+/** An entry as the API, the console and exports show it: an explicit field list, personal data opened. */
+/** What `checkpointTail` did for one chain. */
+export type TailCheckpoint =
+  | { status: 'not_due' }
+  | { status: 'signed'; seq: number }
+  /** The unsigned tail does not follow from the last checkpoint: it was tampered with; nothing was signed. */
+  | { status: 'refused'; firstBad: FirstBad };
 
 /** An entry as the API, the console and exports show it: an explicit field list, personal data opened. */
 export interface AuditEntryView {
@@ -141,6 +154,28 @@ export class AuditLog {
     await auditStore.updateHead(tx, { tenant_id: tenantId, seq: row.seq, hash });
     if (row.seq % this.#checkpointEvery === 0) await this.#checkpoint(tx, tenantId, row.seq, hash);
     return { id, seq: row.seq };
+  }
+
+  /**
+   * Signs a checkpoint at the head of one chain when its oldest entry after the last checkpoint was written
+   * before `unsignedBefore` (ms): between count-based checkpoints, the tail is then protected by a
+   * signature too, not by hash links alone. Runs under the head lock the append path takes (PostgreSQL; SQLite
+   * transactions are serialized), so runs on several nodes at once sign each tail once and never conflict
+   * with an append. The unsigned entries are recomputed from the last checkpoint first: a tail that does not
+   * follow from it is never signed.
+   */
+  async checkpointTail(storage: Storage, tenantId: string, unsignedBefore: number): Promise<TailCheckpoint> {
+    return storage.withTenant(tenantId, async (tx) => {
+      // A look without the lock first: most chains are not due, and their appends should not wait.
+      if (!(await unsignedTailDue(tx, tenantId, unsignedBefore))) return { status: 'not_due' } as const;
+      const head = await this.#lockHead(tx, tenantId);
+      // Read again under the lock: another node may have signed meanwhile.
+      if (!(await unsignedTailDue(tx, tenantId, unsignedBefore))) return { status: 'not_due' } as const;
+      const bad = await checkUnsignedTail(tx, tenantId, head, this.#batchSize);
+      if (bad) return { status: 'refused', firstBad: bad } as const;
+      await this.#checkpoint(tx, tenantId, head.seq, head.hash);
+      return { status: 'signed', seq: head.seq } as const;
+    });
   }
 
   /** Recomputes the whole chain of one tenant, batch by batch (one transaction each, never nested). */

@@ -71,6 +71,17 @@ export const auditStore = {
     await tx.insertInto('audit_checkpoints').values(row).execute();
   },
 
+  /** The checkpoint with the highest seq, if any. */
+  async lastCheckpoint(tx: TenantTx, tenantId: string): Promise<AuditCheckpointRow | undefined> {
+    return tx
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  },
+
   /** Up to `limit` entries with seq > `afterSeq`, in seq order. */
   async readEntriesAfter(
     tx: TenantTx,

@@ -12,7 +12,10 @@ export type AuditFailureReason =
   | 'previous hash mismatch'
   /** An entry's columns changed after it was written. */
   | 'hash mismatch'
-  /** No checkpoint where one is due (every `checkpointEvery` entries): it was deleted. */
+  /**
+   * No checkpoint where one is due (every `checkpointEvery` entries): it was deleted. Time-based checkpoints
+   * (see `AuditLog.checkpointTail`) may stand at any seq in between and are checked wherever they are.
+   */
   | 'checkpoint missing'
   /** The chain was rewritten up to a checkpoint: the entry there is not the one that was signed. */
   | 'checkpoint hash mismatch'
@@ -39,7 +42,8 @@ export interface AuditVerifierDeps {
   batchSize: number;
 }
 
-type FirstBad = Extract<AuditVerification, { ok: false }>['firstBad'];
+/** The first entry that is not what was recorded, and why. */
+export type FirstBad = Extract<AuditVerification, { ok: false }>['firstBad'];
 
 interface VerifyBatch {
   head: AuditHeadRow | undefined;
@@ -116,7 +120,10 @@ async function checkBatch(
 }
 
 /** Sequence continuity, linkage to the previous entry, and the entry's own hash, in that order. */
-function checkLink(row: AuditRow, state: VerifyState): FirstBad | undefined {
+export function checkLink(
+  row: AuditRow,
+  state: Pick<VerifyState, 'lastSeq' | 'lastHash'>,
+): FirstBad | undefined {
   const at = { seq: row.seq, id: row.id };
   if (row.seq !== state.lastSeq + 1) return { ...at, reason: 'sequence gap' };
   if (row.prev_hash !== state.lastHash) return { ...at, reason: 'previous hash mismatch' };

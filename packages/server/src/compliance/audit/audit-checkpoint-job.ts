@@ -1,0 +1,52 @@
+import type { Clock } from '../../clock.ts';
+import type { Storage } from '../../storage/database.ts';
+import { SYSTEM_TENANT_ID } from './audit-entry.ts';
+import type { AuditLog } from './audit-log.ts';
+import type { FirstBad } from './audit-verifier.ts';
+
+/** What one pass did: chains signed, and chains whose unsigned tail did not verify (left unsigned). */
+export interface CheckpointPass {
+  signed: number;
+  refused: { tenantId: string; firstBad: FirstBad }[];
+}
+
+/**
+ * The time-based audit checkpoint: every chain (each tenant's, then `system`) whose entries after the last
+ * signed checkpoint include one older than `intervalSeconds` gets a checkpoint signed at its head. With
+ * count-based checkpoints alone, up to 99 entries stay protected by hash links only, which someone who can
+ * write the database can recompute; after this pass an entry goes unsigned for at most about two intervals.
+ * Safe to run on every node at once: each chain is signed under its head lock (see `checkpointTail`).
+ */
+export function createAuditCheckpointJob(deps: {
+  storage: Storage;
+  audit: AuditLog;
+  clock: Clock;
+  intervalSeconds: number;
+}) {
+  const { storage, audit, clock, intervalSeconds } = deps;
+  let running: Promise<CheckpointPass> | undefined;
+
+  async function pass(): Promise<CheckpointPass> {
+    const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
+    const unsignedBefore = clock.now() - intervalSeconds * 1000;
+    const result: CheckpointPass = { signed: 0, refused: [] };
+    for (const tenantId of [...tenants.map((tenant) => tenant.id), SYSTEM_TENANT_ID]) {
+      const chain = await audit.checkpointTail(storage, tenantId, unsignedBefore);
+      if (chain.status === 'signed') result.signed += 1;
+      if (chain.status === 'refused') result.refused.push({ tenantId, firstBad: chain.firstBad });
+    }
+    return result;
+  }
+
+  return {
+    /** One pass over every chain, one short transaction each; while one runs, a second call joins it. */
+    run(): Promise<CheckpointPass> {
+      running ??= pass().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+  };
+}
+
+export type AuditCheckpointJob = ReturnType<typeof createAuditCheckpointJob>;

@@ -1,0 +1,50 @@
+import type { TenantTx } from '../../storage/database.ts';
+import { GENESIS_HASH } from './audit-entry.ts';
+import { type AuditHeadRow, auditStore } from './audit-store.ts';
+import { checkLink, type FirstBad } from './audit-verifier.ts';
+
+/**
+ * The unsigned tail of a chain: the entries after its last checkpoint. Count-based checkpoints leave up to
+ * `checkpointEvery - 1` of them, protected by hash links alone; `AuditLog.checkpointTail` signs them once
+ * they are old enough, after checking them with these helpers.
+ */
+
+/** True when the entry after the last checkpoint exists and was written before `unsignedBefore` (ms). */
+export async function unsignedTailDue(
+  tx: TenantTx,
+  tenantId: string,
+  unsignedBefore: number,
+): Promise<boolean> {
+  const last = await auditStore.lastCheckpoint(tx, tenantId);
+  const [oldestUnsigned] = await auditStore.readEntriesAfter(tx, tenantId, last?.seq ?? 0, 1);
+  return oldestUnsigned !== undefined && oldestUnsigned.occurred_at < unsignedBefore;
+}
+
+/**
+ * Recomputes the entries after the last checkpoint up to `head`, as `audit verify` would: each must follow
+ * the one before (the first, the checkpointed entry) and hash to what it says, and the head must name the
+ * last. Answers the first entry that does not, or undefined when the tail may be signed.
+ */
+export async function checkUnsignedTail(
+  tx: TenantTx,
+  tenantId: string,
+  head: AuditHeadRow,
+  batchSize: number,
+): Promise<FirstBad | undefined> {
+  const last = await auditStore.lastCheckpoint(tx, tenantId);
+  const state = { lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
+  while (state.lastSeq < head.seq) {
+    const rows = await auditStore.readEntriesAfter(tx, tenantId, state.lastSeq, batchSize);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      const bad = checkLink(row, state);
+      if (bad) return bad;
+      state.lastSeq = row.seq;
+      state.lastHash = row.hash;
+    }
+  }
+  if (state.lastSeq === head.seq && state.lastHash === head.hash) return undefined;
+  // As in `audit verify`: same seq, the last entry is off; otherwise the first entry the two disagree on.
+  const seq = head.seq === state.lastSeq ? state.lastSeq : Math.min(head.seq, state.lastSeq) + 1;
+  return { seq, reason: 'head does not match last entry' };
+}
