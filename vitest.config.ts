@@ -6,8 +6,10 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts'],
     globalSetup: ['packages/server/test/support/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Generous: tests that start real processes (the CLI, a server to SIGKILL) take several seconds each on
+    // this 2-core machine, and several times that when other work shares it. A timeout is not a speed test.
+    testTimeout: 90_000,
+    hookTimeout: 120_000,
     reporters: ['default'],
   },
 });
