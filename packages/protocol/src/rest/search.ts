@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { messageBody } from './dialogs.ts';
 
 /**
- * `GET /v1/search/messages`: whole-word search over the messages the caller may see. All words must occur;
- * a part in double quotes is a phrase. Words match regardless of case, accents and compatibility forms
- * (`É` = `e`, `ﬁ` = `fi`); there is no prefix or substring matching (see docs/security.md, "Message search").
+ * `GET /v1/search/messages`: whole-word search over the messages the caller may see. All terms must occur;
+ * a part in double quotes is a phrase; a word directly followed by `*` (outside quotes, at least 3
+ * characters: `caf*`) matches words that begin with it (a longer prefix than 10 characters matches on its
+ * first 10). Words match regardless of case, accents and compatibility forms (`É` = `e`, `ﬁ` = `fi`); there
+ * is no substring or fuzzy matching (see docs/security.md, "Message search").
  */
 export const searchMessagesQuery = z
   .object({

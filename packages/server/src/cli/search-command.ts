@@ -14,9 +14,10 @@ const positiveInteger = (value: string): number => {
 };
 
 /**
- * `parley search reindex [--tenant ID] [--batch N]`: indexes every visible message that has no search entry
- * (sent before migration 0007, or its entry lost), in short transactions; safe while the server runs, and
- * safe to repeat or resume. Prints one JSON line of counts per tenant, never message content.
+ * `parley search reindex [--tenant ID] [--batch N] [--rebuild]`: indexes every visible message that has no
+ * search entry (sent before migration 0007, or its entry lost) — with `--rebuild`, every visible message —
+ * in short transactions; safe while the server runs, and safe to repeat or resume. Prints one JSON line of
+ * counts per tenant, never message content.
  */
 export function searchCommand(): Command {
   const search = new Command('search').description('Maintain the message search index');
@@ -25,7 +26,8 @@ export function searchCommand(): Command {
     .description('Index every visible message that has no search entry (idempotent, resumable)')
     .option('--tenant <id>', 'tenant id (default: every tenant)')
     .option('--batch <n>', 'messages per transaction', positiveInteger, 500)
-    .action(async ({ tenant, batch }: { tenant?: string; batch: number }) => {
+    .option('--rebuild', 're-index every visible message, not only those without an entry')
+    .action(async ({ tenant, batch, rebuild }: { tenant?: string; batch: number; rebuild?: boolean }) => {
       await withCliSecurity(async (storage, security) => {
         const hasher = new SearchTokenHasher(security.keyring);
         const index: SearchIndex =
@@ -40,7 +42,9 @@ export function searchCommand(): Command {
               ).map((row) => row.id)
             : [tenant];
         for (const tenantId of tenantIds)
-          process.stdout.write(`${JSON.stringify(await reindexTenant(tenantId, batch))}\n`);
+          process.stdout.write(
+            `${JSON.stringify(await reindexTenant(tenantId, { batchSize: batch, rebuild: rebuild === true }))}\n`,
+          );
       });
     });
   return search;

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { tsvectorLiteral } from '../../src/messaging/search/postgres-search-index.ts';
 import { buildSnippet } from '../../src/messaging/search/search-snippet.ts';
 import {
+  indexedPrefix,
   normaliseText,
   parseQuery,
+  prefixTokens,
   queryTokens,
   textTokens,
   wordRuns,
@@ -53,6 +55,46 @@ describe('search tokens', () => {
       ['unclosed'],
       ['words'],
     ]);
+  });
+
+  it('reads a word directly followed by * outside quotes as a prefix, normalised like a word', () => {
+    expect(parseQuery('Caf* budget "next quart*" CAFÉ* ab* x *')).toEqual({
+      terms: [['budget'], ['next', 'quart'], ['x']],
+      prefixes: ['caf', 'cafe', 'ab'],
+    });
+  });
+
+  it('indexes the beginnings of 3 to 10 characters of every word, by characters not code units', () => {
+    expect(prefixTokens(['ab', 'cafe', 'internationalisation'])).toEqual([
+      'caf',
+      'cafe',
+      'int',
+      'inte',
+      'inter',
+      'intern',
+      'interna',
+      'internat',
+      'internati',
+      'internatio',
+    ]);
+    expect(prefixTokens(['😀😀😀x'])).toEqual(['😀😀😀', '😀😀😀x']);
+    expect(indexedPrefix('internationalis')).toBe('internatio');
+  });
+
+  it('every beginning of 3+ characters of a word of a text, asked as a prefix, is among its indexed ones', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), fc.nat(), fc.nat(), (text, pick, cut) => {
+        const tokens = textTokens(text);
+        const token = tokens[pick % Math.max(1, tokens.length)];
+        const characters = Array.from(token ?? '');
+        fc.pre(characters.length >= 3);
+        const length = 3 + (cut % (characters.length - 2));
+        const { prefixes } = parseQuery(`${characters.slice(0, length).join('')}*`);
+        const indexed = new Set(prefixTokens(tokens));
+        for (const prefix of prefixes) expect(indexed.has(indexedPrefix(prefix))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('normalisation is idempotent', () => {
@@ -131,6 +173,11 @@ describe('search snippets', () => {
       /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/u,
     );
     expect(highlighted(snippet)).toEqual(['needle']);
+  });
+
+  it('highlights whole words that begin with a prefix', () => {
+    const snippet = buildSnippet('Cafétéria, café, CAFE, caffeine and a cab', new Set(['cab']), ['cafe']);
+    expect(highlighted(snippet)).toEqual(['Cafétéria', 'café', 'CAFE', 'cab']);
   });
 
   it('shows the beginning of a text without a match', () => {

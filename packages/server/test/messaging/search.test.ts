@@ -73,6 +73,16 @@ describeEachDialect('message search', (dialect) => {
     return response.json<Page>();
   };
   const bodies = (page: Page) => page.results.map((result) => result.message.body);
+  /**
+   * Searches for a whole word and for its first five characters as a prefix (`narwh*`): the visibility
+   * rules must hold for both alike, so both must find the same messages.
+   */
+  const searchBoth = async (token: string, word: string, extra: Record<string, string> = {}) => {
+    const whole = await search(token, word, extra);
+    const prefix = await search(token, `${word.slice(0, 5)}*`, extra);
+    expect(bodies(prefix).sort(), `${word.slice(0, 5)}*`).toEqual(bodies(whole).sort());
+    return whole;
+  };
 
   it('finds whole words whatever their case and accents, with highlight ranges on the matching words', async () => {
     const id = await group('Cafés', [bob.userId]);
@@ -89,8 +99,9 @@ describeEachDialect('message search', (dialect) => {
       'Zoë',
       'café',
     ]);
-    // Whole words only: no prefix or substring search.
+    // Without `*`, whole words only: no prefix or substring search.
     expect((await search(bob.token, 'caf', { dialogId: id })).results).toEqual([]);
+    expect((await search(bob.token, 'afe', { dialogId: id })).results).toEqual([]);
     // Every word must occur.
     expect((await search(bob.token, 'cafe nothing', { dialogId: id })).results).toEqual([]);
   });
@@ -132,6 +143,80 @@ describeEachDialect('message search', (dialect) => {
         .slice(0, 4)
         .every((body) => body?.endsWith('zebu zebu')),
     ).toBe(true);
+  });
+
+  it('finds words by their beginning with `*`, whatever case and accents, highlighting whole words', async () => {
+    const id = await group('Prefixes', [bob.userId]);
+    await send(owner.accessToken, id, 'The Cafétéria opens at noon');
+    await send(owner.accessToken, id, 'Coffee at the café, then the cafeteria');
+    await send(owner.accessToken, id, 'The cab was late');
+    for (const q of ['caf*', 'CAFÉ*', 'cafe*']) {
+      const page = await search(bob.token, q, { dialogId: id });
+      expect(new Set(bodies(page)), q).toEqual(
+        new Set(['The Cafétéria opens at noon', 'Coffee at the café, then the cafeteria']),
+      );
+    }
+    const page = await search(bob.token, 'cafet*', { dialogId: id });
+    expect(new Set(bodies(page))).toEqual(
+      new Set(['The Cafétéria opens at noon', 'Coffee at the café, then the cafeteria']),
+    );
+    const highlighted = (result: Result | undefined) =>
+      result?.highlights.map((range) => result.snippet.slice(range.start, range.end));
+    const coffee = page.results.find((result) => result.message.body?.startsWith('Coffee'));
+    expect(highlighted(coffee)).toEqual(['cafeteria']);
+    const both = await search(bob.token, 'caf*', { dialogId: id });
+    expect(highlighted(both.results.find((result) => result.message.body?.startsWith('Coffee')))).toEqual([
+      'café',
+      'cafeteria',
+    ]);
+    // A prefix combines with words and phrases: all must occur.
+    expect(bodies(await search(bob.token, 'caf* noon', { dialogId: id }))).toEqual([
+      'The Cafétéria opens at noon',
+    ]);
+    expect(bodies(await search(bob.token, '"the café" cafet*', { dialogId: id }))).toEqual([
+      'Coffee at the café, then the cafeteria',
+    ]);
+    // A word is not its own prefix token, nor a prefix a word: `cab` (a word) and `cab*` differ.
+    expect(bodies(await search(bob.token, 'cab*', { dialogId: id }))).toEqual(['The cab was late']);
+    expect((await search(bob.token, 'cafeter', { dialogId: id })).results).toEqual([]);
+    // A star inside quotes is punctuation: the phrase "caf" is a whole word, found nowhere.
+    expect((await search(bob.token, '"caf*"', { dialogId: id })).results).toEqual([]);
+  });
+
+  it('ranks a message with more words of the prefix above one with fewer', async () => {
+    const id = await group('Prefix ranking', [bob.userId]);
+    await send(owner.accessToken, id, 'a wallaby sat by the sea');
+    await send(owner.accessToken, id, 'wallaby wallabies sat by the sea');
+    const page = await search(bob.token, 'walla*', { dialogId: id });
+    expect(bodies(page)).toEqual(['wallaby wallabies sat by the sea', 'a wallaby sat by the sea']);
+    expect(page.results[0]?.score).toBeGreaterThan(page.results[1]?.score ?? Infinity);
+  });
+
+  it('matches a prefix longer than 10 characters on its first 10, and highlights what matched', async () => {
+    const id = await group('Long prefixes', [bob.userId]);
+    await send(owner.accessToken, id, 'Internationalisation is hard');
+    await send(owner.accessToken, id, 'International calls');
+    await send(owner.accessToken, id, 'Internal memo');
+    const page = await search(bob.token, 'internationalis*', { dialogId: id });
+    // "internatio" is what the index holds: both words that begin with it are found (documented).
+    expect(new Set(bodies(page))).toEqual(new Set(['Internationalisation is hard', 'International calls']));
+    for (const result of page.results) expect(result.highlights).toHaveLength(1);
+  });
+
+  it('refuses a prefix shorter than 3 characters with a validation error that says so', async () => {
+    for (const q of ['ca*', 'c*', 'cafe ca*', 'é*']) {
+      const response = await server.request(
+        `/v1/search/messages?${new URLSearchParams({ q }).toString()}`,
+        bearer(bob.token),
+      );
+      expect(response.status, q).toBe(400);
+      expect(response.json<{ error: { code: string; message: string } }>().error).toEqual(
+        expect.objectContaining({
+          code: 'validation_failed',
+          message: 'A prefix search (a word ending in *) needs at least 3 characters before the *.',
+        }),
+      );
+    }
   });
 
   it('matches a quoted phrase only with its words together and in order', async () => {
@@ -188,14 +273,14 @@ describeEachDialect('message search', (dialect) => {
   it('shows a non-member, and a member who left, nothing of the dialog', async () => {
     const id = await group('Secret plans', [bob.userId]);
     await send(owner.accessToken, id, 'the narwhal codeword');
-    expect((await search(bob.token, 'narwhal')).results).toHaveLength(1);
+    expect((await searchBoth(bob.token, 'narwhal')).results).toHaveLength(1);
     // Carol is not a member: neither a global search nor naming the dialog finds anything.
-    expect((await search(carol.token, 'narwhal')).results).toEqual([]);
-    expect((await search(carol.token, 'narwhal', { dialogId: id })).results).toEqual([]);
+    expect((await searchBoth(carol.token, 'narwhal')).results).toEqual([]);
+    expect((await searchBoth(carol.token, 'narwhal', { dialogId: id })).results).toEqual([]);
     const left = await server.request(`/v1/dialogs/${id}?mode=leave`, bearer(bob.token, 'DELETE'));
     expect(left.status).toBe(204);
-    expect((await search(bob.token, 'narwhal')).results).toEqual([]);
-    expect((await search(bob.token, 'narwhal', { dialogId: id })).results).toEqual([]);
+    expect((await searchBoth(bob.token, 'narwhal')).results).toEqual([]);
+    expect((await searchBoth(bob.token, 'narwhal', { dialogId: id })).results).toEqual([]);
   });
 
   it('hides what was sent before a newcomer joined a dialog that hides its history', async () => {
@@ -204,19 +289,19 @@ describeEachDialect('message search', (dialect) => {
     await send(owner.accessToken, hidden, 'axolotl before you came');
     await send(owner.accessToken, open, 'axolotl in the open before you came');
     // Not a member yet: public or not, nothing is found.
-    expect((await search(carol.token, 'axolotl')).results).toEqual([]);
+    expect((await searchBoth(carol.token, 'axolotl')).results).toEqual([]);
     for (const id of [hidden, open]) {
       const joined = await server.request(`/v1/dialogs/${id}/members/me`, bearer(carol.token, 'POST'));
       expect(joined.status, joined.text).toBe(200);
     }
     await send(owner.accessToken, hidden, 'axolotl after you came');
-    expect(bodies(await search(carol.token, 'axolotl', { dialogId: hidden }))).toEqual([
+    expect(bodies(await searchBoth(carol.token, 'axolotl', { dialogId: hidden }))).toEqual([
       'axolotl after you came',
     ]);
-    expect(bodies(await search(carol.token, 'axolotl', { dialogId: open }))).toEqual([
+    expect(bodies(await searchBoth(carol.token, 'axolotl', { dialogId: open }))).toEqual([
       'axolotl in the open before you came',
     ]);
-    expect((await search(owner.accessToken, 'axolotl', { dialogId: hidden })).results).toHaveLength(2);
+    expect((await searchBoth(owner.accessToken, 'axolotl', { dialogId: hidden })).results).toHaveLength(2);
   });
 
   it('hides history the member cleared, and the dialog once deleted for everyone', async () => {
@@ -225,14 +310,14 @@ describeEachDialect('message search', (dialect) => {
     const cleared = await server.request(`/v1/dialogs/${id}?mode=clear`, bearer(bob.token, 'DELETE'));
     expect(cleared.status).toBe(204);
     await send(owner.accessToken, id, 'wombat fresh news');
-    expect(bodies(await search(bob.token, 'wombat'))).toEqual(['wombat fresh news']);
-    expect((await search(owner.accessToken, 'wombat')).results).toHaveLength(2);
+    expect(bodies(await searchBoth(bob.token, 'wombat'))).toEqual(['wombat fresh news']);
+    expect((await searchBoth(owner.accessToken, 'wombat')).results).toHaveLength(2);
     const deleted = await server.request(
       `/v1/dialogs/${id}?mode=everyone`,
       bearer(owner.accessToken, 'DELETE'),
     );
     expect(deleted.status).toBe(204);
-    expect((await search(owner.accessToken, 'wombat')).results).toEqual([]);
+    expect((await searchBoth(owner.accessToken, 'wombat')).results).toEqual([]);
   });
 
   it('refuses to cross tenants: another tenant’s message with the same word is not found', async () => {
@@ -240,9 +325,9 @@ describeEachDialect('message search', (dialect) => {
     await send(other.accessToken, theirs, 'capybara quarterly numbers');
     const ours = await group('Ours', [bob.userId]);
     await send(owner.accessToken, ours, 'capybara sighting');
-    expect(bodies(await search(owner.accessToken, 'capybara'))).toEqual(['capybara sighting']);
-    expect((await search(owner.accessToken, 'capybara', { dialogId: theirs })).results).toEqual([]);
-    expect(bodies(await search(other.accessToken, 'capybara'))).toEqual(['capybara quarterly numbers']);
+    expect(bodies(await searchBoth(owner.accessToken, 'capybara'))).toEqual(['capybara sighting']);
+    expect((await searchBoth(owner.accessToken, 'capybara', { dialogId: theirs })).results).toEqual([]);
+    expect(bodies(await searchBoth(other.accessToken, 'capybara'))).toEqual(['capybara quarterly numbers']);
     // The same word gives unrelated tokens in two tenants: one tenant's index says nothing about another's.
     const hasher = new SearchTokenHasher(server.app.security.keyring);
     const tokenIn = (tenantId: string) =>
@@ -250,6 +335,15 @@ describeEachDialect('message search', (dialect) => {
         (await hasher.forTenant(tx, tenantId))('capybara'),
       );
     expect(await tokenIn(owner.tenantId)).not.toBe(await tokenIn(other.tenantId));
+    // So do word beginnings; and a beginning's token never equals the token of the same letters as a word.
+    const prefixIn = (tenantId: string) =>
+      server.app.storage.withTenant(tenantId, async (tx) =>
+        (await hasher.forTenant(tx, tenantId, 'prefix'))('capyb'),
+      );
+    expect(await prefixIn(owner.tenantId)).not.toBe(await prefixIn(other.tenantId));
+    const wordIn = (tenantId: string) =>
+      server.app.storage.withTenant(tenantId, async (tx) => (await hasher.forTenant(tx, tenantId))('capyb'));
+    expect(await prefixIn(owner.tenantId)).not.toBe(await wordIn(owner.tenantId));
   });
 
   it('shows edits at once and forgets deleted messages at once', async () => {
@@ -263,8 +357,11 @@ describeEachDialect('message search', (dialect) => {
     expect(edited.status, edited.text).toBe(200);
     expect((await search(bob.token, 'lighthouse')).results).toEqual([]);
     expect(bodies(await search(bob.token, 'harbour'))).toEqual(['meet at the harbour']);
-    // Nothing of the old text stays behind: one entry per distinct word of the new text.
-    expect(await indexRows(messageId)).toBe(dialect === 'postgres' ? 1 + 4 : 1);
+    // Nothing of the old text stays behind: one entry, on PostgreSQL with one term per distinct word of the
+    // new text and per distinct beginning of 3+ characters (mee meet; the; har harb harbo harbou harbour).
+    expect(await indexRows(messageId)).toBe(dialect === 'postgres' ? 1 + 4 + 8 : 1);
+    expect((await search(bob.token, 'lighth*')).results).toEqual([]);
+    expect(bodies(await search(bob.token, 'harb*'))).toEqual(['meet at the harbour']);
 
     const hiddenForBob = await send(owner.accessToken, id, 'harbour for owner eyes');
     const hidden = await server.request(

@@ -3,6 +3,7 @@ import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage } from '../message-index.ts';
 import {
   blindEntries,
+  blindQuery,
   pageOf,
   type RawHit,
   type SearchHit,
@@ -88,8 +89,7 @@ export class PostgresSearchIndex implements SearchIndex {
 
   async find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]> {
     const { tenantId } = request;
-    const blind = await this.hasher.forTenant(tx, tenantId);
-    const terms = request.query.terms.map((term) => term.map(blind));
+    const terms = await blindQuery(this.hasher, tx, request);
     const distinct = [...new Set(terms.flat())];
     // Tokens are lower-case hex: quoted lexemes need no escaping.
     const query = terms

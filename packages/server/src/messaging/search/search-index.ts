@@ -2,7 +2,7 @@ import { type RawBuilder, sql } from 'kysely';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage, MessageIndex } from '../message-index.ts';
 import type { BlindTokenFn, SearchTokenHasher } from './search-token-hasher.ts';
-import { type ParsedQuery, textTokens } from './search-tokens.ts';
+import { indexedPrefix, type ParsedQuery, prefixTokens, textTokens } from './search-tokens.ts';
 
 /** Where a result page ends: the next page starts strictly after it in (score desc, newest, id) order. */
 export interface SearchPosition {
@@ -36,7 +36,11 @@ export interface SearchIndex extends MessageIndex {
   find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]>;
 }
 
-/** A message to index with the blind tokens of its words, in order (repeats kept). */
+/**
+ * A message to index with its document: the blind tokens of its words in order (repeats kept: phrases and
+ * ranking need them), then the blind tokens of their beginnings, sorted by token, so their order tells
+ * nothing about which word each came from. Phrases cannot reach into the beginnings: their tokens differ.
+ */
 export interface BlindEntry {
   message: IndexedMessage;
   tokens: string[];
@@ -48,18 +52,40 @@ export async function blindEntries(
   tx: TenantTx,
   messages: readonly IndexedMessage[],
 ): Promise<BlindEntry[]> {
-  const byTenant = new Map<string, BlindTokenFn>();
+  const byTenant = new Map<string, { word: BlindTokenFn; prefix: BlindTokenFn }>();
   const entries: BlindEntry[] = [];
   for (const message of messages) {
     let blind = byTenant.get(message.tenantId);
     if (blind === undefined) {
-      blind = await hasher.forTenant(tx, message.tenantId);
+      blind = {
+        word: await hasher.forTenant(tx, message.tenantId, 'word'),
+        prefix: await hasher.forTenant(tx, message.tenantId, 'prefix'),
+      };
       byTenant.set(message.tenantId, blind);
     }
-    const tokens = textTokens(message.text).map(blind);
-    if (tokens.length > 0) entries.push({ message, tokens });
+    const words = textTokens(message.text);
+    if (words.length === 0) continue;
+    const prefixes = prefixTokens(words).map(blind.prefix).sort();
+    entries.push({ message, tokens: [...words.map(blind.word), ...prefixes] });
   }
   return entries;
+}
+
+/**
+ * A query as blind tokens, one entry per term (several tokens: a phrase); a prefix is looked up by the
+ * token of its first 10 characters.
+ */
+export async function blindQuery(
+  hasher: SearchTokenHasher,
+  tx: TenantTx,
+  request: SearchRequest,
+): Promise<string[][]> {
+  const word = await hasher.forTenant(tx, request.tenantId, 'word');
+  const prefix = await hasher.forTenant(tx, request.tenantId, 'prefix');
+  return [
+    ...request.query.terms.map((term) => term.map(word)),
+    ...request.query.prefixes.map((start) => [prefix(indexedPrefix(start))]),
+  ];
 }
 
 /** A row of either engine's result, before the cursor and limit are applied. */

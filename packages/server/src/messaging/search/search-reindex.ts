@@ -7,8 +7,8 @@ import { searchStore } from './search-store.ts';
 /** What one tenant's re-index did: counts only, never content. */
 export interface ReindexReport {
   tenantId: string;
-  /** Visible messages found without an index entry. */
-  missing: number;
+  /** Visible messages found without an index entry (with `rebuild`: all visible messages). */
+  examined: number;
   /** Of those, now indexed. */
   indexed: number;
   /** Of those, without a word to index (they stay without an entry, and are found missing again). */
@@ -31,15 +31,25 @@ export function createSearchReindex(deps: {
 }) {
   const { storage, index, fieldCipher } = deps;
 
-  return async function reindexTenant(tenantId: string, batchSize = 500): Promise<ReindexReport> {
-    const report: ReindexReport = { tenantId, missing: 0, indexed: 0, withoutWords: 0, batches: 0 };
+  /**
+   * `rebuild` re-indexes every visible message, entry or not (after a change of what the index holds, such
+   * as word beginnings for prefix search): each batch replaces its messages' entries in one transaction, so
+   * search never misses a message, and a run can be repeated or resumed (it re-does the work, same result).
+   */
+  return async function reindexTenant(
+    tenantId: string,
+    options: { batchSize?: number; rebuild?: boolean } = {},
+  ): Promise<ReindexReport> {
+    const { batchSize = 500, rebuild = false } = options;
+    const report: ReindexReport = { tenantId, examined: 0, indexed: 0, withoutWords: 0, batches: 0 };
     let afterId = '';
     for (;;) {
       const done = await storage.withTenant(tenantId, async (tx) => {
-        const rows = await searchStore.unindexedMessages(tx, tenantId, {
+        const rows = await searchStore.messagesToIndex(tx, tenantId, {
           afterId,
           limit: batchSize,
           dialect: storage.dialect,
+          all: rebuild,
         });
         const last = rows.at(-1);
         if (last === undefined) return true;
@@ -58,6 +68,7 @@ export function createSearchReindex(deps: {
             text,
           });
         }
+        if (rebuild) for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
         await index.indexMessages(tx, entries);
         const indexed = await searchStore.indexedAmong(
           tx,
@@ -65,7 +76,7 @@ export function createSearchReindex(deps: {
           rows.map((row) => row.id),
         );
         report.batches += 1;
-        report.missing += rows.length;
+        report.examined += rows.length;
         report.indexed += indexed;
         report.withoutWords += rows.length - indexed;
         return rows.length < batchSize;

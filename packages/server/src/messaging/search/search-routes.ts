@@ -11,7 +11,7 @@ export function searchRoutes(deps: { search: SearchService }): RouteDeclaration[
       method: 'GET',
       url: '/v1/search/messages',
       summary:
-        'Whole-word search in the caller’s dialogs (or one): ranked, with a snippet and highlight ranges.',
+        'Whole-word and prefix (`caf*`) search in the caller’s dialogs (or one): ranked, with snippet and highlights.',
       tags: ['search'],
       access: { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' },
       schema: { querystring: searchMessagesQuery, response: { 200: searchMessagesResponse } },

@@ -7,9 +7,9 @@ import { presentMessages } from '../message-presenter.ts';
 import type { SearchIndex, SearchPosition } from './search-index.ts';
 import { buildSnippet } from './search-snippet.ts';
 import { searchStore } from './search-store.ts';
-import { parseQuery, queryTokens } from './search-tokens.ts';
+import { indexedPrefix, minPrefixLength, parseQuery, queryTokens, tokenLength } from './search-tokens.ts';
 
-/** More terms than this cost much and find little. */
+/** More terms (words, phrases and prefixes) than this cost much and find little. */
 export const maxSearchTerms = 16;
 
 export interface SearchInput {
@@ -34,9 +34,14 @@ export function createSearchService(deps: {
   return {
     async search(tenantId: string, userId: string, input: SearchInput): Promise<SearchMessagesResponse> {
       const query = parseQuery(input.q);
-      if (query.terms.length === 0)
+      if (query.prefixes.some((prefix) => tokenLength(prefix) < minPrefixLength))
+        throw new AppError(
+          'validation_failed',
+          `A prefix search (a word ending in *) needs at least ${minPrefixLength} characters before the *.`,
+        );
+      if (query.terms.length + query.prefixes.length === 0)
         throw new AppError('validation_failed', 'The query has no words to search for.');
-      if (query.terms.length > maxSearchTerms)
+      if (query.terms.length + query.prefixes.length > maxSearchTerms)
         throw new AppError('validation_failed', `At most ${maxSearchTerms} search terms.`);
       const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
       return storage.withTenant(tenantId, async (tx) => {
@@ -57,11 +62,14 @@ export function createSearchService(deps: {
           (await presentMessages(tx, deps, tenantId, rows)).map((message) => [message.id, message]),
         );
         const wanted = queryTokens(query);
+        // What the index matched on (a longer prefix matches on its first 10 characters): every result then
+        // highlights the words that made it match.
+        const prefixes = query.prefixes.map(indexedPrefix);
         const results: SearchResult[] = [];
         for (const hit of hits) {
           const message = messages.get(hit.messageId);
           if (!message) continue;
-          const snippet = buildSnippet(message.body ?? '', wanted);
+          const snippet = buildSnippet(message.body ?? '', wanted, prefixes);
           results.push({
             message,
             dialogId: hit.dialogId,

@@ -16,7 +16,8 @@ const snippetLength = 160;
 const leadIn = 40;
 const ellipsis = '…';
 
-const matches = (run: WordRun, wanted: ReadonlySet<string>) => run.tokens.some((token) => wanted.has(token));
+const matches = (run: WordRun, wanted: ReadonlySet<string>, prefixes: readonly string[]) =>
+  run.tokens.some((token) => wanted.has(token) || prefixes.some((prefix) => token.startsWith(prefix)));
 
 /** Moves an index off the second half of a surrogate pair, so no character is cut in two. */
 function safeIndex(text: string, index: number): number {
@@ -25,13 +26,18 @@ function safeIndex(text: string, index: number): number {
 }
 
 /**
- * About 160 characters of `text` around the first word that matches a query token, cut at word
- * boundaries, with `…` where text was left out, and the ranges of every matching word in it (plain offsets,
- * not markup: the client decides how to show them). A text without a match gives its beginning.
+ * About 160 characters of `text` around the first word that matches a query token or begins with a query
+ * prefix, cut at word boundaries, with `…` where text was left out, and the ranges of every matching word in
+ * it, whole (plain offsets, not markup: the client decides how to show them). A text without a match gives
+ * its beginning.
  */
-export function buildSnippet(text: string, wanted: ReadonlySet<string>): Snippet {
+export function buildSnippet(
+  text: string,
+  wanted: ReadonlySet<string>,
+  prefixes: readonly string[] = [],
+): Snippet {
   const runs = wordRuns(text);
-  const first = runs.find((run) => matches(run, wanted));
+  const first = runs.find((run) => matches(run, wanted, prefixes));
   let start = 0;
   if (first && text.length > snippetLength) {
     const earliest = Math.max(0, Math.min(first.start - leadIn, text.length - snippetLength));
@@ -49,7 +55,7 @@ export function buildSnippet(text: string, wanted: ReadonlySet<string>): Snippet
   const prefix = start > 0 ? ellipsis : '';
   const body = text.slice(start, end);
   const highlights = runs
-    .filter((run) => matches(run, wanted) && run.end > start && run.start < end)
+    .filter((run) => matches(run, wanted, prefixes) && run.end > start && run.start < end)
     .map((run) => ({
       start: prefix.length + Math.max(run.start, start) - start,
       end: prefix.length + Math.min(run.end, end) - start,

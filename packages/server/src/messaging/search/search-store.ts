@@ -16,13 +16,14 @@ export const searchStore = {
 
   /**
    * Up to `limit` messages after `afterId`, in id order, that are not deleted, whose dialog is not deleted,
-   * and that have no index entry. On PostgreSQL they are share-locked until commit, so an edit or delete
-   * that runs meanwhile waits for the re-index of that message instead of racing it.
+   * and that have no index entry (or, with `all`, whether they have one or not). On PostgreSQL they are
+   * share-locked until commit, so an edit or delete that runs meanwhile waits for the re-index of that
+   * message instead of racing it.
    */
-  async unindexedMessages(
+  async messagesToIndex(
     tx: TenantTx,
     tenantId: string,
-    options: { afterId: string; limit: number; dialect: DialectName },
+    options: { afterId: string; limit: number; dialect: DialectName; all: boolean },
   ): Promise<MessageRow[]> {
     return tx
       .selectFrom('messages as msg')
@@ -33,14 +34,16 @@ export const searchStore = {
       .where('msg.deleted_at', 'is', null)
       .where('d.deleted_at', 'is', null)
       .where('msg.id', '>', options.afterId)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('message_search as s')
-              .select('s.message_id')
-              .whereRef('s.message_id', '=', 'msg.id')
-              .where('s.tenant_id', '=', tenantId),
+      .$if(!options.all, (query) =>
+        query.where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('message_search as s')
+                .select('s.message_id')
+                .whereRef('s.message_id', '=', 'msg.id')
+                .where('s.tenant_id', '=', tenantId),
+            ),
           ),
         ),
       )

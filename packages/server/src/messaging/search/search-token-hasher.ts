@@ -2,8 +2,15 @@ import { createHmac } from 'node:crypto';
 import type { Keyring } from '../../crypto/keyring.ts';
 import type { TenantTx } from '../../storage/database.ts';
 
-/** Domain separation: a search token never equals an e-mail or phone blind index (`email:…`, `phone:…`). */
-const label = 'fts:';
+/**
+ * Domain separation: a search token never equals an e-mail or phone blind index (`email:…`, `phone:…`), and
+ * the token of a word's beginning (`pfx:`) never equals the token of a whole word (`fts:`), so `caf*` does
+ * not find the word "caf" by accident, nor "caf" the words beginning with it.
+ */
+const labels = { word: 'fts:', prefix: 'pfx:' } as const;
+
+/** What a token stands for: a whole word, or a word's beginning (see `prefixTokens`). */
+export type TokenKind = keyof typeof labels;
 /** 80 bits: collisions between a tenant's distinct words are negligible, and the index stays small. */
 const tokenBytes = 10;
 
@@ -19,8 +26,9 @@ export type BlindTokenFn = (token: string) => string;
 export class SearchTokenHasher {
   constructor(private readonly keyring: Keyring) {}
 
-  async forTenant(tx: TenantTx, tenantId: string): Promise<BlindTokenFn> {
+  async forTenant(tx: TenantTx, tenantId: string, kind: TokenKind = 'word'): Promise<BlindTokenFn> {
     const { key } = await this.keyring.tenantKey(tx, tenantId, 'index');
+    const label = labels[kind];
     const memo = new Map<string, string>();
     return (token) => {
       let blind = memo.get(token);

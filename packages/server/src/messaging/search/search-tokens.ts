@@ -1,8 +1,9 @@
 /**
  * How message text becomes search words, the same way for what is indexed and for what is asked. A word is
  * a run of letters, digits and combining marks in the original text (so offsets into it are known, for
- * snippets); its normal form is NFKC, case-folded, without diacritics. Only whole words match: there is no
- * prefix or substring search, because the index holds keyed hashes of whole words (see search-token-hasher.ts).
+ * snippets); its normal form is NFKC, case-folded, without diacritics. Whole words match, and a query word
+ * ending in `*` matches words that begin with it: the index holds keyed hashes of whole words and of their
+ * beginnings of 3 to 10 characters (see search-token-hasher.ts); there is no substring or fuzzy search.
  */
 
 /** A word of the original text: `[start, end)` in UTF-16 code units, and the normalised tokens it gives. */
@@ -12,10 +13,19 @@ export interface WordRun {
   tokens: string[];
 }
 
-/** What a query asks for: every entry must match; an entry of several tokens is a phrase (in that order). */
+/**
+ * What a query asks for: every entry must match. An entry of `terms` of several tokens is a phrase (in that
+ * order); an entry of `prefixes` matches any word that begins with it (as asked, before any length check).
+ */
 export interface ParsedQuery {
   terms: string[][];
+  prefixes: string[];
 }
+
+/** A prefix term needs at least this many characters: shorter ones would match most messages. */
+export const minPrefixLength = 3;
+/** Beginnings of words are indexed up to this many characters; a longer prefix is matched on these. */
+export const maxPrefixLength = 10;
 
 const wordChar = /[\p{L}\p{N}\p{M}]/u;
 const nonWord = /[^\p{L}\p{N}]+/u;
@@ -94,12 +104,38 @@ export function textTokens(text: string): string[] {
   return wordRuns(text).flatMap((run) => run.tokens);
 }
 
+/** How many characters (code points) a token has. */
+export const tokenLength = (token: string): number => Array.from(token).length;
+
+/** The first `length` characters (code points) of a token. */
+const firstChars = (token: string, length: number) => Array.from(token).slice(0, length).join('');
+
 /**
- * Reads a query: words outside double quotes are separate terms; a quoted part is a phrase. An unclosed
+ * The beginnings a text's tokens are indexed under: for each token (each occurrence, so repeated words weigh
+ * more), its first 3, 4, … up to 10 characters, itself included when it is that short.
+ */
+export function prefixTokens(tokens: readonly string[]): string[] {
+  const prefixes: string[] = [];
+  for (const token of tokens) {
+    const characters = Array.from(token);
+    const longest = Math.min(characters.length, maxPrefixLength);
+    for (let length = minPrefixLength; length <= longest; length += 1)
+      prefixes.push(characters.slice(0, length).join(''));
+  }
+  return prefixes;
+}
+
+/** The indexed beginning a query prefix is looked up by: its first 10 characters. */
+export const indexedPrefix = (prefix: string): string => firstChars(prefix, maxPrefixLength);
+
+/**
+ * Reads a query: words outside double quotes are separate terms; a word directly followed by `*` outside
+ * quotes is a prefix; a quoted part is a phrase (a `*` in it is a separator, as any punctuation). An unclosed
  * quote counts as words. Repeated terms are asked once.
  */
 export function parseQuery(query: string): ParsedQuery {
   const terms: string[][] = [];
+  const prefixes: string[] = [];
   const seen = new Set<string>();
   const add = (tokens: string[]) => {
     const key = tokens.join(' ');
@@ -107,13 +143,24 @@ export function parseQuery(query: string): ParsedQuery {
     seen.add(key);
     terms.push(tokens);
   };
+  const addPrefix = (prefix: string) => {
+    if (!prefixes.includes(prefix)) prefixes.push(prefix);
+  };
   const parts = query.split('"');
   parts.forEach((part, index) => {
     const quoted = index % 2 === 1 && index < parts.length - 1;
-    if (quoted) add(textTokens(part));
-    else for (const token of textTokens(part)) add([token]);
+    if (quoted) {
+      add(textTokens(part));
+      return;
+    }
+    for (const run of wordRuns(part)) {
+      // A word whose normal form has several tokens (`½`): the last one is the prefix.
+      const last = part[run.end] === '*' ? run.tokens.at(-1) : undefined;
+      for (const token of last === undefined ? run.tokens : run.tokens.slice(0, -1)) add([token]);
+      if (last !== undefined) addPrefix(last);
+    }
   });
-  return { terms };
+  return { terms, prefixes };
 }
 
 /** Every distinct token a query names, for highlighting. */

@@ -3,6 +3,7 @@ import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage } from '../message-index.ts';
 import {
   blindEntries,
+  blindQuery,
   pageOf,
   type RawHit,
   type SearchHit,
@@ -57,9 +58,9 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   async find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]> {
-    const blind = await this.hasher.forTenant(tx, request.tenantId);
+    const terms = await blindQuery(this.hasher, tx, request);
     // Tokens are lower-case hex, so quoting needs no escaping; a quoted string of several is a phrase.
-    const match = request.query.terms.map((term) => `"${term.map(blind).join(' ')}"`).join(' AND ');
+    const match = terms.map((term) => `"${term.join(' ')}"`).join(' AND ');
     // Matches first, then primary-key lookups: joined freely, SQLite may scan the tenant's messages and run
     // the full-text query per row (measured: 20 ms instead of 1 ms on 5 000 messages).
     const ranked = sql<RawHit>`with f as materialized (
