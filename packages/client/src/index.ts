@@ -16,6 +16,34 @@ export {
   type Requester,
   type SessionInfo,
 } from './account-client.ts';
+export {
+  DialogsClient,
+  type CreateDialogRequest,
+  type DialogPage,
+  type DialogRemoval,
+  type MemberRole,
+} from './messaging/dialogs-client.ts';
+export {
+  MessagesClient,
+  type DeletionScope,
+  type MessageChange,
+  type Receipt,
+  type SendMessageRequest,
+} from './messaging/messages-client.ts';
+export type { HistoryPage, HistoryQuery } from './messaging/history-pages.ts';
+export { SearchClient, type SearchQuery } from './messaging/search-client.ts';
+export {
+  AttachmentsClient,
+  type ByteRange,
+  type DownloadOptions,
+  type UploadOptions,
+} from './messaging/attachments-client.ts';
+export { AttachmentContent, type ServedRange } from './messaging/attachment-content.ts';
+export { PresenceClient, type PresenceView, type PresenceVisibility } from './messaging/presence-client.ts';
+export { BlocksClient, type BlockedUser } from './messaging/blocks-client.ts';
+export { CallRecordsClient, type CallRecordPage } from './calls/call-records-client.ts';
+export type { PageOptions } from './rest/cursor-pages.ts';
+export type { RawBody, RawRequester, RawRequestInit } from './rest/raw-request.ts';
 export type { Tokens, TokenStore } from './token-store.ts';
 export { MemoryTokenStore } from './memory-token-store.ts';
 export { RealtimeClient, type RealtimeClientOptions, type SendOptions } from './realtime/realtime-client.ts';

@@ -1,11 +1,19 @@
 import type { ErrorBody, HealthBody, IceServersResponse, VersionBody } from '@parley/protocol';
 import { AccountClient } from './account-client.ts';
 import { AuthClient } from './auth-client.ts';
+import { CallRecordsClient } from './calls/call-records-client.ts';
 import { CallsClient, type CallsClientOptions } from './calls/calls-client.ts';
 import { ParleyAuthError } from './auth-error.ts';
 import { MemoryTokenStore } from './memory-token-store.ts';
+import { AttachmentsClient } from './messaging/attachments-client.ts';
+import { BlocksClient } from './messaging/blocks-client.ts';
+import { DialogsClient } from './messaging/dialogs-client.ts';
+import { MessagesClient } from './messaging/messages-client.ts';
+import { PresenceClient } from './messaging/presence-client.ts';
+import { SearchClient } from './messaging/search-client.ts';
 import type { AccessTokenSource } from './realtime/access-token-source.ts';
 import { RealtimeClient, type RealtimeClientOptions } from './realtime/realtime-client.ts';
+import { isStreamBody, type RawRequestInit } from './rest/raw-request.ts';
 import type { TokenStore } from './token-store.ts';
 
 export interface ParleyClientOptions {
@@ -55,6 +63,20 @@ export class ParleyClient {
   readonly auth: AuthClient;
   /** The signed-in user's profile, sessions, password and MFA. */
   readonly account: AccountClient;
+  /** The caller's dialogs and their members. */
+  readonly dialogs: DialogsClient;
+  /** History, send, edit, delete, reactions and receipts of a dialog's messages. */
+  readonly messages: MessagesClient;
+  /** Whole-word message search. */
+  readonly search: SearchClient;
+  /** Upload, download (with byte ranges) and removal of files. */
+  readonly attachments: AttachmentsClient;
+  /** Users' presence and who may see the caller's. */
+  readonly presence: PresenceClient;
+  /** The caller's block list. */
+  readonly blocks: BlocksClient;
+  /** Records of past and running calls. */
+  readonly callRecords: CallRecordsClient;
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #tokens: TokenStore;
@@ -70,6 +92,13 @@ export class ParleyClient {
     if (options.accessToken !== undefined) this.#tokens.save({ accessToken: options.accessToken });
     this.auth = new AuthClient({ baseUrl: this.#baseUrl, fetch: this.#fetch, tokens: this.#tokens });
     this.account = new AccountClient(this, this.#tokens);
+    this.dialogs = new DialogsClient(this);
+    this.messages = new MessagesClient(this);
+    this.search = new SearchClient(this);
+    this.attachments = new AttachmentsClient(this);
+    this.presence = new PresenceClient(this);
+    this.blocks = new BlocksClient(this);
+    this.callRecords = new CallRecordsClient(this);
     this.#realtimeOptions = options.realtime;
     this.#callsOptions = options.calls;
   }
@@ -92,7 +121,7 @@ export class ParleyClient {
     this.#calls ??= new CallsClient(
       {
         realtime: this.realtime,
-        iceServers: () => this.request<IceServersResponse>('GET', '/v1/calls/ice-servers'),
+        iceServers: () => this.iceServers(),
       },
       this.#callsOptions,
     );
@@ -122,6 +151,14 @@ export class ParleyClient {
     };
   }
 
+  /**
+   * STUN/TURN servers with short-lived TURN credentials (scope `calls`), for an app running its own
+   * `RTCPeerConnection`; {@link ParleyClient.calls} fetches and refreshes them itself.
+   */
+  iceServers(): Promise<IceServersResponse> {
+    return this.request<IceServersResponse>('GET', '/v1/calls/ice-servers');
+  }
+
   version(): Promise<VersionBody> {
     return this.request<VersionBody>('GET', '/version');
   }
@@ -135,35 +172,67 @@ export class ParleyClient {
    * Throws {@link ParleyApiError} for an error answer, and `ParleyAuthError` when a needed refresh was refused.
    */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const init = { headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) };
+    const response = await this.#authorized(method, path, init, true);
+    return parseBody(response.status, await response.text()) as T;
+  }
+
+  /**
+   * One request whose body and answer are not JSON (attachment upload and download): the successful
+   * response comes back unread. A stream body is sent once: when the access token turns out to be expired,
+   * it is refreshed for the next request but this one fails with `invalid_token` (bytes and blobs are resent).
+   */
+  requestRaw(method: string, path: string, init: RawRequestInit = {}): Promise<Response> {
+    const { body, signal } = init;
+    const stream = isStreamBody(body);
+    return this.#authorized(
+      method,
+      path,
+      {
+        headers: { accept: '*/*', ...init.headers },
+        ...(body === undefined ? {} : { body: body as BodyInit }),
+        ...(signal === undefined ? {} : { signal }),
+        // Node's fetch refuses a stream body without it; browsers stream only over HTTP/2 (else use a Blob).
+        ...(stream ? { duplex: 'half' } : {}),
+      },
+      !stream,
+    );
+  }
+
+  /** Sends with the stored token; on 401 `invalid_token` refreshes once and, if `resendable`, retries once. */
+  async #authorized(method: string, path: string, init: Init, resendable: boolean): Promise<Response> {
     if (!path.startsWith('/') || path.startsWith('//'))
       throw new TypeError(`A request path must start with one "/": ${path}`);
     const sent = this.#tokens.load();
-    let answer = await this.#send(method, path, body, sent?.accessToken);
+    let response = await this.#send(method, path, init, sent?.accessToken);
+    if (response.status < 400) return response;
+    let answer = await readAnswer(response);
     // Retried once at most: a second invalid_token is the answer, not a reason to refresh again.
     if (sent?.refreshToken !== undefined && isInvalidToken(answer)) {
       const renewed = await this.auth.renewAfterRejection(sent.accessToken);
-      answer = await this.#send(method, path, body, renewed.accessToken);
+      if (!resendable) throw apiError(answer);
+      response = await this.#send(method, path, init, renewed.accessToken);
+      if (response.status < 400) return response;
+      answer = await readAnswer(response);
     }
-    if (answer.status >= 400) throw apiError(answer);
-    return answer.body as T;
+    throw apiError(answer);
   }
 
-  async #send(method: string, path: string, body: unknown, accessToken: string | undefined): Promise<Answer> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+  #send(method: string, path: string, init: Init, accessToken: string | undefined): Promise<Response> {
+    const headers = { ...init.headers };
     if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
-    const response = await this.#fetch(`${this.#baseUrl}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      statusText: response.statusText,
-      body: parseBody(response.status, text),
-    };
+    return this.#fetch(`${this.#baseUrl}${path}`, { ...init, method, headers });
   }
+}
+
+/** Fetch options the client sends; `duplex` is not yet in the DOM typings. */
+type Init = Omit<RequestInit, 'headers' | 'method'> & { headers: Record<string, string>; duplex?: 'half' };
+
+async function readAnswer(response: Response): Promise<Answer> {
+  const text = await response.text();
+  return { status: response.status, statusText: response.statusText, body: parseBody(response.status, text) };
 }
 
 /** The JSON body; an error page that is not JSON (a proxy's 502) still becomes a {@link ParleyApiError}. */

@@ -1,0 +1,31 @@
+import type { Requester } from '../account-client.ts';
+import { path } from '../rest/rest-path.ts';
+
+/** A user's presence as `GET /v1/users/{id}/presence` shows it (`lastActiveAt` is ISO 8601 or null). */
+export interface PresenceView {
+  userId: string;
+  status: 'online' | 'offline';
+  lastActiveAt: string | null;
+}
+
+/** Who sees the caller's presence: everyone in the tenant, contacts (a shared dialog), or nobody. */
+export type PresenceVisibility = 'everyone' | 'contacts' | 'nobody';
+
+/** Presence over REST; live changes come as `presence` frames after `presence.subscribe` on the realtime channel. */
+export class PresenceClient {
+  readonly #rest: Requester;
+
+  constructor(rest: Requester) {
+    this.#rest = rest;
+  }
+
+  /** A user's presence and last activity; `not_found` when their setting (or a block) hides it from you. */
+  of(userId: string): Promise<PresenceView> {
+    return this.#rest.request<PresenceView>('GET', path`/v1/users/${userId}/presence`);
+  }
+
+  /** Sets who sees the caller's presence (needs the `profile` scope). */
+  async setVisibility(visibility: PresenceVisibility): Promise<void> {
+    await this.#rest.request<undefined>('PUT', '/v1/me/presence-visibility', { visibility });
+  }
+}

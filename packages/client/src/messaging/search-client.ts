@@ -1,0 +1,39 @@
+import type { SearchMessagesResponse, SearchResult } from '@parley/protocol';
+import type { Requester } from '../account-client.ts';
+import { itemsOf } from '../rest/cursor-pages.ts';
+import { withQuery } from '../rest/rest-path.ts';
+
+/**
+ * `GET /v1/search/messages`: all words must occur (whole words, any case and accents); a part in double
+ * quotes is a phrase. `dialogId` narrows to one dialog; `limit` is 1 to 50 (20 when absent); `cursor` is the
+ * previous page's `nextCursor`.
+ */
+export interface SearchQuery {
+  q: string;
+  dialogId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** Message search over the dialogs the caller may see. */
+export class SearchClient {
+  readonly #rest: Requester;
+
+  constructor(rest: Requester) {
+    this.#rest = rest;
+  }
+
+  /** One page of results, best first, each with a snippet and highlight ranges. */
+  messages(query: SearchQuery): Promise<SearchMessagesResponse> {
+    return this.#rest.request<SearchMessagesResponse>('GET', withQuery('/v1/search/messages', { ...query }));
+  }
+
+  /** Every result, fetching further pages as the loop reads on. */
+  allMessages(query: SearchQuery): AsyncGenerator<SearchResult, void, undefined> {
+    return itemsOf(
+      (cursor) => this.messages({ ...query, cursor }),
+      (page) => page.results,
+      query.cursor,
+    );
+  }
+}
