@@ -19,7 +19,8 @@ export interface MessageIndex {
   /**
    * Indexes messages that have no entry yet (new ones, or ones the re-index found without one), in a few
    * statements whatever their number: one insert per index table. A message that already has an entry keeps
-   * it unchanged (edits come to `reindexMessage`).
+   * it unchanged (edits come to `reindexMessage`); one without an entry must have no index rows at all
+   * (`removeMessage` removes every one).
    */
   indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void>;
   /** Replaces the text of an edited message. */

@@ -45,7 +45,9 @@ export class PostgresSearchIndex implements SearchIndex {
    * One statement for any number of messages: the rows travel as arrays (a constant number of parameters,
    * far below PostgreSQL's limit of 65,535 even for 256 long messages), and the terms are written only for
    * the messages whose `message_search` row this statement inserted, so a message that already has an
-   * entry keeps it unchanged.
+   * entry keeps it unchanged. The terms insert needs no conflict handling (measured: it cost about a fifth
+   * of the send rate): a message without an entry has no terms either, as `removeMessage` removes both and
+   * the re-index clears stray terms first.
    */
   async indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void> {
     const entries = await blindEntries(this.hasher, tx, messages);
@@ -70,8 +72,7 @@ export class PostgresSearchIndex implements SearchIndex {
         ${terms.map((term) => term[1])}::text[],
         ${terms.map((term) => term[2])}::text[]
       ) as t(tenant_id, token, message_id)
-      where t.message_id in (select message_id from added)
-      on conflict do nothing`.execute(tx);
+      where t.message_id in (select message_id from added)`.execute(tx);
   }
 
   async reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {

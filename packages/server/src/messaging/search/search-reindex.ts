@@ -68,7 +68,9 @@ export function createSearchReindex(deps: {
             text,
           });
         }
-        if (rebuild) for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
+        // Rebuild: replace the entries. Otherwise: clear what may be left of a lost entry (PostgreSQL's term
+        // rows), which `indexMessages` does not expect.
+        for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
         await index.indexMessages(tx, entries);
         const indexed = await searchStore.indexedAmong(
           tx,
