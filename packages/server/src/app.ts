@@ -164,9 +164,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config.auditCheckpointIntervalSeconds > 0
       ? setInterval(() => {
           auditCheckpoints.run().then(
-            ({ refused }) => {
+            ({ refused, failed }) => {
               for (const chain of refused)
                 logger.error(chain, 'audit chain tail does not verify; not signed');
+              for (const { tenantId, error } of failed)
+                logger.error({ tenantId, err: error }, 'audit checkpoint failed for a chain; not signed');
             },
             (error: unknown) => {
               logger.error({ err: error }, 'audit checkpoint pass failed');
@@ -269,6 +271,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clearTimeout(timer);
     // Mail still in flight may write the outbox: let it finish before the database closes.
     await services.emailFlows.drain();
+    // A checkpoint pass under way finishes its transaction rather than meet a closed database.
+    await auditCheckpoints.idle();
     await services.bus.close();
     await storage.close();
     // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.

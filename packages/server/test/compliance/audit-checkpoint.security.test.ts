@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAuditCheckpointJob } from '../../src/compliance/audit/audit-checkpoint-job.ts';
-import { entryHash } from '../../src/compliance/audit/audit-entry.ts';
+import { entryHash, SYSTEM_TENANT_ID } from '../../src/compliance/audit/audit-entry.ts';
 import { AuditLog } from '../../src/compliance/audit/audit-log.ts';
 import type { AuditLogTable } from '../../src/storage/tables.ts';
 import { describeEachDialect } from '../support/dialects.ts';
@@ -136,6 +136,40 @@ describeEachDialect('time-based audit checkpoints', (dialect) => {
       { tenantId: tenant, firstBad: { seq: 6, id: six?.id, reason: 'hash mismatch' } },
     ]);
     expect(await checkpointSeqs(tenant)).toEqual([5]);
+  });
+
+  it('attack: one chain that makes the pass fail does not leave the other tenants’ tails unsigned', async () => {
+    // Someone who can write the database makes one chain fail every pass (a row that cannot be hashed, a
+    // lock held on its head), hoping the job stops there and every other tenant's tail stays rewritable.
+    const broken = await chainOf7();
+    const tenant = await chainOf7();
+    class FailingFor extends AuditLog {
+      override checkpointTail(...args: Parameters<AuditLog['checkpointTail']>) {
+        // Every chain but `tenant` and the system chain fails, so it fails whatever order tenants come in.
+        const [, tenantId] = args;
+        if (tenantId !== tenant && tenantId !== SYSTEM_TENANT_ID)
+          return Promise.reject(new Error(`chain ${tenantId} cannot be read`));
+        return super.checkpointTail(...args);
+      }
+    }
+    const audit = new FailingFor({
+      fieldCipher: f.test.security.fieldCipher,
+      signingKeys: f.test.security.signingKeys,
+      clock: jobClock,
+      dialect,
+      checkpointEvery: 5,
+      batchSize: 4,
+    });
+    f.clock.time += (intervalSeconds + 1) * 1000;
+    const pass = await createAuditCheckpointJob({
+      storage: f.storage,
+      audit,
+      clock: jobClock,
+      intervalSeconds,
+    }).run();
+    expect(pass.failed.map((chain) => chain.tenantId)).toContain(broken);
+    expect(await checkpointSeqs(broken)).toEqual([5]);
+    expect(await checkpointSeqs(tenant)).toEqual([5, 7]);
   });
 
   it('on several nodes at once, with appends going on, each tail is signed once and the chain stays valid', async () => {

@@ -4,10 +4,14 @@ import { SYSTEM_TENANT_ID } from './audit-entry.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { FirstBad } from './audit-verifier.ts';
 
-/** What one pass did: chains signed, and chains whose unsigned tail did not verify (left unsigned). */
+/**
+ * What one pass did: chains signed, chains whose unsigned tail did not verify (left unsigned), and chains
+ * whose pass failed with an error (left unsigned; the next pass tries them again).
+ */
 export interface CheckpointPass {
   signed: number;
   refused: { tenantId: string; firstBad: FirstBad }[];
+  failed: { tenantId: string; error: unknown }[];
 }
 
 /**
@@ -16,6 +20,8 @@ export interface CheckpointPass {
  * count-based checkpoints alone, up to 99 entries stay protected by hash links only, which someone who can
  * write the database can recompute; after this pass an entry goes unsigned for at most about two intervals.
  * Safe to run on every node at once: each chain is signed under its head lock (see `checkpointTail`).
+ * Chains are independent: one that fails (a row that cannot be hashed, a lock timeout) is reported and the
+ * pass goes on, so one broken or tampered chain cannot leave every other tenant's tail unsigned.
  */
 export function createAuditCheckpointJob(deps: {
   storage: Storage;
@@ -29,11 +35,15 @@ export function createAuditCheckpointJob(deps: {
   async function pass(): Promise<CheckpointPass> {
     const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
     const unsignedBefore = clock.now() - intervalSeconds * 1000;
-    const result: CheckpointPass = { signed: 0, refused: [] };
+    const result: CheckpointPass = { signed: 0, refused: [], failed: [] };
     for (const tenantId of [...tenants.map((tenant) => tenant.id), SYSTEM_TENANT_ID]) {
-      const chain = await audit.checkpointTail(storage, tenantId, unsignedBefore);
-      if (chain.status === 'signed') result.signed += 1;
-      if (chain.status === 'refused') result.refused.push({ tenantId, firstBad: chain.firstBad });
+      try {
+        const chain = await audit.checkpointTail(storage, tenantId, unsignedBefore);
+        if (chain.status === 'signed') result.signed += 1;
+        if (chain.status === 'refused') result.refused.push({ tenantId, firstBad: chain.firstBad });
+      } catch (error) {
+        result.failed.push({ tenantId, error });
+      }
     }
     return result;
   }
@@ -45,6 +55,11 @@ export function createAuditCheckpointJob(deps: {
         running = undefined;
       });
       return running;
+    },
+
+    /** Resolves once the pass under way, if any, is over (shutdown waits for it before closing storage). */
+    async idle(): Promise<void> {
+      await running?.catch(() => undefined);
     },
   };
 }

@@ -41,7 +41,6 @@ export interface AuditLogDeps {
   batchSize?: number;
 }
 
-/** An entry as the API, the console and exports show it: an explicit field list, personal data opened. */
 /** What `checkpointTail` did for one chain. */
 export type TailCheckpoint =
   | { status: 'not_due' }
