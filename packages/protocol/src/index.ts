@@ -4,6 +4,8 @@ export * from './permissions.ts';
 export * from './rest/ops.ts';
 export * from './rest/me.ts';
 export * from './rest/dialogs.ts';
+export * from './rest/message-pages.ts';
+export * from './rest/presence.ts';
 export * from './rest/search.ts';
 export * from './rest/attachments.ts';
 export * from './rest/calls.ts';

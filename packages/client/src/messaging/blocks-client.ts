@@ -1,11 +1,8 @@
+import type { BlockedUser } from '@parley/protocol';
 import type { Requester } from '../account-client.ts';
 import { path } from '../rest/rest-path.ts';
 
-/** A user the caller blocked, and since when (ISO 8601). */
-export interface BlockedUser {
-  userId: string;
-  blockedAt: string;
-}
+export type { BlockedUser };
 
 /**
  * The caller's block list (needs the `profile` scope). A block stops private messages and typing between the

@@ -1,4 +1,4 @@
-import type { createDialogBody, DialogBody, UpdateDialogBody } from '@parley/protocol';
+import type { createDialogBody, DialogBody, DialogsPage, UpdateDialogBody } from '@parley/protocol';
 import type { Requester } from '../account-client.ts';
 import { itemsOf, type PageOptions } from '../rest/cursor-pages.ts';
 import { path, withQuery } from '../rest/rest-path.ts';
@@ -8,10 +8,7 @@ import type { InputOf } from '../rest/schema-types.ts';
 export type CreateDialogRequest = InputOf<typeof createDialogBody>;
 
 /** One page of `GET /v1/dialogs`, by last activity (newest first). */
-export interface DialogPage {
-  dialogs: DialogBody[];
-  nextCursor?: string;
-}
+export type DialogPage = DialogsPage;
 
 /**
  * How to leave a dialog: `leave` (the member goes; a private dialog stays for the other), `clear` (history

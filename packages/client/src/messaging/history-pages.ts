@@ -1,15 +1,6 @@
-import type { MessageBody } from '@parley/protocol';
+import type { HistoryPage } from '@parley/protocol';
 
-/**
- * A page of `GET /v1/dialogs/{id}/messages`, oldest first. `oldestSeq`/`newestSeq` bound the page's window
- * even when messages in it are hidden for the caller (deleted for me): page on from them, not from
- * `messages`. Both are `null` for an empty window.
- */
-export interface HistoryPage {
-  messages: MessageBody[];
-  oldestSeq: number | null;
-  newestSeq: number | null;
-}
+export type { HistoryPage };
 
 /**
  * Where a history page starts; one of `before`/`after` (both: the window between), `around` or `at`.

@@ -1,4 +1,4 @@
-import type { MessageBody, sendMessageBody } from '@parley/protocol';
+import type { MessageBody, MessageChange, Receipt, sendMessageBody } from '@parley/protocol';
 import type { Requester } from '../account-client.ts';
 import { path, withQuery } from '../rest/rest-path.ts';
 import type { InputOf } from '../rest/schema-types.ts';
@@ -7,21 +7,7 @@ import { historyPages, type HistoryPage, type HistoryQuery } from './history-pag
 /** `POST /v1/dialogs/{id}/messages`; the SDK picks a random `clientId` when none is given. */
 export type SendMessageRequest = Omit<InputOf<typeof sendMessageBody>, 'clientId'> & { clientId?: string };
 
-/**
- * What an edit, a deletion or a reaction answers: the message as it is now, and the `seq` of the event every
- * member's stream gets (`null` when nothing changed for others: a delete for me, a repeated reaction).
- */
-export interface MessageChange {
-  seq: number | null;
-  message: MessageBody;
-}
-
-/** A member's receipt positions: everything up to `deliveredSeq` reached a device, up to `readSeq` was read. */
-export interface Receipt {
-  userId: string;
-  deliveredSeq: number;
-  readSeq: number;
-}
+export type { MessageChange, Receipt };
 
 /** Whose view a deletion changes: the caller's only, or everyone's (sender, or group owner/admin). */
 export type DeletionScope = 'me' | 'everyone';

@@ -1,15 +1,8 @@
+import type { PresenceView, PresenceVisibility } from '@parley/protocol';
 import type { Requester } from '../account-client.ts';
 import { path } from '../rest/rest-path.ts';
 
-/** A user's presence as `GET /v1/users/{id}/presence` shows it (`lastActiveAt` is ISO 8601 or null). */
-export interface PresenceView {
-  userId: string;
-  status: 'online' | 'offline';
-  lastActiveAt: string | null;
-}
-
-/** Who sees the caller's presence: everyone in the tenant, contacts (a shared dialog), or nobody. */
-export type PresenceVisibility = 'everyone' | 'contacts' | 'nobody';
+export type { PresenceView, PresenceVisibility };
 
 /** Presence over REST; live changes come as `presence` frames after `presence.subscribe` on the realtime channel. */
 export class PresenceClient {

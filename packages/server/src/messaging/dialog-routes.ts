@@ -1,4 +1,4 @@
-import { createDialogBody, dialogBody, updateDialogBody } from '@parley/protocol';
+import { createDialogBody, dialogBody, dialogsPage, updateDialogBody } from '@parley/protocol';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../http/auth-hook.ts';
@@ -45,7 +45,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
             cursor: z.string().max(200).optional(),
           })
           .strict(),
-        response: { 200: z.object({ dialogs: z.array(dialogBody), nextCursor: z.string().optional() }) },
+        response: { 200: dialogsPage },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);

@@ -1,4 +1,11 @@
-import { messageBody, reactionKey, sendMessageBody } from '@parley/protocol';
+import {
+  historyPage,
+  messageBody,
+  messageChange,
+  reactionKey,
+  receiptsBody,
+  sendMessageBody,
+} from '@parley/protocol';
 import { z } from 'zod';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import { dialogParams, userOf } from './dialog-routes.ts';
@@ -24,7 +31,6 @@ const historyQuery = z
       1,
     'use one of before/after, around or at',
   );
-const changeResult = z.object({ seq: z.number().nullable(), message: messageBody });
 
 /** Messages over REST: history, send, edit, delete, reactions and receipts. */
 export function messageRoutes(deps: {
@@ -46,13 +52,7 @@ export function messageRoutes(deps: {
       schema: {
         params: dialogParams,
         querystring: historyQuery,
-        response: {
-          200: z.object({
-            messages: z.array(messageBody),
-            oldestSeq: z.number().nullable(),
-            newestSeq: z.number().nullable(),
-          }),
-        },
+        response: { 200: historyPage },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
@@ -95,7 +95,7 @@ export function messageRoutes(deps: {
       schema: {
         params: messageParams,
         body: z.object({ body: z.string().min(1).max(65_536) }).strict(),
-        response: { 200: changeResult },
+        response: { 200: messageChange },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
@@ -114,7 +114,7 @@ export function messageRoutes(deps: {
       schema: {
         params: messageParams,
         querystring: z.object({ for: z.enum(['me', 'everyone']).default('me') }).strict(),
-        response: { 200: changeResult },
+        response: { 200: messageChange },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
@@ -129,7 +129,7 @@ export function messageRoutes(deps: {
       summary: 'Add your reaction (idempotent).',
       tags: ['messages'],
       access: send,
-      schema: { params: reactionParams, response: { 200: changeResult } },
+      schema: { params: reactionParams, response: { 200: messageChange } },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
         const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
@@ -142,7 +142,7 @@ export function messageRoutes(deps: {
       summary: 'Remove your reaction (idempotent).',
       tags: ['messages'],
       access: send,
-      schema: { params: reactionParams, response: { 200: changeResult } },
+      schema: { params: reactionParams, response: { 200: messageChange } },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
         const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
@@ -190,13 +190,7 @@ export function messageRoutes(deps: {
       access: read,
       schema: {
         params: dialogParams,
-        response: {
-          200: z.object({
-            receipts: z.array(
-              z.object({ userId: z.string(), deliveredSeq: z.number(), readSeq: z.number() }),
-            ),
-          }),
-        },
+        response: { 200: receiptsBody },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);

@@ -1,3 +1,4 @@
+import { blocksBody, presenceBody, type PresenceVisibility, presenceVisibility } from '@parley/protocol';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
@@ -6,11 +7,6 @@ import { userOf } from '../messaging/dialog-routes.ts';
 import type { PresenceService } from './presence-service.ts';
 
 const userParams = z.object({ userId: z.uuid() });
-const presenceBody = z.object({
-  userId: z.string(),
-  status: z.enum(['online', 'offline']),
-  lastActiveAt: z.string().nullable(),
-});
 
 /** Presence, its privacy setting, and block lists. */
 export function presenceRoutes(deps: {
@@ -41,11 +37,11 @@ export function presenceRoutes(deps: {
       tags: ['presence'],
       access: profile,
       schema: {
-        body: z.object({ visibility: z.enum(['everyone', 'contacts', 'nobody']) }).strict(),
+        body: z.object({ visibility: presenceVisibility }).strict(),
       },
       handler: async (request, reply) => {
         const { tenantId, userId } = userOf(request);
-        const { visibility } = request.body as { visibility: 'everyone' | 'contacts' | 'nobody' };
+        const { visibility } = request.body as { visibility: PresenceVisibility };
         await deps.presence.setVisibility(tenantId, userId, visibility);
         return reply.code(204).send();
       },
@@ -57,9 +53,7 @@ export function presenceRoutes(deps: {
       tags: ['presence'],
       access: profile,
       schema: {
-        response: {
-          200: z.object({ blocks: z.array(z.object({ userId: z.string(), blockedAt: z.string() })) }),
-        },
+        response: { 200: blocksBody },
       },
       handler: async (request) => {
         const { tenantId, userId } = userOf(request);
