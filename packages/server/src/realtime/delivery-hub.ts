@@ -97,6 +97,10 @@ export class DeliveryHub {
       batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
       batch.readers.add(userId);
     }
+    this.#schedule(tenantId);
+  }
+
+  #schedule(tenantId: string): void {
     if (this.#reading.has(tenantId)) return;
     this.#reading.add(tenantId);
     // The end of this turn: hints published together (a group send, a commit batch) are read together.
@@ -104,15 +108,22 @@ export class DeliveryHub {
   }
 
   async #readLoop(tenantId: string): Promise<void> {
-    for (;;) {
-      const dialogs = this.#pending.get(tenantId);
-      this.#pending.delete(tenantId);
-      if (!dialogs) break;
-      const batches = [...dialogs.values()].filter((batch) => batch.starts.size > 0);
-      for (let index = 0; index < batches.length; index += DIALOGS_PER_READ)
-        await this.#read(tenantId, batches.slice(index, index + DIALOGS_PER_READ));
+    try {
+      for (;;) {
+        const dialogs = this.#pending.get(tenantId);
+        this.#pending.delete(tenantId);
+        if (!dialogs) break;
+        const batches = [...dialogs.values()].filter((batch) => batch.starts.size > 0);
+        for (let index = 0; index < batches.length; index += DIALOGS_PER_READ)
+          await this.#read(tenantId, batches.slice(index, index + DIALOGS_PER_READ));
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'realtime delivery failed');
+    } finally {
+      // Never leave the tenant marked as reading: its deliveries would stop for good.
+      this.#reading.delete(tenantId);
+      if (this.#pending.has(tenantId)) this.#schedule(tenantId);
     }
-    this.#reading.delete(tenantId);
   }
 
   /** Reads the batches' dialogs page by page until each is caught up, handing every page to its sockets. */
