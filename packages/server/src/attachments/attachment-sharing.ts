@@ -39,7 +39,7 @@ export function createAttachmentSharing(deps: {
     async share(tx, { tenantId, senderId, dialogId, messageId, attachmentIds }) {
       const ids = [...new Set(attachmentIds)];
       const found = new Map(
-        (await attachmentStore.findComplete(tx, tenantId, ids)).map((row) => [row.id, row]),
+        (await attachmentStore.findComplete(tx, tenantId, ids, dialect)).map((row) => [row.id, row]),
       );
       const summaries: AttachmentSummary[] = [];
       for (const [position, id] of ids.entries()) {

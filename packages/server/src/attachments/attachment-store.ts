@@ -41,8 +41,19 @@ export const attachmentStore = {
       .executeTakeFirst();
   },
 
-  /** Complete attachments among `ids`. */
-  async findComplete(tx: TenantTx, tenantId: string, ids: readonly string[]): Promise<AttachmentRow[]> {
+  /**
+   * Complete attachments among `ids`, for sharing. On PostgreSQL they stay share-locked until the
+   * transaction ends, in id order (the order `lock` is taken in by a message deletion): an erasure under
+   * way (`lock`) is waited for, and the row is read again after it, so a share never meets a row deleted
+   * under it (a foreign-key error) nor records a share of a removed attachment; an erasure that comes second
+   * waits for the share and sees the new message. SQLite serialises writers.
+   */
+  async findComplete(
+    tx: TenantTx,
+    tenantId: string,
+    ids: readonly string[],
+    dialect: DialectName,
+  ): Promise<AttachmentRow[]> {
     if (ids.length === 0) return [];
     return tx
       .selectFrom('attachments')
@@ -50,6 +61,8 @@ export const attachmentStore = {
       .where('tenant_id', '=', tenantId)
       .where('id', 'in', ids)
       .where('status', '=', 'complete')
+      .orderBy('id')
+      .$if(dialect === 'postgres', (query) => query.forShare())
       .execute();
   },
 

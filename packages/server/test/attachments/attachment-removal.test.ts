@@ -8,7 +8,10 @@
  * attachment, or one reachable only through a message one hid; reading the removed content or its key back
  * from the database rows.
  */
+import { setImmediate } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createAttachmentSharing } from '../../src/attachments/attachment-sharing.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { bearer, json, newMember, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -191,6 +194,52 @@ describeEachDialect('removing attachments', (dialect) => {
     expect(await rowsOf(id)).toEqual({ attachment: undefined, chunks: [], shares: [] });
     expect((await download(bob.token, id)).status).toBe(404);
   });
+
+  if (dialect === 'postgres') {
+    it('attack: forwarding an attachment while its last message is deleted for everyone answers 404, never a 500 or its content', async () => {
+      // Carol forwards the file at the very moment Bob deletes the only message that shares it. The
+      // deletion (held open here, exactly as the message service runs it) has erased the attachment but not
+      // committed yet; Carol's send must wait for it and then find nothing to share.
+      const id = await upload(bob.token, 'race.txt');
+      const ward = await group(bob.token, [carol.userId]);
+      const messageId = await shared(bob.token, ward, id, 'race');
+      const elsewhere = await group(carol.token, [dave.userId]);
+      const { storage } = server.app;
+      const sharing = createAttachmentSharing({ fieldCipher: server.app.security.fieldCipher, dialect });
+      let forward: Promise<{ status: number }> = Promise.resolve({ status: 0 });
+      await storage.withTenant(owner.tenantId, async (tx) => {
+        await tx
+          .updateTable('messages')
+          .set({ body: null, deleted_at: Date.now() })
+          .where('tenant_id', '=', owner.tenantId)
+          .where('id', '=', messageId)
+          .execute();
+        await sharing.release(tx, owner.tenantId, messageId);
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx);
+        forward = share(carol.token, elsewhere, id, 'forward-racing');
+        await waitUntilBlockedBy(rows[0]?.pid ?? 0);
+      });
+      const answer = await forward;
+      expect(answer.status).toBe(404);
+      expect(await rowsOf(id)).toEqual({ attachment: undefined, chunks: [], shares: [] });
+      expect(await attachmentsShown(dave.token, elsewhere)).toEqual([]);
+    });
+  }
+
+  /** Resolves once another PostgreSQL backend waits for a lock the backend `pid` holds. */
+  const waitUntilBlockedBy = async (pid: number) => {
+    const db = server.app.storage.kysely;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const { rows } = await sql<{ waiting: number }>`
+        select count(*)::int as waiting from pg_stat_activity where ${pid} = any(pg_blocking_pids(pid))`.execute(
+        db,
+      );
+      if ((rows[0]?.waiting ?? 0) > 0) return;
+      await setImmediate();
+    }
+    throw new Error('the concurrent request never waited for the deletion');
+  };
 
   it('takes away a member’s download through a message they hid for themselves, not through one they still see', async () => {
     const id = await upload(bob.token, 'rota.txt');
