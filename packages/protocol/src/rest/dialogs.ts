@@ -46,12 +46,19 @@ export type UpdateDialogBody = z.infer<typeof updateDialogBody>;
 export const reactionSummary = z.object({ emoji: z.string(), userIds: z.array(z.string()) });
 export type ReactionSummary = z.infer<typeof reactionSummary>;
 
-/** A reaction: one emoji grapheme or a short `:name:` shortcode. */
+/**
+ * A reaction: one emoji (an RGI emoji sequence, or one pictographic character) or a short `:name:` shortcode.
+ * Nothing else: reactions are stored unencrypted (routing metadata), so they must not carry free text.
+ * (The `v` flag, for `\p{RGI_Emoji}`, is built at run time: only the server parses with it.)
+ */
 export const reactionKey = z
   .string()
   .min(1)
   .max(32)
-  .regex(/^(?::[a-z0-9_+-]{1,30}:|[^\s:]{1,16})$/u, 'an emoji or a :shortcode:');
+  .regex(
+    new RegExp(String.raw`^(?::[a-z0-9_+\-]{1,30}:|\p{RGI_Emoji}|\p{Extended_Pictographic}\u{FE0F}?)$`, 'v'),
+    'one emoji or a :shortcode:',
+  );
 
 export const messageBody = z.object({
   id: z.string(),

@@ -137,11 +137,22 @@ describeEachDialect(
       );
       const removed = await server.request(thumbs, bearer(bob.token, 'DELETE'));
       expect(removed.json<Change>().message.reactions).toEqual([{ emoji: '👍', userIds: [owner.userId] }]);
-      const notEmoji = await server.request(
-        `${path(dialogId, message.id)}/reactions/a%20b`,
-        bearer(bob.token, 'PUT'),
-      );
-      expect(notEmoji.status).toBe(400);
+      // Reactions are stored unencrypted: free text (a name, a diagnosis) must not ride in one.
+      for (const text of ['a b', 'hiv', 'John', '👍👍', 'a/b?c']) {
+        const notEmoji = await server.request(
+          `${path(dialogId, message.id)}/reactions/${encodeURIComponent(text)}`,
+          bearer(bob.token, 'PUT'),
+        );
+        expect(notEmoji.status, text).toBe(400);
+        expect(notEmoji.json<{ error: { code: string } }>().error.code).toBe('validation_failed');
+      }
+      for (const emoji of ['👍🏽', '👨‍👩‍👧', '🇩🇪', '❤', ':tada:']) {
+        const accepted = await server.request(
+          `${path(dialogId, message.id)}/reactions/${encodeURIComponent(emoji)}`,
+          bearer(bob.token, 'PUT'),
+        );
+        expect(accepted.status, emoji).toBe(200);
+      }
     });
 
     it('accepts replies to messages of the same dialog and mentions of its members only', async () => {
