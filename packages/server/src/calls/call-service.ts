@@ -6,6 +6,7 @@ import {
 } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
+import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import type { Counter } from '../counters/counter.ts';
 import { newId } from '../ids.ts';
@@ -27,6 +28,12 @@ interface Outgoing {
   userId: string;
   deviceId?: string;
   frame: CallServerFrame;
+}
+
+/** What a change leaves to do: frames to send after commit, and the `call.ended` entry if it ended the call. */
+interface Settled {
+  outgoing: Outgoing[];
+  ended?: AuditInput;
 }
 
 const CALL_STARTS_PER_MINUTE = 20;
@@ -73,8 +80,12 @@ export function createCallService(deps: {
     };
   }
 
-  /** After a change: ends the call when nobody is left to talk to, and tells every participant. */
-  async function settle(tx: TenantTx, call: CallRow): Promise<Outgoing[]> {
+  /**
+   * After a change: ends the call when nobody is left to talk to, and tells every participant. Does not
+   * append the `call.ended` entry itself: the caller appends it as the transaction's last statement, since on
+   * PostgreSQL the append locks the tenant's audit chain head until commit (every call in the tenant waits).
+   */
+  async function settle(tx: TenantTx, call: CallRow): Promise<Settled> {
     const participants = await callStore.participants(tx, call.tenant_id, [call.id]);
     const joined = participants.filter((row) => row.state === 'joined');
     const ringing = participants.filter((row) => row.state === 'ringing');
@@ -96,7 +107,7 @@ export function createCallService(deps: {
     }
     if (outcome === undefined) {
       const frame = stateFrame(call, participants);
-      return everyone.map((userId) => ({ userId, frame }));
+      return { outgoing: everyone.map((userId) => ({ userId, frame })) };
     }
     const now = clock.now();
     for (const row of participants) {
@@ -109,22 +120,34 @@ export function createCallService(deps: {
         });
     }
     await callStore.updateCall(tx, call.tenant_id, call.id, { state: 'ended', outcome, ended_at: now });
-    await audit.append(tx, call.tenant_id, {
-      actor: { type: 'system' },
-      action: 'call.ended',
-      target: { type: 'call', id: call.id },
-      outcome: 'success',
-      details: {
-        outcome,
-        media: call.media,
-        participants: participants.length,
-        durationSeconds: call.answered_at === null ? 0 : Math.round((now - call.answered_at) / 1000),
-      },
-    });
     clearTimeout(timers.get(call.id));
     timers.delete(call.id);
     const frame: CallServerFrame = { type: 'call.ended', callId: call.id, outcome };
-    return everyone.map((userId) => ({ userId, frame }));
+    return {
+      outgoing: everyone.map((userId) => ({ userId, frame })),
+      ended: {
+        actor: { type: 'system' },
+        action: 'call.ended',
+        target: { type: 'call', id: call.id },
+        outcome: 'success',
+        details: {
+          outcome,
+          media: call.media,
+          participants: participants.length,
+          durationSeconds: call.answered_at === null ? 0 : Math.round((now - call.answered_at) / 1000),
+        },
+      },
+    };
+  }
+
+  /**
+   * Appends a transaction's audit entries; call it as the transaction's last statement. On PostgreSQL the
+   * first append locks the tenant's chain head until commit, so anything after it would hold every other
+   * call start and end of the tenant waiting. The entries stay in the transaction: a call is never recorded
+   * without its audit entry, nor the other way round.
+   */
+  async function appendLast(tx: TenantTx, tenantId: string, entries: readonly AuditInput[]): Promise<void> {
+    for (const entry of entries) await audit.append(tx, tenantId, entry);
   }
 
   /** Runs a change under the call's lock, then sends what it produced. */
@@ -139,7 +162,10 @@ export function createCallService(deps: {
       const participants = await callStore.participants(tx, tenantId, [callId]);
       if (!(await work(tx, call, participants))) return [];
       const fresh = await callStore.lockCall(tx, tenantId, callId, storage.dialect);
-      return fresh ? settle(tx, fresh) : [];
+      if (!fresh) return [];
+      const settled = await settle(tx, fresh);
+      await appendLast(tx, tenantId, settled.ended ? [settled.ended] : []);
+      return settled.outgoing;
     });
     await emit(tenantId, outgoing);
   }
@@ -273,13 +299,6 @@ export function createCallService(deps: {
             device_id: null,
             joined_at: null,
           });
-        await audit.append(tx, actor.tenantId, {
-          actor: { type: 'user', id: actor.userId },
-          action: 'call.started',
-          target: { type: 'call', id: callId },
-          outcome: 'success',
-          details: { media, participants: callees.length + 1, ...(dialogId === null ? {} : { dialogId }) },
-        });
         const incoming: CallServerFrame = {
           type: 'call.incoming',
           callId,
@@ -289,7 +308,17 @@ export function createCallService(deps: {
           participantIds: [actor.userId, ...callees],
         };
         const ringing = callees.filter((callee) => !busy.has(callee));
-        return [...ringing.map((userId) => ({ userId, frame: incoming })), ...(await settle(tx, call))];
+        // Everyone busy ends the call at once: settle writes that, and `call.ended` follows `call.started`.
+        const settled = await settle(tx, call);
+        const started: AuditInput = {
+          actor: { type: 'user', id: actor.userId },
+          action: 'call.started',
+          target: { type: 'call', id: callId },
+          outcome: 'success',
+          details: { media, participants: callees.length + 1, ...(dialogId === null ? {} : { dialogId }) },
+        };
+        await appendLast(tx, actor.tenantId, settled.ended ? [started, settled.ended] : [started]);
+        return [...ringing.map((userId) => ({ userId, frame: incoming })), ...settled.outgoing];
       });
       await emit(actor.tenantId, outgoing);
       const timer = setTimeout(() => {
