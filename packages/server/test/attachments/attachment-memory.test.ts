@@ -50,12 +50,13 @@ describeEachDialect('attachment memory', (dialect) => {
     gc();
     gc();
     const before = process.memoryUsage();
-    const peak = { arrayBuffers: 0, rss: 0 };
+    const peak = { arrayBuffers: 0, heapUsed: 0, rss: 0 };
     const sample = () => {
       gc();
       gc(); // the second pass frees Buffer backing stores the first one only detached
       const now = process.memoryUsage();
       peak.arrayBuffers = Math.max(peak.arrayBuffers, now.arrayBuffers - before.arrayBuffers);
+      peak.heapUsed = Math.max(peak.heapUsed, now.heapUsed - before.heapUsed);
       peak.rss = Math.max(peak.rss, now.rss - before.rss);
     };
 
@@ -104,13 +105,15 @@ describeEachDialect('attachment memory', (dialect) => {
 
     // Printed for docs/performance.md; the bounds are what the test promises.
     console.info(
-      `[${dialect}] ${TOTAL / MiB} MiB attachment: peak growth upload arrayBuffers ${(uploadPeak.arrayBuffers / MiB).toFixed(1)} MiB, rss ${(uploadPeak.rss / MiB).toFixed(1)} MiB; overall arrayBuffers ${(peak.arrayBuffers / MiB).toFixed(1)} MiB, rss ${(peak.rss / MiB).toFixed(1)} MiB`,
+      `[${dialect}] ${TOTAL / MiB} MiB attachment: peak growth upload arrayBuffers ${(uploadPeak.arrayBuffers / MiB).toFixed(1)} MiB, rss ${(uploadPeak.rss / MiB).toFixed(1)} MiB; overall arrayBuffers ${(peak.arrayBuffers / MiB).toFixed(1)} MiB, heap ${(peak.heapUsed / MiB).toFixed(1)} MiB, rss ${(peak.rss / MiB).toFixed(1)} MiB`,
     );
-    // Whole-file buffering anywhere (request body, chunk rows, response) would show as 32 MiB or more. Stream
-    // bytes live in Buffer backing stores: one 512 KiB batch of chunks plus pieces in flight on each side. The
-    // resident set also holds allocator and SQLite page-cache growth of ~20 MiB that does not scale with the
-    // file (the same at 64 MiB).
+    // Whole-file buffering anywhere (request body, chunk rows, response) would show as 32 MiB or more: in
+    // Buffer backing stores (arrayBuffers), or in the JavaScript heap if bytes were held as strings. Stream
+    // bytes live in Buffer backing stores: one 512 KiB batch of chunks plus pieces in flight on each side.
+    // The resident set also holds allocator and SQLite page-cache growth (16–22 MiB on SQLite, more when the
+    // machine is busy) that does not scale with the file (the same at 64 MiB), so it gets a looser bound.
     expect(peak.arrayBuffers).toBeLessThan(8 * MiB);
-    expect(peak.rss).toBeLessThan(TOTAL);
+    expect(peak.heapUsed).toBeLessThan(16 * MiB);
+    expect(peak.rss).toBeLessThan(TOTAL + 16 * MiB);
   }, 120_000);
 });
