@@ -138,6 +138,33 @@ describeEachDialect('time-based audit checkpoints', (dialect) => {
     expect(await checkpointSeqs(tenant)).toEqual([5]);
   });
 
+  it('attack: a forged checkpoint does not get a rewritten tail signed for real', async () => {
+    // The intruder rewrites entries 6 and 7 and adds a checkpoint at 6 with a signature copied from another
+    // checkpoint. Trusting it, the job would sign 7 genuinely; deleting the forgery afterwards would leave a
+    // chain that verifies. The job checks the checkpoint it starts from and refuses.
+    const tenant = await chainOf7();
+    await rewriteTail(tenant, 6, hideIntruder);
+    const [genuine] = await f.checkpoints(tenant);
+    const six = (await f.rows(tenant))[5];
+    await f.asTenant(tenant, (tx) =>
+      tx
+        .insertInto('audit_checkpoints')
+        .values({
+          ...(genuine ?? { key_id: '', signed_at: 0, signature: '' }),
+          tenant_id: tenant,
+          seq: 6,
+          hash: six?.hash ?? '',
+        })
+        .execute(),
+    );
+    f.clock.time += (intervalSeconds + 1) * 1000;
+    const pass = await job().run();
+    expect(pass.refused.filter((chain) => chain.tenantId === tenant)).toEqual([
+      { tenantId: tenant, firstBad: { seq: 6, id: six?.id, reason: 'checkpoint signature invalid' } },
+    ]);
+    expect(await checkpointSeqs(tenant)).toEqual([5, 6]);
+  });
+
   it('attack: one chain that makes the pass fail does not leave the other tenants’ tails unsigned', async () => {
     // Someone who can write the database makes one chain fail every pass (a row that cannot be hashed, a
     // lock held on its head), hoping the job stops there and every other tenant's tail stays rewritable.

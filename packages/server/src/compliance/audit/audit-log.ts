@@ -170,7 +170,11 @@ export class AuditLog {
       const head = await this.#lockHead(tx, tenantId);
       // Read again under the lock: another node may have signed meanwhile.
       if (!(await unsignedTailDue(tx, tenantId, unsignedBefore))) return { status: 'not_due' } as const;
-      const bad = await checkUnsignedTail(tx, tenantId, head, this.#batchSize);
+      const bad = await checkUnsignedTail(tx, tenantId, head, {
+        signingKeys: this.#deps.signingKeys,
+        checkpointEvery: this.#checkpointEvery,
+        batchSize: this.#batchSize,
+      });
       if (bad) return { status: 'refused', firstBad: bad } as const;
       await this.#checkpoint(tx, tenantId, head.seq, head.hash);
       return { status: 'signed', seq: head.seq } as const;

@@ -1,7 +1,7 @@
 import type { TenantTx } from '../../storage/database.ts';
-import { GENESIS_HASH } from './audit-entry.ts';
+import { entryHash, GENESIS_HASH } from './audit-entry.ts';
 import { type AuditHeadRow, auditStore } from './audit-store.ts';
-import { checkLink, type FirstBad } from './audit-verifier.ts';
+import { type AuditVerifierDeps, checkCheckpoint, checkLink, type FirstBad } from './audit-verifier.ts';
 
 /**
  * The unsigned tail of a chain: the entries after its last checkpoint. Count-based checkpoints leave up to
@@ -21,17 +21,26 @@ export async function unsignedTailDue(
 }
 
 /**
- * Recomputes the entries after the last checkpoint up to `head`, as `audit verify` would: each must follow
- * the one before (the first, the checkpointed entry) and hash to what it says, and the head must name the
- * last. Answers the first entry that does not, or undefined when the tail may be signed.
+ * Recomputes the entries after the last checkpoint up to `head`, as `audit verify` would: the checkpoint
+ * must be genuine (its entry intact, its signature valid: a forged checkpoint would otherwise let a rewritten
+ * tail be signed for real), each entry must follow the one before and hash to what it says, and the head
+ * must name the last. Answers the first entry that does not, or undefined when the tail may be signed.
  */
 export async function checkUnsignedTail(
   tx: TenantTx,
   tenantId: string,
   head: AuditHeadRow,
-  batchSize: number,
+  deps: Pick<AuditVerifierDeps, 'signingKeys' | 'checkpointEvery' | 'batchSize'>,
 ): Promise<FirstBad | undefined> {
+  const { batchSize } = deps;
   const last = await auditStore.lastCheckpoint(tx, tenantId);
+  if (last) {
+    const [entry] = await auditStore.readEntriesAfter(tx, tenantId, last.seq - 1, 1);
+    if (entry?.seq !== last.seq) return { seq: last.seq, reason: 'sequence gap' };
+    if (entryHash(entry) !== entry.hash) return { seq: entry.seq, id: entry.id, reason: 'hash mismatch' };
+    const bad = await checkCheckpoint(tenantId, entry, last, deps);
+    if (bad) return bad;
+  }
   const state = { lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
   while (state.lastSeq < head.seq) {
     const rows = await auditStore.readEntriesAfter(tx, tenantId, state.lastSeq, batchSize);

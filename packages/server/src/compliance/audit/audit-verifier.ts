@@ -131,11 +131,12 @@ export function checkLink(
   return undefined;
 }
 
-async function checkCheckpoint(
+/** A checkpoint must name its entry's hash and carry a valid signature; one is due every `checkpointEvery`. */
+export async function checkCheckpoint(
   tenantId: string,
   row: AuditRow,
   checkpoint: AuditCheckpointRow | undefined,
-  deps: AuditVerifierDeps,
+  deps: Pick<AuditVerifierDeps, 'signingKeys' | 'checkpointEvery'>,
 ): Promise<FirstBad | undefined> {
   const at = { seq: row.seq, id: row.id };
   if (!checkpoint) {
