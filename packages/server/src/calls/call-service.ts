@@ -30,6 +30,12 @@ interface Outgoing {
   frame: CallServerFrame;
 }
 
+/** A call and its participants as a change left them (written, and applied to the rows already held). */
+interface CallView {
+  call: CallRow;
+  participants: ParticipantRow[];
+}
+
 /** What a change leaves to do: frames to send after commit, and the `call.ended` entry if it ended the call. */
 interface Settled {
   outgoing: Outgoing[];
@@ -95,9 +101,11 @@ export function createCallService(deps: {
    * After a change: ends the call when nobody is left to talk to, and tells every participant. Does not
    * append the `call.ended` entry itself: the caller appends it as the transaction's last statement, since on
    * PostgreSQL the append locks the tenant's audit chain head until commit (every call in the tenant waits).
+   * Reads nothing: the view is what the change wrote, under the call's lock.
    */
-  async function settle(tx: TenantTx, call: CallRow): Promise<Settled> {
-    const participants = await callStore.participants(tx, call.tenant_id, [call.id]);
+  async function settle(tx: TenantTx, { call, participants: before }: CallView): Promise<Settled> {
+    // Every writer of a call's participants holds the call's lock (or inserted them), so this is the table.
+    const participants = [...before].sort((a, b) => (a.user_id < b.user_id ? -1 : 1));
     const joined = participants.filter((row) => row.state === 'joined');
     const ringing = participants.filter((row) => row.state === 'ringing');
     const everyone = participants.map((row) => row.user_id);
@@ -121,15 +129,13 @@ export function createCallService(deps: {
       return { outgoing: everyone.map((userId) => ({ userId, frame })) };
     }
     const now = clock.now();
-    for (const row of participants) {
-      if (row.state === 'ringing')
-        await callStore.updateParticipant(tx, call.tenant_id, call.id, row.user_id, { state: 'missed' });
-      if (row.state === 'joined')
-        await callStore.updateParticipant(tx, call.tenant_id, call.id, row.user_id, {
-          state: 'left',
-          left_at: now,
-        });
-    }
+    if (ringing.length > 0)
+      await callStore.moveParticipants(tx, call.tenant_id, call.id, 'ringing', { state: 'missed' });
+    if (joined.length > 0)
+      await callStore.moveParticipants(tx, call.tenant_id, call.id, 'joined', {
+        state: 'left',
+        left_at: now,
+      });
     await callStore.updateCall(tx, call.tenant_id, call.id, { state: 'ended', outcome, ended_at: now });
     clearTimeout(timers.get(call.id));
     timers.delete(call.id);
@@ -161,24 +167,41 @@ export function createCallService(deps: {
     for (const entry of entries) await audit.append(tx, tenantId, entry);
   }
 
-  /** Runs a change under the call's lock, then sends what it produced. */
+  /**
+   * Runs a change under the call's lock, then sends what it produced. `work` writes its change and returns
+   * the view with the change applied (or nothing, when there was nothing to change): the rows are held under
+   * the lock, so they need not be read again.
+   */
   async function change(
     tenantId: string,
     callId: string,
-    work: (tx: TenantTx, call: CallRow, participants: ParticipantRow[]) => Promise<boolean>,
+    work: (tx: TenantTx, view: CallView) => Promise<CallView | undefined>,
   ): Promise<void> {
     const outgoing = await storage.withTenant(tenantId, async (tx) => {
       const call = await callStore.lockCall(tx, tenantId, callId, storage.dialect);
       if (!call || call.state === 'ended') throw new AppError('not_found', 'No such call in progress.');
       const participants = await callStore.participants(tx, tenantId, [callId]);
-      if (!(await work(tx, call, participants))) return [];
-      const fresh = await callStore.lockCall(tx, tenantId, callId, storage.dialect);
-      if (!fresh) return [];
-      const settled = await settle(tx, fresh);
+      const changed = await work(tx, { call, participants });
+      if (!changed) return [];
+      const settled = await settle(tx, changed);
       await appendLast(tx, tenantId, settled.ended ? [settled.ended] : []);
       return settled.outgoing;
     });
     await emit(tenantId, outgoing);
+  }
+
+  /** Writes one participant's change and returns the view with it applied. */
+  async function updateParticipant(
+    tx: TenantTx,
+    { call, participants }: CallView,
+    userId: string,
+    changes: Partial<ParticipantRow>,
+  ): Promise<CallView> {
+    await callStore.updateParticipant(tx, call.tenant_id, call.id, userId, changes);
+    return {
+      call,
+      participants: participants.map((row) => (row.user_id === userId ? { ...row, ...changes } : row)),
+    };
   }
 
   function participantOf(participants: readonly ParticipantRow[], userId: string): ParticipantRow {
@@ -214,19 +237,19 @@ export function createCallService(deps: {
       .execute();
   }
 
-  /** Who a call rings: the other user (sharing a dialog, no block), or a dialog's other members. */
+  /**
+   * Who a call rings — the other user (sharing a dialog, no block), or a dialog's other members — and which
+   * of them are busy. Refuses a caller already in a call; run it with the caller's row locked (`lockUser`).
+   */
   async function calleesOf(tx: TenantTx, actor: CallActor, to: { userId: string } | { dialogId: string }) {
     if ('userId' in to) {
       if (to.userId === actor.userId) throw new AppError('validation_failed', 'You cannot call yourself.');
       const { callPolicy } = await deps.limits(tx, actor.tenantId);
-      const reachable =
-        callPolicy === 'tenant'
-          ? await relationships.isActiveUser(tx, actor.tenantId, to.userId)
-          : await relationships.shareActiveDialog(tx, actor.tenantId, actor.userId, to.userId);
-      if (!reachable) throw new AppError('not_found', 'You can call people you share a dialog with.');
-      if (await relationships.eitherBlocked(tx, actor.tenantId, actor.userId, to.userId))
-        throw new AppError('blocked');
-      return { dialogId: null, callees: [to.userId] };
+      const pair = await callStore.pairChecks(tx, actor.tenantId, actor.userId, to.userId, callPolicy);
+      if (!pair.reachable) throw new AppError('not_found', 'You can call people you share a dialog with.');
+      if (pair.blocked) throw new AppError('blocked');
+      if (pair.userBusy) throw new AppError('conflict', 'You are already in a call.');
+      return { dialogId: null, callees: [to.userId], busy: new Set(pair.otherBusy ? [to.userId] : []) };
     }
     const members = await activeMembers(tx, actor.tenantId, to.dialogId);
     const me = members.find((row) => row.user_id === actor.userId);
@@ -243,7 +266,9 @@ export function createCallService(deps: {
       if (!(await relationships.eitherBlocked(tx, actor.tenantId, actor.userId, other)))
         reachable.push(other);
     if (dialogType === 'private' && reachable.length < others.length) throw new AppError('blocked');
-    return { dialogId: to.dialogId, callees: reachable };
+    const busy = await callStore.busyAmong(tx, actor.tenantId, [actor.userId, ...reachable]);
+    if (busy.has(actor.userId)) throw new AppError('conflict', 'You are already in a call.');
+    return { dialogId: to.dialogId, callees: reachable, busy };
   }
 
   /**
@@ -274,11 +299,8 @@ export function createCallService(deps: {
       await leaveDeadDevices(actor.tenantId, 'userId' in to ? [actor.userId, to.userId] : [actor.userId]);
       const callId = newId();
       const outgoing = await storage.withTenant(actor.tenantId, async (tx) => {
-        const { dialogId, callees } = await calleesOf(tx, actor, to);
         await lockUser(tx, actor.tenantId, actor.userId);
-        if ((await callStore.busyAmong(tx, actor.tenantId, [actor.userId])).size > 0)
-          throw new AppError('conflict', 'You are already in a call.');
-        const busy = await callStore.busyAmong(tx, actor.tenantId, callees);
+        const { dialogId, callees, busy } = await calleesOf(tx, actor, to);
         const now = clock.now();
         const call: CallRow = {
           id: callId,
@@ -293,23 +315,19 @@ export function createCallService(deps: {
           answered_at: null,
           ended_at: null,
         };
-        await callStore.insertCall(tx, call);
         const base = { tenant_id: actor.tenantId, call_id: callId, left_at: null };
-        await callStore.insertParticipant(tx, {
-          ...base,
-          user_id: actor.userId,
-          state: 'joined',
-          device_id: actor.deviceId,
-          joined_at: now,
-        });
-        for (const callee of callees)
-          await callStore.insertParticipant(tx, {
+        const participants: ParticipantRow[] = [
+          { ...base, user_id: actor.userId, state: 'joined', device_id: actor.deviceId, joined_at: now },
+          ...callees.map((callee) => ({
             ...base,
             user_id: callee,
-            state: busy.has(callee) ? 'busy' : 'ringing',
+            state: busy.has(callee) ? ('busy' as const) : ('ringing' as const),
             device_id: null,
             joined_at: null,
-          });
+          })),
+        ];
+        await callStore.insertCall(tx, call);
+        await callStore.insertParticipants(tx, participants);
         const incoming: CallServerFrame = {
           type: 'call.incoming',
           callId,
@@ -320,7 +338,7 @@ export function createCallService(deps: {
         };
         const ringing = callees.filter((callee) => !busy.has(callee));
         // Everyone busy ends the call at once: settle writes that, and `call.ended` follows `call.started`.
-        const settled = await settle(tx, call);
+        const settled = await settle(tx, { call, participants });
         const started: AuditInput = {
           actor: { type: 'user', id: actor.userId },
           action: 'call.started',
@@ -343,8 +361,9 @@ export function createCallService(deps: {
 
     /** Accept on this device (first device wins), or join a group call in progress. */
     accept: (actor: CallActor, callId: string) =>
-      change(actor.tenantId, callId, async (tx, call, participants) => {
-        const me = participantOf(participants, actor.userId);
+      change(actor.tenantId, callId, async (tx, view) => {
+        const { call } = view;
+        const me = participantOf(view.participants, actor.userId);
         if (call.state === 'ringing' && clock.now() - call.created_at > deps.ringTimeoutMs)
           throw new AppError('not_found', 'This call is no longer ringing.');
         if (call.dialog_id !== null) {
@@ -352,46 +371,41 @@ export function createCallService(deps: {
           const members = await activeMembers(tx, actor.tenantId, call.dialog_id);
           if (!members.some((row) => row.user_id === actor.userId)) throw new AppError('not_found');
         }
-        if (await relationships.eitherBlocked(tx, actor.tenantId, actor.userId, call.caller_id))
-          throw new AppError('blocked');
         await lockUser(tx, actor.tenantId, actor.userId);
+        const pair = await callStore.pairChecks(tx, actor.tenantId, actor.userId, call.caller_id, null);
+        if (pair.blocked) throw new AppError('blocked');
         if (me.state === 'joined')
           throw new AppError('conflict', 'You already joined this call on another device.');
         if (me.state !== 'ringing' && !(call.state === 'active' && me.state !== 'busy'))
           throw new AppError('conflict', 'This call can no longer be accepted.');
-        if ((await callStore.busyAmong(tx, actor.tenantId, [actor.userId])).size > 0)
-          throw new AppError('conflict', 'You are already in a call.');
+        if (pair.userBusy) throw new AppError('conflict', 'You are already in a call.');
         const now = clock.now();
-        await callStore.updateParticipant(tx, actor.tenantId, callId, actor.userId, {
+        const joined = await updateParticipant(tx, view, actor.userId, {
           state: 'joined',
           device_id: actor.deviceId,
           joined_at: now,
           left_at: null,
         });
-        if (call.state === 'ringing')
-          await callStore.updateCall(tx, actor.tenantId, callId, { state: 'active', answered_at: now });
-        return true;
+        if (call.state !== 'ringing') return joined;
+        const answered = { state: 'active', answered_at: now } as const;
+        await callStore.updateCall(tx, actor.tenantId, callId, answered);
+        return { ...joined, call: { ...call, ...answered } };
       }),
 
     reject: (actor: CallActor, callId: string) =>
-      change(actor.tenantId, callId, async (tx, _call, participants) => {
-        const me = participantOf(participants, actor.userId);
+      change(actor.tenantId, callId, async (tx, view) => {
+        const me = participantOf(view.participants, actor.userId);
         if (me.state !== 'ringing') throw new AppError('conflict', 'This call is not ringing for you.');
-        await callStore.updateParticipant(tx, actor.tenantId, callId, actor.userId, { state: 'rejected' });
-        return true;
+        return updateParticipant(tx, view, actor.userId, { state: 'rejected' });
       }),
 
     /** Leave the call (the caller hanging up while it rings cancels it). */
     hangup: (actor: CallActor, callId: string) =>
-      change(actor.tenantId, callId, async (tx, _call, participants) => {
-        const me = participantOf(participants, actor.userId);
+      change(actor.tenantId, callId, async (tx, view) => {
+        const me = participantOf(view.participants, actor.userId);
         if (me.state !== 'joined' || me.device_id !== actor.deviceId)
           throw new AppError('conflict', 'You are not in this call on this device.');
-        await callStore.updateParticipant(tx, actor.tenantId, callId, actor.userId, {
-          state: 'left',
-          left_at: clock.now(),
-        });
-        return true;
+        return updateParticipant(tx, view, actor.userId, { state: 'left', left_at: clock.now() });
       }),
 
     /** Relays SDP or ICE from a joined device to another joined device of the same call. */
@@ -423,11 +437,15 @@ export function createCallService(deps: {
 
     /** Nobody answered in time: those still ringing missed it. */
     ringTimeout: (tenantId: string, callId: string) =>
-      change(tenantId, callId, async (tx, _call, participants) => {
-        const ringing = participants.filter((row) => row.state === 'ringing');
-        for (const row of ringing)
-          await callStore.updateParticipant(tx, tenantId, callId, row.user_id, { state: 'missed' });
-        return ringing.length > 0;
+      change(tenantId, callId, async (tx, { call, participants }) => {
+        if (!participants.some((row) => row.state === 'ringing')) return undefined;
+        await callStore.moveParticipants(tx, tenantId, callId, 'ringing', { state: 'missed' });
+        return {
+          call,
+          participants: participants.map((row) =>
+            row.state === 'ringing' ? { ...row, state: 'missed' as const } : row,
+          ),
+        };
       }),
 
     /** A device's connection closed: it leaves every call it was in. */

@@ -199,6 +199,13 @@ describeEachDialect('call signaling over the realtime channel', (dialect) => {
     );
     const busy = await startCall(alice, { userId: user('bob').userId });
     expect(await ended(alice.socket, busy)).toMatchObject({ outcome: 'busy' });
+    // Started and ended in one transaction: both entries are in the audit log, in that order.
+    const busyAudit = await server.request(`/v1/audit?targetId=${busy}&order=asc`, bearer(owner.accessToken));
+    expect(
+      busyAudit
+        .json<{ entries: { action: string; details: unknown }[] }>()
+        .entries.map((entry) => entry.action),
+    ).toEqual(['call.started', 'call.ended']);
     await ask(carol, { type: 'call.hangup', callId: busyCall });
     await ended(bob.socket, busyCall);
 
@@ -473,5 +480,43 @@ describeEachDialect('call signaling over the realtime channel', (dialect) => {
     const aliceSees = await server.request(`/v1/dialogs/${hidden}/calls`, bearer(user('alice').token));
     expect(aliceSees.json<{ calls: { id: string }[] }>().calls.map((call) => call.id)).toEqual([earlier]);
     for (const each of [alice, carol, dave]) each.socket.ws.close();
+  });
+  it('refuses a start by a caller already in a call, and an accept across a block made while it rang', async () => {
+    const bob = await device('bob');
+    const carol = await device('carol');
+    const alice = await device('alice');
+    const first = await startCall(carol, { userId: user('bob').userId });
+    await bob.socket.next((frame) => frame.type === 'call.incoming' && frame.callId === first);
+    await ask(bob, { type: 'call.accept', callId: first });
+    await carol.socket.next(
+      (frame) => frame.type === 'call.state' && frame.callId === first && frame.state === 'active',
+    );
+    // Carol is in a call: a second one, to a user or to a dialog, is refused and rings nobody.
+    const toUser = await ask(carol, {
+      type: 'call.start',
+      to: { userId: user('alice').userId },
+      media: 'audio',
+    });
+    expect(toUser).toMatchObject({ type: 'error', code: 'conflict' });
+    const dialogs = (await server.request('/v1/dialogs', bearer(user('carol').token))).json<{
+      dialogs: { id: string; name: string | null }[];
+    }>();
+    const team = dialogs.dialogs.find((entry) => entry.name === 'Team')?.id ?? '';
+    const toDialog = await ask(carol, { type: 'call.start', to: { dialogId: team }, media: 'audio' });
+    expect(toDialog).toMatchObject({ type: 'error', code: 'conflict' });
+    await ask(carol, { type: 'call.hangup', callId: first });
+    await ended(bob.socket, first);
+    expect(alice.socket.frames.filter((frame) => frame.type === 'call.incoming')).toEqual([]);
+
+    // Bob blocks Carol while her call rings: his accept is refused, and nobody joined.
+    const second = await startCall(carol, { userId: user('bob').userId });
+    await bob.socket.next((frame) => frame.type === 'call.incoming' && frame.callId === second);
+    await server.request(`/v1/me/blocks/${user('carol').userId}`, bearer(user('bob').token, 'PUT'));
+    const accepted = await ask(bob, { type: 'call.accept', callId: second });
+    expect(accepted).toMatchObject({ type: 'error', code: 'blocked' });
+    await server.request(`/v1/me/blocks/${user('carol').userId}`, bearer(user('bob').token, 'DELETE'));
+    await ask(carol, { type: 'call.hangup', callId: second });
+    expect(await ended(bob.socket, second)).toMatchObject({ outcome: 'cancelled' });
+    for (const each of [alice, bob, carol]) each.socket.ws.close();
   });
 });
