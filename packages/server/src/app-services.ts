@@ -128,7 +128,8 @@ export function buildServices(input: {
   });
   const limits = messagingLimitsIn;
   const fieldCipher = security.fieldCipher;
-  const dialogs = createDialogService({ storage, fieldCipher, clock, limits });
+  const attachments: MessageAttachments = createAttachmentSharing({ fieldCipher, dialect: storage.dialect });
+  const dialogs = createDialogService({ storage, fieldCipher, clock, limits, attachments });
   const fanout = createMessageFanout(bus);
   // The full-text engine follows the database: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
   const searchTokens = new SearchTokenHasher(security.keyring);
@@ -136,7 +137,6 @@ export function buildServices(input: {
     storage.dialect === 'postgres'
       ? new PostgresSearchIndex(searchTokens)
       : new SqliteSearchIndex(searchTokens);
-  const attachments: MessageAttachments = createAttachmentSharing({ fieldCipher, dialect: storage.dialect });
   const messageDeps = { storage, fieldCipher, dialogs, clock, fanout, index, attachments, limits };
   const presenceStore: PresenceStore = redis
     ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)

@@ -35,6 +35,21 @@ export function createAttachmentSharing(deps: {
           size: row.size,
         };
 
+  /** Erases each of these attachments that no live message (other than `exceptMessageId`) shares any more. */
+  const releaseUnshared = async (
+    tx: TenantTx,
+    tenantId: string,
+    attachmentIds: readonly string[],
+    exceptMessageId?: string,
+  ) => {
+    for (const id of attachmentIds) {
+      // Locked first: two messages sharing it, deleted at once, must not each count the other as live.
+      if (!(await attachmentStore.lock(tx, tenantId, id, dialect))) continue;
+      if (!(await attachmentStore.sharedByLiveMessage(tx, tenantId, id, exceptMessageId)))
+        await attachmentStore.remove(tx, tenantId, id);
+    }
+  };
+
   return {
     async share(tx, { tenantId, senderId, dialogId, messageId, attachmentIds }) {
       const ids = [...new Set(attachmentIds)];
@@ -59,12 +74,11 @@ export function createAttachmentSharing(deps: {
     },
 
     async release(tx, tenantId, messageId) {
-      for (const id of await attachmentStore.sharedIn(tx, tenantId, messageId)) {
-        // Locked first: two messages sharing it, deleted at once, must not each count the other as live.
-        if (!(await attachmentStore.lock(tx, tenantId, id, dialect))) continue;
-        if (!(await attachmentStore.sharedByLiveMessage(tx, tenantId, id, messageId)))
-          await attachmentStore.remove(tx, tenantId, id);
-      }
+      await releaseUnshared(tx, tenantId, await attachmentStore.sharedIn(tx, tenantId, messageId), messageId);
+    },
+
+    async releaseDialog(tx, tenantId, dialogId) {
+      await releaseUnshared(tx, tenantId, await attachmentStore.sharedInDialog(tx, tenantId, dialogId));
     },
 
     async summaries(tx, tenantId, messageIds) {

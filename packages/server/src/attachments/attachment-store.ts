@@ -127,15 +127,31 @@ export const attachmentStore = {
     const row = await tx
       .selectFrom('attachment_shares as s')
       .innerJoin('messages as m', 'm.id', 's.message_id')
+      .innerJoin('dialogs as d', 'd.id', 's.dialog_id')
       .select('s.message_id')
       .where('s.tenant_id', '=', tenantId)
       .where('s.attachment_id', '=', attachmentId)
       .where('m.tenant_id', '=', tenantId)
       .where('m.deleted_at', 'is', null)
+      .where('d.tenant_id', '=', tenantId)
+      .where('d.deleted_at', 'is', null)
       .$if(exceptMessageId !== undefined, (query) => query.where('s.message_id', '!=', exceptMessageId ?? ''))
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
+  },
+
+  /** The ids of the attachments shared anywhere in a dialog, sorted (the order locks are taken in). */
+  async sharedInDialog(tx: TenantTx, tenantId: string, dialogId: string): Promise<string[]> {
+    const rows = await tx
+      .selectFrom('attachment_shares')
+      .select('attachment_id')
+      .distinct()
+      .where('tenant_id', '=', tenantId)
+      .where('dialog_id', '=', dialogId)
+      .orderBy('attachment_id')
+      .execute();
+    return rows.map((row) => row.attachment_id);
   },
 
   /** The ids of the attachments a message shares, sorted (the order locks are taken in). */

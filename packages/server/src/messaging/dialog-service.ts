@@ -7,6 +7,7 @@ import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { type DialogRow, dialogStore, type MemberRow } from './dialog-store.ts';
 import { blockStore } from './block-store.ts';
+import type { MessageAttachments } from './message-attachments.ts';
 import { presentMessage } from './message-presenter.ts';
 import type { MessagingLimits } from './messaging-limits.ts';
 
@@ -21,8 +22,9 @@ export function createDialogService(deps: {
   fieldCipher: FieldCipher;
   clock: Clock;
   limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
+  attachments: Pick<MessageAttachments, 'releaseDialog'>;
 }) {
-  const { storage, fieldCipher, clock, limits } = deps;
+  const { storage, fieldCipher, clock, limits, attachments } = deps;
   const at = (tenantId: string, dialogId: string, column: SealedDialogColumn | 'body') => ({
     tenantId,
     table: column === 'body' ? 'messages' : 'dialogs',
@@ -255,6 +257,8 @@ export function createDialogService(deps: {
           if (member.role !== 'owner')
             throw new AppError('forbidden', 'Only the owner can delete the dialog for everyone.');
           await dialogStore.updateDialog(tx, tenantId, dialogId, { deleted_at: clock.now() });
+          // Its files go with it, unless a message in another dialog (a forward) still shares them.
+          await attachments.releaseDialog(tx, tenantId, dialogId);
           return;
         }
         const changes: Partial<MemberRow> = { cleared_seq: dialog.last_seq };

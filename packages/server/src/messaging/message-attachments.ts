@@ -24,6 +24,11 @@ export interface MessageAttachments {
    */
   release(tx: TenantTx, tenantId: string, messageId: string): Promise<void>;
   /**
+   * The dialog was deleted for everyone (inside that transaction, after it was marked deleted): each
+   * attachment shared in it that no message of another live dialog still shares is erased for good.
+   */
+  releaseDialog(tx: TenantTx, tenantId: string, dialogId: string): Promise<void>;
+  /**
    * The attachments of each message, in the order they were shared (a removed one as `{ id, removed: true }`);
    * messages without any are absent.
    */

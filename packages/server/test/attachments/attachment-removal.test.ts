@@ -180,6 +180,25 @@ describeEachDialect('removing attachments', (dialect) => {
     expect((await rowsOf(id)).chunks).toEqual([]);
   });
 
+  it('erases the files of a dialog deleted for everyone, except one a live dialog still shares', async () => {
+    const only = await upload(bob.token, 'ward-only.txt');
+    const forwarded = await upload(bob.token, 'forwarded.txt');
+    const ward = await group(bob.token, [carol.userId]);
+    const elsewhere = await group(bob.token, [dave.userId]);
+    await shared(bob.token, ward, only, 'ward-only');
+    await shared(bob.token, ward, forwarded, 'ward-forwarded');
+    await shared(bob.token, elsewhere, forwarded, 'elsewhere-forwarded');
+    const deleted = await server.request(`/v1/dialogs/${ward}?mode=everyone`, bearer(bob.token, 'DELETE'));
+    expect(deleted.status, deleted.text).toBe(204);
+    // Carol kept both ids; the uploader has no other way to reach the first one either.
+    for (const token of [carol.token, bob.token]) expect((await download(token, only)).status).toBe(404);
+    expect(await rowsOf(only)).toEqual({ attachment: undefined, chunks: [], shares: [] });
+    expect((await download(carol.token, forwarded)).status).toBe(404);
+    const stillShared = await download(dave.token, forwarded);
+    expect(stillShared.status).toBe(200);
+    expect(stillShared.text).toBe(content);
+  });
+
   it('erases an attachment when the two messages sharing it are deleted at the same moment', async () => {
     const id = await upload(bob.token, 'twice.txt');
     const withCarol = await group(bob.token, [carol.userId]);
