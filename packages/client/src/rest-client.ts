@@ -205,6 +205,8 @@ export class ParleyClient {
   async #authorized(method: string, path: string, init: Init, resendable: boolean): Promise<Response> {
     if (!path.startsWith('/') || path.startsWith('//'))
       throw new TypeError(`A request path must start with one "/": ${path}`);
+    if (hasDotSegment(path))
+      throw new TypeError(`A request path must not have a "." or ".." segment: ${path}`);
     const sent = this.#tokens.load();
     let response = await this.#send(method, path, init, sent?.accessToken);
     if (response.status < 400) return response;
@@ -225,6 +227,16 @@ export class ParleyClient {
     if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
     return this.#fetch(`${this.#baseUrl}${path}`, { ...init, method, headers });
   }
+}
+
+/**
+ * Whether the URL parser would resolve a segment of `path` away: `.` and `..`, also as `%2e` in any case, with
+ * `\` read as `/` and tabs and line breaks dropped, as WHATWG URL parsing does for http(s). `path\`…\``
+ * encodes `/` but not `.`, so an id of `..` in `/v1/dialogs/${id}/calls` would otherwise be `GET /v1/calls`.
+ */
+function hasDotSegment(path: string): boolean {
+  const [route = ''] = path.replace(/[\t\n\r]/g, '').split(/[?#]/);
+  return route.split(/[/\\]/).some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment));
 }
 
 /** Fetch options the client sends; `duplex` is not yet in the DOM typings. */

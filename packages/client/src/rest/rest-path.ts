@@ -1,6 +1,8 @@
 /**
  * A request path whose every interpolated value is one URL-encoded segment: `path\`/v1/dialogs/${id}\``.
- * An id holding `/`, `?`, `#` or `..` therefore stays inside its segment, and an emoji is sent as UTF-8.
+ * An id holding `/`, `?` or `#` therefore stays inside its segment, and an emoji is sent as UTF-8. A value
+ * that is all of a segment and is `.` or `..` cannot be encoded so that URL parsing keeps it (`%2e` counts as
+ * a dot): the client refuses such a path with a `TypeError` before sending it.
  */
 export function path(strings: TemplateStringsArray, ...values: (string | number)[]): string {
   return strings.reduce(

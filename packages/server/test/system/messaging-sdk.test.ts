@@ -12,7 +12,7 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  * records) against a real server: every method once, with what an app relies on — pages that join up in
  * both directions, bytes that come back identical, errors that arrive as `ParleyApiError` with the server's
  * code and request id. Attacks tried: reading another user's (or another tenant's) dialog through the SDK; an
- * id or emoji crafted to escape its path segment (`../me`, `:tada:`, a skin-tone emoji) so the request
+ * id or emoji crafted to escape its path segment (`../me`, `..`, `:tada:`, a skin-tone emoji) so the request
  * reaches another route; an upload retried after a token refresh sending a half-read stream.
  */
 
@@ -487,6 +487,16 @@ describeEachDialect('the messaging REST clients of the SDK against a real server
     // Unencoded, `../me` would resolve to GET /v1/me and answer Alice's profile.
     expect(await failure(a.dialogs.get('../me'))).toMatchObject({ status: 400 });
     expect(await failure(a.dialogs.get(`${dialogId}?mode=everyone`))).toMatchObject({ status: 400 });
+    // A whole segment of `..` or `.` cannot be encoded (the URL parser reads `%2e` as a dot too): sent, the
+    // dialog's call records would be `GET /v1/calls` (the caller's own, 200) and a member's removal `DELETE
+    // /v1/dialogs/{id}/`. The SDK refuses such a path before sending it, typed calls and raw ones alike.
+    await expect(a.callRecords.ofDialog('..')).rejects.toThrow(TypeError);
+    await expect(a.dialogs.removeMember(dialogId, '.')).rejects.toThrow(TypeError);
+    await expect(a.messages.delete('..', message.id, 'everyone')).rejects.toThrow(TypeError);
+    for (const raw of ['/v1/dialogs/%2E%2e/calls', '/v1/dialogs/.%2e/calls', '/v1/dialogs\\..\\calls'])
+      await expect(a.request('GET', raw), raw).rejects.toThrow(TypeError);
+    // Dots inside a segment are an ordinary value: the server sees it and refuses it as no dialog id.
+    expect(await failure(a.callRecords.ofDialog('..x'))).toMatchObject({ status: 400 });
     // A `/` or `?` in a reaction key stays inside its segment: the server sees the whole key and refuses it as
     // no emoji (unencoded it would reach another path: 404 route_not_found, or react with `a`).
     expect(await failure(a.messages.react(dialogId, message.id, 'a/b?c'))).toMatchObject({
