@@ -203,6 +203,45 @@ describeEachDialect('message search', (dialect) => {
     for (const result of page.results) expect(result.highlights).toHaveLength(1);
   });
 
+  it('indexes a message of the largest size a tenant may allow, however many distinct long words it has', async () => {
+    // 64 KiB of distinct 11-letter words: every word gives 8 beginnings, about 50,000 distinct tokens, more
+    // than PostgreSQL takes in one tsvector (1 MiB). Such a send (or edit) must still be stored and found.
+    const limits = (maxMessageBytes: number) =>
+      server.request(
+        '/v1/tenant/settings',
+        json({ messaging: { maxMessageBytes } }, owner.accessToken, 'PATCH'),
+      );
+    expect((await limits(65_536)).status).toBe(200);
+    try {
+      const word = (index: number, letter: string) =>
+        letter +
+        Array.from({ length: 10 }, (_, place) =>
+          String.fromCharCode(97 + (Math.floor(index / 26 ** place) % 26)),
+        ).join('');
+      const text = (letter: string) => {
+        const words: string[] = [];
+        while ((words.length + 1) * 12 <= 65_536) words.push(word(words.length, letter));
+        return words;
+      };
+      const first = text('q');
+      const id = await group('Huge', [bob.userId]);
+      const messageId = await send(owner.accessToken, id, first.join(' '));
+      for (const q of [first[0], first.at(-1), `${first[0]?.slice(0, 6)}*`])
+        expect((await search(bob.token, q ?? '', { dialogId: id })).results, q).toHaveLength(1);
+      const second = text('x');
+      const edited = await server.request(
+        `/v1/dialogs/${id}/messages/${messageId}`,
+        json({ body: second.join(' ') }, owner.accessToken, 'PATCH'),
+      );
+      expect(edited.status, edited.text).toBe(200);
+      expect((await search(bob.token, first[0] ?? '', { dialogId: id })).results).toEqual([]);
+      for (const q of [second[0], second.at(-1), `${second[0]?.slice(0, 6)}*`])
+        expect((await search(bob.token, q ?? '', { dialogId: id })).results, q).toHaveLength(1);
+    } finally {
+      expect((await limits(16_384)).status).toBe(200);
+    }
+  });
+
   it('refuses a prefix shorter than 3 characters with a validation error that says so', async () => {
     for (const q of ['ca*', 'c*', 'cafe ca*', 'é*']) {
       const response = await server.request(

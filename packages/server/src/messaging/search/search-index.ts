@@ -46,6 +46,15 @@ export interface BlindEntry {
   tokens: string[];
 }
 
+/**
+ * At most this many distinct tokens in one message's entry. PostgreSQL refuses a `tsvector` over 1 MiB, which
+ * 64 KiB of distinct long words (the largest message a tenant may allow) would exceed with their beginnings:
+ * every whole word is kept (those of 64 KiB are always fewer), then beginnings in word order until the cap,
+ * so the beginnings of the last words of such a message are not indexed. Up to 16 KiB (the default limit)
+ * a message never reaches it. The same cap on both dialects, so both find the same messages.
+ */
+export const maxTokensPerEntry = 20_000;
+
 /** The blind tokens of each message, each under its tenant's key; messages without words are left out. */
 export async function blindEntries(
   hasher: SearchTokenHasher,
@@ -65,8 +74,18 @@ export async function blindEntries(
     }
     const words = textTokens(message.text);
     if (words.length === 0) continue;
-    const prefixes = prefixTokens(words).map(blind.prefix).sort();
-    entries.push({ message, tokens: [...words.map(blind.word), ...prefixes] });
+    const wordTokens = words.map(blind.word);
+    const distinct = new Set(wordTokens);
+    const prefixes: string[] = [];
+    for (const start of prefixTokens(words)) {
+      const token = blind.prefix(start);
+      if (!distinct.has(token)) {
+        if (distinct.size >= maxTokensPerEntry) break;
+        distinct.add(token);
+      }
+      prefixes.push(token);
+    }
+    entries.push({ message, tokens: [...wordTokens, ...prefixes.sort()] });
   }
   return entries;
 }
