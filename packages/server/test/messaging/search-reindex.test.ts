@@ -176,6 +176,55 @@ describeEachDialect('parley search reindex', (dialect) => {
     expect(await found(bob.token, 'marsh')).toEqual([...texts].sort());
     expect(await found(owner.accessToken, 'pangolin')).toEqual([]);
   });
+
+  it('runs while the server sends: no send fails, the run completes, and every message keeps one entry', async () => {
+    // On SQLite the command is another process writing the same database file: a transaction that read
+    // before its commit and wrote after it failed with "database is locked" (SQLITE_BUSY_SNAPSHOT), on
+    // whichever side lost.
+    const live = await newTenantOwner(server, 'Reindex Live');
+    const dialogId = await group(live.accessToken, []);
+    for (let index = 0; index < 200; index += 1)
+      await server.app.services.messages.send(live.tenantId, live.userId, dialogId, {
+        clientId: `before-${index}`,
+        body: `tamarin note ${index}`,
+        mentions: [],
+        attachments: [],
+      });
+    const run = { sending: true };
+    const failures: string[] = [];
+    let sentDuringRun = 0;
+    const sender = (async () => {
+      while (run.sending) {
+        sent += 1;
+        const response = await server.request(
+          `/v1/dialogs/${dialogId}/messages`,
+          json({ clientId: `live-${sent}`, body: `tamarin live ${sent}` }, live.accessToken),
+        );
+        if (response.status === 201) sentDuringRun += 1;
+        else failures.push(`${response.status} ${response.text}`);
+      }
+    })();
+    let result: Awaited<ReturnType<typeof parley>>;
+    try {
+      result = await parley(
+        ['search', 'reindex', '--rebuild', '--tenant', live.tenantId, '--batch', '20'],
+        server.database.env,
+      );
+    } finally {
+      run.sending = false;
+      await sender;
+    }
+    expect(result.code, result.stderr).toBe(0);
+    expect(failures).toEqual([]);
+    expect(sentDuringRun).toBeGreaterThan(0);
+    const db = server.app.storage.kysely;
+    const messages = await db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', live.tenantId)
+      .executeTakeFirstOrThrow();
+    expect((await indexRows(live.tenantId)).entries).toBe(Number(messages.n));
+  });
 });
 
 // A usage error is found before the database is opened: one dialect is enough.
