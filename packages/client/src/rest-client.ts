@@ -67,7 +67,7 @@ export class ParleyClient {
   readonly dialogs: DialogsClient;
   /** History, send, edit, delete, reactions and receipts of a dialog's messages. */
   readonly messages: MessagesClient;
-  /** Whole-word message search. */
+  /** Message search: whole words, phrases and word beginnings (`caf*`). */
   readonly search: SearchClient;
   /** Upload, download (with byte ranges) and removal of files. */
   readonly attachments: AttachmentsClient;

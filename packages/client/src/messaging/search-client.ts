@@ -5,7 +5,8 @@ import { withQuery } from '../rest/rest-path.ts';
 
 /**
  * `GET /v1/search/messages`: all words must occur (whole words, any case and accents); a part in double
- * quotes is a phrase. `dialogId` narrows to one dialog; `limit` is 1 to 50 (20 when absent); `cursor` is the
+ * quotes is a phrase; a word directly followed by `*` (at least 3 characters: `caf*`) matches the words that
+ * begin with it. `dialogId` narrows to one dialog; `limit` is 1 to 50 (20 when absent); `cursor` is the
  * previous page's `nextCursor`.
  */
 export interface SearchQuery {
