@@ -37,7 +37,11 @@ const options = {
  * Limits raised for the run (printed): the default per-socket frame rate (50/s) would throttle a bench
  * sender long before the server is busy.
  */
-const serverEnv = { PARLEY_REALTIME_FRAMES_PER_SECOND: '10000' };
+const serverEnv = {
+  PARLEY_REALTIME_FRAMES_PER_SECOND: '10000',
+  PARLEY_SEND_RATE_PER_SECOND: '1000000',
+  PARLEY_SEND_BURST: '1000000',
+};
 
 const PASSWORD = 'correct horse battery staple 2024';
 const CONNECT_CONCURRENCY = 64;

@@ -27,6 +27,7 @@ import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
 import { createMessageFanout } from './messaging/message-fanout.ts';
 import { createMessageService } from './messaging/message-service.ts';
+import { SendRateLimiter } from './messaging/send-rate-limit.ts';
 import { createBlockService } from './messaging/block-service.ts';
 import { createDialogMemberService } from './messaging/dialog-member-service.ts';
 import type { MessageAttachments } from './messaging/message-attachments.ts';
@@ -137,7 +138,11 @@ export function buildServices(input: {
     storage.dialect === 'postgres'
       ? new PostgresSearchIndex(searchTokens)
       : new SqliteSearchIndex(searchTokens);
-  const messageDeps = { storage, fieldCipher, dialogs, clock, fanout, index, attachments, limits };
+  const sendRate = new SendRateLimiter(clock, {
+    perSecond: config.sendRatePerSecond,
+    burst: config.sendBurst,
+  });
+  const messageDeps = { sendRate, storage, fieldCipher, dialogs, clock, fanout, index, attachments, limits };
   const presenceStore: PresenceStore = redis
     ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)
     : new MemoryPresenceStore(clock);

@@ -173,6 +173,18 @@ export const settings = {
     description:
       'Per-socket frame rate (burst: twice this); excess frames are refused, abuse closes the socket (4029).',
   }),
+  sendRatePerSecond: setting({
+    env: 'PARLEY_SEND_RATE_PER_SECOND',
+    schema: positiveInt.max(1_000_000).default(10),
+    description:
+      'Per user and node: message tokens refilled per second; a send or an edit costs 1 plus 1 per 4 KiB of text. Excess: 429 rate_limited.',
+  }),
+  sendBurst: setting({
+    env: 'PARLEY_SEND_BURST',
+    schema: positiveInt.min(20).max(1_000_000).default(40),
+    description:
+      'Per user and node: message tokens a user may spend at once (at least 20, so the largest message fits).',
+  }),
   realtimeAuthTimeoutMs: setting({
     env: 'PARLEY_REALTIME_AUTH_TIMEOUT_MS',
     schema: positiveInt.default(10_000),

@@ -12,6 +12,7 @@ import type { MessageIndex } from './message-index.ts';
 import { messageLocation, presentMessages } from './message-presenter.ts';
 import { refuseIfBlocked, visibleFloor } from './message-service.ts';
 import type { MessagingLimits } from './messaging-limits.ts';
+import type { SendRateLimiter } from './send-rate-limit.ts';
 
 /** Most different reactions one message may carry (each may be used by every member). */
 export const MAX_REACTION_KINDS = 20;
@@ -28,6 +29,7 @@ export interface ChangeResult {
  * event in the same transaction, so every client sees it once, in commit order, also after a resume.
  */
 export function createMessageChangeService(deps: {
+  sendRate: SendRateLimiter;
   storage: Storage;
   fieldCipher: FieldCipher;
   clock: Clock;
@@ -107,6 +109,7 @@ export function createMessageChangeService(deps: {
       messageId: string,
       body: string,
     ): Promise<ChangeResult> {
+      deps.sendRate.take(tenantId, userId, Buffer.byteLength(body));
       return change(tenantId, dialogId, async (tx) => {
         const { dialog, message } = await target(tx, tenantId, userId, dialogId, messageId);
         if (message.sender_id !== userId) throw new AppError('forbidden', 'Only the sender edits a message.');

@@ -14,6 +14,7 @@ import type { MessageIndex } from './message-index.ts';
 import { presentMessages } from './message-presenter.ts';
 import { createSendBatch } from './message-send-batch.ts';
 import type { MessagingLimits } from './messaging-limits.ts';
+import type { SendRateLimiter } from './send-rate-limit.ts';
 
 export interface HistoryPage {
   messages: MessageBody[];
@@ -42,6 +43,7 @@ export interface MessageServiceDeps {
   index: MessageIndex;
   attachments: MessageAttachments;
   limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
+  sendRate: SendRateLimiter;
 }
 
 export { refuseIfBlocked, visibleFloor } from './dialog-rules.ts';
@@ -68,6 +70,7 @@ export function createMessageService(deps: MessageServiceDeps) {
     ): Promise<{ message: MessageBody; duplicate: boolean }> {
       if (input.body.trim().length === 0 && input.attachments.length === 0)
         throw new AppError('validation_failed', 'A message needs a text or an attachment.');
+      deps.sendRate.take(tenantId, senderId, Buffer.byteLength(input.body));
       return sends.submit(tenantId, { senderId, dialogId, input });
     },
 

@@ -109,6 +109,8 @@ describeEachDialect('acknowledged sends survive SIGKILL mid-burst; retries never
       PARLEY_PORT: '0',
       PARLEY_LOG_LEVEL: 'warn',
       PARLEY_REALTIME_FRAMES_PER_SECOND: '1000',
+      PARLEY_SEND_RATE_PER_SECOND: '100000',
+      PARLEY_SEND_BURST: '100000',
     };
     running = await startServer(env);
     let server = running;

@@ -66,6 +66,10 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
     PARLEY_HOST: '127.0.0.1',
     PARLEY_PORT: '0',
     PARLEY_LOG_LEVEL: 'info',
+    // Tests that send in bulk (batching, soak, search) are not about the per-user send limit, which
+    // send-rate-limit.test.ts exercises at its defaults.
+    PARLEY_SEND_RATE_PER_SECOND: '1000000',
+    PARLEY_SEND_BURST: '1000000',
     ...database.env,
     ...options.env,
   });
