@@ -5,7 +5,12 @@
  * can fall back to the database instead of trusting a cache.
  */
 export interface Bus {
-  /** Resolves with how many subscriptions (this node's included) the message was handed to. */
+  /**
+   * Resolves with how many subscriptions (this node's included) the message was handed to. Messages
+   * published by one node, in one order (even without awaiting each), reach every subscriber in that order:
+   * the in-process adapter delivers synchronously, the Redis adapter sends them on one connection. Callers
+   * rely on this to publish a change's frames at once (calls).
+   */
   publish(channel: string, message: string): Promise<number>;
   /** Returns an unsubscribe function. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
