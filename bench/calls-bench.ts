@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import pg from 'pg';
 import { Http } from './realtime-bench.js';
 import { LeanSocket, mapLimited } from './realtime-client.js';
 import { percentile } from './realtime-load.js';
+import { postgresUnavailable } from './postgres-probe.js';
 import { type BenchStorage, cpuPercent, type ProcessSample, ServerProcess } from './server-process.js';
 
 const env = process.env;
@@ -402,18 +402,6 @@ async function benchStorage(storage: BenchStorage): Promise<Record<string, numbe
 
 const isBenchStorage = (name: string): name is BenchStorage => name === 'sqlite' || name === 'postgres+redis';
 
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: options.postgresUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /**
  * Call signaling against the real server as a child process (`parley start`): `PARLEY_BENCH_CALLS` pairs of
  * users (2 × N users, each pair sharing a private dialog, one socket each) start every call at once, and each
@@ -432,7 +420,7 @@ export async function runCallsBench(): Promise<Record<string, number>> {
     throw new Error(`PARLEY_BENCH_CALL_STORAGES: choose from sqlite, postgres+redis`);
   for (const storage of storages) {
     if (storage === 'postgres+redis') {
-      const unavailable = await postgresUnavailable();
+      const unavailable = await postgresUnavailable(options.postgresUrl);
       if (unavailable !== undefined) {
         console.log(`calls: skipping PostgreSQL (unreachable: ${unavailable})`);
         continue;

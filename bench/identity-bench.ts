@@ -10,6 +10,7 @@ import { type App, createApp } from '../packages/server/src/app.js';
 import { loadConfig } from '../packages/server/src/config.js';
 import { PasswordHasher } from '../packages/server/src/identity/password-hasher.js';
 import type { DialectName } from '../packages/server/src/storage/dialects/dialect-adapter.js';
+import { postgresUnavailable } from './postgres-probe.js';
 
 const SIGNIN_SECONDS = 5;
 const SIGNIN_CONCURRENCY = 4;
@@ -238,19 +239,6 @@ function redacted(url: string): string {
   }
 }
 
-/** Why PostgreSQL cannot be used, or undefined when it can. */
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /**
  * Identity figures: the median of one argon2id verify on its own (what bounds sign-ins), then, on SQLite and (when reachable: `PARLEY_BENCH_DATABASE_URL`, default the local test
  * database, in a throw-away schema) PostgreSQL, against a real server in-process over HTTPS on 127.0.0.1:
@@ -262,7 +250,7 @@ async function postgresUnavailable(): Promise<string | undefined> {
 export async function runIdentityBench(): Promise<Record<string, number>> {
   const results: Record<string, number> = { argon2VerifyMedianMs: round(await argon2VerifyMedian(), 1) };
   Object.assign(results, await benchDialect('sqlite'));
-  const unavailable = await postgresUnavailable();
+  const unavailable = await postgresUnavailable(postgresUrl);
   if (unavailable === undefined) Object.assign(results, await benchDialect('postgres'));
   else console.log(`identity: skipping PostgreSQL (${redacted(postgresUrl)} unreachable: ${unavailable})`);
   return results;

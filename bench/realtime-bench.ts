@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import pg from 'pg';
 import { Agent, request } from 'undici';
 import { LeanSocket, mapLimited } from './realtime-client.js';
 import { type LoadResult, percentile, runLoad, type Sender } from './realtime-load.js';
+import { postgresUnavailable } from './postgres-probe.js';
 import { type BenchStorage, cpuPercent, ServerProcess } from './server-process.js';
 
 const env = process.env;
@@ -309,18 +309,6 @@ async function benchStorage(storage: BenchStorage): Promise<Record<string, numbe
 
 const isBenchStorage = (name: string): name is BenchStorage => name === 'sqlite' || name === 'postgres+redis';
 
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: options.postgresUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /**
  * Realtime figures against the real server as a child process (`parley start`), over WSS with a lean `ws`
  * client in this process: idle connections (memory per socket), 1:1 pairs, and one group — on SQLite, and
@@ -338,7 +326,7 @@ export async function runRealtimeBench(): Promise<Record<string, number>> {
     throw new Error(`PARLEY_BENCH_REALTIME_STORAGES: choose from sqlite, postgres+redis`);
   for (const storage of storages) {
     if (storage === 'postgres+redis') {
-      const unavailable = await postgresUnavailable();
+      const unavailable = await postgresUnavailable(options.postgresUrl);
       if (unavailable !== undefined) {
         console.log(`realtime: skipping PostgreSQL (unreachable: ${unavailable})`);
         continue;
