@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Http } from './realtime-bench.js';
 import { LeanSocket, mapLimited } from './realtime-client.js';
 import { percentile } from './realtime-load.js';
-import { postgresUnavailable } from './postgres-probe.js';
+import { runOnStorages } from './storage-runs.js';
 import { type BenchStorage, cpuPercent, type ProcessSample, ServerProcess } from './server-process.js';
 
 const env = process.env;
@@ -400,8 +400,6 @@ async function benchStorage(storage: BenchStorage): Promise<Record<string, numbe
   return figures;
 }
 
-const isBenchStorage = (name: string): name is BenchStorage => name === 'sqlite' || name === 'postgres+redis';
-
 /**
  * Call signaling against the real server as a child process (`parley start`): `PARLEY_BENCH_CALLS` pairs of
  * users (2 × N users, each pair sharing a private dialog, one socket each) start every call at once, and each
@@ -414,21 +412,11 @@ export async function runCallsBench(): Promise<Record<string, number>> {
   console.log(
     `calls: no server limit raised; options ${JSON.stringify({ ...options, postgresUrl: undefined, redisUrl: undefined })}`,
   );
-  const figures: Record<string, number> = {};
-  const storages = options.storages.filter(isBenchStorage);
-  if (storages.length !== options.storages.length)
-    throw new Error(`PARLEY_BENCH_CALL_STORAGES: choose from sqlite, postgres+redis`);
-  for (const storage of storages) {
-    if (storage === 'postgres+redis') {
-      const unavailable = await postgresUnavailable(options.postgresUrl);
-      if (unavailable !== undefined) {
-        console.log(`calls: skipping PostgreSQL (unreachable: ${unavailable})`);
-        continue;
-      }
-    }
-    const started = Date.now();
-    Object.assign(figures, await benchStorage(storage));
-    console.log(`calls: ${storage} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  }
-  return figures;
+  return runOnStorages(
+    'calls',
+    'PARLEY_BENCH_CALL_STORAGES',
+    options.storages,
+    options.postgresUrl,
+    benchStorage,
+  );
 }

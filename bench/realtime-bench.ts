@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Agent, request } from 'undici';
 import { LeanSocket, mapLimited } from './realtime-client.js';
 import { type LoadResult, percentile, runLoad, type Sender } from './realtime-load.js';
-import { postgresUnavailable } from './postgres-probe.js';
+import { runOnStorages } from './storage-runs.js';
 import { type BenchStorage, cpuPercent, ServerProcess } from './server-process.js';
 
 const env = process.env;
@@ -307,8 +307,6 @@ async function benchStorage(storage: BenchStorage): Promise<Record<string, numbe
   return figures;
 }
 
-const isBenchStorage = (name: string): name is BenchStorage => name === 'sqlite' || name === 'postgres+redis';
-
 /**
  * Realtime figures against the real server as a child process (`parley start`), over WSS with a lean `ws`
  * client in this process: idle connections (memory per socket), 1:1 pairs, and one group — on SQLite, and
@@ -320,21 +318,11 @@ export async function runRealtimeBench(): Promise<Record<string, number>> {
       .map(([key, value]) => `${key}=${value}`)
       .join(', ')}; options ${JSON.stringify({ ...options, postgresUrl: undefined, redisUrl: undefined })}`,
   );
-  const figures: Record<string, number> = {};
-  const storages = options.storages.filter(isBenchStorage);
-  if (storages.length !== options.storages.length)
-    throw new Error(`PARLEY_BENCH_REALTIME_STORAGES: choose from sqlite, postgres+redis`);
-  for (const storage of storages) {
-    if (storage === 'postgres+redis') {
-      const unavailable = await postgresUnavailable(options.postgresUrl);
-      if (unavailable !== undefined) {
-        console.log(`realtime: skipping PostgreSQL (unreachable: ${unavailable})`);
-        continue;
-      }
-    }
-    const started = Date.now();
-    Object.assign(figures, await benchStorage(storage));
-    console.log(`realtime: ${storage} done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  }
-  return figures;
+  return runOnStorages(
+    'realtime',
+    'PARLEY_BENCH_REALTIME_STORAGES',
+    options.storages,
+    options.postgresUrl,
+    benchStorage,
+  );
 }
