@@ -40,6 +40,43 @@ export function messageRoutes(deps: {
 }): RouteDeclaration[] {
   const read = { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' } as const;
   const send = { kind: 'authenticated', scope: 'chat', permission: 'messages.send' } as const;
+  /** Adding and removing one's reaction: the same route but for the method and the operation. */
+  const reactionRoute = (
+    method: 'PUT' | 'DELETE',
+    op: 'add' | 'remove',
+    summary: string,
+  ): RouteDeclaration => ({
+    method,
+    url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
+    summary,
+    tags: ['messages'],
+    access: send,
+    schema: { params: reactionParams, response: { 200: messageChange } },
+    handler: async (request) => {
+      const { tenantId, userId } = userOf(request);
+      const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
+      return deps.messageChanges.react(tenantId, userId, dialogId, messageId, emoji, op);
+    },
+  });
+
+  /** A read or delivered receipt up to `seq`: the same route but for the position it moves. */
+  const receiptRoute = (kind: 'read' | 'delivered', summary: string): RouteDeclaration => ({
+    method: 'POST',
+    url: `/v1/dialogs/:dialogId/${kind}`,
+    summary,
+    tags: ['messages'],
+    access: read,
+    schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
+    handler: async (request, reply) => {
+      const { tenantId, userId } = userOf(request);
+      const { seq: upTo } = request.body as { seq: number };
+      const { dialogId } = dialogParams.parse(request.params);
+      if (kind === 'read') await deps.receipts.markRead(tenantId, userId, dialogId, upTo);
+      else await deps.receipts.markDelivered(tenantId, userId, dialogId, upTo);
+      return reply.code(204).send();
+    },
+  });
+
   return [
     {
       method: 'GET',
@@ -123,65 +160,10 @@ export function messageRoutes(deps: {
         return deps.messageChanges.remove(tenantId, userId, dialogId, messageId, scope === 'everyone');
       },
     },
-    {
-      method: 'PUT',
-      url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
-      summary: 'Add your reaction (idempotent).',
-      tags: ['messages'],
-      access: send,
-      schema: { params: reactionParams, response: { 200: messageChange } },
-      handler: async (request) => {
-        const { tenantId, userId } = userOf(request);
-        const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
-        return deps.messageChanges.react(tenantId, userId, dialogId, messageId, emoji, 'add');
-      },
-    },
-    {
-      method: 'DELETE',
-      url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
-      summary: 'Remove your reaction (idempotent).',
-      tags: ['messages'],
-      access: send,
-      schema: { params: reactionParams, response: { 200: messageChange } },
-      handler: async (request) => {
-        const { tenantId, userId } = userOf(request);
-        const { dialogId, messageId, emoji } = reactionParams.parse(request.params);
-        return deps.messageChanges.react(tenantId, userId, dialogId, messageId, emoji, 'remove');
-      },
-    },
-    {
-      method: 'POST',
-      url: '/v1/dialogs/:dialogId/read',
-      summary: 'Read receipt: everything up to seq is read (and delivered).',
-      tags: ['messages'],
-      access: read,
-      schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
-      handler: async (request, reply) => {
-        const { tenantId, userId } = userOf(request);
-        const { seq: upTo } = request.body as { seq: number };
-        await deps.receipts.markRead(tenantId, userId, dialogParams.parse(request.params).dialogId, upTo);
-        return reply.code(204).send();
-      },
-    },
-    {
-      method: 'POST',
-      url: '/v1/dialogs/:dialogId/delivered',
-      summary: 'Delivered receipt: everything up to seq reached one of your devices.',
-      tags: ['messages'],
-      access: read,
-      schema: { params: dialogParams, body: z.object({ seq: z.number().int().min(0) }).strict() },
-      handler: async (request, reply) => {
-        const { tenantId, userId } = userOf(request);
-        const { seq: upTo } = request.body as { seq: number };
-        await deps.receipts.markDelivered(
-          tenantId,
-          userId,
-          dialogParams.parse(request.params).dialogId,
-          upTo,
-        );
-        return reply.code(204).send();
-      },
-    },
+    reactionRoute('PUT', 'add', 'Add your reaction (idempotent).'),
+    reactionRoute('DELETE', 'remove', 'Remove your reaction (idempotent).'),
+    receiptRoute('read', 'Read receipt: everything up to seq is read (and delivered).'),
+    receiptRoute('delivered', 'Delivered receipt: everything up to seq reached one of your devices.'),
     {
       method: 'GET',
       url: '/v1/dialogs/:dialogId/receipts',
