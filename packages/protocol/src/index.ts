@@ -1,4 +1,5 @@
 export * from './error-codes.ts';
+export * from './storable-input.ts';
 export * from './scopes.ts';
 export * from './permissions.ts';
 export * from './rest/ops.ts';

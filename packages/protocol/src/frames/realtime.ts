@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { callClientFrames, type CallServerFrame } from './calls.ts';
 import { customData, type messageBody, reactionKey, type reactionSummary } from '../rest/dialogs.ts';
+import { storableInput } from '../storable-input.ts';
 
 /**
  * A client's position in one dialog's stream. `epoch` changes when the database is restored from a backup:
@@ -14,8 +15,8 @@ const dialogPositions = z
   .record(z.uuid(), dialogPosition)
   .refine((value) => Object.keys(value).length <= 1000, 'at most 1000 dialogs');
 
-/** Frames a client sends. The first must be `auth`; tokens never travel in the URL. */
-export const clientFrame = z.discriminatedUnion('type', [
+/** The frames a client may send, by type; see {@link clientFrame}. */
+const clientFrameTypes = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('auth'),
@@ -88,6 +89,12 @@ export const clientFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }).strict(),
   ...callClientFrames,
 ]);
+
+/**
+ * Frames a client sends. The first must be `auth`; tokens never travel in the URL. Text no column can hold
+ * (NUL, lone surrogates) and over-deep nesting are refused anywhere in a frame, as on REST requests.
+ */
+export const clientFrame = storableInput(clientFrameTypes);
 export type ClientFrame = z.infer<typeof clientFrame>;
 
 type MessageBody = z.infer<typeof messageBody>;

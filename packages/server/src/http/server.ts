@@ -4,10 +4,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../app-error.ts';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
-import { installErrorHandling } from './error-mapper.ts';
+import { installErrorHandling, routerErrorHandler } from './error-mapper.ts';
+import { installInputGuard } from './input-guard.ts';
 import { installOpenApi } from './openapi.ts';
 import { type RouteDeclaration, registerRoutes } from './route-table.ts';
-import { installSecurityHeaders } from './security-headers.ts';
+import { createParserErrorResponder } from './parser-error-responder.ts';
+import { installSecurityHeaders, securityHeaders } from './security-headers.ts';
 import { type TlsFiles, tlsContextOptions } from './tls-options.ts';
 
 declare module 'fastify' {
@@ -34,6 +36,9 @@ function trustProxySetting(value: string): string | string[] {
 }
 
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  // Errors raised before any hook runs answer in our shape with our headers, never Fastify's defaults.
+  const headers = securityHeaders(options.hstsMaxAgeSeconds);
+  const parserErrors = createParserErrorResponder(options.logger, headers);
   const fastify = Fastify({
     loggerInstance: options.logger,
     ...(options.tls ? { https: tlsContextOptions(options.tls) } : {}),
@@ -44,7 +49,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    frameworkErrors: routerErrorHandler(headers),
+    clientErrorHandler: parserErrors.onClientError,
   }) as unknown as FastifyInstance;
+  parserErrors.watch(fastify.server);
+  // First hook, so that errors raised by any later onRequest hook carry the headers too.
+  installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
   // JSON everywhere, forms for the OAuth endpoints (RFC 6749 says so); anything else is 415.
@@ -63,8 +73,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     }
     done();
   });
+  installInputGuard(fastify);
   await installOpenApi(fastify);
-  installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
   options.installHooks?.(fastify);
   const routes = options.routes(() => fastify.swagger());
   installErrorHandling(fastify, routes);
