@@ -76,6 +76,26 @@ function mapError(error: FastifyError, request: FastifyRequest, reply: FastifyRe
   return sendError(reply, 'internal_error');
 }
 
+/** Errors the router raises before any hook runs; anything else it raises is a plain bad request. */
+const routerCodeMap: Partial<Record<string, ErrorCode>> = {
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
+};
+
+/**
+ * Fastify's `frameworkErrors`: the router refused the URL (bad percent-encoding, a path parameter past
+ * the length limit) before any onRequest hook ran, so the security headers are set here. Fastify's own
+ * answer would echo the path and name the framework.
+ */
+export function routerErrorHandler(
+  headers: Readonly<Record<string, string>>,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, request, reply) => {
+    reply.headers({ ...headers, 'x-request-id': request.id });
+    sendError(reply, routerCodeMap[error.code] ?? 'bad_request');
+  };
+}
+
 const probeMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /**

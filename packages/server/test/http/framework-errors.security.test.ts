@@ -1,0 +1,237 @@
+import { errorCatalogue, type ErrorCode } from '@parley/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { probeRoutes } from '../support/probe-routes.ts';
+import { RawHttpsConnection, type RawResponse } from '../support/raw-https-connection.ts';
+import { startTestServer, type TestServer } from '../support/start-server.ts';
+
+/**
+ * Attack: send requests that break before any Parley handler runs — bytes Node's HTTP parser refuses
+ * (bad request lines, unknown methods, headers past the size limit, a body longer than its
+ * Content-Length), URLs the router refuses (bad percent-encoding, a path parameter past its length limit),
+ * bodies the content parser refuses (wrong media type, invalid or empty JSON, over the body limit) — and
+ * read what comes back. A framework's default answers give the attacker a fingerprint ("FST_ERR_…",
+ * "Fastify"), echo the attacker's URL back (reflected content), and skip the security headers (no
+ * `nosniff`, no CSP, cacheable). Every such answer must be our uniform error with a catalogued code, a
+ * request id and the same security headers as any other response; the connection must either keep
+ * serving correctly or be closed, never left in a state where leftover bytes become a request.
+ */
+describe('errors raised before our handlers', () => {
+  const bodyLimit = 1024;
+  let server: TestServer;
+  let referenceHeaders: Record<string, string>;
+  const open: RawHttpsConnection[] = [];
+
+  async function connect(): Promise<RawHttpsConnection> {
+    const connection = await RawHttpsConnection.open(server.url, server.ca);
+    open.push(connection);
+    return connection;
+  }
+
+  /** Sends one request on a fresh connection and reads its answer. */
+  async function exchange(
+    bytes: string | Buffer,
+  ): Promise<{ response: RawResponse; connection: RawHttpsConnection }> {
+    const connection = await connect();
+    connection.write(bytes);
+    return { response: await connection.readResponse(), connection };
+  }
+
+  const securityHeaderNames = [
+    'strict-transport-security',
+    'x-content-type-options',
+    'x-frame-options',
+    'content-security-policy',
+    'referrer-policy',
+    'cache-control',
+  ];
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      extraRoutes: probeRoutes().routes,
+      env: { PARLEY_BODY_LIMIT_BYTES: String(bodyLimit) },
+    });
+    const { response } = await exchange('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    expect(response.status).toBe(200);
+    referenceHeaders = Object.fromEntries(
+      securityHeaderNames.map((name) => [name, response.headers[name] ?? '']),
+    );
+    for (const value of Object.values(referenceHeaders)) expect(value).not.toBe('');
+  });
+
+  afterEach(() => {
+    for (const connection of open.splice(0)) connection.destroy();
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** Our shape, our code, our headers; nothing of the request or of the framework reflected back. */
+  function expectOurError(response: RawResponse, code: ErrorCode, reflected: readonly string[] = []): void {
+    expect(response.status, response.body).toBe(errorCatalogue[code].status);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const body = JSON.parse(response.body) as { error: Record<string, unknown> };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'requestId']);
+    expect(body.error.code).toBe(code);
+    expect(body.error.message).toBe(errorCatalogue[code].message);
+    expect(body.error.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers['x-request-id']).toBe(body.error.requestId);
+    for (const name of securityHeaderNames) expect(response.headers[name], name).toBe(referenceHeaders[name]);
+    const everything = `${response.statusLine}\n${JSON.stringify(response.headers)}\n${response.body}`;
+    expect(everything).not.toMatch(/fastify|FST_|find-my-way|\bat .*\.(ts|js):\d+/i);
+    for (const fragment of reflected) expect(everything).not.toContain(fragment);
+  }
+
+  /** The connection still serves a well-formed request correctly after the error. */
+  async function expectStillServes(connection: RawHttpsConnection): Promise<void> {
+    connection.write('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const next = await connection.readResponse();
+    expect(next.status).toBe(200);
+    expect(next.headers['x-content-type-options']).toBe('nosniff');
+  }
+
+  /** The server answered and then closed the connection (the parser's state is not trusted again). */
+  async function expectClosedAfter(response: RawResponse, connection: RawHttpsConnection): Promise<void> {
+    expect(response.headers.connection).toBe('close');
+    expect(await connection.closesWithoutMore()).toBe(true);
+  }
+
+  describe('refused by the router', () => {
+    it('answers bad percent-encoding in a path with 400 bad_request and keeps the connection usable', async () => {
+      const { response, connection } = await exchange(
+        'GET /v1/dialogs/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\n\r\n',
+      );
+      expectOurError(response, 'bad_request', ['%E0%A4%A', '/v1/dialogs']);
+      await expectStillServes(connection);
+    });
+
+    it('answers a path parameter over the length limit with 414 uri_too_long', async () => {
+      const long = 'a'.repeat(500);
+      const { response, connection } = await exchange(
+        `GET /v1/dialogs/${long} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
+      );
+      expectOurError(response, 'uri_too_long', [long.slice(0, 50), '/v1/dialogs']);
+      await expectStillServes(connection);
+    });
+
+    it('answers an unknown route with 404 route_not_found without echoing the path', async () => {
+      const { response, connection } = await exchange(
+        'GET /v1/%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\nHost: localhost\r\n\r\n',
+      );
+      expectOurError(response, 'route_not_found', ['script', 'alert']);
+      await expectStillServes(connection);
+    });
+
+    it('answers a method no route has (known to Node) with our 404 or 405', async () => {
+      const { response, connection } = await exchange('PROPFIND /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      expectOurError(response, response.status === 405 ? 'method_not_allowed' : 'route_not_found');
+      await expectStillServes(connection);
+    });
+  });
+
+  // A body the content parser refused may not have been read to its end, so the connection is closed.
+  describe('refused by the body parser', () => {
+    const post = (headers: string, body: string) =>
+      `POST /test/echo HTTP/1.1\r\nHost: localhost\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+    it('answers an unsupported media type with 415 unsupported_media_type', async () => {
+      const { response, connection } = await exchange(post('Content-Type: application/xml\r\n', '<a/>'));
+      expectOurError(response, 'unsupported_media_type', ['application/xml']);
+      await expectStillServes(connection);
+    });
+
+    it('answers an invalid JSON body with 400 malformed_json', async () => {
+      const { response, connection } = await exchange(
+        post('Content-Type: application/json\r\n', '{"text": "hi",'),
+      );
+      expectOurError(response, 'malformed_json', ['Unexpected', 'JSON at position']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an empty JSON body with 400 malformed_json', async () => {
+      const { response, connection } = await exchange(post('Content-Type: application/json\r\n', ''));
+      expectOurError(response, 'malformed_json');
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers a body over the limit with 413 payload_too_large, and its unread rest never becomes a request', async () => {
+      // The "body" is a second request: if the server stopped reading and parsed on, it would run.
+      const smuggled = 'GET /test/crash HTTP/1.1\r\nHost: localhost\r\n\r\n';
+      const body = smuggled.repeat(Math.ceil((bodyLimit * 2) / smuggled.length));
+      const { response, connection } = await exchange(post('Content-Type: application/json\r\n', body));
+      expectOurError(response, 'payload_too_large');
+      await expectClosedAfter(response, connection);
+      expect(server.logs.text()).not.toContain('unhandled error');
+    });
+  });
+
+  describe("refused by Node's HTTP parser", () => {
+    it('answers headers over the size limit with 431 headers_too_large and closes', async () => {
+      const { response, connection } = await exchange(
+        `GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Filler: ${'f'.repeat(20_000)}\r\n\r\n`,
+      );
+      expectOurError(response, 'headers_too_large', ['ffffffff']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an unknown method with 400 bad_request and closes', async () => {
+      const { response, connection } = await exchange('BREW /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      expectOurError(response, 'bad_request', ['BREW']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers a malformed request line with 400 bad_request and closes', async () => {
+      for (const line of [
+        'GET /livez HTTP/9.9',
+        'GET /a b HTTP/1.1',
+        'GET  HTTP/1.1',
+        '\u0001\u0002garbage',
+      ]) {
+        const { response, connection } = await exchange(`${line}\r\nHost: localhost\r\n\r\n`);
+        expectOurError(response, 'bad_request', ['garbage']);
+        await expectClosedAfter(response, connection);
+      }
+    });
+
+    it('answers a body longer than its Content-Length: the declared part is the request, the rest is refused', async () => {
+      const { response, connection } = await exchange(
+        'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n' +
+          '{"text":"hi"}{"text":"smuggled"}',
+      );
+      expect(response.status).toBe(200);
+      const rest = await connection.readResponse();
+      expectOurError(rest, 'bad_request', ['smuggled']);
+      await expectClosedAfter(rest, connection);
+    });
+
+    it('answers a body shorter than its Content-Length, cut by the client, with 400 bad_request or silence', async () => {
+      const connection = await connect();
+      connection.write(
+        'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n' +
+          '{"text":"hi"}',
+      );
+      connection.endWriting();
+      await connection.closed;
+      const response = await connection.readResponse().catch(() => undefined);
+      if (response) expectOurError(response, 'bad_request');
+      expect(server.logs.text()).not.toContain('unhandled error');
+    });
+
+    it('serves an HTTP/1.0 request and closes after it', async () => {
+      const { response, connection } = await exchange('GET /livez HTTP/1.0\r\n\r\n');
+      expect(response.status).toBe(200);
+      expect(await connection.closesWithoutMore()).toBe(true);
+    });
+
+    it('logs a parser refusal with its request id and without the raw bytes', async () => {
+      const secret = 'Bearer prl_at_secretsecretsecret';
+      const { response } = await exchange(`BREW /livez HTTP/1.1\r\nAuthorization: ${secret}\r\n\r\n`);
+      const { requestId } = (JSON.parse(response.body) as { error: { requestId: string } }).error;
+      const logged = server.logs.entries().find((entry) => entry.reqId === requestId);
+      expect(logged).toMatchObject({ level: 30, refusal: 'HPE_INVALID_METHOD', status: 400 });
+      expect(server.logs.text()).not.toContain('secretsecret');
+      expect(server.logs.text()).not.toContain('BREW');
+    });
+  });
+});
