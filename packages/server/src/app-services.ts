@@ -3,6 +3,7 @@ import type { Bus } from './bus/bus.ts';
 import { LocalBus } from './bus/local-bus.ts';
 import { RedisBus } from './bus/redis-bus.ts';
 import type { Clock } from './clock.ts';
+import { openAuditAnchors } from './compliance/audit/audit-anchors.ts';
 import { AuditLog } from './compliance/audit/audit-log.ts';
 import type { Config } from './config.ts';
 import type { Counter } from './counters/counter.ts';
@@ -74,6 +75,15 @@ export function buildServices(input: {
     signingKeys: security.signingKeys,
     clock,
     dialect: storage.dialect,
+    anchors: openAuditAnchors({
+      file: config.auditAnchorFile,
+      webhookUrl: config.auditAnchorWebhookUrl,
+      signingKeys: security.signingKeys,
+      clock,
+      onWebhookGiveUp: (error) => {
+        logger.error({ err: error }, 'audit anchors not delivered to the webhook after retries');
+      },
+    }),
   });
   const hasher = new PasswordHasher();
   const sessions = createSessionService({

@@ -162,6 +162,20 @@ export const settings = {
     description:
       'A background job runs this often and signs an audit checkpoint for every chain with entries older than this after its last checkpoint. 0 turns it off (then only every 100th entry is signed).',
   }),
+  auditAnchorFile: setting({
+    env: 'PARLEY_AUDIT_ANCHOR_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: '`<data dir>/audit-anchors.log`',
+    description:
+      'Append-only file of signed audit chain heads, kept outside the database so `parley audit verify` detects a cut, rolled-back or deleted chain. One per node: never shared by two nodes (see docs/security.md).',
+  }),
+  auditAnchorWebhookUrl: setting({
+    env: 'PARLEY_AUDIT_ANCHOR_WEBHOOK_URL',
+    schema: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional(),
+    defaultText: 'unset (no external copy)',
+    description:
+      'Operator HTTPS endpoint that receives a copy of every audit anchor (JSON POST, retried), out of reach of whoever holds the server.',
+  }),
   realtimeMaxFrameBytes: setting({
     env: 'PARLEY_REALTIME_MAX_FRAME_BYTES',
     schema: positiveInt.max(16 * 1024 * 1024).default(131_072),
@@ -291,7 +305,11 @@ export const settings = {
 type Settings = typeof settings;
 export type SettingName = keyof Settings;
 export type Config = Readonly<
-  { [K in SettingName]: z.output<Settings[K]['schema']> } & { masterKeyFile: string; erasureLogFile: string }
+  { [K in SettingName]: z.output<Settings[K]['schema']> } & {
+    masterKeyFile: string;
+    erasureLogFile: string;
+    auditAnchorFile: string;
+  }
 >;
 
 /** Thrown for an invalid setting; the CLI prints it and exits with code 2. */
@@ -361,6 +379,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     erasureLogFile: path.resolve(
       (values.erasureLogFile as string | undefined) ?? path.join(dataDir, 'erasures.log'),
+    ),
+    auditAnchorFile: path.resolve(
+      (values.auditAnchorFile as string | undefined) ?? path.join(dataDir, 'audit-anchors.log'),
     ),
   }) as Config;
 }

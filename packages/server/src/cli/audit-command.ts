@@ -1,42 +1,61 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
+import { openAuditAnchors } from '../compliance/audit/audit-anchors.ts';
 import { SYSTEM_TENANT_ID } from '../compliance/audit/audit-entry.ts';
 import { AuditLog } from '../compliance/audit/audit-log.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 /**
- * `parley audit verify [--tenant ID]`: recomputes the audit hash chains and checks their signed checkpoints.
- * Prints one JSON line per chain; exit code 0 when every chain is intact, 1 when any is not.
+ * `parley audit verify [--tenant ID]`: recomputes the audit hash chains, checks their signed checkpoints,
+ * and compares them with the anchor file kept outside the database (`PARLEY_AUDIT_ANCHOR_FILE`), which
+ * reveals a chain cut back, rolled back or deleted. Prints one JSON line for the anchor file, then one per
+ * chain; exit code 0 when the file and every chain are intact, 1 when any is not.
  */
 export function auditCommand(): Command {
   const audit = new Command('audit').description('Check the tamper-evident audit log');
   audit
     .command('verify')
     .description('Verify the audit chain of one tenant, or of every tenant and the system chain')
-    .option('--tenant <id>', 'tenant id (default: every tenant, then the system chain)')
+    .option(
+      '--tenant <id>',
+      'tenant id (default: every tenant, every anchored tenant, then the system chain)',
+    )
     .action(async ({ tenant }: { tenant?: string }) => {
-      const allIntact = await withCliSecurity(async (storage, security) => {
+      const allIntact = await withCliSecurity(async (storage, security, config) => {
+        const anchors = openAuditAnchors({
+          file: config.auditAnchorFile,
+          signingKeys: security.signingKeys,
+          clock: systemClock,
+        });
         const auditLog = new AuditLog({
           fieldCipher: security.fieldCipher,
           signingKeys: security.signingKeys,
           clock: systemClock,
           dialect: storage.dialect,
         });
-        const tenantIds =
-          tenant === undefined
-            ? [
-                ...(
-                  await storage.withSystem((tx) =>
-                    tx.selectFrom('tenants').select('id').orderBy('created_at').orderBy('id').execute(),
-                  )
-                ).map((row) => row.id),
-                SYSTEM_TENANT_ID,
-              ]
-            : [tenant];
-        let intact = true;
+        const { contents, finding } = await anchors.read(storage);
+        const anchorFile = { anchorFile: anchors.file, ok: !finding, lines: contents.mark?.line ?? 0 };
+        process.stdout.write(
+          `${JSON.stringify(finding ? { ...anchorFile, firstBad: finding } : anchorFile)}\n`,
+        );
+        const tenantIds = new Set(
+          (
+            await storage.withSystem((tx) =>
+              tx.selectFrom('tenants').select('id').orderBy('created_at').orderBy('id').execute(),
+            )
+          ).map((row) => row.id),
+        );
+        // A tenant the anchors know of but the database does not was deleted with its chain: check it too.
+        for (const anchored of contents.anchors.keys()) tenantIds.add(anchored);
+        tenantIds.delete(SYSTEM_TENANT_ID);
+        const chains = tenant === undefined ? [...tenantIds, SYSTEM_TENANT_ID] : [tenant];
+        let intact = !finding;
         // One chain at a time: each verification opens its own transactions, never inside another.
-        for (const tenantId of tenantIds) {
-          const result = await auditLog.verify(storage, tenantId);
+        for (const tenantId of chains) {
+          const result = await auditLog.verify(storage, tenantId, {
+            anchored: contents.anchors.get(tenantId),
+            mustExist: tenantId !== SYSTEM_TENANT_ID,
+          });
           process.stdout.write(`${JSON.stringify({ tenantId, ...result })}\n`);
           intact &&= result.ok;
         }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import { createTenantService, type TenantService } from '../tenancy/tenant-service.ts';
+import { openAuditAnchors } from '../compliance/audit/audit-anchors.ts';
 import { AuditLog } from '../compliance/audit/audit-log.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
@@ -11,15 +12,21 @@ async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>
       signingKeys: security.signingKeys,
       clock: systemClock,
       dialect: storage.dialect,
-    });
-    return work(
-      createTenantService({
-        storage,
+      anchors: openAuditAnchors({
+        file: config.auditAnchorFile,
+        webhookUrl: config.auditAnchorWebhookUrl,
+        signingKeys: security.signingKeys,
         clock: systemClock,
-        audit,
-        setupTokenTtlSeconds: config.setupTokenTtlSeconds,
       }),
-    );
+    });
+    const tenants = createTenantService({
+      storage,
+      clock: systemClock,
+      audit,
+      setupTokenTtlSeconds: config.setupTokenTtlSeconds,
+    });
+    // The webhook copy of a new tenant's anchor is sent in the background: wait for it before exiting.
+    return work(tenants).finally(() => audit.idle());
   });
 }
 

@@ -68,7 +68,14 @@ export function createTenantService({ storage, clock, audit, setupTokenTtlSecond
           expires_at: expiresAt,
           created_at: now,
         });
-        // Operators create tenants: the record goes on the system chain, in the same transaction.
+        // The tenant's own chain starts here: every tenant has one, so a tenant without it was deleted.
+        await audit.append(tenantTx, tenantId, {
+          actor,
+          action: 'tenant.created',
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+        });
+        // Operators create tenants: the record also goes on the system chain, in the same transaction.
         const systemTx = await storage.enterTenant(tx, SYSTEM_TENANT_ID);
         await audit.append(systemTx, SYSTEM_TENANT_ID, {
           actor,
@@ -77,6 +84,9 @@ export function createTenantService({ storage, clock, audit, setupTokenTtlSecond
           outcome: 'success',
         });
       });
+      // Pinned outside the database at once, after commit: from now on, rewriting the new chain from its
+      // start or deleting it shows in `parley audit verify`.
+      await audit.sealAndAnchor(storage, [tenantId, SYSTEM_TENANT_ID]);
       return {
         tenantId,
         name: parsed.data,

@@ -6,10 +6,13 @@ import type { FirstBad } from './audit-verifier.ts';
 
 /**
  * What one pass did: chains signed, chains whose unsigned tail did not verify (left unsigned), and chains
- * whose pass failed with an error (left unsigned; the next pass tries them again).
+ * whose pass failed with an error (left unsigned; the next pass tries them again). A failure to write the
+ * anchor file is reported under the tenant id `*anchors*`.
  */
 export interface CheckpointPass {
   signed: number;
+  /** Chains whose newest checkpoint was written to the anchor file in this pass. */
+  anchored: number;
   refused: { tenantId: string; firstBad: FirstBad }[];
   failed: { tenantId: string; error: unknown }[];
 }
@@ -35,8 +38,9 @@ export function createAuditCheckpointJob(deps: {
   async function pass(): Promise<CheckpointPass> {
     const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
     const unsignedBefore = clock.now() - intervalSeconds * 1000;
-    const result: CheckpointPass = { signed: 0, refused: [], failed: [] };
-    for (const tenantId of [...tenants.map((tenant) => tenant.id), SYSTEM_TENANT_ID]) {
+    const result: CheckpointPass = { signed: 0, anchored: 0, refused: [], failed: [] };
+    const chains = [...tenants.map((tenant) => tenant.id), SYSTEM_TENANT_ID];
+    for (const tenantId of chains) {
       try {
         const chain = await audit.checkpointTail(storage, tenantId, unsignedBefore);
         if (chain.status === 'signed') result.signed += 1;
@@ -44,6 +48,17 @@ export function createAuditCheckpointJob(deps: {
       } catch (error) {
         result.failed.push({ tenantId, error });
       }
+    }
+    // Then every chain's newest checkpoint (from this pass or count-based, all committed) goes outside the
+    // database, in one append. A refused chain keeps its last good checkpoint, which is anchored already.
+    const refused = new Set(result.refused.map((chain) => chain.tenantId));
+    try {
+      result.anchored = await audit.anchor(
+        storage,
+        chains.filter((tenantId) => !refused.has(tenantId)),
+      );
+    } catch (error) {
+      result.failed.push({ tenantId: '*anchors*', error });
     }
     return result;
   }
@@ -60,6 +75,7 @@ export function createAuditCheckpointJob(deps: {
     /** Resolves once the pass under way, if any, is over (shutdown waits for it before closing storage). */
     async idle(): Promise<void> {
       await running?.catch(() => undefined);
+      await audit.idle();
     },
   };
 }

@@ -21,7 +21,13 @@ import {
 } from './audit-entry.ts';
 import { type AuditHeadRow, type AuditRow, type AuditRowFilter, auditStore } from './audit-store.ts';
 import { checkUnsignedTail, unsignedTailDue } from './audit-tail.ts';
-import { type AuditVerification, type FirstBad, verifyAuditChain } from './audit-verifier.ts';
+import type { AuditAnchors } from './audit-anchors.ts';
+import {
+  type AuditVerification,
+  type ChainExpectations,
+  type FirstBad,
+  verifyAuditChain,
+} from './audit-verifier.ts';
 
 export type { AuditFailureReason, AuditVerification } from './audit-verifier.ts';
 
@@ -39,6 +45,8 @@ export interface AuditLogDeps {
   checkpointEvery?: number;
   /** Entries per transaction when verifying or exporting (default 500, at most 500). */
   batchSize?: number;
+  /** Where chain heads are pinned outside the database; without it, `sealAndAnchor` only signs. */
+  anchors?: AuditAnchors | undefined;
 }
 
 /** What `checkpointTail` did for one chain. */
@@ -181,14 +189,44 @@ export class AuditLog {
     });
   }
 
-  /** Recomputes the whole chain of one tenant, batch by batch (one transaction each, never nested). */
-  async verify(storage: Storage, tenantId: string): Promise<AuditVerification> {
-    return verifyAuditChain(storage, tenantId, {
-      signingKeys: this.#deps.signingKeys,
-      dialect: this.#deps.dialect,
-      checkpointEvery: this.#checkpointEvery,
-      batchSize: this.#batchSize,
-    });
+  /**
+   * Signs a checkpoint at the head of each chain with unsigned entries, however young, then anchors them
+   * outside the database. Called after commit where a chain must be pinned at once (a new tenant), so that
+   * rewriting it from the start, or deleting it, does not wait for the next checkpoint pass to show.
+   */
+  async sealAndAnchor(storage: Storage, tenantIds: readonly string[]): Promise<void> {
+    for (const tenantId of tenantIds) {
+      await this.checkpointTail(storage, tenantId, Number.POSITIVE_INFINITY);
+    }
+    await this.#deps.anchors?.anchor(storage, tenantIds);
+  }
+
+  /** Resolves once anchor copies under way (webhook deliveries) are done or given up. */
+  async idle(): Promise<void> {
+    await this.#deps.anchors?.idle();
+  }
+
+  /** Anchors each chain's newest checkpoint not anchored yet (no-op without anchors). Answers how many. */
+  async anchor(storage: Storage, tenantIds: readonly string[]): Promise<number> {
+    return (await this.#deps.anchors?.anchor(storage, tenantIds)) ?? 0;
+  }
+
+  /**
+   * Recomputes the whole chain of one tenant, batch by batch (one transaction each, never nested), and
+   * compares it with what is known from outside the database (`expected`: anchors, existence).
+   */
+  async verify(storage: Storage, tenantId: string, expected?: ChainExpectations): Promise<AuditVerification> {
+    return verifyAuditChain(
+      storage,
+      tenantId,
+      {
+        signingKeys: this.#deps.signingKeys,
+        dialect: this.#deps.dialect,
+        checkpointEvery: this.#checkpointEvery,
+        batchSize: this.#batchSize,
+      },
+      expected,
+    );
   }
 
   async query(

@@ -24,7 +24,24 @@ export type AuditFailureReason =
   /** A checkpoint names an entry that is gone: the tail was cut back. */
   | 'checkpoint without entry'
   /** The head row does not name the last entry: the tail was cut, or entries were added past it. */
-  | 'head does not match last entry';
+  | 'head does not match last entry'
+  /**
+   * The anchor file pins this seq to another hash: the chain was rolled back and rewritten from here (or
+   * rewritten from the start before its first count-based checkpoint).
+   */
+  | 'anchored hash mismatch'
+  /** The anchor file pins an entry the chain no longer has: its tail was cut (with its checkpoints). */
+  | 'anchored entry missing'
+  /** The tenant exists, or the anchor file says it did, and it has no chain at all: it was deleted. */
+  | 'chain missing';
+
+/** What is known about a chain from outside the database (see `AuditAnchors`). */
+export interface ChainExpectations {
+  /** Anchored seq → hash, from the anchor file. */
+  anchored?: ReadonlyMap<number, string> | undefined;
+  /** The chain must have entries (every tenant's chain starts when the tenant is created). */
+  mustExist?: boolean | undefined;
+}
 
 export type AuditVerification =
   | { ok: true; entries: number; checkpoints: number }
@@ -67,6 +84,7 @@ export async function verifyAuditChain(
   storage: Storage,
   tenantId: string,
   deps: AuditVerifierDeps,
+  expected: ChainExpectations = {},
 ): Promise<AuditVerification> {
   const state: VerifyState = { lastSeq: 0, lastHash: GENESIS_HASH, entries: 0, checkpoints: 0 };
   for (;;) {
@@ -74,7 +92,8 @@ export async function verifyAuditChain(
     const batch = await storage.withTenant(tenantId, (tx) => readBatch(tx, tenantId, afterSeq, deps));
     // Signatures are checked outside the transaction: an unknown key id is loaded from the database.
     const bad =
-      (await checkBatch(tenantId, batch, state, deps)) ?? (batch.final ? checkHead(batch, state) : undefined);
+      (await checkBatch(tenantId, batch, state, deps, expected)) ??
+      (batch.final ? (checkHead(batch, state) ?? checkAnchoredEnd(state, expected)) : undefined);
     if (bad) return { ok: false, entries: state.entries, firstBad: bad };
     if (batch.final) return { ok: true, entries: state.entries, checkpoints: state.checkpoints };
   }
@@ -104,11 +123,18 @@ async function checkBatch(
   batch: VerifyBatch,
   state: VerifyState,
   deps: AuditVerifierDeps,
+  expected: ChainExpectations,
 ): Promise<FirstBad | undefined> {
   const checkpoints = new Map(batch.checkpoints.map((checkpoint) => [checkpoint.seq, checkpoint]));
   for (const row of batch.entries) {
     const checkpoint = checkpoints.get(row.seq);
-    const bad = checkLink(row, state) ?? (await checkCheckpoint(tenantId, row, checkpoint, deps));
+    const anchoredHash = expected.anchored?.get(row.seq);
+    const bad =
+      checkLink(row, state) ??
+      (await checkCheckpoint(tenantId, row, checkpoint, deps)) ??
+      (anchoredHash === undefined || anchoredHash === row.hash
+        ? undefined
+        : { seq: row.seq, id: row.id, reason: 'anchored hash mismatch' as const });
     if (bad) return bad;
     if (checkpoints.delete(row.seq)) state.checkpoints += 1;
     state.lastSeq = row.seq;
@@ -158,4 +184,13 @@ function checkHead(batch: VerifyBatch, state: VerifyState): FirstBad | undefined
   // entry it does not cover.
   const seq = head.seq === state.lastSeq ? state.lastSeq : Math.min(head.seq, state.lastSeq) + 1;
   return { seq, reason: 'head does not match last entry' };
+}
+
+/** After the last entry: the chain must exist when expected, and reach every anchored entry. */
+function checkAnchoredEnd(state: VerifyState, expected: ChainExpectations): FirstBad | undefined {
+  if (expected.mustExist && state.entries === 0) return { seq: 1, reason: 'chain missing' };
+  let lastAnchored = 0;
+  for (const seq of expected.anchored?.keys() ?? []) lastAnchored = Math.max(lastAnchored, seq);
+  if (lastAnchored <= state.lastSeq) return undefined;
+  return { seq: state.lastSeq + 1, reason: state.entries === 0 ? 'chain missing' : 'anchored entry missing' };
 }
