@@ -187,6 +187,12 @@ export const settings = {
     description:
       'Per-socket frame rate (burst: twice this); excess frames are refused, abuse closes the socket (4029).',
   }),
+  signInIpCeiling: setting({
+    env: 'PARLEY_SIGNIN_IP_CEILING',
+    schema: positiveInt.max(1_000_000).default(500),
+    description:
+      "Failed sign-ins one client address may make across all tenants per 15 minutes (each tenant's own per-address limit, 50 by default, applies first); past it every sign-in from the address is refused (429).",
+  }),
   sendRatePerSecond: setting({
     env: 'PARLEY_SEND_RATE_PER_SECOND',
     schema: positiveInt.max(1_000_000).default(10),

@@ -13,6 +13,7 @@ import { isPasswordExpired, type PasswordPolicy } from './password-policy.ts';
 import { type IssuedTokens, parseScopes, type SessionService } from './session-service.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';
 import { matchRecoveryCode, verifyTotp } from './totp.ts';
+import { SignInAddressThrottle } from './signin-address-throttle.ts';
 import { userTokenStore } from './user-token-store.ts';
 import {
   AccountLockout,
@@ -58,13 +59,14 @@ export interface CredentialServiceDeps {
   audit: AuditLog;
   counter: Counter;
   clock: Clock;
+  /** Failed sign-ins one address may make across all tenants per 15 minutes (see `SignInAddressThrottle`). */
+  signInIpCeiling: number;
 }
 
 export function createCredentialService(deps: CredentialServiceDeps) {
   const { storage, security, hasher, sessions, audit, counter, clock } = deps;
   const lockout = new AccountLockout(counter);
-
-  const ipKey = (ip: string | undefined) => `signin-ip:${ip ?? 'unknown'}`;
+  const addressThrottle = new SignInAddressThrottle(counter, deps.signInIpCeiling);
 
   const recordFailure = (
     tx: TenantTx,
@@ -223,13 +225,13 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         return BAD_CREDENTIALS;
       }
       const policy = await storage.withTenant(input.tenantId, (tx) => loadPasswordPolicy(tx, input.tenantId));
-      const ipWindow = policy.ipLockout.windowSeconds * 1000;
-      if ((await counter.peek(ipKey(input.context.ip), ipWindow)) >= policy.ipLockout.maxFailures) {
+      const refused = await addressThrottle.refusal(input.tenantId, input.context.ip, policy);
+      if (refused) {
         return {
           kind: 'error',
           error: 'invalid_grant',
           description: 'Too many failed sign-ins from this address; try again later.',
-          retryAfter: policy.ipLockout.windowSeconds,
+          retryAfter: refused.retryAfter,
         };
       }
       // Read, then hash outside any transaction, then write: argon2's ~20 ms must not hold a database
@@ -260,7 +262,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         result = await judgePassword(input, policy, scopes, user, user.password_hash);
       }
       if (result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined) {
-        await counter.increment(ipKey(input.context.ip), ipWindow);
+        await addressThrottle.registerFailure(input.tenantId, input.context.ip, policy);
       }
       return result;
     },

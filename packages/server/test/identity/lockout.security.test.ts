@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { describeEachDialect, describeRedis } from '../support/dialects.ts';
 import {
+  json,
   memberPassword,
   newMember,
   newTenantOwner,
+  ownerPassword,
   type SignedIn,
   tokenRequest,
 } from '../support/identity-fixtures.ts';
@@ -123,4 +125,93 @@ describeRedis('account lockout does not reveal which addresses have accounts, co
   lockoutSuite(() => ({
     env: { REDIS_URL: inject('redisUrl'), PARLEY_REDIS_PREFIX: `parley-test-${randomUUID()}:` },
   }));
+});
+
+/**
+ * Attack: someone behind the same address as a tenant's users (a shared office NAT, a carrier-grade NAT, a
+ * VPN exit) fails sign-ins at a tenant of their own on purpose. If the per-address throttle counted failures
+ * across tenants, every other tenant's users behind that address would be refused too: a lockout of
+ * strangers for the price of a few wrong passwords. So the throttle counts per tenant and address. The
+ * opposite attack, one address spraying guesses over many tenants to escape each tenant's limit, meets a
+ * global per-address ceiling (PARLEY_SIGNIN_IP_CEILING) that is far above any one tenant's limit.
+ */
+describeEachDialect('the per-address sign-in throttle', (dialect) => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ dialect, env: { PARLEY_SIGNIN_IP_CEILING: '8' } });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** A tenant whose per-address limit is `maxFailures` failed sign-ins per window. */
+  const tenantWithLimit = async (maxFailures: number) => {
+    const owner = await newTenantOwner(server);
+    const patched = await server.request(
+      '/v1/tenant/settings',
+      json({ passwordPolicy: { ipLockout: { maxFailures } } }, owner.accessToken, 'PATCH'),
+    );
+    expect(patched.status).toBe(200);
+    return owner;
+  };
+
+  const failAt = async (tenantId: string) => {
+    // A fresh address each time, so the per-account lockout never answers first.
+    const response = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: tenantId,
+      username: `nobody-${randomUUID()}@acme.example`,
+      password: 'not the password at all',
+    });
+    return response.status;
+  };
+
+  it('failures at one tenant do not lock sign-ins from the same address out of another tenant', async () => {
+    const noisy = await tenantWithLimit(3);
+    const quiet = await tenantWithLimit(3);
+    expect([
+      await failAt(noisy.tenantId),
+      await failAt(noisy.tenantId),
+      await failAt(noisy.tenantId),
+    ]).toEqual([400, 400, 400]);
+    // The noisy tenant now refuses this address, even with the right password…
+    const locked = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: noisy.tenantId,
+      username: noisy.email,
+      password: ownerPassword,
+    });
+    expect(locked.status).toBe(429);
+    expect(locked.json()).toMatchObject({ error_description: expect.stringContaining('this address') });
+    // …while the quiet tenant's owner, behind the same address, signs in.
+    const signedIn = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: quiet.tenantId,
+      username: quiet.email,
+      password: ownerPassword,
+    });
+    expect(signedIn.status).toBe(200);
+  });
+
+  it('an address spraying many tenants meets the global ceiling, across tenants', async () => {
+    const tenants = [await tenantWithLimit(100), await tenantWithLimit(100), await tenantWithLimit(100)];
+    const fresh = await tenantWithLimit(100);
+    // However many this address already spent (other tests share the server), the ceiling of 8 comes
+    // within 8 failures, spread over tenants that each allow 100.
+    const statuses: number[] = [];
+    for (let n = 0; n < 9 && statuses.at(-1) !== 429; n += 1) {
+      statuses.push(await failAt(tenants[n % 3]?.tenantId ?? ''));
+    }
+    expect(statuses.at(-1)).toBe(429);
+    const refused = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: fresh.tenantId,
+      username: fresh.email,
+      password: ownerPassword,
+    });
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('900');
+  });
 });
