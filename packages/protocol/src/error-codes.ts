@@ -34,6 +34,7 @@ export const errorCatalogue = {
   uri_too_long: { status: 414, message: 'The request path is longer than the server accepts.' },
   unsupported_media_type: { status: 415, message: 'The request body has an unsupported content type.' },
   range_not_satisfiable: { status: 416, message: 'The requested range lies outside the content.' },
+  expectation_failed: { status: 417, message: 'The server cannot meet the request’s Expect header.' },
   account_locked: { status: 429, message: 'Too many failed attempts; try again later.' },
   rate_limited: { status: 429, message: 'Too many requests; slow down.' },
   headers_too_large: { status: 431, message: 'The request headers are larger than the server accepts.' },

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorCatalogue, type ErrorBody, type ErrorCode } from '@parley/protocol';
+import { errorCatalogue, type ErrorCode } from '@parley/protocol';
 import type { Logger } from '../observability/logger.ts';
+import { errorResponseParts, rawErrorResponse } from './raw-error-response.ts';
 
 /** Node's refusals that have a more precise answer than 400 `bad_request`. */
 const refusalCodes: Partial<Record<string, ErrorCode>> = {
@@ -18,34 +19,19 @@ interface Exchange {
 export interface ParserErrorResponder {
   /** Fastify's `clientErrorHandler`: Node's parser refused bytes on this socket. */
   onClientError: (error: Error & { code?: string }, socket: Socket) => void;
-  /** Follows the server's requests, to know which response is still being written on a socket. */
+  /**
+   * Follows the server's requests (to know which response is still being written on a socket) and answers
+   * expectations Node cannot meet (`Expect:` other than 100-continue), which Node would answer bare.
+   */
   watch: (server: Server) => void;
 }
 
-/** A complete HTTP/1.1 answer in our error shape; the header values are ours, never the client's. */
-function rawErrorResponse(
-  code: ErrorCode,
-  requestId: string,
-  headers: Readonly<Record<string, string>>,
-): string {
-  const { status, message } = errorCatalogue[code];
-  const body = JSON.stringify({ error: { code, message, requestId } } satisfies ErrorBody);
-  const fields = {
-    ...headers,
-    'x-request-id': requestId,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-  };
-  const head = Object.entries(fields).map(([name, value]) => `${name}: ${value}`);
-  return [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, ...head, '', body].join('\r\n');
-}
-
 /**
- * Answers what Node's HTTP parser refuses (a malformed request line, an unknown method, headers past the
- * size limit, bytes after a body that do not make a request, a body cut short, a request timeout) with our
- * error body, our security headers and a fresh request id, then closes the connection: after a parse
- * error the position of the next request in the byte stream is unknown, so nothing more is read from it.
+ * Answers what Node's HTTP layer refuses before Fastify sees a request (a malformed request line, an
+ * unknown method, headers past the size limit, bytes after a body that do not make a request, a body cut
+ * short, a request timeout, an unmet expectation) with our error body, our security headers and a fresh
+ * request id. After a parse error the connection is closed: where the next request would start in the
+ * byte stream is unknown, so nothing more is read from it.
  *
  * Requests pipelined before the bad bytes keep their answers: if the last one is complete, the refusal is
  * written after its response. If it is incomplete (its body is what broke), it can never be answered
@@ -59,7 +45,22 @@ export function createParserErrorResponder(
   // Node reports every later chunk on a broken parser again; one answer per connection.
   const answered = new WeakSet<Socket>();
 
+  /** The Node code names the refusal; its message and raw packet may hold the client's bytes (tokens). */
+  function logRefusal(requestId: string, refusal: string | undefined, code: ErrorCode): void {
+    const status = errorCatalogue[code].status;
+    logger.info({ reqId: requestId, refusal, status }, 'request refused before routing');
+  }
+
+  function onCheckExpectation(request: IncomingMessage, response: ServerResponse): void {
+    const requestId = randomUUID();
+    logRefusal(requestId, 'EXPECTATION_FAILED', 'expectation_failed');
+    const { status, fields, body } = errorResponseParts('expectation_failed', requestId, headers);
+    response.writeHead(status, fields).end(body);
+    request.resume(); // Any body sent anyway is read and dropped, so the connection can go on.
+  }
+
   function watch(server: Server): void {
+    server.on('checkExpectation', onCheckExpectation);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       const exchange = { request, response };
       latest.set(request.socket, exchange);
@@ -74,11 +75,7 @@ export function createParserErrorResponder(
     answered.add(socket);
     const code = refusalCodes[error.code ?? ''] ?? 'bad_request';
     const requestId = randomUUID();
-    // The Node code names the refusal; the message and raw packet may hold the client's bytes (tokens).
-    logger.info(
-      { reqId: requestId, refusal: error.code, status: errorCatalogue[code].status },
-      'request refused by the HTTP parser',
-    );
+    logRefusal(requestId, error.code, code);
     const answer = () => {
       if (!socket.writable) {
         socket.destroy();

@@ -218,6 +218,29 @@ describe('errors raised before our handlers', () => {
       expect(server.logs.text()).not.toContain('unhandled error');
     });
 
+    it('answers both Content-Length and Transfer-Encoding (a smuggling attempt) with 400 bad_request and closes', async () => {
+      const { response, connection } = await exchange(
+        'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 4\r\n' +
+          'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /test/crash HTTP/1.1\r\nHost: localhost\r\n\r\n',
+      );
+      expectOurError(response, 'bad_request', ['crash']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an HTTP/2 preface on the HTTP/1.1 port with 400 bad_request and closes', async () => {
+      const { response, connection } = await exchange('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      expectOurError(response, 'bad_request');
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an expectation it cannot meet with our 417 expectation_failed', async () => {
+      const { response, connection } = await exchange(
+        'GET /livez HTTP/1.1\r\nHost: localhost\r\nExpect: teapot\r\n\r\n',
+      );
+      expectOurError(response, 'expectation_failed', ['teapot']);
+      await expectStillServes(connection);
+    });
+
     it('serves an HTTP/1.0 request and closes after it', async () => {
       const { response, connection } = await exchange('GET /livez HTTP/1.0\r\n\r\n');
       expect(response.status).toBe(200);
