@@ -1,5 +1,6 @@
 import { errorCatalogue, type ErrorCode } from '@parley/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialect } from '../support/dialects.ts';
 import { probeRoutes } from '../support/probe-routes.ts';
 import { RawHttpsConnection, type RawResponse } from '../support/raw-https-connection.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -15,7 +16,7 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  * request id and the same security headers as any other response; the connection must either keep
  * serving correctly or be closed, never left in a state where leftover bytes become a request.
  */
-describe('errors raised before our handlers', () => {
+describeEachDialect('errors raised before our handlers', (dialect) => {
   const bodyLimit = 1024;
   let server: TestServer;
   let referenceHeaders: Record<string, string>;
@@ -47,6 +48,7 @@ describe('errors raised before our handlers', () => {
 
   beforeAll(async () => {
     server = await startTestServer({
+      dialect,
       extraRoutes: probeRoutes().routes,
       env: { PARLEY_BODY_LIMIT_BYTES: String(bodyLimit) },
     });
