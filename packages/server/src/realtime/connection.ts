@@ -45,6 +45,23 @@ function serialized(item: StreamItem, dialogId: string, epoch: string): string {
 }
 
 /**
+ * The frame as a JSON object, or undefined for anything else: binary, not JSON, or JSON that is not an
+ * object (`null`, a number, a string, an array), all of which are `malformed_frame`.
+ */
+function parseFrameObject(text: string | null): Record<string, unknown> | undefined {
+  if (text === null) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
+
+/**
  * One client socket. Frames are handled strictly in arrival order, and deliveries per dialog are
  * gap-free and duplicate-free: a hint or a resume only ever sends sequence numbers above what this socket
  * already delivered, read from the database in order.
@@ -154,25 +171,20 @@ export class RealtimeConnection implements HubConnection {
   }
 
   async #onMessage(text: string | null): Promise<void> {
-    let parsed: unknown;
-    try {
-      parsed = text === null ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = parseFrameObject(text);
     if (!this.#takeToken()) {
       // The frame's id, when it has one, so the client knows which request to retry later.
-      const id = (parsed as { id?: unknown } | undefined)?.id;
+      const id = parsed?.id;
       this.#violation('rate_limited', 'Too many frames; slow down.', typeof id === 'string' ? id : undefined);
       return;
     }
     if (parsed === undefined) {
-      this.#violation('malformed_frame', 'Frames are JSON text.');
+      this.#violation('malformed_frame', 'Frames are JSON objects sent as text.');
       return;
     }
     const frame = clientFrame.safeParse(parsed);
     if (!frame.success) {
-      const id = (parsed as { id?: unknown }).id;
+      const id = parsed.id;
       this.#violation(
         'invalid_frame',
         `Invalid frame: ${frame.error.issues[0]?.path.join('.') ?? ''} ${frame.error.issues[0]?.message ?? ''}`.trim(),

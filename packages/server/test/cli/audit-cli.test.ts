@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
+import { openAuditAnchors } from '../../src/compliance/audit/audit-anchors.ts';
 import { SYSTEM_TENANT_ID } from '../../src/compliance/audit/audit-entry.ts';
 import { AuditLog } from '../../src/compliance/audit/audit-log.ts';
 import { openSecurityCore } from '../../src/crypto/security-core.ts';
@@ -15,10 +17,12 @@ const run = promisify(execFile);
 const parleyBin = path.resolve(import.meta.dirname, '../../bin/parley.js');
 
 interface VerifyLine {
-  tenantId: string;
+  tenantId?: string;
+  anchorFile?: string;
+  lines?: number;
   ok: boolean;
-  entries: number;
-  firstBad?: { seq: number; reason: string };
+  entries?: number;
+  firstBad?: { seq?: number; line?: number; reason: string };
 }
 
 async function auditVerify(env: Record<string, string>, ...args: string[]) {
@@ -44,6 +48,8 @@ describe('parley audit verify [sqlite]', () => {
   let database: TestDatabase;
   let tenantA: string;
   let tenantB: string;
+  const anchorFile = () => path.join(database.dataDir, 'audit-anchors.log');
+  const anchorLine = (lines: number) => ({ anchorFile: anchorFile(), ok: true, lines });
 
   /** Opens the data dir the CLI uses, in this process, and always closes it before the CLI runs. */
   async function withDataDir(work: (storage: Storage, audit: AuditLog) => Promise<void>): Promise<void> {
@@ -67,6 +73,11 @@ describe('parley audit verify [sqlite]', () => {
         clock: systemClock,
         dialect: 'sqlite',
         checkpointEvery: 2,
+        anchors: openAuditAnchors({
+          file: anchorFile(),
+          signingKeys: security.signingKeys,
+          clock: systemClock,
+        }),
       });
       await work(storage, audit);
     } finally {
@@ -105,20 +116,108 @@ describe('parley audit verify [sqlite]', () => {
     await database.drop();
   });
 
-  it('verifies every tenant and the system chain, one JSON line each, exit 0 when intact', async () => {
+  // Each tenant chain starts with `tenant.created`, checkpointed and anchored at once; the system chain
+  // holds both tenants' `tenant.created` and `server.started`. Four anchor lines: each tenant's seq 1 and
+  // the system chain's head after each creation.
+  it('verifies the anchor file, then every tenant and the system chain, one JSON line each, exit 0 when intact', async () => {
     const result = await auditVerify(database.env);
     expect(result.code).toBe(0);
     expect(result.lines).toEqual([
-      { tenantId: tenantA, ok: true, entries: 5, checkpoints: 2 },
-      { tenantId: tenantB, ok: true, entries: 3, checkpoints: 1 },
-      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 1 },
+      anchorLine(4),
+      { tenantId: tenantA, ok: true, entries: 6, checkpoints: 4 },
+      { tenantId: tenantB, ok: true, entries: 4, checkpoints: 3 },
+      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 2 },
     ]);
   });
 
   it('verifies one tenant with --tenant', async () => {
     const result = await auditVerify(database.env, '--tenant', tenantB);
     expect(result.code).toBe(0);
-    expect(result.lines).toEqual([{ tenantId: tenantB, ok: true, entries: 3, checkpoints: 1 }]);
+    expect(result.lines).toEqual([
+      anchorLine(4),
+      { tenantId: tenantB, ok: true, entries: 4, checkpoints: 3 },
+    ]);
+  });
+
+  /**
+   * Attack: cut tenant B's chain back (entries and checkpoints after seq 2 deleted, head moved back), so
+   * every remaining link and signature is genuine. The anchor file pinned seq 4.
+   */
+  it('exits 1 and reports a chain cut back behind its anchor (truncation)', async () => {
+    await withDataDir(async (storage, audit) => {
+      expect(await audit.anchor(storage, [tenantA, tenantB, SYSTEM_TENANT_ID])).toBe(3);
+      await storage.withTenant(tenantB, async (tx) => {
+        await tx
+          .deleteFrom('audit_checkpoints')
+          .where('tenant_id', '=', tenantB)
+          .where('seq', '>', 2)
+          .execute();
+        await tx.deleteFrom('audit_log').where('tenant_id', '=', tenantB).where('seq', '>', 2).execute();
+        const [second] = await tx
+          .selectFrom('audit_log')
+          .select('hash')
+          .where('tenant_id', '=', tenantB)
+          .where('seq', '=', 2)
+          .execute();
+        await tx
+          .updateTable('audit_heads')
+          .set({ seq: 2, hash: second?.hash ?? '' })
+          .where('tenant_id', '=', tenantB)
+          .execute();
+      });
+    });
+    const result = await auditVerify(database.env, '--tenant', tenantB);
+    expect(result.code).toBe(1);
+    expect(result.lines).toEqual([
+      anchorLine(7),
+      { tenantId: tenantB, ok: false, entries: 2, firstBad: { seq: 3, reason: 'anchored entry missing' } },
+    ]);
+  });
+
+  /** Attack: delete a tenant together with its whole chain; only the anchor file still knows of it. */
+  it('exits 1 and reports a tenant deleted with its chain', async () => {
+    let tenantC = '';
+    await withDataDir(async (storage, audit) => {
+      const tenants = createTenantService({ storage, clock: systemClock, audit, setupTokenTtlSeconds: 60 });
+      tenantC = (await tenants.createTenant('Tenant C')).tenantId;
+      await storage.withSystem(async (tx) => {
+        for (const table of [
+          'audit_checkpoints',
+          'audit_log',
+          'audit_heads',
+          'tenant_setup_tokens',
+        ] as const) {
+          await tx.deleteFrom(table).where('tenant_id', '=', tenantC).execute();
+        }
+        await tx.deleteFrom('tenants').where('id', '=', tenantC).execute();
+      });
+    });
+    const result = await auditVerify(database.env);
+    expect(result.code).toBe(1);
+    expect(result.lines.find((line) => line.tenantId === tenantC)).toEqual({
+      tenantId: tenantC,
+      ok: false,
+      entries: 0,
+      firstBad: { seq: 1, reason: 'chain missing' },
+    });
+  });
+
+  /** Attack: cut the anchor file's tail, so the anchors that would show a cut chain are gone too. */
+  it('exits 1 and reports an anchor file cut back', async () => {
+    const original = readFileSync(anchorFile(), 'utf8');
+    writeFileSync(anchorFile(), `${original.split('\n').slice(0, 3).join('\n')}\n`);
+    try {
+      const result = await auditVerify(database.env, '--tenant', tenantA);
+      expect(result.code).toBe(1);
+      expect(result.lines[0]).toEqual({
+        anchorFile: anchorFile(),
+        ok: false,
+        lines: 3,
+        firstBad: { line: 4, reason: 'anchor file truncated' },
+      });
+    } finally {
+      writeFileSync(anchorFile(), original);
+    }
   });
 
   it('exits 1 and names the first bad entry when a chain was edited in the database', async () => {
@@ -132,18 +231,16 @@ describe('parley audit verify [sqlite]', () => {
           .execute();
       }),
     );
-    const result = await auditVerify(database.env);
+    const result = await auditVerify(database.env, '--tenant', tenantA);
     expect(result.code).toBe(1);
     expect(result.lines).toEqual([
+      anchorLine(9),
       {
         tenantId: tenantA,
         ok: false,
         entries: 3,
         firstBad: { seq: 4, id: expect.any(String), reason: 'hash mismatch' },
       },
-      { tenantId: tenantB, ok: true, entries: 3, checkpoints: 1 },
-      { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 1 },
     ]);
-    expect((await auditVerify(database.env, '--tenant', tenantB)).code).toBe(0);
   });
 });

@@ -1,4 +1,8 @@
+import path from 'node:path';
 import { sql } from 'kysely';
+import { AuditAnchorFile } from '../../src/compliance/audit/audit-anchor-file.ts';
+import type { AnchorWebhook } from '../../src/compliance/audit/audit-anchor-webhook.ts';
+import { AuditAnchors } from '../../src/compliance/audit/audit-anchors.ts';
 import type { AuditInput } from '../../src/compliance/audit/audit-entry.ts';
 import { AuditLog } from '../../src/compliance/audit/audit-log.ts';
 import { newId } from '../../src/ids.ts';
@@ -22,23 +26,34 @@ export interface AuditFixture {
   rows(tenantId: string): Promise<AuditLogTable[]>;
   head(tenantId: string): Promise<AuditHeadsTable | undefined>;
   checkpoints(tenantId: string): Promise<AuditCheckpointsTable[]>;
+  /** The anchor file (`<data dir>/audit-anchors.log`) the log anchors its chains in. */
+  anchorFile: string;
+  anchors: AuditAnchors;
   /** Runs raw statements as a tenant-bound transaction: what an attacker with the server's role can do. */
   asTenant<T>(tenantId: string, work: (tx: TenantTx) => Promise<T>): Promise<T>;
 }
 
 export async function openAuditFixture(
   dialect: DialectName,
-  options: { checkpointEvery: number; batchSize: number },
+  options: { checkpointEvery: number; batchSize: number; webhook?: AnchorWebhook },
 ): Promise<AuditFixture> {
   const test = await openTestStorage(dialect);
   const { storage } = test;
   const clock = { time: 1_800_000_000_000 };
+  const anchorFile = path.join(test.database.dataDir, 'audit-anchors.log');
+  const anchors = new AuditAnchors({
+    file: new AuditAnchorFile(anchorFile, test.security.signingKeys),
+    clock: { now: () => clock.time },
+    webhook: options.webhook,
+  });
   const audit = new AuditLog({
     fieldCipher: test.security.fieldCipher,
     signingKeys: test.security.signingKeys,
     clock: { now: () => (clock.time += 1000) },
     dialect,
-    ...options,
+    checkpointEvery: options.checkpointEvery,
+    batchSize: options.batchSize,
+    anchors,
   });
   const record = (tenantId: string, input: AuditInput) =>
     storage.withTenant(tenantId, (tx) => audit.append(tx, tenantId, input));
@@ -47,6 +62,8 @@ export async function openAuditFixture(
     storage,
     audit,
     clock,
+    anchorFile,
+    anchors,
     async newTenant() {
       const id = newId();
       await storage.withSystem((tx) =>
