@@ -11,6 +11,7 @@ import { openSecurityCore, type SecurityCore } from './crypto/security-core.ts';
 import type { Config } from './config.ts';
 import { opsRoutes } from './http/ops-routes.ts';
 import type { RouteDeclaration } from './http/route-table.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { createHttpServer } from './http/server.ts';
 import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
 import type { HealthCheck } from './observability/health.ts';
@@ -234,6 +235,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     epoch,
     logger,
     maxFrameBytes: config.realtimeMaxFrameBytes,
+    refusalHeaders: securityHeaders(config.hstsMaxAgeSeconds),
     limits: {
       authTimeoutMs: config.realtimeAuthTimeoutMs,
       sendBufferBytes: 4 * 1024 * 1024,

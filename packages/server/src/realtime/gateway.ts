@@ -4,6 +4,7 @@ import { closeCodes } from '@parley/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
 import { DeliveryHub } from './delivery-hub.ts';
+import { refuseHandshake, refuseUpgrade } from './upgrade-refusal.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 const HEARTBEAT_MS = 25_000;
@@ -20,7 +21,11 @@ export interface Gateway {
  */
 export function attachGateway(
   server: Server,
-  options: Omit<ConnectionDeps, 'hub'> & { maxFrameBytes: number },
+  options: Omit<ConnectionDeps, 'hub'> & {
+    maxFrameBytes: number;
+    /** The security headers every response carries, for refused upgrades too. */
+    refusalHeaders: Readonly<Record<string, string>>;
+  },
 ): Gateway {
   const hub = new DeliveryHub({
     fanout: options.services.fanout,
@@ -33,12 +38,15 @@ export function attachGateway(
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
   });
+  wss.on('wsClientError', (error: Error, socket: Duplex) => {
+    refuseHandshake(socket, error, options.refusalHeaders);
+  });
   const alive = new WeakMap<WebSocket, boolean>();
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0];
     // Tokens never travel in the URL: a query string here is refused outright.
     if (path !== REALTIME_PATH || (request.url ?? '').includes('?')) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      refuseUpgrade(socket, 'route_not_found', options.refusalHeaders);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {

@@ -168,6 +168,60 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
     });
   });
 
+  // A socket being upgraded belongs to no ServerResponse: the gateway and `ws` write their refusals raw.
+  describe('refused at the WebSocket upgrade', () => {
+    const upgrade = (requestLine: string, headers: Record<string, string> = {}) => {
+      const fields = {
+        Host: 'localhost',
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      };
+      const head = Object.entries(fields).map(([name, value]) => `${name}: ${value}\r\n`);
+      return `${requestLine}\r\n${head.join('')}\r\n`;
+    };
+
+    it('answers an upgrade on another path with 404 route_not_found and closes', async () => {
+      const { response, connection } = await exchange(upgrade('GET /v1/elsewhere HTTP/1.1'));
+      expectOurError(response, 'route_not_found', ['elsewhere']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an upgrade with a token in the query with 404 route_not_found, without echoing it', async () => {
+      const { response, connection } = await exchange(
+        upgrade('GET /v1/realtime?token=prl_at_leaked HTTP/1.1'),
+      );
+      expectOurError(response, 'route_not_found', ['leaked', 'token']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an invalid handshake key with 400 bad_request and closes', async () => {
+      const { response, connection } = await exchange(
+        upgrade('GET /v1/realtime HTTP/1.1', { 'Sec-WebSocket-Key': 'short' }),
+      );
+      expectOurError(response, 'bad_request', ['Sec-WebSocket-Key']);
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an unknown WebSocket version with 400 bad_request naming the version it speaks', async () => {
+      const { response, connection } = await exchange(
+        upgrade('GET /v1/realtime HTTP/1.1', { 'Sec-WebSocket-Version': '99' }),
+      );
+      expectOurError(response, 'bad_request');
+      expect(response.headers['sec-websocket-version']).toBe('13');
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers an upgrade with another method with 405 method_not_allowed and Allow: GET', async () => {
+      const { response, connection } = await exchange(upgrade('POST /v1/realtime HTTP/1.1'));
+      expectOurError(response, 'method_not_allowed');
+      expect(response.headers.allow).toBe('GET');
+      await expectClosedAfter(response, connection);
+    });
+  });
+
   describe("refused by Node's HTTP parser", () => {
     it('answers headers over the size limit with 431 headers_too_large and closes', async () => {
       const { response, connection } = await exchange(
