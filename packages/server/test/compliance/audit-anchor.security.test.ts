@@ -1,7 +1,10 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditAnchorFile } from '../../src/compliance/audit/audit-anchor-file.ts';
 import { createAuditCheckpointJob } from '../../src/compliance/audit/audit-checkpoint-job.ts';
-import { entryHash } from '../../src/compliance/audit/audit-entry.ts';
+import { checkpointPayload, entryHash } from '../../src/compliance/audit/audit-entry.ts';
+import { newId } from '../../src/ids.ts';
 import type { AuditVerification } from '../../src/compliance/audit/audit-log.ts';
 import { createTenantService } from '../../src/tenancy/tenant-service.ts';
 import { describeEachDialect } from '../support/dialects.ts';
@@ -220,5 +223,72 @@ describeEachDialect('audit anchors outside the database', (dialect) => {
     expect(await findingAfter(`${cut.join('\n')}\n`)).toEqual({ line: 3, reason: 'anchor file truncated' });
     expect(await findingAfter(undefined)).toEqual({ line: 0, reason: 'anchor file replaced' });
     expect((await f.anchors.read(f.storage)).finding).toBeUndefined();
+  });
+
+  /**
+   * Attack: public keys sit in the database, so a database writer registers a key pair of their own in
+   * `signing_keys` (they cannot seal its private key under the master key) and signs with it: a checkpoint
+   * for a chain they rewrote, and an anchor line appended to the file.
+   */
+  describe('a key pair the attacker registered in the database', () => {
+    const attackerKey = async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const id = newId();
+      await f.storage.withSystem((tx) =>
+        tx
+          .insertInto('signing_keys')
+          .values({
+            id,
+            public_key: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+            wrapped_private_key: Buffer.alloc(60).toString('base64'),
+            master_version: 1,
+            created_at: 1,
+            retired_at: 1,
+          })
+          .execute(),
+      );
+      return {
+        currentKeyId: id,
+        sign: (data: Buffer) => ({ keyId: id, signature: sign(null, data, privateKey).toString('base64') }),
+      };
+    };
+
+    it('signs no checkpoint that verifies', async () => {
+      const tenant = await f.newTenant();
+      await f.recordMany(tenant, 7); // count-based checkpoint at 5
+      await rewriteFrom(tenant, 1);
+      const forger = await attackerKey();
+      const [fifth] = (await f.rows(tenant)).filter((row) => row.seq === 5);
+      const checkpoint = { tenant_id: tenant, seq: 5, hash: fifth?.hash ?? '', signed_at: f.clock.time };
+      const { signature } = forger.sign(checkpointPayload(checkpoint));
+      await f.asTenant(tenant, (tx) =>
+        tx
+          .insertInto('audit_checkpoints')
+          .values({ ...checkpoint, key_id: forger.currentKeyId, signature })
+          .execute(),
+      );
+      expect(await f.audit.verify(f.storage, tenant)).toEqual({
+        ok: false,
+        entries: 4,
+        firstBad: { seq: 5, id: expect.any(String), reason: 'checkpoint signature invalid' },
+      });
+    });
+
+    it('signs no anchor line that verifies', async () => {
+      await anchoredTenant(1);
+      const before = readFileSync(f.anchorFile, 'utf8');
+      const forger = await attackerKey();
+      const forged = new AuditAnchorFile(f.anchorFile, { ...forger, verify: () => Promise.resolve(true) });
+      forged.append([{ tenantId: newId(), seq: 1, hash: '1'.repeat(64) }], f.clock.time);
+      try {
+        const lines = before.trimEnd().split('\n').length;
+        expect((await f.anchors.read(f.storage)).finding).toEqual({
+          line: lines + 1,
+          reason: 'line signature invalid',
+        });
+      } finally {
+        writeFileSync(f.anchorFile, before);
+      }
+    });
   });
 });
