@@ -1,13 +1,19 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { closeCodes } from '@parley/protocol';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type ServerOptions, WebSocketServer, type WebSocket } from 'ws';
 import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
 import { DeliveryHub } from './delivery-hub.ts';
 import { refuseHandshake, refuseUpgrade } from './upgrade-refusal.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 const HEARTBEAT_MS = 25_000;
+/**
+ * After the server sends a close frame it waits this long for the client's; then it drops the TCP
+ * connection. A client that ignores the close handshake (to hold a socket past the auth timeout or an
+ * abuse close) keeps it for this grace at most, instead of `ws`'s default 30 s.
+ */
+export const CLOSE_GRACE_MS = 1_500;
 
 export interface Gateway {
   /** Closes every socket with 1001 (reconnect elsewhere and resume) and stops accepting upgrades. */
@@ -17,7 +23,8 @@ export interface Gateway {
 
 /**
  * WSS on the HTTPS server's port at `/v1/realtime`. Frames are capped at `maxFrameBytes` (larger ones close
- * the socket with 1009); dead peers are found by ping/pong heartbeats.
+ * the socket with 1009); a frame that breaks RFC 6455 closes its socket with 1002 (or 1007 for invalid
+ * UTF-8) and nothing else; dead peers are found by ping/pong heartbeats.
  */
 export function attachGateway(
   server: Server,
@@ -33,16 +40,22 @@ export function attachGateway(
     logger: options.logger,
   });
   const deps: ConnectionDeps = { ...options, hub };
-  const wss = new WebSocketServer({
+  // `closeTimeout` is a recent `ws` option (we require ^8.23, which has it) that @types/ws lacks so far.
+  const serverOptions: ServerOptions & { closeTimeout: number } = {
     noServer: true,
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
-  });
+    closeTimeout: CLOSE_GRACE_MS,
+  };
+  const wss = new WebSocketServer(serverOptions);
   wss.on('wsClientError', (error: Error, socket: Duplex) => {
     refuseHandshake(socket, error, options.refusalHeaders);
   });
   const alive = new WeakMap<WebSocket, boolean>();
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node removes its own 'error' listener from an upgraded socket: without one, a reset (ECONNRESET)
+    // arriving while we answer would be an uncaught exception.
+    socket.on('error', ignoreSocketError);
     const path = (request.url ?? '').split('?')[0];
     // Tokens never travel in the URL: a query string here is refused outright.
     if (path !== REALTIME_PATH || (request.url ?? '').includes('?')) {
@@ -52,6 +65,11 @@ export function attachGateway(
     wss.handleUpgrade(request, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));
+      // `ws` has already closed this socket with the matching code (1002, 1007 or 1009) when it emits a
+      // protocol error; an 'error' event without a listener would end the process, and every other session.
+      ws.on('error', (error: Error & { code?: string }) => {
+        options.logger.debug({ wsError: error.code }, 'realtime socket closed on a protocol error');
+      });
       new RealtimeConnection(ws, socket, deps);
     });
   };
@@ -82,4 +100,8 @@ export function attachGateway(
       });
     },
   };
+}
+
+function ignoreSocketError(): void {
+  // Nothing to do: a socket emits 'error' only while it is being destroyed.
 }
