@@ -125,6 +125,33 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
       await expectStillServes(connection);
     });
 
+    it('answers odd request targets in our shape, never 5xx, and keeps serving', async () => {
+      const targets = [
+        '/v1/dialogs/%',
+        '/v1/dialogs/%zz',
+        '/v1/dialogs/%C0%AF',
+        '/v1/search?q=%E0%A4%A',
+        '/v1/search?q=%',
+        '/v1//dialogs',
+        '/v1/dialogs/..%2f..%2fetc%2fpasswd',
+        '/v1/dialogs/%2e%2e',
+        '*',
+        'http://evil.example/v1/nothing',
+        '/livez#fragment',
+        `/v1/dialogs?${'a=1&'.repeat(500)}`,
+        `/v1/dialogs/${'%41'.repeat(300)}`,
+      ];
+      for (const target of targets) {
+        const { response, connection } = await exchange(`GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+        expect(response.status, target).toBeLessThan(500);
+        if (response.status >= 400) {
+          const { code } = (JSON.parse(response.body) as { error: { code: ErrorCode } }).error;
+          expectOurError(response, code, ['evil.example', 'passwd']);
+        }
+        if (response.headers.connection !== 'close') await expectStillServes(connection);
+      }
+    });
+
     it('answers a method no route has (known to Node) with our 404 or 405', async () => {
       const { response, connection } = await exchange('PROPFIND /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
       expectOurError(response, response.status === 405 ? 'method_not_allowed' : 'route_not_found');
