@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { z } from 'zod';
 import { exceedsPasswordByteLimit, normalizePassword, type PasswordHasher } from './password-hasher.ts';
+import { estimateStrength } from './password-strength.ts';
 
 /**
  * A tenant's password rules, as the admin API reads and writes them. Unknown keys are refused so that a
@@ -19,6 +20,11 @@ export const passwordPolicySchema = z
     requireLower: z.boolean().default(false),
     requireDigit: z.boolean().default(false),
     requireSymbol: z.boolean().default(false),
+    /**
+     * Least zxcvbn score (0 to 4) a password needs: 3 refuses keyboard walks, repeats, dates and words with
+     * padding, which a length rule lets through; 0 turns the estimate off.
+     */
+    minStrengthScore: z.number().int().min(0).max(4).default(3),
     /** How many previous passwords may not be reused (0 turns the rule off). */
     historyCount: z.number().int().min(0).max(24).default(5),
     /** Days after which a password must be changed; 0 means never. */
@@ -63,6 +69,7 @@ export const PASSWORD_RULES = [
   'max_length',
   'common_password',
   'contains_personal_info',
+  'too_guessable',
   'composition_upper',
   'composition_lower',
   'composition_digit',
@@ -166,6 +173,26 @@ function personalTokens(context: PasswordContext): { source: string; token: stri
   return found;
 }
 
+/**
+ * The strength estimate, against the user's own words as well: refuses what the breached list cannot know,
+ * keyboard walks and patterns ("1qaz2wsx3edc", "asdfghjkl;'") and spellings of the user's name or address.
+ */
+function strengthViolation(
+  normalized: string,
+  policy: PasswordPolicy,
+  context: PasswordContext,
+): PolicyViolation | null {
+  if (policy.minStrengthScore === 0) return null;
+  const userInputs = personalTokens(context).map(({ token }) => token);
+  const { score, warning, suggestions } = estimateStrength(normalized, userInputs);
+  if (score >= policy.minStrengthScore) return null;
+  const advice = [warning, ...suggestions].filter(Boolean).join(' ');
+  return {
+    rule: 'too_guessable',
+    message: `This password is too easy to guess (strength ${score} of 4, at least ${policy.minStrengthScore} needed).${advice === '' ? '' : ` ${advice}`}`,
+  };
+}
+
 function personalInfoViolation(folded: string, context: PasswordContext): PolicyViolation | null {
   const foldedLetters = lettersOnly(folded);
   for (const { source, token } of personalTokens(context)) {
@@ -203,8 +230,9 @@ async function reusedPasswordViolation(
 
 /**
  * Every rule of `policy` that `password` breaks; empty means acceptable. Lengths and composition are judged
- * on the NFKC form the hasher stores. The history check (one argon2 verify per remembered hash) runs only
- * when every cheaper rule passes, so a stream of bad candidates cannot make the server hash repeatedly.
+ * on the NFKC form the hasher stores. The strength estimate (tens of milliseconds), then the history check
+ * (one argon2 verify per remembered hash), run only when every cheaper rule passes, so a stream of bad
+ * candidates cannot make the server estimate or hash repeatedly.
  */
 export async function evaluatePassword(
   password: string,
@@ -237,6 +265,11 @@ export async function evaluatePassword(
   const personal = personalInfoViolation(folded, context);
   if (personal) violations.push(personal);
   if (violations.length > 0) return violations;
+
+  // Tens of milliseconds of CPU at worst (see password-strength.ts): spent only on candidates that passed
+  // every cheaper rule, before the history check's argon2 work.
+  const weak = strengthViolation(normalized, policy, context);
+  if (weak) return [weak];
 
   const reused = await reusedPasswordViolation(password, policy, context, deps);
   return reused ? [reused] : [];

@@ -143,6 +143,23 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
     expect(entries.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('refuses a keyboard walk no list holds, saying why, unless the tenant turned the estimate off', async () => {
+    const policy = (passwordPolicy: Record<string, unknown>) =>
+      server.request(
+        '/v1/tenant/settings',
+        json({ signupMode: 'open', passwordPolicy }, owner.accessToken, 'PATCH'),
+      );
+    expect((await policy({ minLength: 12 })).status).toBe(200);
+    const walk = 'zaq12wsxcde34rfv';
+    const refused = await signup({ email: 'walker@modes.example', password: walk });
+    expect(refused.status).toBe(400);
+    const error = refused.json<{ error: { code: string; message: string } }>().error;
+    expect(error.code).toBe('password_policy');
+    expect(error.message).toMatch(/too_guessable \(This password is too easy to guess \(strength \d of 4/);
+    expect((await policy({ minLength: 12, minStrengthScore: 0 })).status).toBe(200);
+    expect((await signup({ email: 'walker@modes.example', password: walk })).status).toBe(201);
+  });
+
   it('MFA can be required for a role: such users get a profile-only token until they enrol', async () => {
     await server.request(
       '/v1/tenant/settings',
