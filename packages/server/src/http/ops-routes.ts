@@ -1,4 +1,4 @@
-import { healthBody, versionBody } from '@parley/protocol';
+import { healthBody, serverInfoBody, versionBody } from '@parley/protocol';
 import { z } from 'zod';
 import { type HealthCheck, checkReadiness } from '../observability/health.ts';
 import { parleyVersion } from '../version.ts';
@@ -14,6 +14,7 @@ export interface OpsRouteDeps {
 }
 
 const publicAccess = { kind: 'public' } as const;
+const publicVersion = { name: 'parley', version: parleyVersion, apiVersion: 'v1' } as const;
 
 export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
   return [
@@ -43,12 +44,20 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/version',
-      summary: 'Server version.',
+      summary: 'Product and API version. The runtime version is for administrators only (/v1/admin/server).',
       tags: ['operations'],
       access: publicAccess,
       schema: { response: { 200: versionBody } },
-      handler: () =>
-        Promise.resolve({ name: 'parley', version: parleyVersion, node: process.version, apiVersion: 'v1' }),
+      handler: () => Promise.resolve(publicVersion),
+    },
+    {
+      method: 'GET',
+      url: '/v1/admin/server',
+      summary: 'Product, API and runtime (Node.js) versions, for a tenant administrator.',
+      tags: ['operations'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.manage' },
+      schema: { response: { 200: serverInfoBody } },
+      handler: () => Promise.resolve({ ...publicVersion, node: process.version }),
     },
     {
       method: 'GET',

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { describePostgres, describeRedis } from '../support/dialects.ts';
+import { bearer, newMember, newTenantOwner } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 
@@ -34,6 +36,37 @@ describe('operations endpoints', () => {
 
   it('/version names the server and API version', async () => {
     expect((await server.request('/version')).json()).toMatchObject({ name: 'parley', apiVersion: 'v1' });
+  });
+
+  /*
+   * Attack: reconnaissance. A runtime version tells an anonymous scanner which Node.js CVEs to try before it
+   * has any account. Anonymous callers learn the product and API versions only (clients need those); the
+   * runtime is for a tenant administrator, signed in with the admin scope.
+   */
+  it('/version does not tell anonymous callers the runtime version', async () => {
+    const response = await server.request('/version');
+    expect(response.status).toBe(200);
+    expect(Object.keys(response.json<object>()).sort()).toEqual(['apiVersion', 'name', 'version']);
+    expect(response.text).not.toContain(process.version);
+    expect(response.text).not.toContain(process.versions.node);
+    for (const [name, value] of Object.entries(response.headers)) {
+      expect(`${name}: ${String(value)}`.toLowerCase()).not.toMatch(/node|fastify|express/);
+    }
+  });
+
+  it('an administrator reads the runtime version at /v1/admin/server; others are refused', async () => {
+    const owner = await newTenantOwner(server);
+    const answer = await server.request('/v1/admin/server', bearer(owner.accessToken));
+    expect(answer.status).toBe(200);
+    expect(answer.json()).toEqual({
+      name: 'parley',
+      version: expect.any(String),
+      apiVersion: 'v1',
+      node: process.version,
+    });
+    expect((await server.request('/v1/admin/server')).status).toBe(401);
+    const member = await newMember(server, owner, `member-${randomUUID()}@acme.example`);
+    expect((await server.request('/v1/admin/server', bearer(member.token))).status).toBe(403);
   });
 
   it('/openapi.json documents every route from the route declarations', async () => {
