@@ -5,7 +5,11 @@
 export const closeCodes = {
   /** The server is shutting down; reconnect (to another node) and resume. */
   goingAway: 1001,
-  /** A frame was larger than the limit. */
+  /** A frame broke RFC 6455 (unmasked, reserved opcode or RSV bits, bad control frame, bad close code…). */
+  protocolError: 1002,
+  /** A text frame or close reason was not valid UTF-8. */
+  invalidPayload: 1007,
+  /** A frame (or a fragmented message in total) was larger than the limit. */
   tooLarge: 1009,
   /** The first frame was not a valid `auth`, or the token is invalid, expired or revoked. */
   unauthorized: 4001,

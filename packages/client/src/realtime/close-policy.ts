@@ -6,6 +6,8 @@ import type { closeCodes as protocolCloseCodes } from '@parley/protocol';
  */
 export const closeCodes = {
   goingAway: 1001,
+  protocolError: 1002,
+  invalidPayload: 1007,
   tooLarge: 1009,
   unauthorized: 4001,
   forbidden: 4003,
