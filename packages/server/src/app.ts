@@ -35,6 +35,7 @@ import { searchRoutes } from './messaging/search/search-routes.ts';
 import { createAttachmentSweeper } from './attachments/attachment-sweeper.ts';
 import { createCallSweeper } from './calls/call-sweeper.ts';
 import { attachGateway } from './realtime/gateway.ts';
+import { SessionSockets } from './realtime/session-sockets.ts';
 import { emailRoutes } from './identity/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa-routes.ts';
@@ -195,6 +196,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     trustProxy: config.trustProxy,
     bodyLimitBytes: config.bodyLimitBytes,
     hstsMaxAgeSeconds: config.hstsMaxAgeSeconds,
+    connectionLimits: {
+      perAddress: config.maxConnectionsPerAddress,
+      total: config.maxConnections,
+      tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+    },
     routes: (openApiDocument) => [
       ...opsRoutes({
         readinessChecks,
@@ -230,10 +240,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       tx.selectFrom('parley_meta').select('value').where('key', '=', 'epoch').executeTakeFirstOrThrow(),
     )
   ).value;
+  // Evictions close (or re-check) this node's sockets of the sessions concerned before the node acknowledges.
+  const sessionSockets = new SessionSockets();
+  services.sessions.onEviction((eviction) => {
+    sessionSockets.apply(eviction);
+  });
   const gateway = attachGateway(fastify.server, {
     services,
     epoch,
     logger,
+    sessionSockets,
     maxFrameBytes: config.realtimeMaxFrameBytes,
     refusalHeaders: securityHeaders(config.hstsMaxAgeSeconds),
     limits: {

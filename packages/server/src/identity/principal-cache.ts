@@ -17,6 +17,16 @@ const CAPACITY = 100_000;
 export class PrincipalCache {
   readonly #byHash = new Map<string, CachedPrincipal>();
   readonly #hashBySession = new Map<string, string>();
+  #generation = 0;
+
+  /**
+   * Moves on every eviction. A lookup notes it before reading the database and caches its answer only if
+   * it has not moved: otherwise a revocation that committed and evicted while the lookup read would be
+   * undone by the lookup caching the row it read before (and the token would work again from the cache).
+   */
+  get generation(): number {
+    return this.#generation;
+  }
 
   get(hash: string): CachedPrincipal | undefined {
     return this.#byHash.get(hash);
@@ -27,7 +37,9 @@ export class PrincipalCache {
     return hash === undefined ? undefined : this.#byHash.get(hash);
   }
 
-  set(hash: string, entry: CachedPrincipal): void {
+  /** Caches `entry` unless an eviction happened since `seenGeneration` (see `generation`). */
+  set(hash: string, entry: CachedPrincipal, seenGeneration: number): void {
+    if (seenGeneration !== this.#generation) return;
     const previous = this.#hashBySession.get(entry.principal.sessionId);
     if (previous !== undefined) this.#byHash.delete(previous);
     if (this.#byHash.size >= CAPACITY) {
@@ -42,6 +54,7 @@ export class PrincipalCache {
   }
 
   evictSessions(sessionIds: readonly string[]): void {
+    this.#generation += 1;
     for (const sessionId of sessionIds) {
       const hash = this.#hashBySession.get(sessionId);
       if (hash !== undefined) this.#byHash.delete(hash);
@@ -51,6 +64,7 @@ export class PrincipalCache {
 
   /** Drops every cached principal of a tenant (a custom role changed: anyone may hold it). */
   evictTenant(tenantId: string): void {
+    this.#generation += 1;
     for (const [hash, entry] of this.#byHash) {
       if (entry.principal.tenantId !== tenantId) continue;
       this.#byHash.delete(hash);
@@ -59,6 +73,7 @@ export class PrincipalCache {
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#byHash.clear();
     this.#hashBySession.clear();
   }

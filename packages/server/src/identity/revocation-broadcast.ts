@@ -5,10 +5,26 @@ const REVOKE_CHANNEL = 'auth.revoked';
 const ACK_CHANNEL = 'auth.revoked.ack';
 const CONFIRM_TIMEOUT_MS = 2000;
 
-/** What every node must forget: some sessions, or every session of a tenant. */
+/**
+ * What a session's sockets do about an eviction: `ended` close with 4001 at once (revoked, signed out,
+ * deactivated, password or MFA reset, idle); `changed` re-check the principal before their next delivery
+ * (roles or a custom role's permissions changed); `replaced` nothing (a refresh rotated the token and the
+ * session goes on; a socket keeps the lifetime of the token it signed in with).
+ */
+export type EvictionEffect = 'ended' | 'changed' | 'replaced';
+
+/** What every node must forget: some sessions, every session of a tenant, or (after a bus gap) all. */
 export interface Eviction {
   sessionIds?: string[];
   tenantId?: string;
+  /** Only from this node to itself: it may have missed evictions while its bus was unreliable. */
+  everyone?: true;
+  effect: EvictionEffect;
+}
+
+/** A message from a node that predates `effect` meant: sessions ended, a tenant's roles changed. */
+function withEffect(eviction: Omit<Eviction, 'effect'> & { effect?: EvictionEffect }): Eviction {
+  return { ...eviction, effect: eviction.effect ?? (eviction.sessionIds ? 'ended' : 'changed') };
 }
 
 /**
@@ -34,8 +50,9 @@ export class RevocationBroadcast {
   static async start(bus: Bus, evict: (eviction: Eviction) => void, onTimeout: (missing: number) => void) {
     const broadcast = new RevocationBroadcast(bus, onTimeout);
     await bus.subscribe(REVOKE_CHANNEL, (message) => {
-      const { id, ...eviction } = JSON.parse(message) as Eviction & { id: string };
-      evict(eviction);
+      const { id, ...eviction } = JSON.parse(message) as Partial<Eviction> & { id: string };
+      // Synchronous, before the acknowledgement: once every node acknowledged, the eviction is done there.
+      evict(withEffect(eviction));
       bus.publish(ACK_CHANNEL, id).catch(() => undefined);
     });
     await bus.subscribe(ACK_CHANNEL, (id) => {

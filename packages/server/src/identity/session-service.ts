@@ -14,7 +14,7 @@ import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { PrincipalCache } from './principal-cache.ts';
-import { RevocationBroadcast } from './revocation-broadcast.ts';
+import { type Eviction, type EvictionEffect, RevocationBroadcast } from './revocation-broadcast.ts';
 import { type SessionRow, sessionStore } from './session-store.ts';
 import { userStore } from './user-store.ts';
 
@@ -40,10 +40,21 @@ export interface IssuedTokens {
 
 export type AuthFailure = 'invalid' | 'expired' | 'revoked' | 'idle';
 
+/** A valid token's principal and the moments it stops being valid, for holders that outlive a request. */
+export interface SessionGrant {
+  principal: Principal;
+  /** When the access token expires (ms since the epoch). */
+  accessExpiresAt: number;
+  idleTimeoutMs: number;
+  /** The session's last use as far as this node knows; it idles out at `lastUsedAt + idleTimeoutMs`. */
+  lastUsedAt: number;
+  /** The service's clock at the check, so a holder can time the deadlines without a clock of its own. */
+  checkedAt: number;
+}
+
 /** Why a refresh failed, in RFC 6749 terms; `reused` revokes the whole family. */
 export type RefreshFailure = 'invalid_grant' | 'reused';
 
-/** Last-use times are written at most this often: idle timeouts are minutes, writes per request are waste. */
 /**
  * What a tenant's own server (client_credentials) may never do: change tenant security settings, roles,
  * API clients or anyone's MFA. Those stay with people, whose acts are tied to a person in the audit log.
@@ -55,6 +66,11 @@ const CLIENT_WITHHELD: readonly Permission[] = [
   'mfa.reset',
 ];
 
+/**
+ * Last-use times are written at most this often (a quarter of the idle timeout when that is shorter): idle
+ * timeouts are minutes, writes per request are waste, and another node judging idleness from the database
+ * is then off by at most this much.
+ */
 const LAST_USED_WRITE_INTERVAL_MS = 30_000;
 
 const DEFAULT_SETTINGS = { accessTtl: 3600, idleTimeout: 900, refreshTtl: 2_592_000 };
@@ -102,17 +118,21 @@ export function createSessionService({
     rowId: sessionId,
   });
   const cache = new PrincipalCache();
-  bus.onReliabilityChange(() => {
+  /** Holders of long-lived grants (realtime sockets): told of every eviction, synchronously. */
+  const evictionListeners = new Set<(eviction: Eviction) => void>();
+  function evictLocally(eviction: Eviction): void {
+    if (eviction.sessionIds) cache.evictSessions(eviction.sessionIds);
+    if (eviction.tenantId !== undefined) cache.evictTenant(eviction.tenantId);
+    for (const listener of evictionListeners) listener(eviction);
+  }
+  bus.onReliabilityChange((reliable) => {
     cache.clear();
+    // Evictions may have been missed during the gap: every open grant is checked again before it is used.
+    if (reliable) for (const listener of evictionListeners) listener({ everyone: true, effect: 'changed' });
   });
-  const broadcast = RevocationBroadcast.start(
-    bus,
-    (eviction) => {
-      if (eviction.sessionIds) cache.evictSessions(eviction.sessionIds);
-      if (eviction.tenantId !== undefined) cache.evictTenant(eviction.tenantId);
-    },
-    onUnconfirmedRevocation,
-  );
+  // Every node (this one included) applies an eviction before acknowledging it, so once `announce` returns
+  // the cache entries are gone and the sockets of ended sessions are closed everywhere.
+  const broadcast = RevocationBroadcast.start(bus, evictLocally, onUnconfirmedRevocation);
   // Subscribing cannot fail for good (the Redis subscriber waits); this only keeps a rejection handled.
   broadcast.catch(() => undefined);
 
@@ -168,10 +188,11 @@ export function createSessionService({
     });
   }
 
-  async function announceRevocation(sessionIds: string[]): Promise<void> {
+  async function announceRevocation(sessionIds: string[], effect: EvictionEffect = 'ended'): Promise<void> {
     if (sessionIds.length === 0) return;
-    cache.evictSessions(sessionIds);
-    await (await broadcast).announce({ sessionIds });
+    // Here first, so this node is done even if the bus fails; applying an eviction twice is harmless.
+    evictLocally({ sessionIds, effect });
+    await (await broadcast).announce({ sessionIds, effect });
   }
 
   const service = {
@@ -225,17 +246,31 @@ export function createSessionService({
 
     /** Resolves a bearer token; the hot path is one hash and one map lookup. */
     async authenticate(token: string): Promise<Principal | AuthFailure> {
+      const grant = await service.validate(token);
+      return typeof grant === 'string' ? grant : grant.principal;
+    },
+
+    /**
+     * `authenticate`, with the token's expiry and the session's idle deadline. With `touch: false` the
+     * check is not a use of the session (a realtime `ping` is liveness, not activity): it does not move
+     * the idle deadline, though a session found idle still ends.
+     */
+    async validate(token: string, { touch = true } = {}): Promise<SessionGrant | AuthFailure> {
       const hash = hashToken(token);
       const now = clock.now();
       const cached = bus.reliable ? cache.get(hash) : undefined;
       if (cached && cached.accessExpiresAt > now && now - cached.lastUsedAt < cached.idleTimeoutMs) {
-        cached.lastUsedAt = now;
-        if (now - cached.persistedLastUsedAt > LAST_USED_WRITE_INTERVAL_MS)
-          persistLastUse(cached.principal, now);
-        return cached.principal;
+        if (touch) {
+          cached.lastUsedAt = now;
+          const interval = Math.min(LAST_USED_WRITE_INTERVAL_MS, cached.idleTimeoutMs / 4);
+          if (now - cached.persistedLastUsedAt > interval) persistLastUse(cached.principal, now);
+        }
+        const { principal, accessExpiresAt, idleTimeoutMs, lastUsedAt } = cached;
+        return { principal, accessExpiresAt, idleTimeoutMs, lastUsedAt, checkedAt: now };
       }
       const tenantId = tenantOfToken('access', token);
       if (tenantId === undefined) return 'invalid';
+      const generation = cache.generation;
       const result = await storage.withTenant(tenantId, async (tx) => {
         const row = await sessionStore.byAccessHash(tx, tenantId, hash);
         if (!row) return 'invalid' as const;
@@ -243,20 +278,20 @@ export function createSessionService({
         if (row.access_expires_at <= now) return 'expired' as const;
         const settings = await tokenSettings(tx, tenantId);
         if (now - row.last_used_at >= settings.idleTimeout * 1000) {
-          // Automatic log-off: the whole session ends, not just this token.
-          await sessionStore.update(tx, tenantId, row.id, {
-            revoked_at: now,
-            revoked_reason: 'idle_timeout',
-          });
+          // Automatic log-off: the whole session ends, not just this token. Several holders (sockets on
+          // several nodes) may find it idle at once: one of them ends it and records it.
+          if (!(await sessionStore.revokeIfActive(tx, tenantId, row.id, now, 'idle_timeout')))
+            return 'revoked' as const;
           await recordRevocation(tx, tenantId, [row.id], 'idle_timeout', { type: 'system' }, row.user_id);
           return { kind: 'idle' as const, sessionId: row.id };
         }
-        await sessionStore.update(tx, tenantId, row.id, { last_used_at: now });
+        if (touch) await sessionStore.update(tx, tenantId, row.id, { last_used_at: now });
         return {
           kind: 'ok' as const,
           principal: await principalFor(tx, row),
           row,
           idleTimeoutMs: settings.idleTimeout * 1000,
+          lastUsedAt: touch ? now : row.last_used_at,
         };
       });
       if (typeof result === 'string') return result;
@@ -264,16 +299,23 @@ export function createSessionService({
         await announceRevocation([result.sessionId]);
         return 'idle';
       }
-      if (bus.reliable) {
-        cache.set(hash, {
-          principal: result.principal,
-          accessExpiresAt: result.row.access_expires_at,
-          idleTimeoutMs: result.idleTimeoutMs,
-          lastUsedAt: now,
-          persistedLastUsedAt: now,
-        });
-      }
-      return result.principal;
+      const grant: SessionGrant = {
+        principal: result.principal,
+        accessExpiresAt: result.row.access_expires_at,
+        idleTimeoutMs: result.idleTimeoutMs,
+        lastUsedAt: result.lastUsedAt,
+        checkedAt: now,
+      };
+      if (bus.reliable) cache.set(hash, { ...grant, persistedLastUsedAt: result.lastUsedAt }, generation);
+      return grant;
+    },
+
+    /** Tells `listener` of every eviction this node applies, before it acknowledges; returns the stop. */
+    onEviction(listener: (eviction: Eviction) => void): () => void {
+      evictionListeners.add(listener);
+      return () => {
+        evictionListeners.delete(listener);
+      };
     },
 
     /** Rotates a refresh token. Presenting an already-used one revokes the whole family (it was stolen). */
@@ -352,7 +394,7 @@ export function createSessionService({
         };
       });
       // The previous access token of this session is dead too (replaced or revoked): evict it everywhere.
-      await announceRevocation(outcome.revoked);
+      await announceRevocation(outcome.revoked, outcome.kind === 'issued' ? 'replaced' : 'ended');
       return outcome.kind === 'issued' ? outcome.tokens : outcome.failure;
     },
 
@@ -449,8 +491,8 @@ export function createSessionService({
 
     /** Call after redefining a custom role: every cached principal of the tenant is rebuilt. */
     async refreshTenantPrincipals(tenantId: string): Promise<void> {
-      cache.evictTenant(tenantId);
-      await (await broadcast).announce({ tenantId });
+      evictLocally({ tenantId, effect: 'changed' });
+      await (await broadcast).announce({ tenantId, effect: 'changed' });
     },
 
     /** Call after changing a user's roles: cached principals of that user must be rebuilt. */
@@ -458,7 +500,10 @@ export function createSessionService({
       const sessions = await storage.withTenant(tenantId, (tx) =>
         sessionStore.activeForUser(tx, tenantId, userId, clock.now()),
       );
-      await announceRevocation(sessions.map((row) => row.id));
+      await announceRevocation(
+        sessions.map((row) => row.id),
+        'changed',
+      );
     },
 
     /** The user's live sessions, with the device they were opened from. */

@@ -35,6 +35,34 @@ export const sessionStore = {
       .executeTakeFirst();
   },
 
+  async byId(tx: TenantTx, tenantId: string, sessionId: string): Promise<SessionRow | undefined> {
+    return tx
+      .selectFrom('sessions')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+  },
+
+  /** Ends a session unless it already ended; true when this call ended it. */
+  async revokeIfActive(
+    tx: TenantTx,
+    tenantId: string,
+    sessionId: string,
+    at: number,
+    reason: string,
+  ): Promise<boolean> {
+    const rows = await tx
+      .updateTable('sessions')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', sessionId)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .execute();
+    return rows.length > 0;
+  },
+
   async usedRefresh(tx: TenantTx, tenantId: string, hash: string): Promise<string | undefined> {
     const row = await tx
       .selectFrom('used_refresh_tokens')

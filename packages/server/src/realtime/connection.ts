@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type ClientFrame, clientFrame, closeCodes, type ServerFrame } from '@parley/protocol';
 import type { WebSocket } from 'ws';
-import type { Principal } from '../identity/session-service.ts';
+import type { Principal, SessionGrant } from '../identity/session-service.ts';
 import type { UserHint } from '../messaging/message-fanout.ts';
 import type { Logger } from '../observability/logger.ts';
 import { PRESENCE_TTL_MS } from '../presence/presence-service.ts';
@@ -12,6 +12,7 @@ import type { DeliveryHub, HubConnection } from './delivery-hub.ts';
 import { dispatchFrame, type FrameContext } from './frame-dispatch.ts';
 import { PresenceFollower } from './presence-follower.ts';
 import type { RealtimeServices } from './realtime-services.ts';
+import type { SessionSockets } from './session-sockets.ts';
 
 export interface RealtimeLimits {
   authTimeoutMs: number;
@@ -29,9 +30,18 @@ export interface ConnectionDeps {
   epoch: string;
   logger: Logger;
   limits: RealtimeLimits;
+  /** This node's sockets by session: evictions close or re-check them before the node acknowledges. */
+  sessionSockets: SessionSockets;
 }
 
 const REPLAY_PAGE = 200;
+/** setTimeout's largest delay; a later deadline is approached in steps. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** What a socket's principal must hold to receive anything (checked at sign-in and after a role change). */
+function mayRead(principal: Principal): boolean {
+  return principal.scopes.has('chat') && principal.permissions.has('dialogs.read');
+}
 
 /** A shared page's frames are the same for every socket: serialise each once. */
 const serializedItems = new WeakMap<StreamItem, string>();
@@ -79,6 +89,14 @@ export class RealtimeConnection implements HubConnection {
   #lastRefill = Date.now();
   #violations = 0;
   readonly #authTimer: NodeJS.Timeout;
+  /** Removes this socket from the node's registry of sessions' sockets. */
+  #forget: (() => void) | undefined;
+  /** Fires at the earlier of the token's expiry and the session's idle deadline. */
+  #deadline: NodeJS.Timeout | undefined;
+  /** Set by an eviction that changed the principal: re-validated before the next delivery. */
+  #stale = false;
+  /** The session ended: nothing more is read or written for this socket. */
+  #ended = false;
 
   #corked = false;
 
@@ -102,6 +120,8 @@ export class RealtimeConnection implements HubConnection {
     });
     ws.on('close', () => {
       clearTimeout(this.#authTimer);
+      clearTimeout(this.#deadline);
+      this.#forget?.();
       clearInterval(this.#renewal);
       void this.#unsubscribe?.().catch(() => undefined);
       void this.#presence?.close().catch(() => undefined);
@@ -196,13 +216,84 @@ export class RealtimeConnection implements HubConnection {
       await this.#authenticate(frame.data);
       return;
     }
-    // Re-checked on every frame (a cache hit): a revoked token stops working on an open socket too.
-    const current = await this.deps.services.sessions.authenticate(this.#token);
+    if (this.#ended) return;
+    // Re-checked on every frame (a cache hit). Every frame but `ping` is a use of the session: a ping is
+    // the client's liveness probe, and counting it would keep an unattended session alive for ever.
+    const current = await this.deps.services.sessions.validate(this.#token, {
+      touch: frame.data.type !== 'ping',
+    });
     if (typeof current === 'string') {
-      this.ws.close(closeCodes.unauthorized, 'token no longer valid');
+      this.#end('token no longer valid');
       return;
     }
-    await this.#dispatch(current, frame.data);
+    await this.#dispatch(current.principal, frame.data);
+  }
+
+  /** Fully closed: the close handler has run (a method, so a check made before an await is not reused). */
+  #closed(): boolean {
+    return this.ws.readyState === this.ws.CLOSED;
+  }
+
+  /** The session ended (revoked, expired, idle): close with 4001; queued deliveries find the socket shut. */
+  #end(reason: string): void {
+    this.#ended = true;
+    clearTimeout(this.#deadline);
+    this.ws.close(closeCodes.unauthorized, reason);
+  }
+
+  /**
+   * Times the next check of the session: at the token's expiry or the session's idle deadline, whichever
+   * comes first, so an expired or idle session closes its socket even while the client sends nothing.
+   */
+  #armDeadline(grant: SessionGrant): void {
+    clearTimeout(this.#deadline);
+    if (this.#ended) return;
+    const at = Math.min(grant.accessExpiresAt, grant.lastUsedAt + grant.idleTimeoutMs);
+    this.#deadline = setTimeout(
+      () => {
+        void this.#checkDeadline().catch((error: unknown) => {
+          this.deps.logger.warn({ err: error }, 'session check failed');
+        });
+      },
+      Math.min(Math.max(at - grant.checkedAt, 0), MAX_TIMER_MS),
+    );
+    this.#deadline.unref();
+  }
+
+  /**
+   * At a deadline: not a use of the session. An idle session is ended here as the next request would end
+   * it (which closes its sockets on every node); a session used meanwhile, elsewhere too, gets a new timer.
+   */
+  async #checkDeadline(): Promise<void> {
+    if (this.#ended) return;
+    const grant = await this.deps.services.sessions.validate(this.#token, { touch: false });
+    if (typeof grant === 'string') this.#end(grant === 'expired' ? 'token expired' : 'session ended');
+    else this.#armDeadline(grant);
+  }
+
+  /**
+   * The principal to deliver under, or undefined when nothing may be delivered. After an eviction that
+   * changed the principal (roles, custom role permissions), it is validated again first.
+   */
+  async #deliverable(): Promise<Principal | undefined> {
+    if (this.#ended || this.ws.readyState !== this.ws.OPEN) return undefined;
+    if (!this.#stale) return this.#principal;
+    this.#stale = false;
+    // Should the session end during this check, the socket is already closing and nothing below writes.
+    const grant = await this.deps.services.sessions.validate(this.#token, { touch: false });
+    if (typeof grant === 'string') {
+      this.#end('session ended');
+      return undefined;
+    }
+    if (!mayRead(grant.principal)) {
+      this.#ended = true;
+      clearTimeout(this.#deadline);
+      this.ws.close(closeCodes.forbidden, 'the session may no longer read dialogs');
+      return undefined;
+    }
+    this.#principal = grant.principal;
+    this.#armDeadline(grant);
+    return grant.principal;
   }
 
   async #authenticate(frame: ClientFrame): Promise<void> {
@@ -210,21 +301,49 @@ export class RealtimeConnection implements HubConnection {
       this.ws.close(closeCodes.unauthorized, 'the first frame must be auth');
       return;
     }
-    const result = await this.deps.services.sessions.authenticate(frame.token);
-    if (typeof result === 'string' || result.userId === null) {
+    const { sessions } = this.deps.services;
+    const first = await sessions.validate(frame.token);
+    if (typeof first === 'string' || first.principal.userId === null) {
       this.ws.close(closeCodes.unauthorized, 'invalid token');
       return;
     }
-    if (!result.scopes.has('chat') || !result.permissions.has('dialogs.read')) {
+    if (!mayRead(first.principal)) {
       this.ws.close(closeCodes.forbidden, 'the token lacks the chat scope');
       return;
     }
     clearTimeout(this.#authTimer);
+    // Registered before the check below: an eviction from now on reaches this socket, and one that landed
+    // while `validate` read the database is caught by validating again (the cache kept nothing it read).
+    this.#forget = this.deps.sessionSockets.add(first.principal, {
+      end: () => {
+        this.#end('session ended');
+      },
+      recheck: () => {
+        this.#stale = true;
+      },
+    });
+    if (this.ws.readyState !== this.ws.OPEN) {
+      this.#forget(); // closed meanwhile: the close handler ran before there was anything to forget
+      return;
+    }
+    const grant = await sessions.validate(frame.token, { touch: false });
+    if (this.#ended) return;
+    if (typeof grant === 'string') {
+      this.#end('invalid token');
+      return;
+    }
+    const result = grant.principal;
+    const userId = first.principal.userId;
     this.#principal = result;
     this.#token = frame.token;
-    const userId = result.userId;
+    this.#armDeadline(grant);
     const { services } = this.deps;
     this.#unsubscribe = await this.deps.hub.attach(result.tenantId, userId, this);
+    // Ended (or gone) while attaching: the close handler ran before there was anything to detach.
+    if (this.#closed()) {
+      await this.#unsubscribe();
+      return;
+    }
     this.#presence = new PresenceFollower(services.presence, result.tenantId, userId, (frame) => {
       this.#send(frame);
     });
@@ -246,7 +365,7 @@ export class RealtimeConnection implements HubConnection {
 
   deliverShared(dialogId: string, page: SharedStreamPage, pageAfter: number, startAfter: number): void {
     this.#enqueue(async () => {
-      const principal = this.#principal;
+      const principal = await this.#deliverable();
       if (!principal?.userId) return;
       let known = this.#delivered.get(dialogId) ?? startAfter;
       // Behind the shared page (it was read for readers further on): catch up from the database first.
@@ -268,7 +387,8 @@ export class RealtimeConnection implements HubConnection {
     this.#enqueue(() => this.#onHint(hint));
   }
 
-  #onHint(hint: Exclude<UserHint, { kind: 'seq' }>): Promise<void> {
+  async #onHint(hint: Exclude<UserHint, { kind: 'seq' }>): Promise<void> {
+    if (!(await this.#deliverable())) return;
     switch (hint.kind) {
       case 'receipt':
         this.#send({
@@ -286,7 +406,6 @@ export class RealtimeConnection implements HubConnection {
         if (hint.deviceId === undefined || hint.deviceId === this.#id) this.#send(hint.frame);
         break;
     }
-    return Promise.resolve();
   }
 
   async #dispatch(principal: Principal, frame: ClientFrame): Promise<void> {
@@ -311,7 +430,7 @@ export class RealtimeConnection implements HubConnection {
   /** Sends, in order, every change of the dialog above what this socket delivered, up to `seq`. */
   async #deliver(dialogId: string, seq: number): Promise<void> {
     const principal = this.#principal;
-    if (!principal?.userId) return;
+    if (this.#ended || !principal?.userId) return;
     const known = this.#delivered.get(dialogId);
     // A live hint for a dialog this socket has not seen: start at that change.
     let after = known ?? seq - 1;

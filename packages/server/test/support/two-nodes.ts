@@ -21,18 +21,20 @@ export interface TwoNodes {
 /**
  * Two servers as two nodes of one deployment: one PostgreSQL schema, one Redis (a random key prefix), the
  * same master key and erasure register, each with its own process state. Resolves once both listen on Redis.
+ * `env` is added to both nodes' configuration.
  */
-export async function startTwoNodes(): Promise<TwoNodes> {
+export async function startTwoNodes(options: { env?: Record<string, string> } = {}): Promise<TwoNodes> {
   const redisUrl = inject('redisUrl');
   if (!redisUrl) throw new Error('two nodes need Redis too');
   const prefix = `parley-test-${Math.random().toString(36).slice(2)}:`;
   const nodeA = await startTestServer({
     dialect: 'postgres',
-    env: { REDIS_URL: redisUrl, PARLEY_REDIS_PREFIX: prefix },
+    env: { ...options.env, REDIS_URL: redisUrl, PARLEY_REDIS_PREFIX: prefix },
   });
   const nodeB = await startTestServer({
     dialect: 'postgres',
     env: {
+      ...options.env,
       ...nodeA.database.env,
       PARLEY_MASTER_KEY_FILE: `${nodeA.database.dataDir}/master.key`,
       PARLEY_ERASURE_LOG_FILE: `${nodeA.database.dataDir}/erasures.log`,
