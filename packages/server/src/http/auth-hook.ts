@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal, SessionService } from '../identity/session-service.ts';
+import { errorCatalogue } from '@parley/protocol';
+import type { AuthFailure, Principal, SessionService } from '../identity/session-service.ts';
 import { sendError } from './error-mapper.ts';
 
 declare module 'fastify' {
@@ -18,6 +19,32 @@ export function principalOf(request: FastifyRequest): Principal {
 const bearerPattern = /^Bearer ([A-Za-z0-9_-]{20,200})$/;
 
 /**
+ * RFC 6750 §3 challenges. A request without a bearer token gets the bare challenge (§3.1: no error code when
+ * the request lacks authentication); a token that fails gets `invalid_token` with a description the client
+ * can act on (refresh after "expired", sign in again otherwise). Only the holder of the token learns which:
+ * the token already proves they had it.
+ */
+const BARE_CHALLENGE = 'Bearer realm="parley"';
+const tokenProblems: Record<AuthFailure | 'malformed', string> = {
+  malformed: 'The access token is malformed.',
+  invalid: 'The access token is not valid.',
+  expired: 'The access token expired.',
+  revoked: 'The access token was revoked.',
+  idle: 'The session ended after a period of inactivity.',
+};
+const invalidTokenChallenge = (problem: AuthFailure | 'malformed') =>
+  `${BARE_CHALLENGE}, error="invalid_token", error_description="${tokenProblems[problem]}"`;
+/** 401 `invalid_token`, the challenge and the body saying the same. */
+const refuseToken = (reply: FastifyReply, problem: AuthFailure | 'malformed') =>
+  sendError(
+    reply.header('www-authenticate', invalidTokenChallenge(problem)),
+    'invalid_token',
+    tokenProblems[problem],
+  );
+const insufficientScopeChallenge = (scope: string) =>
+  `${BARE_CHALLENGE}, error="insufficient_scope", error_description="${errorCatalogue.insufficient_scope.message}", scope="${scope}"`;
+
+/**
  * Enforces each route's declared access before the body is even read: bearer token → principal → scope →
  * permission; a tenant id in the path that is not the caller's tenant answers 404, as if it did not exist.
  */
@@ -30,26 +57,24 @@ export function installAuthHook(fastify: FastifyInstance, sessions: SessionServi
     }
     const access = request.routeOptions.config.access;
     if (access === undefined || access.kind === 'public') return undefined;
-    const match = bearerPattern.exec(request.headers.authorization ?? '');
+    const authorization = request.headers.authorization ?? '';
+    if (!/^Bearer(\s|$)/i.test(authorization)) {
+      return sendError(reply.header('www-authenticate', BARE_CHALLENGE), 'unauthorized');
+    }
+    const match = bearerPattern.exec(authorization);
     if (!match?.[1]) {
-      return sendError(reply.header('www-authenticate', 'Bearer realm="parley"'), 'unauthorized');
+      return refuseToken(reply, 'malformed');
     }
     const result = await sessions.authenticate(match[1]);
     if (typeof result === 'string') {
-      return sendError(
-        reply.header('www-authenticate', 'Bearer realm="parley", error="invalid_token"'),
-        'invalid_token',
-      );
+      return refuseToken(reply, result);
     }
     const params = request.params as Record<string, string> | undefined;
     if (params?.tenantId !== undefined && params.tenantId !== result.tenantId)
       return sendError(reply, 'not_found');
     if (!result.scopes.has(access.scope)) {
       return sendError(
-        reply.header(
-          'www-authenticate',
-          `Bearer realm="parley", error="insufficient_scope", scope="${access.scope}"`,
-        ),
+        reply.header('www-authenticate', insufficientScopeChallenge(access.scope)),
         'insufficient_scope',
       );
     }
