@@ -149,19 +149,9 @@ export class AuditAnchorFile {
     for (const [index, text] of lines.entries()) {
       const number = index + 1;
       const line = parseLine(text);
-      const reason = !line
-        ? 'line unreadable'
-        : line.line !== number
-          ? 'line out of order'
-          : line.prev !== prev
-            ? 'line chain broken'
-            : fileId !== undefined && line.fileId !== fileId
-              ? 'line from another file'
-              : !(await this.signingKeys.verify(line.keyId, signedPart(line), line.sig).catch(() => false))
-                ? 'line signature invalid'
-                : undefined;
-      if (reason || !line)
-        return { ...contents, problem: { line: number, reason: reason ?? 'line unreadable' } };
+      if (!line) return { ...contents, problem: { line: number, reason: 'line unreadable' } };
+      const reason = await this.#lineProblem(line, number, prev, fileId);
+      if (reason) return { ...contents, problem: { line: number, reason } };
       fileId = line.fileId;
       prev = lineHash(text);
       contents.lineHashes.push(prev);
@@ -171,6 +161,20 @@ export class AuditAnchorFile {
       contents.anchors.set(line.tenantId, seqs);
     }
     return contents;
+  }
+
+  /** Checks one parsed line against its position, the line before it and the file's id, then its signature. */
+  async #lineProblem(
+    line: AnchorLine,
+    number: number,
+    prev: string,
+    fileId: string | undefined,
+  ): Promise<AnchorFileProblem | undefined> {
+    if (line.line !== number) return 'line out of order';
+    if (line.prev !== prev) return 'line chain broken';
+    if (fileId !== undefined && line.fileId !== fileId) return 'line from another file';
+    const valid = await this.signingKeys.verify(line.keyId, signedPart(line), line.sig).catch(() => false);
+    return valid ? undefined : 'line signature invalid';
   }
 
   /** The last line's mark, read from the tail of the file (the file can grow large). */
@@ -206,6 +210,7 @@ export class AuditAnchorFile {
         // A lock left by a process that died mid-append: appends take milliseconds.
         if (lockAge(lock) > LOCK_STALE_MS) unlinkQuietly(lock);
         else if (Date.now() > deadline) throw new Error(`the audit anchor file ${this.file} stays locked`);
+        // A synchronous 5 ms pause: appends are synchronous, and the lock is held for milliseconds only.
         else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
       }
     }

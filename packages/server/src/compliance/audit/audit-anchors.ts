@@ -112,9 +112,16 @@ async function recordMark(storage: Storage, mark: StoredMark): Promise<void> {
 
 async function readMarks(storage: Storage): Promise<StoredMark[]> {
   const rows = await storage.withSystem((tx) =>
-    tx.selectFrom('parley_meta').select('value').where('key', 'like', 'audit_anchor_mark:%').execute(),
+    tx
+      .selectFrom('parley_meta')
+      .select(['key', 'value'])
+      .where('key', 'like', `${markKey('')}%`)
+      .execute(),
   );
-  return rows.map((row) => JSON.parse(row.value) as StoredMark);
+  // `_` is a LIKE wildcard: keep the exact prefix only.
+  return rows
+    .filter((row) => row.key.startsWith(markKey('')))
+    .map((row) => JSON.parse(row.value) as StoredMark);
 }
 
 /** Builds the anchors from the configuration: the file, and the webhook copy when a URL is set. */
