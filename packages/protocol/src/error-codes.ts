@@ -14,6 +14,7 @@ export const errorCatalogue = {
   unauthorized: { status: 401, message: 'Authentication is required.' },
   invalid_token: { status: 401, message: 'The access token is invalid, expired or revoked.' },
   invalid_credentials: { status: 401, message: 'The credentials are not valid.' },
+  mfa_code_reused: { status: 401, message: 'This code was already used; wait for the next one.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   blocked: { status: 403, message: 'One of you has blocked the other.' },
   edit_window_closed: { status: 403, message: 'This message can no longer be edited.' },

@@ -35,7 +35,8 @@ export type GrantResult =
   | { kind: 'mfa_required'; mfaToken: string; expiresIn: number }
   | {
       kind: 'error';
-      error: 'invalid_request' | 'invalid_grant' | 'invalid_scope';
+      /** `mfa_code_reused`: our extension, like `mfa_required` (see `checkSecondFactor`). */
+      error: 'invalid_request' | 'invalid_grant' | 'invalid_scope' | 'mfa_code_reused';
       description: string;
       retryAfter?: number;
     };
@@ -301,11 +302,20 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         const audited = { tx, tenantId, userId: user.id, context: input.context };
         const locked = await refuseIfLocked(lockoutKeyForUser(tenantId, user), policy, audited);
         if (locked) return locked;
-        const passed = await checkSecondFactor(tx, tenantId, user, input);
-        if (!passed) {
+        const factor = await checkSecondFactor(tx, tenantId, user, input);
+        if (factor !== 'ok') {
+          // A reused code is a failed proof like a wrong one: it counts on the token and towards the lockout.
           await userTokenStore.update(tx, tenantId, token.token_hash, { attempts: token.attempts + 1 });
-          await recordFailure(tx, tenantId, user, policy, input.context, 'wrong_second_factor');
-          return { kind: 'error', error: 'invalid_grant', description: 'The code is not valid.' };
+          const reused = factor === 'reused';
+          const reason = reused ? 'reused_second_factor' : 'wrong_second_factor';
+          await recordFailure(tx, tenantId, user, policy, input.context, reason);
+          return reused
+            ? {
+                kind: 'error',
+                error: 'mfa_code_reused',
+                description: 'This code was already used; wait for the next one.',
+              }
+            : { kind: 'error', error: 'invalid_grant', description: 'The code is not valid.' };
         }
         await userTokenStore.update(tx, tenantId, token.token_hash, { used_at: clock.now() });
         const { scopes } = JSON.parse(token.payload ?? '{}') as { scopes?: Scope[] };
@@ -322,13 +332,17 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     },
   };
 
-  /** Checks a TOTP code (never the same step twice) or consumes one recovery code. */
+  /**
+   * Checks a TOTP code (never the same step twice) or consumes one recovery code. `reused` is a TOTP code
+   * that was right for a step already used: said apart from a wrong code so the user waits for the next one
+   * instead of retyping it. That tells only someone who already holds a valid code, after the password.
+   */
   async function checkSecondFactor(
     tx: TenantTx,
     tenantId: string,
     user: UserRow,
     input: { otp?: string | undefined; recoveryCode?: string | undefined },
-  ): Promise<boolean> {
+  ): Promise<'ok' | 'invalid' | 'reused'> {
     if (input.otp !== undefined) {
       const secret = await security.fieldCipher.open(
         tx,
@@ -342,9 +356,9 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         now: clock.now(),
         lastUsedStep: user.totp_last_step ?? null,
       });
-      if (!verdict.ok) return false;
+      if (!verdict.ok) return verdict.reason === 'replayed' ? 'reused' : 'invalid';
       await userStore.update(tx, tenantId, user.id, { totp_last_step: verdict.step });
-      return true;
+      return 'ok';
     }
     if (input.recoveryCode !== undefined) {
       const stored = JSON.parse(user.recovery_codes ?? '[]') as (string | null)[];
@@ -354,12 +368,12 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         stored.map((hash) => hash ?? ''),
         pepper,
       );
-      if (index === -1 || stored[index] == null) return false;
+      if (index === -1 || stored[index] == null) return 'invalid';
       stored[index] = null;
       await userStore.update(tx, tenantId, user.id, { recovery_codes: JSON.stringify(stored) });
-      return true;
+      return 'ok';
     }
-    return false;
+    return 'invalid';
   }
 }
 

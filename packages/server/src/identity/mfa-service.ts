@@ -129,13 +129,13 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { codes, hashes: JSON.stringify(codes.map((code) => hashRecoveryCode(code, pepper))) };
   }
 
-  /** The user's second factor: a fresh TOTP code, or an unused recovery code. */
+  /** The user's second factor: a fresh TOTP code, or an unused recovery code. `reused`: a used TOTP step. */
   async function secondFactorMatches(
     tx: TenantTx,
     tenantId: string,
     user: UserRow,
     proof: MfaDisableProof,
-  ): Promise<boolean> {
+  ): Promise<'ok' | 'invalid' | 'reused'> {
     if (proof.code !== undefined && user.totp_secret != null) {
       const secret = await fieldCipher.open(
         tx,
@@ -143,20 +143,22 @@ export function createMfaService(deps: MfaServiceDeps) {
         user.totp_secret,
         user.id,
       );
-      return verifyTotp({
+      const verdict = verifyTotp({
         secret,
         code: proof.code,
         now: clock.now(),
         lastUsedStep: user.totp_last_step ?? null,
-      }).ok;
+      });
+      if (verdict.ok) return 'ok';
+      return verdict.reason === 'replayed' ? 'reused' : 'invalid';
     }
     if (proof.recoveryCode !== undefined) {
       const stored = JSON.parse(user.recovery_codes ?? '[]') as (string | null)[];
       const pepper = (await security.keyring.tenantKey(tx, tenantId, 'index')).key;
       const hashes = stored.map((hash) => hash ?? '');
-      return matchRecoveryCode(proof.recoveryCode, hashes, pepper) !== -1;
+      return matchRecoveryCode(proof.recoveryCode, hashes, pepper) !== -1 ? 'ok' : 'invalid';
     }
-    return false;
+    return 'invalid';
   }
 
   /**
@@ -170,7 +172,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     proof: MfaDisableProof,
     actor: MfaActor,
     context: RequestContext,
-  ): Promise<{ ok: true } | { ok: false; retryAfter?: number }> {
+  ): Promise<{ ok: true } | { ok: false; retryAfter?: number; codeReused?: boolean }> {
     const policy = await loadPasswordPolicy(tx, tenantId);
     const lockedFor = await lockout.lockedForSeconds(lockoutKeyForUser(tenantId, user), policy);
     if (lockedFor > 0) {
@@ -182,14 +184,20 @@ export function createMfaService(deps: MfaServiceDeps) {
     // Both checks always run, so the answer does not say which of the two was wrong.
     const passwordOk =
       user.password_hash != null && (await hasher.verify(user.password_hash, proof.password));
-    const factorOk = await secondFactorMatches(tx, tenantId, user, proof);
-    if (passwordOk && factorOk) return { ok: true };
+    const factor = await secondFactorMatches(tx, tenantId, user, proof);
+    if (passwordOk && factor === 'ok') return { ok: true };
     const { failures, delay } = await lockout.registerFailure(lockoutKeyForUser(tenantId, user), policy);
-    const reason = passwordOk ? 'wrong_second_factor' : 'wrong_password';
+    const reason = passwordOk
+      ? factor === 'reused'
+        ? 'reused_second_factor'
+        : 'wrong_second_factor'
+      : 'wrong_password';
     const details = { reason, failures, lockedForSeconds: delay };
     const action = 'auth.mfa_disable_failed';
     await record(tx, tenantId, { actor, userId: user.id, action, outcome: 'failure', details }, context);
-    return { ok: false };
+    // A reused code is said so whatever the password: answering it only when the password is right would
+    // turn an old code into a password oracle.
+    return { ok: false, codeReused: factor === 'reused' };
   }
 
   return {
@@ -314,6 +322,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           'retry-after': String(outcome.retryAfter),
         });
       }
+      if (!outcome.ok && outcome.codeReused === true) throw new AppError('mfa_code_reused');
       if (!outcome.ok) throw new AppError('invalid_credentials', 'The password or the code is not valid.');
       await sessions.revokeUserSessions(tenantId, actor.userId, {
         except: actor.sessionId,

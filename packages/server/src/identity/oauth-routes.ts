@@ -8,7 +8,10 @@ import type { CredentialService, GrantResult } from './credential-service.ts';
 import type { EmailFlowsService } from './email-flows-service.ts';
 import { parseScopes, type SessionService } from './session-service.ts';
 
-/** RFC 6749 §5.2 error codes (plus our `mfa_required` step, as API.md fixes it). */
+/**
+ * RFC 6749 §5.2 error codes, plus our extensions: the `mfa_required` step (as API.md fixes it) and
+ * `mfa_code_reused` for a TOTP code already used (wait for the next one).
+ */
 type OAuthError =
   | 'invalid_request'
   | 'invalid_client'
@@ -16,7 +19,8 @@ type OAuthError =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
-  | 'mfa_required';
+  | 'mfa_required'
+  | 'mfa_code_reused';
 
 export const MFA_GRANT = 'urn:parley:params:oauth:grant-type:mfa-otp';
 

@@ -61,7 +61,8 @@ export async function createTotpEnrollment(input: {
 /**
  * Outcome of checking a TOTP code. On success, `step` is the RFC 6238 time-step counter the code belongs to;
  * the caller must persist it as the user's `lastUsedStep` (compare-and-set) before treating the login as done.
- * `replayed` and `invalid` must look the same to the client.
+ * `replayed` (right code, step already used) may be told apart from `invalid`: it tells only someone who holds
+ * a valid code, and it must still count as a failed attempt.
  */
 export type TotpVerification =
   { ok: true; step: number } | { ok: false; reason: 'invalid' | 'replayed' | 'malformed' };

@@ -239,10 +239,61 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
     expect((await mfaGrant(await mfaToken(owner), { otp: code })).status).toBe(200);
     const replay = await mfaGrant(await mfaToken(owner), { otp: code });
     expect(replay.status).toBe(400);
-    expect(replay.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(replay.json()).toMatchObject({ error: 'mfa_code_reused' });
     // An older step's code, still inside the drift window, is refused once a newer one was used.
     const older = totp.generate({ timestamp: clock.now() - TOTP_STEP_SECONDS * 1000 });
-    expect((await mfaGrant(await mfaToken(owner), { otp: older })).status).toBe(400);
+    const olderReplay = await mfaGrant(await mfaToken(owner), { otp: older });
+    expect(olderReplay.status).toBe(400);
+    expect(olderReplay.json()).toMatchObject({ error: 'mfa_code_reused' });
+  });
+
+  /*
+   * A reused code gets its own answer, so the user knows to wait for the next code rather than retype this
+   * one. It tells only someone who already holds a code that was valid, and the password was proven at the
+   * MFA step already; it still counts as a failed proof, so replaying a phished code cannot guess for free.
+   */
+  it('a reused TOTP code answers mfa_code_reused, and still counts towards the lockout', async () => {
+    const owner = await freshOwner();
+    const { totp } = await enrol(owner);
+    const code = nextCode(totp);
+    expect((await mfaGrant(await mfaToken(owner), { otp: code })).status).toBe(200);
+    for (let replay = 0; replay < 5; replay++) {
+      const response = await mfaGrant(await mfaToken(owner), { otp: code });
+      expect(response.status).toBe(400);
+      expect(response.json()).toEqual({
+        error: 'mfa_code_reused',
+        error_description: 'This code was already used; wait for the next one.',
+      });
+    }
+    const locked = await passwordGrant(owner);
+    expect(locked.status).toBe(429);
+    const entries = await auditEntries(owner.tenantId);
+    const failures = entries.filter((entry) =>
+      ['auth.login_failed', 'auth.account_locked'].includes(entry.action),
+    );
+    expect(failures.map((entry) => entry.action)).toEqual([
+      ...Array<string>(4).fill('auth.login_failed'),
+      'auth.account_locked',
+    ]);
+    for (const entry of failures) expect(JSON.stringify(entry.details)).toContain('reused_second_factor');
+  });
+
+  it('disabling with a reused code answers mfa_code_reused, whether or not the password is right', async () => {
+    const owner = await freshOwner();
+    const { totp } = await enrol(owner);
+    const code = nextCode(totp);
+    expect((await mfaGrant(await mfaToken(owner), { otp: code })).status).toBe(200);
+    const disable = (password: string) =>
+      server.request('/v1/me/mfa/totp', json({ password, code }, owner.accessToken, 'DELETE'));
+    // The same answer for a right and a wrong password: a used code is no oracle for the password.
+    for (const password of [ownerPassword, 'not the password at all']) {
+      const response = await disable(password);
+      expect(response.status).toBe(401);
+      expect(response.json()).toMatchObject({ error: { code: 'mfa_code_reused' } });
+    }
+    const entries = await auditEntries(owner.tenantId);
+    expect(entries.filter((entry) => entry.action === 'auth.mfa_disable_failed')).toHaveLength(2);
+    expect((await userRow(owner)).totp_enabled_at).toEqual(expect.any(Number));
   });
 
   it('a recovery code signs in once and never again', async () => {
