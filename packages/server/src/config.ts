@@ -151,6 +151,46 @@ export const settings = {
     schema: z.coerce.number().int().min(0).default(10_000),
     description: 'On SIGTERM, how long in-flight requests and open sockets may take to finish.',
   }),
+  maxConnections: setting({
+    env: 'PARLEY_MAX_CONNECTIONS',
+    schema: positiveInt.default(10_000),
+    description:
+      'Concurrent TCP connections (HTTP and WebSocket) this node accepts in all; past it new ones are closed at accept, before TLS.',
+  }),
+  maxConnectionsPerAddress: setting({
+    env: 'PARLEY_MAX_CONNECTIONS_PER_ADDRESS',
+    schema: positiveInt.default(128),
+    description:
+      'Concurrent TCP connections from one client address (IPv6: one /64), closed at accept past it. Behind a proxy the address is the proxy’s: raise it there.',
+  }),
+  tlsHandshakeTimeoutMs: setting({
+    env: 'PARLEY_TLS_HANDSHAKE_TIMEOUT_MS',
+    schema: positiveInt.default(10_000),
+    description: 'A TLS handshake not finished in this time is cut.',
+  }),
+  headersTimeoutMs: setting({
+    env: 'PARLEY_HEADERS_TIMEOUT_MS',
+    schema: positiveInt.default(10_000),
+    description:
+      'A new connection must send its request headers within this time (slow headers, silent connections): 408, closed.',
+  }),
+  requestTimeoutMs: setting({
+    env: 'PARLEY_REQUEST_TIMEOUT_MS',
+    schema: positiveInt.default(300_000),
+    description:
+      'A whole request (headers and body, e.g. an attachment upload) must arrive within this time: 408, closed.',
+  }),
+  keepAliveTimeoutMs: setting({
+    env: 'PARLEY_KEEP_ALIVE_TIMEOUT_MS',
+    schema: positiveInt.default(5_000),
+    description: 'An idle keep-alive connection is closed after this time between requests.',
+  }),
+  idleTimeoutMs: setting({
+    env: 'PARLEY_IDLE_TIMEOUT_MS',
+    schema: positiveInt.default(30_000),
+    description:
+      'An HTTP connection on which no byte moves either way for this long is closed (stalled body or reader). Not WebSockets.',
+  }),
   reencryptIntervalSeconds: setting({
     env: 'PARLEY_REENCRYPT_INTERVAL_SECONDS',
     schema: positiveInt.default(60),
@@ -370,6 +410,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (values.tlsMode === 'tls' && Boolean(values.tlsCert) !== Boolean(values.tlsKey)) {
     problems.push('PARLEY_TLS_CERT / PARLEY_TLS_KEY: set both or neither');
+  }
+  if ((values.headersTimeoutMs as number) > (values.requestTimeoutMs as number)) {
+    problems.push('PARLEY_HEADERS_TIMEOUT_MS: must not exceed PARLEY_REQUEST_TIMEOUT_MS');
   }
   const turnUrls = values.turnUrls as string[] | undefined;
   if (turnUrls !== undefined && turnUrls.length > 0 && values.turnSecret === undefined) {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../app-error.ts';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
+import { type ConnectionLimits, installConnectionLimits } from './connection-limits.ts';
 import { installErrorHandling, routerErrorHandler } from './error-mapper.ts';
 import { installInputGuard } from './input-guard.ts';
 import { installOpenApi } from './openapi.ts';
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   trustProxy: string;
   bodyLimitBytes: number;
   hstsMaxAgeSeconds: number;
+  /** Connection caps and timeouts (slow headers, idle and half-open connections). */
+  connectionLimits: ConnectionLimits;
   routes: (openApiDocument: () => unknown) => readonly RouteDeclaration[];
   /** Cross-cutting hooks that need services (authentication), installed before the routes. */
   installHooks?: (fastify: FastifyInstance) => void;
@@ -41,7 +44,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const parserErrors = createParserErrorResponder(options.logger, headers);
   const fastify = Fastify({
     loggerInstance: options.logger,
-    ...(options.tls ? { https: tlsContextOptions(options.tls) } : {}),
+    ...(options.tls
+      ? {
+          https: {
+            ...tlsContextOptions(options.tls),
+            handshakeTimeout: options.connectionLimits.tlsHandshakeTimeoutMs,
+          },
+        }
+      : {}),
     trustProxy: options.tls ? false : trustProxySetting(options.trustProxy),
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => randomUUID(),
@@ -53,6 +63,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     clientErrorHandler: parserErrors.onClientError,
   }) as unknown as FastifyInstance;
   parserErrors.watch(fastify.server);
+  installConnectionLimits(fastify.server, options.connectionLimits, options.logger);
   // First hook, so that errors raised by any later onRequest hook carry the headers too.
   installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
   fastify.setValidatorCompiler(validatorCompiler);

@@ -70,6 +70,8 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
     // send-rate-limit.test.ts exercises at its defaults.
     PARLEY_SEND_RATE_PER_SECOND: '1000000',
     PARLEY_SEND_BURST: '1000000',
+    // Every test client comes from 127.0.0.1; connection-limits.security.test.ts tries the caps themselves.
+    PARLEY_MAX_CONNECTIONS_PER_ADDRESS: '100000',
     ...database.env,
     ...options.env,
   });

@@ -1,0 +1,122 @@
+import { isIPv6, type Server, type Socket } from 'node:net';
+import type { Logger } from '../observability/logger.ts';
+
+/** Caps and timeouts applied to every TCP connection, before and around HTTP (and the WebSocket upgrade). */
+export interface ConnectionLimits {
+  /** Concurrent connections from one client address (an IPv6 client: its /64). */
+  perAddress: number;
+  /** Concurrent connections to this node, all addresses together. */
+  total: number;
+  /** Time a TLS handshake may take (`tls.Server` `handshakeTimeout`; set where the server is created). */
+  tlsHandshakeTimeoutMs: number;
+  /** Time a connection gets to deliver its first request's headers (covers a silent connection too). */
+  headersTimeoutMs: number;
+  /** Time a request gets to arrive whole, headers and body. */
+  requestTimeoutMs: number;
+  /** Time an idle keep-alive connection stays open between requests. */
+  keepAliveTimeoutMs: number;
+  /** A connection on which no byte moves either way for this long is closed (stalled bodies, stalled readers). */
+  idleTimeoutMs: number;
+}
+
+/**
+ * How often Node sweeps for headers and request timeouts: a tenth of the headers timeout, at most a second
+ * (Node's default, 30 s, would let a 10 s headers timeout run up to 40 s).
+ */
+const sweepInterval = (headersTimeoutMs: number) => Math.min(1000, Math.max(100, headersTimeoutMs / 10));
+/** Refusals are logged at most this often, as counts: an attacker must not be able to flood the log. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The key a client is counted under: an IPv4 address as such (also when it arrives IPv4-mapped,
+ * `::ffff:a.b.c.d`, on a dual-stack listener), an IPv6 address by its /64, since one host usually holds a
+ * whole /64 and could otherwise pick a fresh address per connection.
+ */
+export function clientAddressKey(address: string): string {
+  const bare = address.replace(/%.*$/, '').toLowerCase(); // Zone id (fe80::1%eth0) names our interface.
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(bare);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (!isIPv6(bare)) return bare;
+  const [head = '', tail = ''] = bare.includes('::') ? bare.split('::') : [bare, ''];
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  // An embedded IPv4 tail (::1.2.3.4) fills two groups; it never reaches the first four.
+  const width = (parts: string[]) => parts.reduce((sum, part) => sum + (part.includes('.') ? 2 : 1), 0);
+  const headGroups = groups(head);
+  const tailGroups = groups(tail);
+  const zeros = Array<string>(8 - width(headGroups) - width(tailGroups)).fill('0');
+  const prefix = [...headGroups, ...zeros, ...tailGroups].slice(0, 4);
+  return `${prefix.map((group) => Number.parseInt(group, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
+ * Installs the caps and timeouts on the node's HTTP(S) server, before it listens. Both caps refuse at
+ * accept time by closing the TCP connection: on a TLS port nothing can be said before the handshake, and a
+ * handshake is exactly the work a flood wants us to do, so the client sees a reset/close. The global cap is
+ * Node's `maxConnections` (closed before any JavaScript object is built for it); the per-address cap runs
+ * first among the `connection` listeners, before TLS or HTTP touch the socket. Upgraded WebSockets keep
+ * their TCP connection, so they count against both caps like any HTTP connection.
+ */
+export function installConnectionLimits(server: Server, limits: ConnectionLimits, logger: Logger): void {
+  const open = new Map<string, number>();
+  const refused = { perAddress: 0, total: 0 };
+  let lastReport = 0;
+
+  const report = () => {
+    const now = Date.now();
+    if (now - lastReport < REFUSAL_LOG_INTERVAL_MS) return;
+    lastReport = now;
+    // Counts only: a client address is personal data and is not logged.
+    logger.warn(
+      { refused: { ...refused }, limits: { perAddress: limits.perAddress, total: limits.total } },
+      'connections refused at the connection caps',
+    );
+  };
+
+  server.maxConnections = limits.total;
+  server.on('drop', () => {
+    refused.total += 1;
+    report();
+  });
+
+  server.prependListener('connection', (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined) {
+      socket.destroy(); // Already gone: nothing to serve.
+      return;
+    }
+    const key = clientAddressKey(address);
+    const count = open.get(key) ?? 0;
+    if (count >= limits.perAddress) {
+      refused.perAddress += 1;
+      socket.destroy();
+      report();
+      return;
+    }
+    open.set(key, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(key) ?? 1) - 1;
+      if (left === 0) open.delete(key);
+      else open.set(key, left);
+    });
+  });
+
+  // A TLS failure (handshake timeout, garbage instead of a ClientHello) has no HTTP exchange to answer:
+  // close at once, before the HTTP layer's clientError handler would try to write a response into it.
+  server.prependListener('tlsClientError', (_error: Error, socket: Socket) => {
+    socket.destroy();
+  });
+
+  const http = server as Server & {
+    headersTimeout: number;
+    requestTimeout: number;
+    keepAliveTimeout: number;
+    connectionsCheckingInterval: number;
+    setTimeout(ms: number): unknown;
+  };
+  http.headersTimeout = limits.headersTimeoutMs;
+  http.requestTimeout = limits.requestTimeoutMs;
+  http.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  http.connectionsCheckingInterval = sweepInterval(limits.headersTimeoutMs);
+  // Socket inactivity; Node's HTTP layer closes the socket when it fires. `ws` clears it on upgrade.
+  http.setTimeout(limits.idleTimeoutMs);
+}
