@@ -11,9 +11,12 @@ export const closeCodes = {
   invalidPayload: 1007,
   /** A frame (or a fragmented message in total) was larger than the limit. */
   tooLarge: 1009,
-  /** The first frame was not a valid `auth`, or the token is invalid, expired or revoked. */
+  /**
+   * The first frame was not a valid `auth`, or the token is invalid, expired or revoked, or its session
+   * ended (signed out, deactivated, password or MFA reset, idle timeout): sent at once, on every node.
+   */
   unauthorized: 4001,
-  /** The token lacks the `chat` scope. */
+  /** The token lacks the `chat` scope, or a role change took away reading dialogs. */
   forbidden: 4003,
   /** No `auth` frame within the time allowed. */
   authTimeout: 4008,
