@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { builtInRolePermissions } from '../../src/access/roles.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import {
   json,
@@ -630,13 +631,16 @@ describeEachDialect(
               sent += 1;
               checkAnswer(operation, response);
               if (operation.path === '/v1/users/{userId}/roles' && response.status < 300) {
-                // Give the member its role back, so later cases still run as a plain member.
-                await ensureSignedIn('owner');
-                const restored = await server.request(
-                  `/v1/users/${member.userId}/roles`,
-                  json({ roles: ['member'] }, tokens.get('owner'), 'PUT'),
-                );
-                expect(restored.status, restored.text).toBe(204);
+                // Give both fixtures their roles back, so later cases still run as owner and plain member.
+                const restorer = {
+                  userId: owner.userId,
+                  sessionId: 'fuzz-restore',
+                  roles: ['owner'],
+                  permissions: new Set(builtInRolePermissions.owner),
+                };
+                const { userAdmin } = server.app.services;
+                await userAdmin.setRoles(owner.tenantId, restorer, owner.userId, ['owner'], {});
+                await userAdmin.setRoles(owner.tenantId, restorer, member.userId, ['member'], {});
               }
             }),
             { numRuns: runsPerOperation, ...(seed === undefined ? {} : { seed }) },
