@@ -35,12 +35,15 @@ const options = {
 
 /**
  * Limits raised for the run (printed): the default per-socket frame rate (50/s) would throttle a bench
- * sender long before the server is busy.
+ * sender long before the server is busy, and the node-wide connection cap (10,000) would refuse the idle
+ * part. The per-address cap is raised for every bench in server-process.ts.
  */
 const serverEnv = {
   PARLEY_REALTIME_FRAMES_PER_SECOND: '10000',
   PARLEY_SEND_RATE_PER_SECOND: '1000000',
   PARLEY_SEND_BURST: '1000000',
+  // The idle-connection part holds PARLEY_BENCH_IDLE_CONNECTIONS (10,000) sockets beside the active ones.
+  PARLEY_MAX_CONNECTIONS: '1000000',
 };
 
 const PASSWORD = 'correct horse battery staple 2024';

@@ -59,6 +59,8 @@ export class ServerProcess {
       PARLEY_HOST: '127.0.0.1',
       PARLEY_PORT: '0',
       PARLEY_LOG_LEVEL: 'warn',
+      // Every simulated client connects from 127.0.0.1: the per-address cap would stop the bench, not measure it.
+      PARLEY_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
       ...(schema === undefined
         ? {}
         : {
