@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { findUnstorableInput, maxInputDepth } from '@parley/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { describeEachDialect } from '../support/dialects.ts';
 import { json, newMember, newTenantOwner, postForm, type SignedIn } from '../support/identity-fixtures.ts';
@@ -170,5 +171,26 @@ describeEachDialect('text a column cannot hold is refused as invalid input', (di
       await server.request('/v1/tenants/a%00b/password-reset', json({ email: 'x@nul.example' })),
       'anonymous tenant id',
     );
+  });
+});
+
+describe('the storable-input check', () => {
+  it('keeps well-formed text (surrogate pairs included) and finds NUL, lone halves and over-deep nesting', () => {
+    expect(findUnstorableInput({ name: 'Zoë 😀', list: ['a', { b: 'c' }], n: 1, none: null })).toBeNull();
+    expect(findUnstorableInput({ a: [{ b: 'x\u0000' }] })).toEqual({
+      path: ['a', 0, 'b'],
+      problem: 'must not contain a NUL character',
+    });
+    for (const lone of ['\ud83d', '\ude00', 'a\ude00\ud83d', '\ud83d\ud83d\ude00']) {
+      expect(findUnstorableInput(lone), JSON.stringify(lone)).toMatchObject({
+        problem: 'must be well-formed Unicode',
+      });
+    }
+    expect(findUnstorableInput({ ['k\u0000']: 1 })).toMatchObject({ path: [] });
+    const nest = (depth: number): unknown => (depth === 0 ? 'leaf' : [nest(depth - 1)]);
+    expect(findUnstorableInput(nest(maxInputDepth))).toBeNull();
+    expect(findUnstorableInput(nest(maxInputDepth + 1))).toMatchObject({
+      problem: expect.stringContaining('deeper'),
+    });
   });
 });
