@@ -50,7 +50,12 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
     server = await startTestServer({
       dialect,
       extraRoutes: probeRoutes().routes,
-      env: { PARLEY_BODY_LIMIT_BYTES: String(bodyLimit) },
+      env: {
+        PARLEY_BODY_LIMIT_BYTES: String(bodyLimit),
+        // Short enough to see Node's request timeouts answer within a test, long enough for every other case.
+        PARLEY_HEADERS_TIMEOUT_MS: '2000',
+        PARLEY_REQUEST_TIMEOUT_MS: '3000',
+      },
     });
     const { response } = await exchange('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
     expect(response.status).toBe(200);
@@ -322,6 +327,24 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
       );
       expectOurError(response, 'expectation_failed', ['teapot']);
       await expectStillServes(connection);
+    });
+
+    it('answers a body left short of its Content-Length on an open connection with 408 request_timeout', async () => {
+      const connection = await connect();
+      connection.write(
+        'POST /test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"te',
+      );
+      const response = await connection.readResponse();
+      expectOurError(response, 'request_timeout');
+      await expectClosedAfter(response, connection);
+    });
+
+    it('answers headers that never end with 408 request_timeout', async () => {
+      const connection = await connect();
+      connection.write('GET /livez HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+      const response = await connection.readResponse();
+      expectOurError(response, 'request_timeout');
+      await expectClosedAfter(response, connection);
     });
 
     it('serves an HTTP/1.0 request and closes after it', async () => {
