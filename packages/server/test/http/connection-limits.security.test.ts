@@ -50,17 +50,18 @@ function portOf(server: TestServer): number {
   return Number(new URL(server.url).port);
 }
 
+/** A TLS client whose TCP connection leaves from `localAddress`. */
+function tlsFrom(server: TestServer, localAddress: string): tls.TLSSocket {
+  const tcp = net.connect({ host: '127.0.0.1', port: portOf(server), localAddress });
+  tcp.on('error', () => undefined);
+  return tls.connect({ socket: tcp, servername: 'localhost', ca: server.ca });
+}
+
 /** Opens a TLS connection from `localAddress`: admitted once the handshake completes, refused if closed first. */
 function tryTls(server: TestServer, localAddress: string): Promise<Attempt> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port: portOf(server),
-      localAddress,
-      servername: 'localhost',
-      ca: server.ca,
-    });
+    const socket = tlsFrom(server, localAddress);
     socket.once('secureConnect', () => {
       resolve({ admitted: true, held: { port: socket.localPort ?? 0, close: () => socket.destroy() } });
     });
@@ -77,7 +78,6 @@ function tryWebSocket(server: TestServer, localAddress: string): Promise<Attempt
   return new Promise((resolve) => {
     const ws = new WebSocket(`${server.url.replace('https', 'wss')}/v1/realtime`, {
       localAddress,
-      servername: 'localhost',
       ca: server.ca,
     });
     ws.once('upgrade', (response) => {
@@ -98,13 +98,7 @@ function tryWebSocket(server: TestServer, localAddress: string): Promise<Attempt
 
 /** One whole HTTPS request from `localAddress`; the status, or undefined if the connection was refused. */
 async function livezFrom(server: TestServer, localAddress: string): Promise<number | undefined> {
-  const socket = tls.connect({
-    host: '127.0.0.1',
-    port: portOf(server),
-    localAddress,
-    servername: 'localhost',
-    ca: server.ca,
-  });
+  const socket = tlsFrom(server, localAddress);
   socket.on('error', () => undefined);
   const [outcome] = await Promise.race([once(socket, 'secureConnect'), once(socket, 'close')]);
   if (outcome !== undefined) return undefined; // `close` carries hadError; `secureConnect` nothing.
