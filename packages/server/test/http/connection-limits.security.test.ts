@@ -173,6 +173,13 @@ describeEachDialect('connection caps per client address and per node', (dialect)
 
     expect(await livezFrom(server, bystander)).toBe(200);
     held.push(await admit(tryWebSocket(server, bystander)));
+
+    // The operator learns that the cap is biting; the log does not learn who (an address is personal data).
+    const report = server.logs
+      .entries()
+      .find((entry) => entry.msg === 'connections refused at the connection caps');
+    expect(report).toMatchObject({ level: 40, refused: { perAddress: 1, total: 0 } }); // warn, at the first refusal
+    expect(JSON.stringify(report)).not.toContain(attacker);
   });
 
   it('refuses every address once the node holds its cap, and admits again when one closes', async () => {
@@ -212,6 +219,52 @@ describeEachDialect('connection caps per client address and per node', (dialect)
       await serverSockets.allClosed();
     }
     for (let i = 0; i < perAddress; i += 1) held.push(await admit(tryTls(server, attacker)));
+  });
+});
+
+/**
+ * Behind a TLS-terminating proxy the server speaks plain HTTP and the cap sees the proxy's address (see
+ * docs/deployment.md): the same accept-time refusal must hold without TLS.
+ */
+describe('connection caps without TLS (PARLEY_TLS_MODE=behind-proxy)', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: { PARLEY_TLS_MODE: 'behind-proxy', PARLEY_MAX_CONNECTIONS_PER_ADDRESS: '2' },
+    });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** A plain HTTP/1.1 GET /livez from `localAddress`: the status line, or '' if closed unanswered. */
+  async function plainLivez(socket: net.Socket): Promise<string> {
+    socket.on('error', () => undefined);
+    socket.write('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const [first] = await Promise.race([once(socket, 'data'), once(socket, 'close').then(() => [undefined])]);
+    return first instanceof Buffer ? (first.toString('latin1').split('\r\n')[0] ?? '') : '';
+  }
+
+  const from = (localAddress: string) =>
+    net.connect({ host: '127.0.0.1', port: portOf(server), localAddress });
+
+  it('refuses a third connection from one address and still serves another', async () => {
+    const first = from(attacker);
+    const second = from(attacker);
+    try {
+      expect(await plainLivez(first)).toBe('HTTP/1.1 200 OK');
+      expect(await plainLivez(second)).toBe('HTTP/1.1 200 OK');
+      const third = from(attacker);
+      expect(await plainLivez(third)).toBe('');
+      const other = from(bystander);
+      expect(await plainLivez(other)).toBe('HTTP/1.1 200 OK');
+      other.destroy();
+    } finally {
+      first.destroy();
+      second.destroy();
+    }
   });
 });
 
