@@ -1,4 +1,5 @@
 import type { Counter } from '../counters/counter.ts';
+import { clientAddressKey } from '../client-address.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 
 /** The window of the global per-address ceiling (an operator setting; each tenant sets its own window). */
@@ -18,6 +19,10 @@ export interface AddressRefusal {
  * - per address across all tenants, against `ceiling` failures per 15 minutes: an address spraying guesses
  *   over many tenants must not get each tenant's allowance anew. The ceiling is set far above a tenant's
  *   limit (500 against 50 by default), so only such spraying meets it.
+ *
+ * An address is counted as the connection caps count it (`clientAddressKey`): an IPv6 client by its /64,
+ * since one host usually holds a whole /64 and could sign in from a fresh address for every guess, and an
+ * IPv4 address the same whether it arrives plain or IPv4-mapped.
  *
  * The counters live in the counter store (Redis across nodes), so a cluster counts them once.
  */
@@ -54,5 +59,6 @@ export class SignInAddressThrottle {
   }
 }
 
-const tenantKey = (tenantId: string, ip: string | undefined) => `signin-ip:${tenantId}:${ip ?? 'unknown'}`;
-const globalKey = (ip: string | undefined) => `signin-ip:*:${ip ?? 'unknown'}`;
+const addressKey = (ip: string | undefined) => (ip === undefined ? 'unknown' : clientAddressKey(ip));
+const tenantKey = (tenantId: string, ip: string | undefined) => `signin-ip:${tenantId}:${addressKey(ip)}`;
+const globalKey = (ip: string | undefined) => `signin-ip:*:${addressKey(ip)}`;
