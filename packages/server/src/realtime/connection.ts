@@ -99,6 +99,12 @@ export class RealtimeConnection implements HubConnection {
   #ended = false;
 
   #corked = false;
+  /**
+   * Whether this socket's presence was registered: `pending` while sign-in registers it. A socket that
+   * closes meanwhile is unregistered by the sign-in once its registration is done, not by the close handler
+   * (which would run first and leave the registration, and its renewal timer, behind).
+   */
+  #presenceState: 'none' | 'pending' | 'done' = 'none';
 
   constructor(
     private readonly ws: WebSocket,
@@ -132,13 +138,17 @@ export class RealtimeConnection implements HubConnection {
           .catch((error: unknown) => {
             this.deps.logger.warn({ err: error }, 'leaving calls failed');
           });
-      if (principal?.userId)
-        void this.deps.services.presence
-          .disconnected(principal.tenantId, principal.userId, this.#id)
-          .catch((error: unknown) => {
-            this.deps.logger.warn({ err: error }, 'presence update failed');
-          });
+      if (principal?.userId && this.#presenceState === 'done') this.#leavePresence(principal);
     });
+  }
+
+  #leavePresence(principal: Principal): void {
+    if (principal.userId === null) return;
+    void this.deps.services.presence
+      .disconnected(principal.tenantId, principal.userId, this.#id)
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, 'presence update failed');
+      });
   }
 
   #enqueue(work: () => Promise<void>): void {
@@ -247,7 +257,9 @@ export class RealtimeConnection implements HubConnection {
    */
   #armDeadline(grant: SessionGrant): void {
     clearTimeout(this.#deadline);
-    if (this.#ended) return;
+    // A closed socket's close handler has run: a timer armed now would outlive it (re-armed for as long as
+    // the session lives).
+    if (this.#ended || this.#closed()) return;
     const at = Math.min(grant.accessExpiresAt, grant.lastUsedAt + grant.idleTimeoutMs);
     this.#deadline = setTimeout(
       () => {
@@ -327,7 +339,7 @@ export class RealtimeConnection implements HubConnection {
       return;
     }
     const grant = await sessions.validate(frame.token, { touch: false });
-    if (this.#ended) return;
+    if (this.#ended || this.#closed()) return;
     if (typeof grant === 'string') {
       this.#end('invalid token');
       return;
@@ -350,9 +362,18 @@ export class RealtimeConnection implements HubConnection {
     this.#send({ type: 'ready', userId, deviceId: this.#id, epoch: this.deps.epoch, heartbeatMs: 25_000 });
     // Within this task, so no live hint (queued behind it) can start a dialog past the client's position.
     if (frame.positions) await this.#dispatch(result, { type: 'resume', positions: frame.positions });
+    // Closed during the resume: the close handler has run; nothing is registered that would outlive it.
+    if (this.#closed()) return;
+    this.#presenceState = 'pending';
     await services.presence.connected(result.tenantId, userId, this.#id).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, 'presence update failed');
     });
+    this.#presenceState = 'done';
+    // Closed while registering: the close handler left the registration to this task.
+    if (this.#closed()) {
+      this.#leavePresence(result);
+      return;
+    }
     this.#renewal = setInterval(() => {
       void services.presence.renewed(result.tenantId, userId, this.#id).catch(() => undefined);
     }, PRESENCE_TTL_MS / 3);

@@ -8,6 +8,8 @@ import type { PresenceService } from '../presence/presence-service.ts';
  */
 export class PresenceFollower {
   readonly #subscriptions = new Map<string, Promise<() => Promise<void>>>();
+  /** Closed with its socket: a `follow` still running subscribes nothing more. */
+  #closed = false;
 
   constructor(
     private readonly presence: PresenceService,
@@ -25,6 +27,8 @@ export class PresenceFollower {
         await subscription
       )();
     }
+    // The socket closed while the previous subscriptions ended: new ones would never be ended.
+    if (this.#closed) return;
     for (const userId of wanted) {
       if (!this.#subscriptions.has(userId))
         this.#subscriptions.set(
@@ -52,6 +56,7 @@ export class PresenceFollower {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const subscriptions = [...this.#subscriptions.values()];
     this.#subscriptions.clear();
     for (const subscription of subscriptions) await (await subscription)();
