@@ -38,6 +38,24 @@ function trustProxySetting(value: string): string | string[] {
   return value === 'loopback' ? 'loopback' : value.split(',').map((entry) => entry.trim());
 }
 
+/**
+ * An HTTP/1.1 request without Host is refused (RFC 9112 §3.2: 400), in our shape with our headers, and the
+ * connection closed. Node would refuse it itself (`requireHostHeader`, turned off above) with a bare 400: no
+ * body, no security headers, no request id.
+ */
+function refuseMissingHost(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    const needsHost = httpVersionMajor > 1 || (httpVersionMajor === 1 && httpVersionMinor >= 1);
+    if (needsHost && request.headers.host === undefined) {
+      reply.header('connection', 'close');
+      done(new AppError('bad_request'));
+      return;
+    }
+    done();
+  });
+}
+
 export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
   // Errors raised before any hook runs answer in our shape with our headers, never Fastify's defaults.
   const headers = securityHeaders(options.hstsMaxAgeSeconds);
@@ -49,9 +67,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
           https: {
             ...tlsContextOptions(options.tls),
             handshakeTimeout: options.connectionLimits.tlsHandshakeTimeoutMs,
+            requireHostHeader: false,
           },
         }
-      : {}),
+      : { http: { requireHostHeader: false } }),
     trustProxy: options.tls ? false : trustProxySetting(options.trustProxy),
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => randomUUID(),
@@ -66,6 +85,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   installConnectionLimits(fastify.server, options.connectionLimits, options.logger);
   // First hook, so that errors raised by any later onRequest hook carry the headers too.
   installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
+  refuseMissingHost(fastify);
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
   // JSON everywhere, forms for the OAuth endpoints (RFC 6749 says so); anything else is 415.

@@ -347,6 +347,15 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
       await expectClosedAfter(response, connection);
     });
 
+    it('answers an HTTP/1.1 request without Host (RFC 9112 §3.2) with 400 bad_request and closes', async () => {
+      // Node's own answer here is a bare 400: no body, no security headers, no request id.
+      for (const target of ['/livez', '/v1/me', '/no/such/route']) {
+        const { response, connection } = await exchange(`GET ${target} HTTP/1.1\r\nX-Probe: 1\r\n\r\n`);
+        expectOurError(response, 'bad_request');
+        await expectClosedAfter(response, connection);
+      }
+    });
+
     it('serves an HTTP/1.0 request and closes after it', async () => {
       const { response, connection } = await exchange('GET /livez HTTP/1.0\r\n\r\n');
       expect(response.status).toBe(200);
