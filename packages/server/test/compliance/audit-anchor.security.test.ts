@@ -226,6 +226,33 @@ describeEachDialect('audit anchors outside the database', (dialect) => {
   });
 
   /**
+   * Attack: someone who can write the data dir but not the database deletes the anchor file. The next
+   * anchor (any new checkpoint, a new tenant, a restart) starts a new file with a new id; its mark must not
+   * make the old file's marks count for nothing, or the deletion, and every anchor it took, is forgotten.
+   */
+  it('reports an anchor file deleted even after a new one was started in its place', async () => {
+    await anchoredTenant(2);
+    const original = readFileSync(f.anchorFile, 'utf8');
+    rmSync(f.anchorFile);
+    try {
+      await anchoredTenant(1);
+      expect(readFileSync(f.anchorFile, 'utf8')).not.toBe(original);
+      expect((await f.anchors.read(f.storage)).finding).toEqual({ line: 0, reason: 'anchor file replaced' });
+    } finally {
+      writeFileSync(f.anchorFile, original);
+      // Forget the replacement's mark, so the later tests see the original file as the only one.
+      const { fileId } = JSON.parse(original.split('\n')[0] ?? '') as { fileId: string };
+      await f.storage.withSystem((tx) =>
+        tx
+          .deleteFrom('parley_meta')
+          .where('key', 'like', 'audit_anchor_mark:%')
+          .where('key', '!=', `audit_anchor_mark:${fileId}`)
+          .execute(),
+      );
+    }
+  });
+
+  /**
    * Attack: public keys sit in the database, so a database writer registers a key pair of their own in
    * `signing_keys` (they cannot seal its private key under the master key) and signs with it: a checkpoint
    * for a chain they rewrote, and an anchor line appended to the file.

@@ -19,7 +19,11 @@ export type AnchorFileFinding =
   | { line: number; reason: 'anchor file truncated' }
   /** The line the database recorded hashes differently now: the file was rewritten. */
   | { line: number; reason: 'anchor file rewritten' }
-  /** The database recorded a file at this path on this host, and this is another one (or none). */
+  /**
+   * The database recorded a file at this path on this host, and this is another one (or none): the file was
+   * deleted or replaced, also when a new file has been started and marked since. Starting a new file on
+   * purpose (after damage) means deleting the old file's mark from `parley_meta` (see docs/security.md).
+   */
   | { line: 0; reason: 'anchor file replaced' };
 
 interface StoredMark extends AnchorFileMark {
@@ -73,11 +77,13 @@ export class AuditAnchors {
     const marks = await readMarks(storage);
     const mine = marks.filter((mark) => mark.file === this.file && mark.host === hostname());
     const current = contents.mark;
+    // A mark of another file at this path on this host: that file was deleted or replaced, even when a new
+    // one has been started (and marked) in its place since.
+    if (mine.some((mark) => mark.fileId !== current?.fileId)) {
+      return { contents, finding: { line: 0, reason: 'anchor file replaced' } };
+    }
     const same = mine.find((mark) => mark.fileId === current?.fileId);
-    if (!same)
-      return mine.length > 0
-        ? { contents, finding: { line: 0, reason: 'anchor file replaced' } }
-        : { contents };
+    if (!same) return { contents };
     if (same.line > (current?.line ?? 0)) {
       return { contents, finding: { line: (current?.line ?? 0) + 1, reason: 'anchor file truncated' } };
     }
