@@ -41,7 +41,15 @@ export function tenantCommand(): Command {
     .description('Create a tenant; prints its id and a one-time owner setup token as JSON')
     .requiredOption('--name <name>', 'tenant display name')
     .action(async ({ name }: { name: string }) => {
-      printJson(await withTenantService((tenants) => tenants.createTenant(name)));
+      const created = await withTenantService((tenants) => tenants.createTenant(name));
+      printJson(created);
+      if (created.anchorError !== undefined) {
+        process.stderr.write(
+          `warning: the tenant was created, but its audit chain is not anchored outside the database yet ` +
+            `(${created.anchorError}); the server's checkpoint job anchors it on its next pass\n`,
+        );
+        process.exitCode = 3;
+      }
     });
   tenant
     .command('list')

@@ -22,6 +22,11 @@ export interface CreatedTenant {
   /** Shown once; only its hash is stored. Lets the first owner claim the tenant. */
   ownerSetupToken: string;
   ownerSetupTokenExpiresAt: string;
+  /**
+   * Set when the new chain could not be pinned outside the database right away (anchor file locked or
+   * damaged): the tenant exists and its setup token is valid; the checkpoint job anchors it on a later pass.
+   */
+  anchorError?: string;
 }
 
 export interface TenantSummary {
@@ -86,8 +91,13 @@ export function createTenantService({ storage, clock, audit, setupTokenTtlSecond
       });
       // Pinned outside the database at once, after commit: from now on, rewriting the new chain from its
       // start or deleting it shows in `parley audit verify`.
-      await audit.sealAndAnchor(storage, [tenantId, SYSTEM_TENANT_ID]);
+      // The tenant is committed by now: a failure here must not hide its one-time setup token.
+      const anchorError = await audit.sealAndAnchor(storage, [tenantId, SYSTEM_TENANT_ID]).then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
       return {
+        ...(anchorError === undefined ? {} : { anchorError }),
         tenantId,
         name: parsed.data,
         createdAt: new Date(now).toISOString(),

@@ -243,4 +243,32 @@ describe('parley audit verify [sqlite]', () => {
       },
     ]);
   });
+  /**
+   * A failed anchor after the tenant committed (a damaged anchor file is never extended) must not lose the
+   * tenant's one-time owner setup token: the operator gets it, a warning and a distinct exit code.
+   */
+  it('tenant create still prints the setup token, warns and exits 3 when the new chain cannot be anchored', async () => {
+    const original = readFileSync(anchorFile(), 'utf8');
+    writeFileSync(anchorFile(), `${original}{"broken":`);
+    try {
+      const failed = await run(process.execPath, [parleyBin, 'tenant', 'create', '--name', 'Tenant D'], {
+        env: { ...process.env, ...database.env },
+      }).then(
+        () => undefined,
+        (error: unknown) => error as { code: number; stdout: string; stderr: string },
+      );
+      expect(failed?.code).toBe(3);
+      const created = JSON.parse(failed?.stdout ?? '') as { tenantId: string; ownerSetupToken: string };
+      expect(created.ownerSetupToken).toMatch(/\S{20,}/);
+      expect(failed?.stderr).toContain('not anchored outside the database yet');
+      const { stdout } = await run(process.execPath, [parleyBin, 'tenant', 'list'], {
+        env: { ...process.env, ...database.env },
+      });
+      expect((JSON.parse(stdout) as { tenantId: string }[]).map((t) => t.tenantId)).toContain(
+        created.tenantId,
+      );
+    } finally {
+      writeFileSync(anchorFile(), original);
+    }
+  });
 });
