@@ -35,6 +35,12 @@ export interface ConnectionDeps {
 }
 
 const REPLAY_PAGE = 200;
+/**
+ * Frames read and not yet handled, at most (count and bytes): past either, the socket is no longer read
+ * until its backlog is handled, so a client writing while its frame waits fills its own buffers, not ours.
+ */
+const BACKLOG_FRAMES = 128;
+const BACKLOG_BYTES = 1024 * 1024;
 /** setTimeout's largest delay; a later deadline is approached in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -99,6 +105,9 @@ export class RealtimeConnection implements HubConnection {
   #ended = false;
 
   #corked = false;
+  /** Frames read and not yet handled, and their bytes (see BACKLOG_FRAMES). */
+  #backlogFrames = 0;
+  #backlogBytes = 0;
   /**
    * Whether this socket's presence was registered: `pending` while sign-in registers it. A socket that
    * closes meanwhile is unregistered by the sign-in once its registration is done, not by the close handler
@@ -117,12 +126,32 @@ export class RealtimeConnection implements HubConnection {
       if (!this.#principal) ws.close(closeCodes.authTimeout, 'authentication timeout');
     }, deps.limits.authTimeoutMs);
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary) => {
+      // Closing (a bad first frame or token, abuse, an ended session): nothing more is handled, so frames
+      // queued behind the one that closed it cost nothing (each auth frame would be a database lookup).
+      if (ws.readyState !== ws.OPEN) return;
       const text = isBinary
         ? null
         : Buffer.isBuffer(data)
           ? data.toString('utf8')
           : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString('utf8');
-      this.#enqueue(() => this.#onMessage(text));
+      const bytes = text === null ? 0 : text.length;
+      this.#backlogFrames += 1;
+      this.#backlogBytes += bytes;
+      if (this.#backlogFrames >= BACKLOG_FRAMES || this.#backlogBytes >= BACKLOG_BYTES) ws.pause();
+      this.#enqueue(async () => {
+        try {
+          if (ws.readyState === ws.OPEN) await this.#onMessage(text);
+        } finally {
+          this.#backlogFrames -= 1;
+          this.#backlogBytes -= bytes;
+          if (
+            ws.isPaused &&
+            this.#backlogFrames < BACKLOG_FRAMES / 2 &&
+            this.#backlogBytes < BACKLOG_BYTES / 2
+          )
+            ws.resume();
+        }
+      });
     });
     ws.on('close', () => {
       clearTimeout(this.#authTimer);
