@@ -63,6 +63,23 @@ const endings: Ending[] = [
       Promise.resolve(() => must(200, postForm(node, '/oauth/revoke', { token: victim.token }))),
   },
   {
+    cause: 'the refresh token is revoked (RFC 7009)',
+    prepare: (node, _world, victim) =>
+      Promise.resolve(() => must(200, postForm(node, '/oauth/revoke', { token: victim.refreshToken }))),
+  },
+  {
+    cause: 'the user signs out that one device from another',
+    async prepare(node, { owner }, victim) {
+      const other = await signIn(node, owner.tenantId, victim.email, memberPassword, 'profile');
+      const listed = await node.request('/v1/me/sessions', bearer(other.accessToken));
+      const { sessions } = listed.json<{ sessions: { id: string; current: boolean }[] }>();
+      const target = sessions.find((session) => !session.current);
+      if (target === undefined) throw new Error(`no other session listed: ${listed.text}`);
+      return () =>
+        must(204, node.request(`/v1/me/sessions/${target.id}`, bearer(other.accessToken, 'DELETE')));
+    },
+  },
+  {
     cause: 'the user signs out everywhere',
     prepare: (node, _world, victim) =>
       Promise.resolve(() => must(204, node.request('/v1/me/sessions', bearer(victim.token, 'DELETE')))),
