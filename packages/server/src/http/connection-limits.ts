@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { clientAddressKey } from '../client-address.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -122,4 +123,47 @@ function installTimeouts(server: Server, limits: ConnectionLimits): void {
   http.connectionsCheckingInterval = sweepInterval(limits.headersTimeoutMs);
   // Socket inactivity; Node's HTTP layer closes the socket when it fires. `ws` clears it on upgrade.
   http.setTimeout(limits.idleTimeoutMs);
+  installKeepAliveDeadline(server, limits);
+}
+
+/**
+ * Node's keep-alive and idle timers restart on every byte received, and its headers timeout starts only when
+ * a request begins; empty lines before a request line are skipped without beginning one. So a client that
+ * sends a bare CRLF every few seconds after a response held its connection open forever. Once a connection
+ * has no request in flight it must begin and finish the next one's headers within the keep-alive timeout
+ * plus the headers timeout, whatever bytes it sends, or it is closed (as Node closes an idle keep-alive
+ * connection: without a word). An upgraded connection belongs to the realtime gateway and is left alone.
+ */
+function installKeepAliveDeadline(server: Server, limits: ConnectionLimits): void {
+  const deadlineMs = limits.keepAliveTimeoutMs + limits.headersTimeoutMs;
+  const inFlight = new WeakMap<Socket, number>();
+  const deadlines = new WeakMap<Socket, NodeJS.Timeout>();
+  const disarm = (socket: Socket) => {
+    clearTimeout(deadlines.get(socket));
+    deadlines.delete(socket);
+  };
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const { socket } = request;
+    disarm(socket);
+    const count = inFlight.get(socket);
+    if (count === undefined) {
+      socket.once('close', () => {
+        disarm(socket);
+      });
+    }
+    inFlight.set(socket, (count ?? 0) + 1);
+    response.once('close', () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (left > 0 || socket.destroyed) return;
+      const timer = setTimeout(() => {
+        deadlines.delete(socket);
+        // Node frees the HTTP parser of a socket it hands to an 'upgrade' listener (the WebSocket).
+        if ((socket as Socket & { parser?: unknown }).parser == null) return;
+        socket.destroy();
+      }, deadlineMs);
+      timer.unref();
+      deadlines.set(socket, timer);
+    });
+  });
 }

@@ -415,6 +415,42 @@ describeEachDialect('connection timeouts', (dialect) => {
     // Node keeps the socket one second past the advertised time, so the client closes first.
     expect(ms).toBeLessThan(1000 + 1000 + slack);
   });
+
+  it('closes a keep-alive connection kept busy with bare line breaks between requests', async () => {
+    // Node skips empty lines before a request line without starting a request, but counts them as activity:
+    // every byte resets the keep-alive and idle timers, and the headers timeout only starts with a request.
+    const idle = await openQuiet(server);
+    idle.socket.write('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    const timer = setInterval(() => {
+      if (!idle.socket.destroyed) idle.socket.write('\r\n');
+    }, 200);
+    try {
+      // At most the keep-alive timeout plus the headers timeout after the answer.
+      const ms = await within(idle.closedAfter, 1000 + 1000 + slack);
+      expect(idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+      expect(ms).toBeLessThan(1000 + 1000 + slack);
+    } finally {
+      clearInterval(timer);
+      idle.socket.destroy();
+    }
+  });
+
+  it('leaves a WebSocket upgraded on a kept-alive connection to the realtime timeouts', async () => {
+    const mixed = await openQuiet(server);
+    mixed.socket.write('GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    mixed.socket.write(
+      'GET /v1/realtime HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    try {
+      // Past the keep-alive and headers timeouts, well within the 10 s realtime auth timeout.
+      expect(await within(mixed.closedAfter, 1000 + 1000 + 1500)).toBe(Number.POSITIVE_INFINITY);
+      expect(mixed.received()).toMatch(/HTTP\/1\.1 101 /);
+    } finally {
+      mixed.socket.destroy();
+    }
+  });
 });
 
 describe('client address key', () => {
