@@ -11,6 +11,8 @@ export const closeCodes = {
   invalidPayload: 1007,
   /** A frame (or a fragmented message in total) was larger than the limit. */
   tooLarge: 1009,
+  /** Signed in, but the node cannot deliver right now (its bus is down): reconnect with back-off and resume. */
+  tryAgainLater: 1013,
   /**
    * The first frame was not a valid `auth`, or the token is invalid, expired or revoked, or its session
    * ended (signed out, deactivated, password or MFA reset, idle timeout): sent at once, on every node.

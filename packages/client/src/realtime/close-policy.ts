@@ -9,6 +9,7 @@ export const closeCodes = {
   protocolError: 1002,
   invalidPayload: 1007,
   tooLarge: 1009,
+  tryAgainLater: 1013,
   unauthorized: 4001,
   forbidden: 4003,
   authTimeout: 4008,
@@ -30,7 +31,7 @@ export type CloseAction =
 
 /**
  * Close codes and their remedies (docs/realtime.md). Everything not named — 1001 going away, 4100 resume,
- * 4008 auth timeout, 1006 a dropped connection — is worth a reconnect and a resume. 1009 too: the client
+ * 4008 auth timeout, 1013 try again later, 1006 a dropped connection — is worth a reconnect and a resume. 1009 too: the client
  * refuses oversized frames before sending, and drops the largest waiting request when it happens anyway.
  */
 export function actionAfterClose(code: number): CloseAction {

@@ -379,7 +379,16 @@ export class RealtimeConnection implements HubConnection {
     this.#token = frame.token;
     this.#armDeadline(grant);
     const { services } = this.deps;
-    this.#unsubscribe = await this.deps.hub.attach(result.tenantId, userId, this);
+    try {
+      this.#unsubscribe = await this.deps.hub.attach(result.tenantId, userId, this);
+    } catch (error) {
+      // Signed in but unable to receive (the bus is down): close, and the client reconnects and resumes.
+      this.deps.logger.warn({ err: error }, 'realtime subscription failed');
+      this.#ended = true;
+      clearTimeout(this.#deadline);
+      this.ws.close(closeCodes.tryAgainLater, 'temporarily unavailable: reconnect and resume');
+      return;
+    }
     // Ended (or gone) while attaching: the close handler ran before there was anything to detach.
     if (this.#closed()) {
       await this.#unsubscribe();

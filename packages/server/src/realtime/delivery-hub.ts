@@ -62,7 +62,14 @@ export class DeliveryHub {
       this.#users.set(key, entry);
     }
     entry.connections.add(connection);
-    await entry.unsubscribe;
+    try {
+      await entry.unsubscribe;
+    } catch (error) {
+      // The bus refused (Redis down): forget the failed subscription, so a later sign-in tries again.
+      entry.connections.delete(connection);
+      if (this.#users.get(key) === entry) this.#users.delete(key);
+      throw error;
+    }
     return async () => {
       const current = this.#users.get(key);
       if (!current) return;

@@ -103,4 +103,34 @@ describe('the delivery hub', () => {
     expect(handed.sort()).toEqual(['d1@1', 'd1@1', 'd2@1', 'd2@1', 'd3@1', 'd3@1', 'd4@7', 'd5@3']);
     await bus.close();
   });
+  /**
+   * Redis may vanish at any moment: a subscription that failed (bus down while a user signs in) must not
+   * stay in the hub, or every later sign-in of that user on this node would fail until a restart.
+   */
+  it('forgets a subscription that failed, so the next sign-in of the user subscribes again', async () => {
+    const bus = new LocalBus();
+    const fanout = createMessageFanout(bus);
+    let failNext = true;
+    const flaky: typeof fanout = {
+      ...fanout,
+      subscribe: (...args: Parameters<typeof fanout.subscribe>) => {
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('bus unavailable'));
+        }
+        return fanout.subscribe(...args);
+      },
+    };
+    const { stream, reads } = controlledStream();
+    const hub = new DeliveryHub({ fanout: flaky, stream, logger: createLogger('silent') });
+    const handed: string[] = [];
+    await expect(hub.attach('tenant', 'user', recordingConnection(handed))).rejects.toThrow(
+      'bus unavailable',
+    );
+    await hub.attach('tenant', 'user', recordingConnection(handed));
+    await fanout.published('tenant', ['user'], { kind: 'seq', dialogId: 'dialog', seq: 1 });
+    await nextTurn();
+    await nextTurn();
+    expect(reads).toHaveLength(1);
+  });
 });
