@@ -31,7 +31,7 @@ function textProblem(text: string): string | null {
 
 /**
  * Finds the first string (object key or value, at any depth) in decoded input — JSON, a query string, path
- * parameters — that no column can hold, or nesting deeper than {@link maxInputDepth}. Iterative, so hostile
+ * parameters — that no column can hold, a number JSON cannot carry (Infinity), or nesting deeper than {@link maxInputDepth}. Iterative, so hostile
  * nesting cannot overflow the stack here either. Checking every decoded string at the edge, once, keeps each
  * schema free of its own NUL rule and covers the fields no schema constrains (custom data).
  */
@@ -44,6 +44,9 @@ export function findUnstorableInput(value: unknown): UnstorableInput | null {
       if (problem) return { path, problem };
       continue;
     }
+    // JSON.parse reads 1e999 as Infinity, which JSON.stringify stores as null: refuse it rather than alter it.
+    if (typeof current === 'number' && !Number.isFinite(current))
+      return { path, problem: 'must be a finite number' };
     if (typeof current !== 'object' || current === null) continue;
     if (path.length >= maxInputDepth)
       return { path, problem: `must not nest deeper than ${maxInputDepth} levels` };

@@ -147,6 +147,17 @@ describeEachDialect('text a column cannot hold is refused as invalid input', (di
     expectValidationFailed(response, 'deep custom data');
   });
 
+  it('refuses a JSON number too large for a double (1e999) instead of storing it as null', async () => {
+    // JSON.parse turns 1e999 into Infinity, which JSON.stringify writes as null: free-form custom data would
+    // silently change. Schemas with number fields refuse Infinity themselves; free-form data has no schema.
+    const response = await server.request('/v1/dialogs', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.accessToken}` },
+      body: '{"type":"group","name":"n","customData":{"k":[1e999]}}',
+    });
+    expectValidationFailed(response, 'an infinite number in custom data');
+  });
+
   it('refuses a NUL in query parameters and path segments', async () => {
     const cases: [string, string, string?][] = [
       ['search query', '/v1/search/messages?q=a%00b'],
