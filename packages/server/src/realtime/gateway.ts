@@ -62,6 +62,11 @@ export function attachGateway(
       refuseUpgrade(socket, 'route_not_found', options.refusalHeaders);
       return;
     }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused, an upgrade as much as any other request.
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      refuseUpgrade(socket, 'bad_request', options.refusalHeaders);
+      return;
+    }
     wss.handleUpgrade(request, socket, head, (ws) => {
       alive.set(ws, true);
       ws.on('pong', () => alive.set(ws, true));

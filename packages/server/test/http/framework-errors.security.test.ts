@@ -252,6 +252,14 @@ describeEachDialect('errors raised before our handlers', (dialect) => {
       expect(response.headers.allow).toBe('GET');
       await expectClosedAfter(response, connection);
     });
+
+    it('answers an HTTP/1.1 upgrade without Host with 400 bad_request, as every other request', async () => {
+      const withoutHost = upgrade('GET /v1/realtime HTTP/1.1').replace('Host: localhost\r\n', '');
+      expect(withoutHost).not.toContain('Host:');
+      const { response, connection } = await exchange(withoutHost);
+      expectOurError(response, 'bad_request');
+      await expectClosedAfter(response, connection);
+    });
   });
 
   describe("refused by Node's HTTP parser", () => {
