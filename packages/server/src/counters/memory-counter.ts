@@ -35,6 +35,14 @@ export class MemoryCounter implements Counter {
     return Promise.resolve(entry.count);
   }
 
+  decrement(key: string): Promise<number> {
+    // A window that is over stays over: nothing to give back, and no new window is opened for it.
+    const entry = this.#windows.get(key);
+    if (!entry || entry.resetAt <= this.clock.now()) return Promise.resolve(0);
+    entry.count = Math.max(0, entry.count - 1);
+    return Promise.resolve(entry.count);
+  }
+
   peek(key: string, windowMs: number): Promise<number> {
     return Promise.resolve(this.#current(key, windowMs).count);
   }

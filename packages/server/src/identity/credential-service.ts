@@ -204,6 +204,40 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     });
   }
 
+  /** Judges a password sign-in the address throttle let through: unknown tenant, unknown address, or account. */
+  async function judgeSignIn(
+    input: { tenantId: string; username: string; password: string; context: RequestContext },
+    policy: PasswordPolicy,
+    scopes: Scope[],
+  ): Promise<GrantResult> {
+    // Read, then hash outside any transaction, then write: argon2's ~20 ms must not hold a database
+    // connection (SQLite has one) while other requests wait.
+    const found = await storage.withTenant(input.tenantId, async (tx) => {
+      const tenant = await tx
+        .selectFrom('tenants')
+        .select('status')
+        .where('id', '=', input.tenantId)
+        .executeTakeFirst();
+      if (tenant?.status !== 'active') return undefined;
+      const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
+      const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
+      return { key: lockoutKeyForAddress(input.tenantId, emailIndex), user };
+    });
+    const user = found?.user;
+    if (!found) {
+      await hasher.verifyUnknownUser(input.password);
+      return BAD_CREDENTIALS;
+    }
+    if (!user || user.password_hash == null || user.status !== 'active') {
+      // No account here: the address still counts failures and locks like one (see `LockoutKey`).
+      await hasher.verifyUnknownUser(input.password);
+      const locked = await refuseIfLocked(found.key, policy, undefined);
+      if (!locked) await lockout.registerFailure(found.key, policy);
+      return locked ?? BAD_CREDENTIALS;
+    }
+    return judgePassword(input, policy, scopes, user, user.password_hash);
+  }
+
   return {
     /** RFC 6749 §4.3 resource-owner password grant, for first-party apps. */
     async passwordGrant(input: {
@@ -226,45 +260,21 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         return BAD_CREDENTIALS;
       }
       const policy = await storage.withTenant(input.tenantId, (tx) => loadPasswordPolicy(tx, input.tenantId));
-      const refused = await addressThrottle.refusal(input.tenantId, input.context.ip, policy);
-      if (refused) {
+      const reserved = await addressThrottle.reserve(input.tenantId, input.context.ip, policy);
+      if (reserved.refusal) {
         return {
           kind: 'error',
           error: 'invalid_grant',
           description: 'Too many failed sign-ins from this address; try again later.',
-          retryAfter: refused.retryAfter,
+          retryAfter: reserved.refusal.retryAfter,
         };
       }
-      // Read, then hash outside any transaction, then write: argon2's ~20 ms must not hold a database
-      // connection (SQLite has one) while other requests wait.
-      const found = await storage.withTenant(input.tenantId, async (tx) => {
-        const tenant = await tx
-          .selectFrom('tenants')
-          .select('status')
-          .where('id', '=', input.tenantId)
-          .executeTakeFirst();
-        if (tenant?.status !== 'active') return undefined;
-        const emailIndex = await security.blindIndex.compute(tx, input.tenantId, 'email', input.username);
-        const user = await userStore.findByEmailIndex(tx, input.tenantId, emailIndex);
-        return { key: lockoutKeyForAddress(input.tenantId, emailIndex), user };
-      });
-      const user = found?.user;
-      let result: GrantResult;
-      if (!found) {
-        await hasher.verifyUnknownUser(input.password);
-        result = BAD_CREDENTIALS;
-      } else if (!user || user.password_hash == null || user.status !== 'active') {
-        // No account here: the address still counts failures and locks like one (see `LockoutKey`).
-        await hasher.verifyUnknownUser(input.password);
-        const locked = await refuseIfLocked(found.key, policy, undefined);
-        if (!locked) await lockout.registerFailure(found.key, policy);
-        result = locked ?? BAD_CREDENTIALS;
-      } else {
-        result = await judgePassword(input, policy, scopes, user, user.password_hash);
-      }
-      if (result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined) {
-        await addressThrottle.registerFailure(input.tenantId, input.context.ip, policy);
-      }
+      const result = await judgeSignIn(input, policy, scopes);
+      // Only a failed guess keeps its place. If judging threw, the place is kept too: an error the attacker
+      // could provoke must not buy guesses beyond the limit, and the window ends it anyway.
+      const failedGuess =
+        result.kind === 'error' && result.error === 'invalid_grant' && result.retryAfter === undefined;
+      if (!failedGuess) await reserved.release();
       return result;
     },
 

@@ -11,7 +11,8 @@ export interface AddressRefusal {
 }
 
 /**
- * Failed sign-ins per client address, counted twice:
+ * Failed sign-ins per client address, counted twice (each attempt reserves its place before it is judged,
+ * see `reserve`):
  *
  * - per tenant and address, against the tenant's `ipLockout` policy: failures at one tenant must not refuse
  *   the users of another tenant behind the same address (an office or carrier NAT, a VPN exit), or anyone
@@ -32,32 +33,48 @@ export class SignInAddressThrottle {
     private readonly ceiling: number,
   ) {}
 
-  /** The refusal when either count is spent, else undefined. Counts nothing. */
-  async refusal(
+  /**
+   * Reserves one attempt from `ip` at `tenantId` in both counts before it is judged, or refuses it.
+   *
+   * Reserve, not look: with a look before the attempt and a count after it, guesses sent at once all pass
+   * the look while the count is still under the limit. Each increment is atomic in the counter store, so at
+   * most the limit of attempts hold a place at any time, on one node or many.
+   *
+   * A refused attempt gives its places back at once: it was not judged, so it is not a failed guess, and
+   * the count stays the number of guesses judged (refused ones would not lengthen a fixed window anyway).
+   * The caller gives an admitted attempt's places back unless it became a failed guess (`release`).
+   */
+  async reserve(
     tenantId: string,
     ip: string | undefined,
     policy: Pick<PasswordPolicy, 'ipLockout'>,
-  ): Promise<AddressRefusal | undefined> {
+  ): Promise<AddressReservation> {
     const { maxFailures, windowSeconds } = policy.ipLockout;
-    if ((await this.counter.peek(tenantKey(tenantId, ip), windowSeconds * 1000)) >= maxFailures) {
-      return { retryAfter: windowSeconds };
+    const atTenant = { key: tenantKey(tenantId, ip), windowMs: windowSeconds * 1000 };
+    const global = { key: globalKey(ip), windowMs: SIGNIN_CEILING_WINDOW_SECONDS * 1000 };
+    if ((await this.counter.increment(atTenant.key, atTenant.windowMs)) > maxFailures) {
+      await this.counter.decrement(atTenant.key, atTenant.windowMs);
+      return { refusal: { retryAfter: windowSeconds } };
     }
-    if ((await this.counter.peek(globalKey(ip), SIGNIN_CEILING_WINDOW_SECONDS * 1000)) >= this.ceiling) {
-      return { retryAfter: SIGNIN_CEILING_WINDOW_SECONDS };
+    if ((await this.counter.increment(global.key, global.windowMs)) > this.ceiling) {
+      await this.#giveBack([atTenant, global]);
+      return { refusal: { retryAfter: SIGNIN_CEILING_WINDOW_SECONDS } };
     }
-    return undefined;
+    return { refusal: undefined, release: () => this.#giveBack([atTenant, global]) };
   }
 
-  /** Counts one failed sign-in from `ip` at `tenantId`, in both counts. */
-  async registerFailure(
-    tenantId: string,
-    ip: string | undefined,
-    policy: Pick<PasswordPolicy, 'ipLockout'>,
-  ): Promise<void> {
-    await this.counter.increment(tenantKey(tenantId, ip), policy.ipLockout.windowSeconds * 1000);
-    await this.counter.increment(globalKey(ip), SIGNIN_CEILING_WINDOW_SECONDS * 1000);
+  async #giveBack(places: readonly { key: string; windowMs: number }[]): Promise<void> {
+    for (const { key, windowMs } of places) await this.counter.decrement(key, windowMs);
   }
 }
+
+/**
+ * The answer to `reserve`: a refusal, or a place held in both counts. `release` gives the place back when the
+ * attempt turned out not to be a failed guess (the password was right, or the account was locked and
+ * nothing was judged); a failed guess keeps it, and so is counted.
+ */
+export type AddressReservation =
+  { refusal: AddressRefusal } | { refusal: undefined; release: () => Promise<void> };
 
 const addressKey = (ip: string | undefined) => (ip === undefined ? 'unknown' : clientAddressKey(ip));
 const tenantKey = (tenantId: string, ip: string | undefined) => `signin-ip:${tenantId}:${addressKey(ip)}`;

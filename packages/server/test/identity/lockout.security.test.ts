@@ -215,3 +215,117 @@ describeEachDialect('the per-address sign-in throttle', (dialect) => {
     expect(refused.headers['retry-after']).toBe('900');
   });
 });
+
+/**
+ * Attack: the per-address throttle used to look at its counts before the password was hashed and add a
+ * failure only after the answer. An attacker with many connections sends guesses all at once: every one of
+ * them passes the look while the count is still under the limit, so a window allowed about the limit plus
+ * the number of connections, not the limit. Now each attempt reserves its place in both counts before it is
+ * judged, so however many guesses arrive together, at most the limit of them are judged.
+ */
+function concurrentGuessSuite(options: () => StartOptions) {
+  /** A server whose global per-address ceiling is `ceiling`, for one test (the ceiling is per server). */
+  const withServer = async (ceiling: number, test: (server: TestServer) => Promise<void>) => {
+    const base = options();
+    const server = await startTestServer({
+      ...base,
+      env: { ...base.env, PARLEY_SIGNIN_IP_CEILING: String(ceiling) },
+    });
+    try {
+      await test(server);
+    } finally {
+      await server.close();
+    }
+  };
+
+  const tenantWithLimit = async (server: TestServer, maxFailures: number) => {
+    const owner = await newTenantOwner(server);
+    const patched = await server.request(
+      '/v1/tenant/settings',
+      json({ passwordPolicy: { ipLockout: { maxFailures } } }, owner.accessToken, 'PATCH'),
+    );
+    expect(patched.status).toBe(200);
+    return owner;
+  };
+
+  /** `count` wrong guesses sent at once, each for a fresh address so the per-account lockout stays out. */
+  const guessAtOnce = async (server: TestServer, tenantIds: readonly string[], count: number) => {
+    const responses = await Promise.all(
+      Array.from({ length: count }, (_, n) =>
+        tokenRequest(server, {
+          grant_type: 'password',
+          tenant_id: tenantIds[n % tenantIds.length] ?? '',
+          username: `nobody-${randomUUID()}@acme.example`,
+          password: `guess number ${n}`,
+        }),
+      ),
+    );
+    const descriptions = responses.map(
+      (response) => response.json<{ error_description: string }>().error_description,
+    );
+    return {
+      judged: descriptions.filter((text) => text === 'Invalid username or password.').length,
+      refused: responses.filter(
+        (response) =>
+          response.status === 429 &&
+          response.json<{ error_description: string }>().error_description.includes('this address'),
+      ).length,
+    };
+  };
+
+  it('judges at most the tenant limit of guesses sent at once from one address', async () => {
+    await withServer(500, async (server) => {
+      const tenant = await tenantWithLimit(server, 3);
+      expect(await guessAtOnce(server, [tenant.tenantId], 9)).toEqual({ judged: 3, refused: 6 });
+      // Refused attempts gave their places back: the count is 3, not 9, and stays refusing.
+      expect(await guessAtOnce(server, [tenant.tenantId], 3)).toEqual({ judged: 0, refused: 3 });
+    });
+  });
+
+  it('judges at most the global ceiling of guesses sprayed at once over many tenants', async () => {
+    await withServer(4, async (server) => {
+      const tenants = [
+        await tenantWithLimit(server, 100),
+        await tenantWithLimit(server, 100),
+        await tenantWithLimit(server, 100),
+      ];
+      expect(
+        await guessAtOnce(
+          server,
+          tenants.map((tenant) => tenant.tenantId),
+          12,
+        ),
+      ).toEqual({
+        judged: 4,
+        refused: 8,
+      });
+    });
+  });
+
+  it('a right password gives its place back: sign-ins do not use up the allowance', async () => {
+    await withServer(500, async (server) => {
+      const tenant = await tenantWithLimit(server, 2);
+      const signIn = (password: string) =>
+        tokenRequest(server, {
+          grant_type: 'password',
+          tenant_id: tenant.tenantId,
+          username: tenant.email,
+          password,
+        });
+      const statuses: number[] = [];
+      for (let n = 0; n < 4; n += 1) statuses.push((await signIn(ownerPassword)).status);
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      expect(await guessAtOnce(server, [tenant.tenantId], 3)).toEqual({ judged: 2, refused: 1 });
+    });
+  });
+}
+
+describeEachDialect('concurrent guesses from one address meet the per-address throttle', (dialect) => {
+  concurrentGuessSuite(() => ({ dialect }));
+});
+
+describeRedis('concurrent guesses from one address meet the per-address throttle, counted in Redis', () => {
+  concurrentGuessSuite(() => ({
+    env: { REDIS_URL: inject('redisUrl'), PARLEY_REDIS_PREFIX: `parley-test-${randomUUID()}:` },
+  }));
+});
