@@ -1,0 +1,94 @@
+import type { ServerFrame } from '@parley/protocol';
+import type { MessageStream, SharedStreamPage, StreamItem } from '../messaging/message-stream.ts';
+import { visibleItems } from '../messaging/message-stream.ts';
+import type { FrameWriter } from './frame-writer.ts';
+
+const REPLAY_PAGE = 200;
+
+/** A shared page's frames are the same for every socket: serialise each once. */
+const serializedItems = new WeakMap<StreamItem, string>();
+function serialized(item: StreamItem, dialogId: string, epoch: string): string {
+  let text = serializedItems.get(item);
+  if (text === undefined) {
+    text = JSON.stringify({ ...item, dialogId, epoch } satisfies ServerFrame);
+    serializedItems.set(item, text);
+  }
+  return text;
+}
+
+/** Whom a socket reads the stream as. */
+export interface StreamReader {
+  tenantId: string;
+  userId: string | null;
+}
+
+export interface DialogDeliveryDeps {
+  stream: MessageStream;
+  epoch: string;
+  writer: FrameWriter;
+  /** The principal to read under, or undefined once the session ended (nothing more is delivered). */
+  reader: () => StreamReader | undefined;
+}
+
+/**
+ * What one socket delivered, per dialog, and the sends that move it forward. Deliveries per dialog are
+ * gap-free and duplicate-free: every send is of sequence numbers above what this socket already delivered,
+ * read from the database in order. Callers run one at a time (the socket's frame queue).
+ */
+export class DialogDelivery {
+  readonly #delivered = new Map<string, number>();
+
+  constructor(private readonly deps: DialogDeliveryDeps) {}
+
+  /** The last sequence number delivered in the dialog (undefined: this socket has not seen it). */
+  position(dialogId: string): number | undefined {
+    return this.#delivered.get(dialogId);
+  }
+
+  /** The client's `resume`: it has everything up to `seq`; sends every later change of the dialog. */
+  async resumeFrom(dialogId: string, seq: number): Promise<void> {
+    this.#delivered.set(dialogId, Math.max(this.#delivered.get(dialogId) ?? 0, seq));
+    await this.#deliver(dialogId, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Sends what `viewerId` may see of a page read once for every local reader (see `HubConnection`). */
+  async deliverShared(
+    viewerId: string,
+    dialogId: string,
+    page: SharedStreamPage,
+    pageAfter: number,
+    startAfter: number,
+  ): Promise<void> {
+    let known = this.#delivered.get(dialogId) ?? startAfter;
+    // Behind the shared page (it was read for readers further on): catch up from the database first.
+    if (known < pageAfter) {
+      this.#delivered.set(dialogId, known);
+      await this.#deliver(dialogId, pageAfter);
+      known = this.#delivered.get(dialogId) ?? known;
+    }
+    const viewer = page.viewers.get(viewerId);
+    if (!viewer) return; // not a reader of this dialog (any more)
+    for (const item of visibleItems(page.items, viewer)) {
+      if (item.seq > known) this.deps.writer.sendText(serialized(item, dialogId, this.deps.epoch));
+    }
+    this.#delivered.set(dialogId, Math.max(known, page.upTo));
+  }
+
+  /** Sends, in order, every change of the dialog above what this socket delivered, up to `seq`. */
+  async #deliver(dialogId: string, seq: number): Promise<void> {
+    const reader = this.deps.reader();
+    if (!reader?.userId) return;
+    const known = this.#delivered.get(dialogId);
+    // A live hint for a dialog this socket has not seen: start at that change.
+    let after = known ?? seq - 1;
+    if (seq <= after) return;
+    for (;;) {
+      const page = await this.deps.stream.after(reader.tenantId, reader.userId, dialogId, after, REPLAY_PAGE);
+      if (!page.readable) return; // no longer a member: nothing to deliver
+      for (const item of page.items) this.deps.writer.send({ ...item, dialogId, epoch: this.deps.epoch });
+      after = Math.max(after, page.upTo);
+      this.#delivered.set(dialogId, after);
+      if (!page.more || after >= seq) return;
+    }
+  }
+}
