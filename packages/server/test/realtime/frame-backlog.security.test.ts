@@ -3,8 +3,9 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintTenantToken } from '../../src/crypto/token.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { newVictim, openSocket, type Victim } from '../support/ended-session-fixtures.ts';
+import { newVictim, type Victim } from '../support/ended-session-fixtures.ts';
 import { newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
+import { openSocket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect, describePostgres } from '../support/dialects.ts';
-import { closeOf, issueSession, newVictim, openSocket } from '../support/ended-session-fixtures.ts';
+import { closeOf, issueSession, newVictim } from '../support/ended-session-fixtures.ts';
 import { bearer, newTenantOwner, postForm } from '../support/identity-fixtures.ts';
+import { openSocket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';
 

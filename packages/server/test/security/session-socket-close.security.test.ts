@@ -1,14 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect, describePostgres } from '../support/dialects.ts';
-import {
-  carries,
-  closeOf,
-  newVictim,
-  openSocket,
-  sendText,
-  type Victim,
-} from '../support/ended-session-fixtures.ts';
+import { carries, closeOf, newVictim, sendText, type Victim } from '../support/ended-session-fixtures.ts';
 import {
   bearer,
   json,
@@ -18,7 +11,7 @@ import {
   type SignedIn,
   signIn,
 } from '../support/identity-fixtures.ts';
-import type { Socket } from '../support/realtime-socket.ts';
+import { openSocket, type Socket } from '../support/realtime-socket.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';

@@ -4,13 +4,12 @@ import {
   carries,
   issueSession,
   newVictim,
-  openSocket,
   sendText,
   storedSession,
   wallCloseOf,
 } from '../support/ended-session-fixtures.ts';
 import { bearer, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
-import type { Socket } from '../support/realtime-socket.ts';
+import { openSocket, type Socket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';
 
@@ -39,6 +38,21 @@ async function shortLivedTenant(server: TestServer, limit: 'accessTokenTtlSecond
     {},
   );
   return { owner, victim };
+}
+
+/**
+ * A member of a new short-lived tenant with a fresh session (issued on `server`) and a socket opened with it
+ * on `socketNode`; `closed` is watched from the moment the socket is ready.
+ */
+async function shortLivedSocket(
+  server: TestServer,
+  limit: 'accessTokenTtlSeconds' | 'idleTimeoutSeconds',
+  socketNode: TestServer = server,
+) {
+  const { owner, victim } = await shortLivedTenant(server, limit);
+  const token = await issueSession(server, owner.tenantId, victim.userId);
+  const socket = await openSocket(socketNode, token);
+  return { owner, victim, token, socket, closed: wallCloseOf(socket) };
 }
 
 /** The socket is live (a message reaches it), so a close later is the deadline's doing. */
@@ -79,20 +93,14 @@ describeEachDialect('sockets close at their session deadlines on one node', (dia
   });
 
   it('a socket whose access token expires closes with 4001 within 2 s of the expiry, with the client silent', async () => {
-    const { owner, victim } = await shortLivedTenant(server, 'accessTokenTtlSeconds');
-    const token = await issueSession(server, owner.tenantId, victim.userId);
-    const socket = await openSocket(server, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, socket, closed } = await shortLivedSocket(server, 'accessTokenTtlSeconds');
     const { accessExpiresAt } = await storedSession(server, owner.tenantId, victim.userId);
     await expectLive(server, owner, victim.dialogId, socket);
     expectClosedAt(await closed, accessExpiresAt);
   });
 
   it('a socket whose session idles out closes with 4001 within 2 s of the idle deadline, with the client silent', async () => {
-    const { owner, victim } = await shortLivedTenant(server, 'idleTimeoutSeconds');
-    const token = await issueSession(server, owner.tenantId, victim.userId);
-    const socket = await openSocket(server, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, token, socket, closed } = await shortLivedSocket(server, 'idleTimeoutSeconds');
     const { lastUsedAt } = await storedSession(server, owner.tenantId, victim.userId);
     await expectLive(server, owner, victim.dialogId, socket);
     expectClosedAt(await closed, lastUsedAt + LIMIT_SECONDS * 1000);
@@ -101,10 +109,7 @@ describeEachDialect('sockets close at their session deadlines on one node', (dia
   });
 
   it('pings are liveness, not use: a socket that only pings closes with 4001 within 2 s of the idle deadline', async () => {
-    const { owner, victim } = await shortLivedTenant(server, 'idleTimeoutSeconds');
-    const token = await issueSession(server, owner.tenantId, victim.userId);
-    const socket = await openSocket(server, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, socket, closed } = await shortLivedSocket(server, 'idleTimeoutSeconds');
     const { lastUsedAt } = await storedSession(server, owner.tenantId, victim.userId);
     await expectLive(server, owner, victim.dialogId, socket);
     void keepSending(
@@ -117,10 +122,7 @@ describeEachDialect('sockets close at their session deadlines on one node', (dia
   });
 
   it('a socket whose client keeps acting stays open past the idle timeout, and closes once it stops', async () => {
-    const { owner, victim } = await shortLivedTenant(server, 'idleTimeoutSeconds');
-    const token = await issueSession(server, owner.tenantId, victim.userId);
-    const socket = await openSocket(server, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, socket, closed } = await shortLivedSocket(server, 'idleTimeoutSeconds');
     const lastSent = await keepSending(
       () => {
         socket.send({ type: 'presence.subscribe', userIds: [] });
@@ -146,10 +148,7 @@ describePostgres('sockets close at their session deadlines on every node (Postgr
 
   it('a token issued on node A expires: its socket on node B closes with 4001 within 2 s', async () => {
     const { nodeA, nodeB } = nodes;
-    const { owner, victim } = await shortLivedTenant(nodeA, 'accessTokenTtlSeconds');
-    const token = await issueSession(nodeA, owner.tenantId, victim.userId);
-    const socket = await openSocket(nodeB, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, socket, closed } = await shortLivedSocket(nodeA, 'accessTokenTtlSeconds', nodeB);
     const { accessExpiresAt } = await storedSession(nodeA, owner.tenantId, victim.userId);
     await expectLive(nodeA, owner, victim.dialogId, socket);
     expectClosedAt(await closed, accessExpiresAt);
@@ -157,10 +156,11 @@ describePostgres('sockets close at their session deadlines on every node (Postgr
 
   it('use on node A keeps the socket on node B open past the idle timeout; once use stops, it closes with 4001', async () => {
     const { nodeA, nodeB } = nodes;
-    const { owner, victim } = await shortLivedTenant(nodeA, 'idleTimeoutSeconds');
-    const token = await issueSession(nodeA, owner.tenantId, victim.userId);
-    const socket = await openSocket(nodeB, token);
-    const closed = wallCloseOf(socket);
+    const { owner, victim, token, socket, closed } = await shortLivedSocket(
+      nodeA,
+      'idleTimeoutSeconds',
+      nodeB,
+    );
     const lastUsed = await keepSending(
       () => nodeA.request('/v1/me', bearer(token)).catch(() => undefined),
       2 * LIMIT_SECONDS * 1000,

@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../support/dialects.ts';
-import { newVictim, openSocket, sendText, type Victim } from '../support/ended-session-fixtures.ts';
+import { newVictim, sendText, type Victim } from '../support/ended-session-fixtures.ts';
 import { newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
+import { openSocket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**

@@ -1,20 +1,8 @@
-import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import type { Scope } from '@parley/protocol';
 import { json, memberPassword, type SignedIn, signIn } from './identity-fixtures.ts';
-import { type Frame, Socket } from './realtime-socket.ts';
+import type { Frame, Socket } from './realtime-socket.ts';
 import type { TestServer } from './start-server.ts';
-
-/** An authenticated realtime socket on `server` (resolves once `ready` arrived). */
-export async function openSocket(server: TestServer, token: string): Promise<Socket> {
-  const ws = new WebSocket(`${server.url.replace('https', 'wss')}/v1/realtime`, { ca: server.ca });
-  await once(ws, 'open');
-  const socket = new Socket(ws);
-  socket.send({ type: 'auth', token });
-  await socket.next((frame) => frame.type === 'ready');
-  return socket;
-}
 
 /** When (performance.now(), at the client) and with which code a socket closed. */
 export function closeOf(socket: Socket): Promise<{ code: number; at: number }> {

@@ -1,8 +1,6 @@
-import { once } from 'node:events';
-import WebSocket from 'ws';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
 import { json, newMember, newTenantOwner, type SignedIn } from './identity-fixtures.ts';
-import { Socket } from './realtime-socket.ts';
+import { openSocket } from './realtime-socket.ts';
 import { startTestServer, type TestServer } from './start-server.ts';
 
 /**
@@ -21,15 +19,6 @@ export interface Bystanders {
   close(): Promise<void>;
 }
 
-export async function connectSocket(server: TestServer, token: string): Promise<Socket> {
-  const ws = new WebSocket(`${server.url.replace('https', 'wss')}/v1/realtime`, { ca: server.ca });
-  await once(ws, 'open');
-  const socket = new Socket(ws);
-  socket.send({ type: 'auth', token });
-  await socket.next((frame) => frame.type === 'ready');
-  return socket;
-}
-
 export async function startBystanders(
   dialect: DialectName,
   env: Record<string, string>,
@@ -46,8 +35,8 @@ export async function startBystanders(
       json({ type: 'group', name: 'Bystanders', memberIds: [member.userId] }, owner.accessToken),
     )
   ).json<{ id: string }>().id;
-  const sender = await connectSocket(server, owner.accessToken);
-  const receiver = await connectSocket(server, member.token);
+  const sender = await openSocket(server, owner.accessToken);
+  const receiver = await openSocket(server, member.token);
   let sent = 0;
   return {
     server,

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
+import type { TestServer } from './start-server.ts';
 
 export type Frame = Record<string, unknown> & { type: string };
 
@@ -32,4 +33,14 @@ export class Socket {
   send(frame: unknown): void {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
+}
+
+/** A signed-in realtime socket on `server` (resolves once `ready` arrived). */
+export async function openSocket(server: Pick<TestServer, 'url' | 'ca'>, token: string): Promise<Socket> {
+  const ws = new WebSocket(`${server.url.replace('https', 'wss')}/v1/realtime`, { ca: server.ca });
+  await once(ws, 'open');
+  const socket = new Socket(ws);
+  socket.send({ type: 'auth', token });
+  await socket.next((frame) => frame.type === 'ready');
+  return socket;
 }
