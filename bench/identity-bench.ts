@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Agent, request } from 'undici';
 import { type App, createApp } from '../packages/server/src/app.js';
 import { loadConfig } from '../packages/server/src/config.js';
-import { PasswordHasher } from '../packages/server/src/identity/password-hasher.js';
+import { PasswordHasher } from '../packages/server/src/identity/passwords/password-hasher.js';
 import type { DialectName } from '../packages/server/src/storage/dialects/dialect-adapter.js';
 import { postgresUnavailable } from './postgres-probe.js';
 

@@ -36,10 +36,10 @@ import { createAttachmentSweeper } from './attachments/attachment-sweeper.ts';
 import { createCallSweeper } from './calls/call-sweeper.ts';
 import { attachGateway } from './realtime/gateway.ts';
 import { SessionSockets } from './realtime/session-sockets.ts';
-import { emailRoutes } from './identity/email-routes.ts';
+import { emailRoutes } from './identity/email/email-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
-import { mfaRoutes } from './identity/mfa-routes.ts';
-import { oauthRoutes } from './identity/oauth-routes.ts';
+import { mfaRoutes } from './identity/mfa/mfa-routes.ts';
+import { oauthRoutes } from './identity/oauth/oauth-routes.ts';
 import { tenantRoutes } from './tenancy/tenant-routes.ts';
 
 export interface AppOptions {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorCatalogue } from '@parley/protocol';
-import type { AuthFailure, Principal, SessionService } from '../identity/session-service.ts';
+import type { AuthFailure, Principal, SessionService } from '../identity/sessions/session-service.ts';
 import { sendError } from './error-mapper.ts';
 
 declare module 'fastify' {

@@ -8,15 +8,15 @@ import type { SecurityCore } from '../crypto/security-core.ts';
 import { hashToken, mintTenantToken } from '../crypto/token.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import { tenantSettingsStore } from '../tenancy/tenant-settings-store.ts';
-import type { PasswordHasher } from './password-hasher.ts';
-import { evaluatePassword, type PasswordContext } from './password-policy.ts';
-import type { SessionService } from './session-service.ts';
-import { loadPasswordPolicy } from './tenant-policy.ts';
+import type { PasswordHasher } from './passwords/password-hasher.ts';
+import { evaluatePassword, type PasswordContext } from './passwords/password-policy.ts';
+import type { SessionService } from './sessions/session-service.ts';
+import { loadPasswordPolicy } from './passwords/tenant-policy.ts';
 import type { UserService } from './user-service.ts';
 import { userStore } from './user-store.ts';
 import { userTokenStore } from './user-token-store.ts';
-import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from './lockout.ts';
-import { assertPasswordAllowed, loadPasswordRules } from './password-check.ts';
+import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from './passwords/lockout.ts';
+import { assertPasswordAllowed, loadPasswordRules } from './passwords/password-check.ts';
 
 const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
 

@@ -7,8 +7,8 @@ import type { RouteDeclaration } from '../http/route-table.ts';
 import type { TenantSettingsService } from '../tenancy/tenant-settings-service.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AccountService } from './account-service.ts';
-import type { ClientService } from './client-service.ts';
-import type { Principal } from './session-service.ts';
+import type { ClientService } from './oauth/client-service.ts';
+import type { Principal } from './sessions/session-service.ts';
 import type { UserService } from './user-service.ts';
 import type { UserAdminService } from './user-admin-service.ts';
 

@@ -5,9 +5,9 @@ import { principalOf } from '../http/auth-hook.ts';
 import { requestContext } from '../http/request-context.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { AccountService } from './account-service.ts';
-import type { EmailFlowsService } from './email-flows-service.ts';
+import type { EmailFlowsService } from './email/email-flows-service.ts';
 import type { ProfileService } from './profile-service.ts';
-import type { SessionService } from './session-service.ts';
+import type { SessionService } from './sessions/session-service.ts';
 
 /** The caller's own account: profile, sessions (devices), password. */
 export function meRoutes(deps: {

@@ -8,7 +8,7 @@ import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { Storage } from '../storage/database.ts';
 import type { AccountService, NewAccount } from './account-service.ts';
 import type { Actor } from './profile-service.ts';
-import type { SessionService } from './session-service.ts';
+import type { SessionService } from './sessions/session-service.ts';
 import { userStore } from './user-store.ts';
 
 /** Administration of a tenant's users and roles (permissions users.manage and roles.manage). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { type ClientFrame, closeCodes, type ServerFrame } from '@parley/protocol';
 import type { WebSocket } from 'ws';
-import type { Principal, SessionGrant } from '../identity/session-service.ts';
+import type { Principal, SessionGrant } from '../identity/sessions/session-service.ts';
 import type { SharedStreamPage } from '../messaging/message-stream.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { DeliveryHub, HubConnection } from './delivery-hub.ts';

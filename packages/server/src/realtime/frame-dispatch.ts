@@ -1,6 +1,6 @@
 import type { ClientFrame, Permission, ServerFrame } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
-import type { Principal } from '../identity/session-service.ts';
+import type { Principal } from '../identity/sessions/session-service.ts';
 import type { RealtimeServices } from './realtime-services.ts';
 
 /** What a frame handler may do to its connection. */

@@ -1,5 +1,5 @@
 import type { CallService } from '../calls/call-service.ts';
-import type { SessionService } from '../identity/session-service.ts';
+import type { SessionService } from '../identity/sessions/session-service.ts';
 import type { MessageChangeService } from '../messaging/message-change-service.ts';
 import type { MessageFanout } from '../messaging/message-fanout.ts';
 import type { MessageService } from '../messaging/message-service.ts';

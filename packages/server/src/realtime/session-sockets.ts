@@ -1,4 +1,4 @@
-import type { Eviction } from '../identity/revocation-broadcast.ts';
+import type { Eviction } from '../identity/sessions/revocation-broadcast.ts';
 
 /** What the registry may ask of a live, authenticated socket. */
 export interface SessionSocket {

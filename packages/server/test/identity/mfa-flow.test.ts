@@ -1,7 +1,7 @@
 import { TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.ts';
-import { MFA_GRANT } from '../../src/identity/oauth-routes.ts';
+import { MFA_GRANT } from '../../src/identity/oauth/oauth-routes.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import {
   bearer,

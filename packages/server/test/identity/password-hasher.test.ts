@@ -4,7 +4,7 @@ import {
   MAX_PASSWORD_BYTES,
   OWASP_ARGON2ID_MINIMUM,
   PasswordHasher,
-} from '../../src/identity/password-hasher.ts';
+} from '../../src/identity/passwords/password-hasher.ts';
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);

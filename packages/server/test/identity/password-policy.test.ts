@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PasswordHasher } from '../../src/identity/password-hasher.ts';
+import { PasswordHasher } from '../../src/identity/passwords/password-hasher.ts';
 import {
   commonPasswordCount,
   DEFAULT_PASSWORD_POLICY,
@@ -12,7 +12,7 @@ import {
   type PasswordPolicy,
   passwordPolicySchema,
   type PasswordRule,
-} from '../../src/identity/password-policy.ts';
+} from '../../src/identity/passwords/password-policy.ts';
 
 const hasher = new PasswordHasher();
 const deps = { hasher };

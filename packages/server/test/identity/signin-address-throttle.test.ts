@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCounter } from '../../src/counters/memory-counter.ts';
-import { SignInAddressThrottle } from '../../src/identity/signin-address-throttle.ts';
+import { SignInAddressThrottle } from '../../src/identity/passwords/signin-address-throttle.ts';
 
 const policy = { ipLockout: { maxFailures: 3, windowSeconds: 900 } };
 const clock = { now: () => 1_700_000_000_000 };

@@ -11,7 +11,7 @@ import {
   hashRecoveryCode,
   matchRecoveryCode,
   verifyTotp,
-} from '../../src/identity/totp.ts';
+} from '../../src/identity/mfa/totp.ts';
 
 /**
  * Attacks: someone who has seen or phished one TOTP code replays it, or replays an older code after the user

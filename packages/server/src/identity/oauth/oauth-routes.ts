@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import { requestContext } from '../http/request-context.ts';
-import type { RouteDeclaration } from '../http/route-table.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import { requestContext } from '../../http/request-context.ts';
+import type { RouteDeclaration } from '../../http/route-table.ts';
 import type { ClientService } from './client-service.ts';
 import type { CredentialService, GrantResult } from './credential-service.ts';
-import type { EmailFlowsService } from './email-flows-service.ts';
-import { parseScopes, type SessionService } from './session-service.ts';
+import type { EmailFlowsService } from '../email/email-flows-service.ts';
+import { parseScopes, type SessionService } from '../sessions/session-service.ts';
 
 /**
  * RFC 6749 §5.2 error codes, plus our extensions: the `mfa_required` step (as API.md fixes it) and

@@ -1,20 +1,20 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { AppError } from '../app-error.ts';
-import type { Clock } from '../clock.ts';
-import type { AuditInput } from '../compliance/audit/audit-entry.ts';
-import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import type { Counter } from '../counters/counter.ts';
-import type { SecurityCore } from '../crypto/security-core.ts';
-import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
-import { MailDispatch } from '../notifications/mail-dispatch.ts';
-import type { Mailer, MailKind } from '../notifications/mailer.ts';
-import { type OutboxMessage, readOutbox } from '../notifications/outbox-mailer.ts';
-import type { Storage, TenantTx } from '../storage/database.ts';
+import { AppError } from '../../app-error.ts';
+import type { Clock } from '../../clock.ts';
+import type { AuditInput } from '../../compliance/audit/audit-entry.ts';
+import type { AuditLog } from '../../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import type { Counter } from '../../counters/counter.ts';
+import type { SecurityCore } from '../../crypto/security-core.ts';
+import { hashToken, mintTenantToken, tenantOfToken } from '../../crypto/token.ts';
+import { MailDispatch } from '../../notifications/mail-dispatch.ts';
+import type { Mailer, MailKind } from '../../notifications/mailer.ts';
+import { type OutboxMessage, readOutbox } from '../../notifications/outbox-mailer.ts';
+import type { Storage, TenantTx } from '../../storage/database.ts';
 import { emailTokenStore } from './email-token-store.ts';
-import { AccountLockout, lockoutKeyForUser } from './lockout.ts';
-import { assertPasswordAllowed, loadPasswordRules } from './password-check.ts';
-import type { PasswordHasher } from './password-hasher.ts';
+import { AccountLockout, lockoutKeyForUser } from '../passwords/lockout.ts';
+import { assertPasswordAllowed, loadPasswordRules } from '../passwords/password-check.ts';
+import type { PasswordHasher } from '../passwords/password-hasher.ts';
 import {
   type MailContent,
   type NoticeDetails,
@@ -23,10 +23,10 @@ import {
   securityNoticeMail,
   verificationMail,
 } from './security-mails.ts';
-import type { SessionService } from './session-service.ts';
-import type { UserService } from './user-service.ts';
-import { type UserRow, userStore } from './user-store.ts';
-import { userTokenStore } from './user-token-store.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import type { UserService } from '../user-service.ts';
+import { type UserRow, userStore } from '../user-store.ts';
+import { userTokenStore } from '../user-token-store.ts';
 
 export interface EmailFlowsServiceDeps {
   storage: Storage;

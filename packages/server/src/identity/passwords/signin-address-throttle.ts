@@ -1,5 +1,5 @@
-import type { Counter } from '../counters/counter.ts';
-import { clientAddressKey } from '../client-address.ts';
+import type { Counter } from '../../counters/counter.ts';
+import { clientAddressKey } from '../../client-address.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 
 /** The window of the global per-address ceiling (an operator setting; each tenant sets its own window). */

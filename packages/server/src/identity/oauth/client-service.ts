@@ -1,12 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Scope } from '@parley/protocol';
-import type { Clock } from '../clock.ts';
-import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import { hashToken, tokenPrefixes } from '../crypto/token.ts';
-import { newId } from '../ids.ts';
-import type { Storage } from '../storage/database.ts';
-import { type IssuedTokens, parseScopes, type SessionService } from './session-service.ts';
+import type { Clock } from '../../clock.ts';
+import type { AuditLog } from '../../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import { hashToken, tokenPrefixes } from '../../crypto/token.ts';
+import { newId } from '../../ids.ts';
+import type { Storage } from '../../storage/database.ts';
+import { type IssuedTokens, parseScopes, type SessionService } from '../sessions/session-service.ts';
 
 const clientIdPattern = /^([0-9a-f-]{36})\.([0-9a-f-]{36})$/;
 

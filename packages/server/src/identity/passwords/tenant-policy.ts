@@ -1,5 +1,5 @@
-import type { TenantTx } from '../storage/database.ts';
-import { tenantSettingsStore } from '../tenancy/tenant-settings-store.ts';
+import type { TenantTx } from '../../storage/database.ts';
+import { tenantSettingsStore } from '../../tenancy/tenant-settings-store.ts';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy, passwordPolicySchema } from './password-policy.ts';
 
 /** The tenant's password policy, defaults filled in (a stored policy may predate newer keys). */

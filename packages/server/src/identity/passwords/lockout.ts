@@ -1,9 +1,9 @@
-import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import type { Counter } from '../counters/counter.ts';
-import type { TenantTx } from '../storage/database.ts';
+import type { AuditLog } from '../../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import type { Counter } from '../../counters/counter.ts';
+import type { TenantTx } from '../../storage/database.ts';
 import { lockoutDelaySeconds, type PasswordPolicy } from './password-policy.ts';
-import type { UserRow } from './user-store.ts';
+import type { UserRow } from '../user-store.ts';
 
 declare const lockoutKeyBrand: unique symbol;
 

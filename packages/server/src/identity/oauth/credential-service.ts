@@ -1,27 +1,27 @@
 import type { Scope } from '@parley/protocol';
-import type { Clock } from '../clock.ts';
-import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import type { Counter } from '../counters/counter.ts';
-import type { SecurityCore } from '../crypto/security-core.ts';
-import { hashToken, mintTenantToken, tenantOfToken } from '../crypto/token.ts';
-import type { Storage, TenantTx } from '../storage/database.ts';
-import type { UserRow } from './user-store.ts';
-import { userStore } from './user-store.ts';
-import { exceedsPasswordByteLimit, type PasswordHasher } from './password-hasher.ts';
-import { isPasswordExpired, type PasswordPolicy } from './password-policy.ts';
-import { type IssuedTokens, parseScopes, type SessionService } from './session-service.ts';
-import { loadPasswordPolicy } from './tenant-policy.ts';
-import { matchRecoveryCode, verifyTotp } from './totp.ts';
-import { SignInAddressThrottle } from './signin-address-throttle.ts';
-import { userTokenStore } from './user-token-store.ts';
+import type { Clock } from '../../clock.ts';
+import type { AuditLog } from '../../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import type { Counter } from '../../counters/counter.ts';
+import type { SecurityCore } from '../../crypto/security-core.ts';
+import { hashToken, mintTenantToken, tenantOfToken } from '../../crypto/token.ts';
+import type { Storage, TenantTx } from '../../storage/database.ts';
+import type { UserRow } from '../user-store.ts';
+import { userStore } from '../user-store.ts';
+import { exceedsPasswordByteLimit, type PasswordHasher } from '../passwords/password-hasher.ts';
+import { isPasswordExpired, type PasswordPolicy } from '../passwords/password-policy.ts';
+import { type IssuedTokens, parseScopes, type SessionService } from '../sessions/session-service.ts';
+import { loadPasswordPolicy } from '../passwords/tenant-policy.ts';
+import { matchRecoveryCode, verifyTotp } from '../mfa/totp.ts';
+import { SignInAddressThrottle } from '../passwords/signin-address-throttle.ts';
+import { userTokenStore } from '../user-token-store.ts';
 import {
   AccountLockout,
   type LockoutKey,
   lockoutKeyForAddress,
   lockoutKeyForUser,
   registerFailedAttempt,
-} from './lockout.ts';
+} from '../passwords/lockout.ts';
 
 /** What a grant answers. Errors use RFC 6749 §5.2 codes; the route turns them into the OAuth body. */
 export type GrantResult =

@@ -1,5 +1,5 @@
-import type { TenantTx } from '../storage/database.ts';
-import type { UserTokenPurpose } from '../storage/tables.ts';
+import type { TenantTx } from '../../storage/database.ts';
+import type { UserTokenPurpose } from '../../storage/tables.ts';
 
 /** The e-mail flows' queries beyond `userTokenStore`: claiming a token atomically, retiring the rest. */
 export const emailTokenStore = {

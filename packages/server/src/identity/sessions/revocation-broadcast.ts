@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus } from '../bus/bus.ts';
+import type { Bus } from '../../bus/bus.ts';
 
 const REVOKE_CHANNEL = 'auth.revoked';
 const ACK_CHANNEL = 'auth.revoked.ack';

@@ -1,16 +1,16 @@
-import { AppError } from '../app-error.ts';
-import type { Clock } from '../clock.ts';
-import type { AuditInput } from '../compliance/audit/audit-entry.ts';
-import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { RequestContext } from '../compliance/audit/request-context.ts';
-import type { Counter } from '../counters/counter.ts';
-import type { FieldLocation } from '../crypto/field-cipher.ts';
-import type { SecurityCore } from '../crypto/security-core.ts';
-import type { Storage, TenantTx } from '../storage/database.ts';
-import type { PasswordHasher } from './password-hasher.ts';
-import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from './lockout.ts';
-import type { SessionService } from './session-service.ts';
-import { loadPasswordPolicy } from './tenant-policy.ts';
+import { AppError } from '../../app-error.ts';
+import type { Clock } from '../../clock.ts';
+import type { AuditInput } from '../../compliance/audit/audit-entry.ts';
+import type { AuditLog } from '../../compliance/audit/audit-log.ts';
+import type { RequestContext } from '../../compliance/audit/request-context.ts';
+import type { Counter } from '../../counters/counter.ts';
+import type { FieldLocation } from '../../crypto/field-cipher.ts';
+import type { SecurityCore } from '../../crypto/security-core.ts';
+import type { Storage, TenantTx } from '../../storage/database.ts';
+import type { PasswordHasher } from '../passwords/password-hasher.ts';
+import { AccountLockout, lockoutKeyForUser, registerFailedAttempt } from '../passwords/lockout.ts';
+import type { SessionService } from '../sessions/session-service.ts';
+import { loadPasswordPolicy } from '../passwords/tenant-policy.ts';
 import {
   createTotpEnrollment,
   generateRecoveryCodes,
@@ -19,7 +19,7 @@ import {
   type TotpEnrollment,
   verifyTotp,
 } from './totp.ts';
-import { type UserRow, userStore } from './user-store.ts';
+import { type UserRow, userStore } from '../user-store.ts';
 
 export interface MfaServiceDeps {
   storage: Storage;

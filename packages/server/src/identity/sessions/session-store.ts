@@ -1,6 +1,6 @@
-import type { TenantTx } from '../storage/database.ts';
-import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
-import type { SessionsTable, TenantSettingsTable } from '../storage/tables.ts';
+import type { TenantTx } from '../../storage/database.ts';
+import type { DialectName } from '../../storage/dialects/dialect-adapter.ts';
+import type { SessionsTable, TenantSettingsTable } from '../../storage/tables.ts';
 
 export type SessionRow = SessionsTable;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
-import { AppError } from '../app-error.ts';
+import { AppError } from '../../app-error.ts';
 
 /** argon2id cost parameters, as stored in the PHC string (`m`, `t`, `p`). */
 export interface Argon2Params {

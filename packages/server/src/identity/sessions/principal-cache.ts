@@ -1,4 +1,4 @@
-import type { Principal } from './session-service.ts';
+import type { Principal } from './principal-resolver.ts';
 
 export interface CachedPrincipal {
   principal: Principal;

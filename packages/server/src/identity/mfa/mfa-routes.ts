@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { AppError } from '../app-error.ts';
-import { principalOf } from '../http/auth-hook.ts';
-import { requestContext } from '../http/request-context.ts';
-import type { RouteDeclaration } from '../http/route-table.ts';
-import type { EmailFlowsService } from './email-flows-service.ts';
+import { AppError } from '../../app-error.ts';
+import { principalOf } from '../../http/auth-hook.ts';
+import { requestContext } from '../../http/request-context.ts';
+import type { RouteDeclaration } from '../../http/route-table.ts';
+import type { EmailFlowsService } from '../email/email-flows-service.ts';
 import type { MfaService } from './mfa-service.ts';
 
 const totpCode = z.string().regex(/^[0-9]{6}$/, 'must be a 6-digit code');

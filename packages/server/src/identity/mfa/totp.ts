@@ -1,7 +1,7 @@
 import { createHmac, randomFillSync, randomInt, timingSafeEqual } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
-import { AppError } from '../app-error.ts';
+import { AppError } from '../../app-error.ts';
 
 /*
  * Pure TOTP (RFC 6238) and recovery-code primitives. No storage here: the caller seals the secret with the

@@ -1,5 +1,5 @@
-import { AppError } from '../app-error.ts';
-import type { TenantTx } from '../storage/database.ts';
+import { AppError } from '../../app-error.ts';
+import type { TenantTx } from '../../storage/database.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import { evaluatePassword, type PasswordContext, type PasswordPolicy } from './password-policy.ts';
 import { loadPasswordPolicy } from './tenant-policy.ts';

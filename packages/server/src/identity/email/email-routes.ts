@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { AppError } from '../app-error.ts';
-import { principalOf } from '../http/auth-hook.ts';
-import { requestContext } from '../http/request-context.ts';
-import type { RouteDeclaration } from '../http/route-table.ts';
+import { AppError } from '../../app-error.ts';
+import { principalOf } from '../../http/auth-hook.ts';
+import { requestContext } from '../../http/request-context.ts';
+import type { RouteDeclaration } from '../../http/route-table.ts';
 import type { EmailFlowsService } from './email-flows-service.ts';
 
 const tokenField = z.string().min(1).max(200);

@@ -1,0 +1,66 @@
+import {
+  type Permission,
+  type Scope,
+  permissions as allPermissions,
+  scopes as allScopes,
+} from '@parley/protocol';
+import { permissionsOf } from '../../access/roles.ts';
+import type { TenantTx } from '../../storage/database.ts';
+import { userStore } from '../user-store.ts';
+import { type SessionRow, sessionStore } from './session-store.ts';
+
+/** Who is calling: resolved from a bearer token on every request. */
+export interface Principal {
+  tenantId: string;
+  sessionId: string;
+  /** Null for a tenant's server (client_credentials). */
+  userId: string | null;
+  clientId: string | null;
+  roles: readonly string[];
+  permissions: ReadonlySet<Permission>;
+  scopes: ReadonlySet<Scope>;
+}
+
+/**
+ * What a tenant's own server (client_credentials) may never do: change tenant security settings, roles,
+ * API clients or anyone's MFA. Those stay with people, whose acts are tied to a person in the audit log.
+ */
+const CLIENT_WITHHELD: readonly Permission[] = [
+  'tenant.manage',
+  'roles.manage',
+  'clients.manage',
+  'mfa.reset',
+];
+
+/** The known scopes in a space-separated list, each once; unknown ones are dropped, not refused. */
+export function parseScopes(scope: string | undefined): Scope[] {
+  const requested = (scope ?? '').split(' ').filter(Boolean);
+  return [...new Set(requested)].filter((entry): entry is Scope =>
+    (allScopes as readonly string[]).includes(entry),
+  );
+}
+
+/**
+ * Builds the principal of a live session from the database, never from the token: roles and custom-role
+ * permissions are read fresh, so a cached principal is only ever as stale as the eviction that drops it.
+ */
+export async function principalFor(tx: TenantTx, row: SessionRow): Promise<Principal> {
+  const roles = row.user_id === null ? [] : await userStore.roles(tx, row.tenant_id, row.user_id);
+  const custom = await sessionStore.customRoles(tx, row.tenant_id);
+  const customMap = new Map(custom.map((role) => [role.name, JSON.parse(role.permissions) as Permission[]]));
+  const scopes = new Set(parseScopes(row.scopes));
+  // A tenant's own server acts for the tenant: its scopes are its limits; it has no user roles.
+  const granted =
+    row.user_id === null
+      ? new Set<Permission>(allPermissions.filter((permission) => !CLIENT_WITHHELD.includes(permission)))
+      : permissionsOf(roles, customMap);
+  return {
+    tenantId: row.tenant_id,
+    sessionId: row.id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    roles,
+    permissions: granted,
+    scopes,
+  };
+}
