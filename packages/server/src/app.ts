@@ -190,8 +190,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     });
 
+  let shuttingDown: Promise<void> | undefined;
   const fastify = await createHttpServer({
     logger,
+    draining: () => shuttingDown !== undefined,
     tls,
     trustProxy: config.trustProxy,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -260,7 +262,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
-  let shuttingDown: Promise<void> | undefined;
   // While draining, every response closes its connection, so keep-alive sockets do not hold shutdown open.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');

@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   routes: (openApiDocument: () => unknown) => readonly RouteDeclaration[];
   /** Cross-cutting hooks that need services (authentication), installed before the routes. */
   installHooks?: (fastify: FastifyInstance) => void;
+  /** True once shutdown began: requests still reaching the router are refused with 503. */
+  draining: () => boolean;
 }
 
 function trustProxySetting(value: string): string | string[] {
@@ -50,6 +52,23 @@ function refuseMissingHost(fastify: FastifyInstance): void {
     if (needsHost && request.headers.host === undefined) {
       reply.header('connection', 'close');
       done(new AppError('bad_request'));
+      return;
+    }
+    done();
+  });
+}
+
+/**
+ * While the node drains for shutdown, a request that still reaches the router (its headers were arriving as
+ * the drain began) is refused with our 503, so the client retries elsewhere. Fastify's own 503 there has
+ * neither our body nor our security headers, so `return503OnClosing` is off and this hook does its work.
+ * The drain is the app's flag, set before the listener closes (a Fastify `preClose` hook would delay that).
+ */
+function refuseWhileDraining(fastify: FastifyInstance, draining: () => boolean): void {
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (draining()) {
+      reply.header('connection', 'close');
+      done(new AppError('service_unavailable'));
       return;
     }
     done();
@@ -76,7 +95,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     genReqId: () => randomUUID(),
     // Keep-alive sockets that sit idle are closed at shutdown; busy ones are drained.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    return503OnClosing: false, // refuseWhileDraining answers instead, in our shape
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
     frameworkErrors: routerErrorHandler(headers),
     clientErrorHandler: parserErrors.onClientError,
@@ -86,6 +105,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   // First hook, so that errors raised by any later onRequest hook carry the headers too.
   installSecurityHeaders(fastify, options.hstsMaxAgeSeconds);
   refuseMissingHost(fastify);
+  refuseWhileDraining(fastify, options.draining);
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
   // JSON everywhere, forms for the OAuth endpoints (RFC 6749 says so); anything else is 415.
