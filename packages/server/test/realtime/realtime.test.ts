@@ -144,7 +144,9 @@ describeEachDialect('realtime over WSS', (dialect) => {
     bystander.ws.close();
   });
 
-  it('closes the socket of a revoked token at its next frame', async () => {
+  // The socket closes as the revocation returns, without waiting for a frame from the client
+  // (every ending cause, on one node and across two: security/session-socket-close.security.test.ts).
+  it('closes the socket of a revoked token with 4001 by the time the revocation returned', async () => {
     const tokens = await signIn(server, owner.tenantId, 'bob@live.example', password, 'profile chat');
     const socket = await connect(tokens.accessToken);
     await server.request('/oauth/revoke', {
@@ -152,7 +154,6 @@ describeEachDialect('realtime over WSS', (dialect) => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: tokens.accessToken }).toString(),
     });
-    socket.send({ type: 'ping' });
     expect((await socket.closed)[0]).toBe(4001);
   });
 });
