@@ -35,15 +35,6 @@ export const sessionStore = {
       .executeTakeFirst();
   },
 
-  async byId(tx: TenantTx, tenantId: string, sessionId: string): Promise<SessionRow | undefined> {
-    return tx
-      .selectFrom('sessions')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', sessionId)
-      .executeTakeFirst();
-  },
-
   /** Ends a session unless it already ended; true when this call ended it. */
   async revokeIfActive(
     tx: TenantTx,
