@@ -135,6 +135,17 @@ describeRedis('account lockout does not reveal which addresses have accounts, co
  * opposite attack, one address spraying guesses over many tenants to escape each tenant's limit, meets a
  * global per-address ceiling (PARLEY_SIGNIN_IP_CEILING) that is far above any one tenant's limit.
  */
+/** A new tenant on `server` whose per-address limit is `maxFailures` failed sign-ins per window. */
+async function tenantWithLimit(server: TestServer, maxFailures: number) {
+  const owner = await newTenantOwner(server);
+  const patched = await server.request(
+    '/v1/tenant/settings',
+    json({ passwordPolicy: { ipLockout: { maxFailures } } }, owner.accessToken, 'PATCH'),
+  );
+  expect(patched.status).toBe(200);
+  return owner;
+}
+
 describeEachDialect('the per-address sign-in throttle', (dialect) => {
   let server: TestServer;
 
@@ -145,17 +156,6 @@ describeEachDialect('the per-address sign-in throttle', (dialect) => {
   afterAll(async () => {
     await server.close();
   });
-
-  /** A tenant whose per-address limit is `maxFailures` failed sign-ins per window. */
-  const tenantWithLimit = async (maxFailures: number) => {
-    const owner = await newTenantOwner(server);
-    const patched = await server.request(
-      '/v1/tenant/settings',
-      json({ passwordPolicy: { ipLockout: { maxFailures } } }, owner.accessToken, 'PATCH'),
-    );
-    expect(patched.status).toBe(200);
-    return owner;
-  };
 
   const failAt = async (tenantId: string) => {
     // A fresh address each time, so the per-account lockout never answers first.
@@ -169,8 +169,8 @@ describeEachDialect('the per-address sign-in throttle', (dialect) => {
   };
 
   it('failures at one tenant do not lock sign-ins from the same address out of another tenant', async () => {
-    const noisy = await tenantWithLimit(3);
-    const quiet = await tenantWithLimit(3);
+    const noisy = await tenantWithLimit(server, 3);
+    const quiet = await tenantWithLimit(server, 3);
     expect([
       await failAt(noisy.tenantId),
       await failAt(noisy.tenantId),
@@ -196,8 +196,12 @@ describeEachDialect('the per-address sign-in throttle', (dialect) => {
   });
 
   it('an address spraying many tenants meets the global ceiling, across tenants', async () => {
-    const tenants = [await tenantWithLimit(100), await tenantWithLimit(100), await tenantWithLimit(100)];
-    const fresh = await tenantWithLimit(100);
+    const tenants = [
+      await tenantWithLimit(server, 100),
+      await tenantWithLimit(server, 100),
+      await tenantWithLimit(server, 100),
+    ];
+    const fresh = await tenantWithLimit(server, 100);
     // However many this address already spent (other tests share the server), the ceiling of 8 comes
     // within 8 failures, spread over tenants that each allow 100.
     const statuses: number[] = [];
@@ -236,16 +240,6 @@ function concurrentGuessSuite(options: () => StartOptions) {
     } finally {
       await server.close();
     }
-  };
-
-  const tenantWithLimit = async (server: TestServer, maxFailures: number) => {
-    const owner = await newTenantOwner(server);
-    const patched = await server.request(
-      '/v1/tenant/settings',
-      json({ passwordPolicy: { ipLockout: { maxFailures } } }, owner.accessToken, 'PATCH'),
-    );
-    expect(patched.status).toBe(200);
-    return owner;
   };
 
   /** `count` wrong guesses sent at once, each for a fresh address so the per-account lockout stays out. */
