@@ -6,6 +6,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Logger } from '../observability/logger.ts';
 import { type ConnectionLimits, installConnectionLimits } from './connection-limits.ts';
 import { installErrorHandling, routerErrorHandler } from './error-mapper.ts';
+import { lacksRequiredHost } from './host-header.ts';
 import { installInputGuard } from './input-guard.ts';
 import { installOpenApi } from './openapi.ts';
 import { type RouteDeclaration, registerRoutes } from './route-table.ts';
@@ -47,9 +48,7 @@ function trustProxySetting(value: string): string | string[] {
  */
 function refuseMissingHost(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    const { httpVersionMajor, httpVersionMinor } = request.raw;
-    const needsHost = httpVersionMajor > 1 || (httpVersionMajor === 1 && httpVersionMinor >= 1);
-    if (needsHost && request.headers.host === undefined) {
+    if (lacksRequiredHost(request.raw)) {
       reply.header('connection', 'close');
       done(new AppError('bad_request'));
       return;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { closeCodes } from '@parley/protocol';
+import { lacksRequiredHost } from '../http/host-header.ts';
 import { type ServerOptions, WebSocketServer, type WebSocket } from 'ws';
 import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
 import { DeliveryHub } from './delivery-hub.ts';
@@ -63,7 +64,7 @@ export function attachGateway(
       return;
     }
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused, an upgrade as much as any other request.
-    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+    if (lacksRequiredHost(request)) {
       refuseUpgrade(socket, 'bad_request', options.refusalHeaders);
       return;
     }
