@@ -22,14 +22,17 @@ export function createUserAdminService(deps: {
   const { storage, accounts, sessions, audit, clock } = deps;
 
   /**
-   * Roles must exist, and may grant nothing the acting principal does not hold itself: otherwise an admin
-   * could define a role with owner-only permissions and give it to themselves.
+   * Roles must exist, each once (a user holds a role or not: a repeat would break the user-roles key), and
+   * may grant nothing the acting principal does not hold itself: otherwise an admin could define a role with
+   * owner-only permissions and give it to themselves.
    */
   async function knownRoles(
     tenantId: string,
     roles: readonly string[],
     actorPermissions: ReadonlySet<Permission>,
   ): Promise<void> {
+    if (new Set(roles).size !== roles.length)
+      throw new AppError('validation_failed', 'Each role may be listed only once.');
     const custom = await storage.withTenant(tenantId, (tx) =>
       tx.selectFrom('roles').select(['name', 'permissions']).where('tenant_id', '=', tenantId).execute(),
     );

@@ -233,6 +233,32 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
     expect(changes.length).toBeGreaterThanOrEqual(3);
   });
 
+  // Found by the OpenAPI fuzz test: a role listed twice broke the user_roles primary key (500).
+  it('refuses a role listed twice with 400 validation_failed when creating, inviting or changing roles', async () => {
+    const twice = ['member', 'member'];
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Dee Duplicate', email: 'dee@modes.example', password, roles: twice },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(400);
+    expect(created.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    const invited = await server.request(
+      '/v1/invites',
+      json({ email: 'dan@modes.example', roles: twice }, owner.accessToken),
+    );
+    expect(invited.status).toBe(400);
+    expect(invited.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    const changed = await server.request(
+      `/v1/users/${owner.userId}/roles`,
+      json({ roles: ['owner', 'admin', 'admin'] }, owner.accessToken, 'PUT'),
+    );
+    expect(changed.status).toBe(400);
+    expect(changed.json()).toMatchObject({ error: { code: 'validation_failed' } });
+  });
+
   it('attack: an admin cannot deactivate the owner (locking the owners out of their tenant)', async () => {
     const created = await server.request(
       '/v1/users',
