@@ -26,6 +26,7 @@ import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
+import { CommittedPages, withCommittedPages } from './messaging/committed-pages.ts';
 import { createMessageFanout } from './messaging/message-fanout.ts';
 import { createMessageService } from './messaging/message-service.ts';
 import { SendRateLimiter } from './messaging/send-rate-limit.ts';
@@ -52,6 +53,9 @@ import { createIceServerService } from './calls/ice-server-service.ts';
 import { createAttachmentSharing } from './attachments/attachment-sharing.ts';
 import type { Storage } from './storage/database.ts';
 import { createTenantService } from './tenancy/tenant-service.ts';
+
+/** Runs of committed messages a node keeps for its own delivery: ~ a few seconds of a busy node's sends. */
+const COMMITTED_RUNS_KEPT = 4096;
 
 /**
  * Part of the composition root: picks the adapters (in-process or Redis) and builds every service with
@@ -152,7 +156,20 @@ export function buildServices(input: {
     perSecond: config.sendRatePerSecond,
     burst: config.sendBurst,
   });
-  const messageDeps = { sendRate, storage, fieldCipher, dialogs, clock, fanout, index, attachments, limits };
+  // What this node commits, kept for its own realtime delivery (see committed-pages.ts).
+  const committed = new CommittedPages({ maxRuns: COMMITTED_RUNS_KEPT });
+  const messageDeps = {
+    sendRate,
+    storage,
+    fieldCipher,
+    dialogs,
+    clock,
+    fanout,
+    index,
+    attachments,
+    limits,
+    committed,
+  };
   const presenceStore: PresenceStore = redis
     ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)
     : new MemoryPresenceStore(clock);
@@ -162,7 +179,7 @@ export function buildServices(input: {
     messages: createMessageService(messageDeps),
     attachments: createAttachmentService({ storage, fieldCipher, clock, limits }),
     messageChanges: createMessageChangeService(messageDeps),
-    stream: createMessageStream({ storage, fieldCipher, attachments }),
+    stream: withCommittedPages(createMessageStream({ storage, fieldCipher, attachments }), committed),
     search: createSearchService({ storage, index, fieldCipher, attachments }),
     members: createDialogMemberService({ storage, clock, dialogs, limits }),
     receipts: createReceiptService({ storage, dialogs, fanout }),

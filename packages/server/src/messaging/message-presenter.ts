@@ -35,16 +35,32 @@ export async function presentMessage(
     deleted || row.properties === null
       ? null
       : await fieldCipher.open(tx, messageLocation(row, 'properties'), row.properties);
+  return presentOpened(row, { body, properties }, extras);
+}
+
+/**
+ * A message from its row and its sealed fields already in the clear: a send presents what its sender wrote
+ * instead of opening what it has just sealed.
+ */
+export function presentOpened(
+  row: MessageRow,
+  opened: { body: string | null; properties: string | null },
+  extras: MessageExtras = {},
+): MessageBody {
+  const deleted = row.deleted_at !== null;
   return {
     id: row.id,
     dialogId: row.dialog_id,
     seq: row.seq,
     senderId: row.sender_id,
     clientId: row.client_id,
-    body,
+    body: deleted ? null : opened.body,
     replyTo: row.reply_to,
     mentions: JSON.parse(row.mentions) as string[],
-    properties: properties === null ? null : (JSON.parse(properties) as Record<string, unknown>),
+    properties:
+      deleted || opened.properties === null
+        ? null
+        : (JSON.parse(opened.properties) as Record<string, unknown>),
     attachments: deleted ? [] : (extras.attachments ?? []),
     reactions: deleted ? [] : (extras.reactions ?? []),
     createdAt: new Date(row.created_at).toISOString(),

@@ -5,13 +5,15 @@ import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { newId } from '../ids.ts';
 import { type Storage, type TenantTx, withSavepoint } from '../storage/database.ts';
 import type { BatchOutcome } from './commit-batcher.ts';
+import type { CommittedPages } from './committed-pages.ts';
 import { visibleFloor } from './dialog-rules.ts';
 import { type DialogRow, dialogStore, type MemberRow, type MessageRow } from './dialog-store.ts';
 import type { MessageAttachments } from './message-attachments.ts';
 import type { MessageFanout } from './message-fanout.ts';
 import type { IndexedMessage, MessageIndex } from './message-index.ts';
 import { openSendBatch, type SendBatchState } from './message-send-batch-state.ts';
-import { messageLocation, presentMessage, presentMessages } from './message-presenter.ts';
+import { messageLocation, presentMessage, presentMessages, presentOpened } from './message-presenter.ts';
+import type { SharedItem, StreamViewer } from './message-stream.ts';
 import type { MessagingLimits } from './messaging-limits.ts';
 
 /** One `send` as the batch carries it. */
@@ -34,6 +36,8 @@ export interface SendBatchDeps {
   index: MessageIndex;
   attachments: MessageAttachments;
   limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
+  /** Where this node keeps what it committed, for its own realtime delivery (absent: every read is SQL). */
+  committed?: CommittedPages | undefined;
 }
 
 /**
@@ -46,7 +50,7 @@ export interface SendBatchDeps {
  * AppError can arise. Any other error fails the transaction (the batcher then retries each send alone).
  */
 export function createSendBatch(deps: SendBatchDeps) {
-  const { storage, fieldCipher, clock, fanout, index, attachments, limits } = deps;
+  const { storage, fieldCipher, clock, fanout, index, attachments, limits, committed } = deps;
 
   async function checkSize(batch: SendBatchState, body: string): Promise<void> {
     const { maxMessageBytes } = await batch.limits();
@@ -190,8 +194,12 @@ export function createSendBatch(deps: SendBatchDeps) {
         throw error;
       }
     }
-    const row = await messageRow(tx, dialog, request.senderId, request.input);
-    const message = await presentMessage(tx, fieldCipher, row);
+    const { input } = request;
+    const row = await messageRow(tx, dialog, request.senderId, input);
+    const message = presentOpened(row, {
+      body: input.body,
+      properties: input.properties === undefined ? null : JSON.stringify(input.properties),
+    });
     batch.stored(dialog, row, { search: searchEntry(row, request.input.body) });
     return { ok: true, value: { message, duplicate: false } };
   }
@@ -211,6 +219,7 @@ export function createSendBatch(deps: SendBatchDeps) {
   ): Promise<BatchOutcome<SendResult>[]> {
     const outcomes: BatchOutcome<SendResult>[] = [];
     const hints: { dialogId: string; seq: number; memberIds: string[] }[] = [];
+    const runs = new Map<string, CommittedRunDraft>();
     await storage.withTenant(tenantId, async (tx) => {
       const batch = await openSendBatch(
         tx,
@@ -224,9 +233,11 @@ export function createSendBatch(deps: SendBatchDeps) {
         if (!outcome.ok) continue;
         const { dialogId } = request;
         hints.push({ dialogId, seq: outcome.value.message.seq, memberIds: batch.memberIds(dialogId) });
+        if (committed && !outcome.value.duplicate) draftRun(runs, batch, outcome.value.message);
       }
       await batch.finish();
     });
+    for (const [dialogId, run] of runs) committed?.record(tenantId, dialogId, run);
     // After commit, never before: a hint must never announce a message that could still roll back. One hint
     // per send, as if each had committed alone: a receiver that knows no position in the dialog reads from
     // the hinted seq on. A retried send announces again, in case the first announcement was lost with its
@@ -238,4 +249,35 @@ export function createSendBatch(deps: SendBatchDeps) {
     );
     return outcomes;
   };
+}
+
+/** The messages one batch stored in one dialog, and who may read them, for `CommittedPages`. */
+interface CommittedRunDraft {
+  after: number;
+  upTo: number;
+  items: SharedItem[];
+  viewers: Map<string, StreamViewer>;
+}
+
+/**
+ * Adds a stored message to its dialog's run. Public dialogs are left out: anyone may read them, so their
+ * readers are not the members the batch knows.
+ */
+function draftRun(runs: Map<string, CommittedRunDraft>, batch: SendBatchState, message: MessageBody): void {
+  const dialog = batch.dialog(message.dialogId);
+  if (!dialog || dialog.type === 'public') return;
+  let run = runs.get(dialog.id);
+  if (!run) {
+    const viewers = new Map<string, StreamViewer>();
+    for (const member of batch.members(dialog.id))
+      viewers.set(member.user_id, { floor: visibleFloor(dialog, member), hidden: new Set() });
+    run = { after: message.seq - 1, upTo: message.seq - 1, items: [], viewers };
+    runs.set(dialog.id, run);
+  }
+  run.items.push({
+    item: { type: 'message.new', seq: message.seq, message },
+    messageId: message.id,
+    messageSeq: message.seq,
+  });
+  run.upTo = message.seq;
 }

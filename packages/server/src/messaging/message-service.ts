@@ -7,6 +7,7 @@ import { createCommitBatcher } from './commit-batcher.ts';
 import { visibleFloor } from './dialog-rules.ts';
 import type { DialogService } from './dialog-service.ts';
 import { dialogStore, type MessageRow } from './dialog-store.ts';
+import type { CommittedPages } from './committed-pages.ts';
 import type { MessageAttachments } from './message-attachments.ts';
 import { messageEventStore } from './message-event-store.ts';
 import type { MessageFanout } from './message-fanout.ts';
@@ -44,6 +45,7 @@ export interface MessageServiceDeps {
   attachments: MessageAttachments;
   limits: (tx: TenantTx, tenantId: string) => Promise<MessagingLimits>;
   sendRate: SendRateLimiter;
+  committed?: CommittedPages | undefined;
 }
 
 export { refuseIfBlocked, visibleFloor } from './dialog-rules.ts';
