@@ -20,7 +20,8 @@ export class RedisBus implements Bus {
       maxRetriesPerRequest: 1,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
     };
-    this.#publisher = new Redis(url, { ...options, enableOfflineQueue: false });
+    // Auto-pipelining: the publishes of one turn (one per member and change) leave in one write.
+    this.#publisher = new Redis(url, { ...options, enableOfflineQueue: false, enableAutoPipelining: true });
     // Subscriptions wait for Redis however long it is down (the node is `reliable: false` meanwhile) rather
     // than failing: a node must be able to start while Redis is away and catch up when it returns.
     this.#subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
