@@ -1,11 +1,14 @@
 import { type Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DialectAdapter } from './dialect-adapter.ts';
+import { withDeferredBegin } from './postgres-deferred-begin.ts';
 
 /** The role every tenant transaction runs as; it does not own the tables, so row-level security binds it. */
 export const applicationRole = 'parley_app';
 
 const INT8_OID = 20;
+/** A canonical UUID: hex digits and dashes only, so it is safe inside a SQL string literal. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface PostgresOptions {
   url: string;
@@ -30,9 +33,19 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
     name: 'postgres',
     schema,
     pool,
-    dialect: new PostgresDialect({ pool }),
+    dialect: new PostgresDialect({ pool: withDeferredBegin(pool) }),
     async enterTenant(tx: Transaction<unknown>, tenantId: string) {
-      // One round trip: both settings are transaction-local, so they vanish at commit or rollback.
+      // One round trip: both settings are transaction-local, so they vanish at commit or rollback. An id of
+      // ours (a UUID, checked) is written into the text so the statement has no parameters and `begin` rides
+      // with it (postgres-deferred-begin.ts); anything else goes as a parameter.
+      if (UUID.test(tenantId)) {
+        await sql
+          .raw(
+            `select set_config('app.tenant_id', '${tenantId}', true), set_config('role', '${applicationRole}', true)`,
+          )
+          .execute(tx);
+        return;
+      }
       await sql`select set_config('app.tenant_id', ${tenantId}, true), set_config('role', ${applicationRole}, true)`.execute(
         tx,
       );
