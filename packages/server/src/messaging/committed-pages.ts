@@ -47,6 +47,9 @@ export class CommittedPages {
     const last = runs.at(-1);
     const kept = last === undefined || last.upTo === run.after ? runs : [];
     this.#count -= runs.length - kept.length;
+    // Runs with the same readers share one map, so chaining them compares a reference, not every reader.
+    const previous = kept.at(-1);
+    if (previous && sameViewers(previous.viewers, run.viewers)) run.viewers = previous.viewers;
     kept.push(run);
     this.#count += 1;
     this.#runs.delete(key);
@@ -67,28 +70,53 @@ export class CommittedPages {
    * The page above `read.after` as far as recorded runs chain without a gap and with the same readers, or
    * undefined when the first change above `after` is not here or a reader is not among the run's viewers.
    */
-  page(tenantId: string, read: SharedRead): SharedStreamPage | undefined {
+  page(tenantId: string, read: SharedRead, limit: number): SharedStreamPage | undefined {
     const runs = this.#runs.get(`${tenantId}\n${read.dialogId}`);
     if (!runs) return undefined;
-    const start = runs.findIndex((run) => run.after <= read.after && read.after < run.upTo);
+    const start = runHolding(runs, read.after);
     const first = runs[start];
     if (!first || !read.readerIds.every((id) => first.viewers.has(id))) return undefined;
     const items: SharedItem[] = [];
     let upTo = read.after;
-    for (const run of runs.slice(start)) {
-      if (run.after !== upTo && run !== first) break;
-      if (run !== first && !sameViewers(first.viewers, run.viewers)) break;
-      for (const entry of run.items) if (entry.item.seq > read.after) items.push(entry);
-      upTo = run.upTo;
+    let more = false;
+    // The kept runs of a dialog follow each other without a gap (see `record`).
+    for (let index = start; index < runs.length && !more; index += 1) {
+      const run = runs[index];
+      if (!run || run.viewers !== first.viewers) break;
+      for (const entry of run.items) {
+        if (entry.item.seq <= read.after) continue;
+        if (items.length === limit) {
+          more = true;
+          break;
+        }
+        items.push(entry);
+        upTo = entry.item.seq;
+      }
+      if (!more) upTo = run.upTo;
     }
     const viewers = new Map<string, StreamViewer>();
     for (const id of read.readerIds) {
       const viewer = first.viewers.get(id);
       if (viewer) viewers.set(id, { floor: viewer.floor, hidden: new Set() });
     }
-    // `more`: later changes, if any, were announced by hints of their own, which read again.
-    return { items, upTo, more: false, viewers };
+    // Past the last run, later changes (if any) were announced by hints of their own, which read again.
+    return { items, upTo, more, viewers };
   }
+}
+
+/** The index of the run whose range holds the position just above `after`, or -1 (binary search). */
+function runHolding(runs: readonly CommittedRun[], after: number): number {
+  let low = 0;
+  let high = runs.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    const run = runs[middle];
+    if (!run) return -1;
+    if (after < run.after) high = middle - 1;
+    else if (after >= run.upTo) low = middle + 1;
+    else return middle;
+  }
+  return -1;
 }
 
 function sameViewers(a: ReadonlyMap<string, StreamViewer>, b: ReadonlyMap<string, StreamViewer>): boolean {
@@ -108,8 +136,8 @@ export function withCommittedPages(stream: MessageStream, pages: CommittedPages)
       const answered = new Map<string, SharedStreamPage>();
       const misses: SharedRead[] = [];
       for (const read of reads) {
-        const page = pages.page(tenantId, read);
-        if (page && page.items.length <= limit) answered.set(read.dialogId, page);
+        const page = pages.page(tenantId, read, limit);
+        if (page) answered.set(read.dialogId, page);
         else misses.push(read);
       }
       if (misses.length === 0) return answered;

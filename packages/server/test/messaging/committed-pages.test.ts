@@ -59,34 +59,34 @@ describe('committed pages', () => {
     const pages = new CommittedPages({ maxRuns: 10 });
     pages.record('t', 'd', run(0, 2));
     pages.record('t', 'd', run(2, 5));
-    expect(seqs(pages.page('t', read(0)))).toEqual([1, 2, 3, 4, 5]);
-    expect(seqs(pages.page('t', read(3)))).toEqual([4, 5]);
-    expect(pages.page('t', read(3))?.upTo).toBe(5);
+    expect(seqs(pages.page('t', read(0), 200))).toEqual([1, 2, 3, 4, 5]);
+    expect(seqs(pages.page('t', read(3), 200))).toEqual([4, 5]);
+    expect(pages.page('t', read(3), 200)?.upTo).toBe(5);
   });
 
   it('refuse a position they have no run for, below or at the head', () => {
     const pages = new CommittedPages({ maxRuns: 10 });
     pages.record('t', 'd', run(4, 6));
-    expect(pages.page('t', read(3))).toBeUndefined();
-    expect(pages.page('t', read(6))).toBeUndefined();
-    expect(pages.page('t', { ...read(4), dialogId: 'other' })).toBeUndefined();
-    expect(pages.page('other-tenant', read(4))).toBeUndefined();
+    expect(pages.page('t', read(3), 200)).toBeUndefined();
+    expect(pages.page('t', read(6), 200)).toBeUndefined();
+    expect(pages.page('t', { ...read(4), dialogId: 'other' }, 200)).toBeUndefined();
+    expect(pages.page('other-tenant', read(4), 200)).toBeUndefined();
   });
 
   it('forget everything before a gap: a change committed elsewhere (seq 3) is never skipped', () => {
     const pages = new CommittedPages({ maxRuns: 10 });
     pages.record('t', 'd', run(0, 2));
     pages.record('t', 'd', run(3, 4));
-    expect(pages.page('t', read(0))).toBeUndefined();
-    expect(pages.page('t', read(2))).toBeUndefined();
-    expect(seqs(pages.page('t', read(3)))).toEqual([4]);
+    expect(pages.page('t', read(0), 200)).toBeUndefined();
+    expect(pages.page('t', read(2), 200)).toBeUndefined();
+    expect(seqs(pages.page('t', read(3), 200))).toEqual([4]);
   });
 
   it('refuse a reader who was not a reader of the run, and show each reader their own floor', () => {
     const pages = new CommittedPages({ maxRuns: 10 });
     pages.record('t', 'd', run(0, 3, viewers({ alice: 0, bob: 2 })));
-    expect(pages.page('t', read(0, ['bob', 'mallory']))).toBeUndefined();
-    const page = pages.page('t', read(0, ['bob']));
+    expect(pages.page('t', read(0, ['bob', 'mallory']), 200)).toBeUndefined();
+    const page = pages.page('t', read(0, ['bob']), 200);
     expect([...(page?.viewers.keys() ?? [])]).toEqual(['bob']);
     expect(page?.viewers.get('bob')?.floor).toBe(2);
   });
@@ -95,8 +95,8 @@ describe('committed pages', () => {
     const pages = new CommittedPages({ maxRuns: 10 });
     pages.record('t', 'd', run(0, 2, viewers({ alice: 0, bob: 0 })));
     pages.record('t', 'd', run(2, 3, viewers({ alice: 0, bob: 0, carol: 2 })));
-    expect(pages.page('t', read(0))?.upTo).toBe(2);
-    expect(seqs(pages.page('t', read(2, ['carol'])))).toEqual([3]);
+    expect(pages.page('t', read(0), 200)?.upTo).toBe(2);
+    expect(seqs(pages.page('t', read(2, ['carol']), 200))).toEqual([3]);
   });
 
   it('evict the oldest runs past their cap', () => {
@@ -104,8 +104,8 @@ describe('committed pages', () => {
     pages.record('t', 'd', run(0, 1));
     pages.record('t', 'd', run(1, 2));
     pages.record('t', 'd', run(2, 3));
-    expect(pages.page('t', read(0))).toBeUndefined();
-    expect(seqs(pages.page('t', read(1)))).toEqual([2, 3]);
+    expect(pages.page('t', read(0), 200)).toBeUndefined();
+    expect(seqs(pages.page('t', read(1), 200))).toEqual([2, 3]);
   });
 
   it('let the stream answer every read they cannot, in the same call', async () => {
@@ -131,8 +131,10 @@ describe('committed pages', () => {
     expect(seqs(answer.get('d'))).toEqual([1, 2]);
     expect(answer.get('e')?.upTo).toBe(9);
     expect(asked).toEqual([[{ ...read(0), dialogId: 'e' }]]);
-    // A page larger than the read's limit goes to the database, which pages it.
-    await stream.sharedMany('t', [read(0)], 1);
-    expect(asked.at(-1)).toEqual([read(0)]);
+    // A page is cut at the read's limit and says more follows.
+    const cut = await stream.sharedMany('t', [read(0)], 1);
+    expect(cut.get('d')).toMatchObject({ upTo: 1, more: true });
+    expect(seqs(cut.get('d'))).toEqual([1]);
+    expect(asked).toHaveLength(1);
   });
 });
