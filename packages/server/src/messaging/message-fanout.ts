@@ -7,8 +7,11 @@ import type { Bus } from '../bus/bus.ts';
  * without losing anything (resume reads the database too).
  */
 export type UserHint =
-  /** The dialog has a change at `seq` (a message or a sequenced event). */
-  | { kind: 'seq'; dialogId: string; seq: number }
+  /**
+   * The dialog has changes up to `seq` (messages or sequenced events), from `from` on when several are
+   * announced at once (a commit batch); `from` absent = just the one at `seq`.
+   */
+  | { kind: 'seq'; dialogId: string; seq: number; from?: number }
   | { kind: 'receipt'; dialogId: string; userId: string; deliveredSeq: number; readSeq: number }
   | { kind: 'typing'; dialogId: string; userId: string; state: 'started' | 'stopped' }
   /** A call frame for all of a user's devices, or for one (`deviceId`); SDP and ICE only pass through. */

@@ -239,12 +239,12 @@ export function createSendBatch(deps: SendBatchDeps) {
     });
     for (const [dialogId, run] of runs) committed?.record(tenantId, dialogId, run);
     // After commit, never before: a hint must never announce a message that could still roll back. One hint
-    // per send, as if each had committed alone: a receiver that knows no position in the dialog reads from
-    // the hinted seq on. A retried send announces again, in case the first announcement was lost with its
-    // process.
+    // per dialog and batch, announcing every change the batch made there (`from`…`seq`): a receiver that
+    // knows no position in the dialog reads from the first on. A retried send announces again, in case the
+    // first announcement was lost with its process.
     await Promise.all(
-      hints.map(({ dialogId, seq, memberIds }) =>
-        fanout.published(tenantId, memberIds, { kind: 'seq', dialogId, seq }),
+      [...hintsByDialog(hints)].map(([dialogId, { from, seq, memberIds }]) =>
+        fanout.published(tenantId, memberIds, { kind: 'seq', dialogId, seq, from }),
       ),
     );
     return outcomes;
@@ -280,4 +280,18 @@ function draftRun(runs: Map<string, CommittedRunDraft>, batch: SendBatchState, m
     messageSeq: message.seq,
   });
   run.upTo = message.seq;
+}
+
+/** One announcement per dialog: the lowest and highest sequence numbers, to the dialog's members. */
+function hintsByDialog(hints: readonly { dialogId: string; seq: number; memberIds: string[] }[]) {
+  const byDialog = new Map<string, { from: number; seq: number; memberIds: string[] }>();
+  for (const { dialogId, seq, memberIds } of hints) {
+    const known = byDialog.get(dialogId);
+    if (!known) byDialog.set(dialogId, { from: seq, seq, memberIds });
+    else {
+      known.from = Math.min(known.from, seq);
+      known.seq = Math.max(known.seq, seq);
+    }
+  }
+  return byDialog;
 }

@@ -100,7 +100,8 @@ export class DeliveryHub {
     for (const connection of connections) {
       const known = connection.position(hint.dialogId);
       if (known !== undefined && known >= hint.seq) continue;
-      const start = known ?? hint.seq - 1;
+      // A connection that has not seen the dialog starts at the first change announced.
+      const start = known ?? (hint.from ?? hint.seq) - 1;
       batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
       batch.readers.add(userId);
     }

@@ -103,6 +103,20 @@ describe('the delivery hub', () => {
     expect(handed.sort()).toEqual(['d1@1', 'd1@1', 'd2@1', 'd2@1', 'd3@1', 'd3@1', 'd4@7', 'd5@3']);
     await bus.close();
   });
+  it('starts a connection that never saw the dialog at the first change a batch announced, not its last', async () => {
+    const bus = new LocalBus();
+    const fanout = createMessageFanout(bus);
+    const { stream, reads } = controlledStream();
+    const hub = new DeliveryHub({ fanout, stream, logger: createLogger('silent') });
+    await hub.attach('tenant', 'ann', recordingConnection([]));
+    // One commit batch stored seqs 4, 5 and 6 in the dialog: one hint announces all three.
+    await fanout.published('tenant', ['ann'], { kind: 'seq', dialogId: 'd', seq: 6, from: 4 });
+    await nextTurn();
+    await nextTurn();
+    expect(reads[0]?.reads.map((read) => [read.dialogId, read.after])).toEqual([['d', 3]]);
+    await bus.close();
+  });
+
   /**
    * Redis may vanish at any moment: a subscription that failed (bus down while a user signs in) must not
    * stay in the hub, or every later sign-in of that user on this node would fail until a restart.
