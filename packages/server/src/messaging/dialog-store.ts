@@ -145,6 +145,7 @@ export const dialogStore = {
         'dialog_members.pinned',
       ])
       .where('dialogs.tenant_id', '=', tenantId)
+      .where('dialog_members.tenant_id', '=', tenantId)
       .where('dialog_members.user_id', '=', userId)
       .where('dialog_members.left_at', 'is', null)
       .where('dialogs.deleted_at', 'is', null);

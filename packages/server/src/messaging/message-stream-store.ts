@@ -8,7 +8,17 @@ export interface StreamRange {
   after: number;
 }
 
-/** The first `limit` rows above each range's position, per dialog (a window over the dialogs' rows). */
+/** Dialogs per statement: SQLite allows 500 arms in one compound SELECT; this stays well under it. */
+const RANGES_PER_STATEMENT = 100;
+
+/**
+ * The first `limit` rows above each range's position, in sequence order within each dialog. One arm per
+ * dialog, `dialog_id = ? AND seq > ? ORDER BY seq LIMIT ?`, joined by UNION ALL: each arm walks the
+ * `(dialog_id, seq)` index and stops after `limit` rows, so the read costs what it returns, however long the
+ * dialogs' and the tenant's history. (A window over the ranges read every row above each position, and SQLite
+ * found them by walking the tenant's rows: issue 11.) Each arm is a subquery so that its LIMIT is its own on
+ * SQLite too. Two ranges of one dialog read as one from the lower position, as an OR of them would.
+ */
 async function firstPerDialog<Row>(
   tx: TenantTx,
   table: 'messages' | 'dialog_events',
@@ -16,30 +26,39 @@ async function firstPerDialog<Row>(
   ranges: readonly StreamRange[],
   limit: number,
 ): Promise<Row[]> {
-  if (ranges.length === 0) return [];
-  const ranked = tx
-    .selectFrom(table)
-    .selectAll()
-    .select((eb) =>
-      eb.fn
-        .agg<number>('row_number')
-        .over((over) => over.partitionBy('dialog_id').orderBy('seq'))
-        .as('stream_rank'),
-    )
-    .where('tenant_id', '=', tenantId)
-    .where((eb) =>
-      eb.or(
-        ranges.map((range) => eb.and([eb('dialog_id', '=', range.dialogId), eb('seq', '>', range.after)])),
-      ),
+  const lowest = new Map<string, number>();
+  for (const { dialogId, after } of ranges)
+    lowest.set(dialogId, Math.min(after, lowest.get(dialogId) ?? after));
+  const merged = [...lowest].map(([dialogId, after]) => ({ dialogId, after }));
+  const rows: unknown[] = [];
+  for (let start = 0; start < merged.length; start += RANGES_PER_STATEMENT) {
+    const arms = merged
+      .slice(start, start + RANGES_PER_STATEMENT)
+      .map((range, position) =>
+        tx
+          .selectFrom((inner) =>
+            inner
+              .selectFrom(table)
+              .selectAll()
+              .where('tenant_id', '=', tenantId)
+              .where('dialog_id', '=', range.dialogId)
+              .where('seq', '>', range.after)
+              .orderBy('seq')
+              .limit(limit)
+              .as(`arm${position}`),
+          )
+          .selectAll(),
+      );
+    const [first, ...rest] = arms;
+    if (!first) continue;
+    rows.push(
+      ...(await rest
+        .reduce((query, arm) => query.unionAll(arm), first)
+        .orderBy('seq')
+        .execute()),
     );
-  const rows = await tx
-    .selectFrom(ranked.as('ranked'))
-    .selectAll()
-    .where('stream_rank', '<=', limit)
-    .orderBy('seq')
-    .execute();
-  for (const row of rows) delete (row as { stream_rank?: number }).stream_rank;
-  return rows as unknown as Row[];
+  }
+  return rows as Row[];
 }
 
 /**

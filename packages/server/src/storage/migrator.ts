@@ -10,6 +10,7 @@ import { searchMigration } from './migrations/0007-search.ts';
 import { attachmentsMigration } from './migrations/0008-attachments.ts';
 import { callsMigration } from './migrations/0011-calls.ts';
 import { callPolicyMigration } from './migrations/0012-call-policy.ts';
+import { historyCostMigration } from './migrations/0013-history-cost.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -30,6 +31,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0008-attachments': attachmentsMigration,
   '0011-calls': callsMigration,
   '0012-call-policy': callPolicyMigration,
+  '0013-history-cost': historyCostMigration,
 };
 
 /** Every migration, in the order they run. */
