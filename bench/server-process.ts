@@ -28,6 +28,30 @@ export interface ServerProcessOptions {
   env: Record<string, string>;
   /** When set, the server runs under `node --cpu-prof` and writes its profile here on exit. */
   cpuProfileDir?: string | undefined;
+  /**
+   * True (the default): HTTPS and WSS with the self-signed certificate the server makes in its data dir.
+   * False: `PARLEY_TLS_MODE=behind-proxy`, plain HTTP and WS (`url` is then `http://…`, `ca` empty).
+   */
+  tls?: boolean | undefined;
+  /** A `taskset -c` CPU list (e.g. `0`) the server is pinned to; unset = any CPU. */
+  cpus?: string | undefined;
+  /** Serve data prepared beforehand (e.g. a pre-grown database) instead of a fresh, empty one. */
+  prepared?: PreparedData | undefined;
+}
+
+/**
+ * Data made ready for one server run. The server process takes it over: `stop()` removes `dataDir` and then
+ * calls `release` (e.g. to drop a database copy), as it removes the temp dir and schema it creates itself.
+ */
+export interface PreparedData {
+  /** `PARLEY_DATA_DIR`: the keys, and on SQLite the database file. */
+  dataDir: string;
+  /** On PostgreSQL: where Parley's tables are (a database of their own, or a schema of a shared one). */
+  postgres?: { databaseUrl: string; schema: string } | undefined;
+  /** Leave `dataDir` in place on stop: it is not the run's to remove (e.g. the cache being grown). */
+  keep?: boolean | undefined;
+  /** Called by `stop()` once the server has exited and `dataDir` is removed. */
+  release?: (() => Promise<void>) | undefined;
 }
 
 /** CPU time (user + system) and resident memory of a process, read from /proc. */
@@ -39,12 +63,15 @@ export interface ProcessSample {
 
 /**
  * The real server (`parley start`) as a separate child process, so its CPU and memory can be read from
- * /proc/<pid> and the load generator does not share its event loop. SQLite lives in a temp data dir;
- * PostgreSQL in a fresh `bench_<random>` schema, with Redis under a random key prefix.
+ * /proc/<pid> and the load generator does not share its event loop. Unless it is given prepared data, SQLite
+ * lives in a temp data dir and PostgreSQL in a fresh `bench_<random>` schema; Redis is always under a random
+ * key prefix. `stop()` removes what the run used.
  */
 export class ServerProcess {
   readonly env: Record<string, string>;
+  /** `https://127.0.0.1:<port>`, or `http://…` without TLS. */
   url = '';
+  /** The self-signed certificate to trust (PEM); empty without TLS. */
   ca = '';
   #child: ChildProcess | undefined;
   #output = '';
@@ -52,8 +79,12 @@ export class ServerProcess {
   private constructor(
     readonly options: ServerProcessOptions,
     readonly dataDir: string,
+    /** The schema this process created (and drops on stop); undefined on SQLite and for prepared data. */
     readonly schema: string | undefined,
   ) {
+    const postgres =
+      options.prepared?.postgres ??
+      (schema === undefined ? undefined : { databaseUrl: options.postgresUrl, schema });
     this.env = {
       PARLEY_DATA_DIR: dataDir,
       PARLEY_HOST: '127.0.0.1',
@@ -61,11 +92,12 @@ export class ServerProcess {
       PARLEY_LOG_LEVEL: 'warn',
       // Every simulated client connects from 127.0.0.1: the per-address cap would stop the bench, not measure it.
       PARLEY_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
-      ...(schema === undefined
+      ...(options.tls === false ? { PARLEY_TLS_MODE: 'behind-proxy' } : {}),
+      ...(options.storage === 'sqlite' || postgres === undefined
         ? {}
         : {
-            DATABASE_URL: options.postgresUrl,
-            PARLEY_DATABASE_SCHEMA: schema,
+            DATABASE_URL: postgres.databaseUrl,
+            PARLEY_DATABASE_SCHEMA: postgres.schema,
             REDIS_URL: options.redisUrl,
             PARLEY_REDIS_PREFIX: `parley-bench-${randomBytes(4).toString('hex')}:`,
           }),
@@ -74,11 +106,25 @@ export class ServerProcess {
   }
 
   static async start(options: ServerProcessOptions): Promise<ServerProcess> {
-    const dataDir = await mkdtemp(join(tmpdir(), 'parley-realtime-bench-'));
-    const schema = options.storage === 'sqlite' ? undefined : `bench_${randomBytes(6).toString('hex')}`;
+    const { prepared } = options;
+    if (prepared && options.storage !== 'sqlite' && prepared.postgres === undefined)
+      throw new Error('prepared data for PostgreSQL must name its database');
+    const dataDir = prepared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'parley-realtime-bench-')));
+    const schema =
+      options.storage === 'sqlite' || prepared ? undefined : `bench_${randomBytes(6).toString('hex')}`;
     const server = new ServerProcess(options, dataDir, schema);
-    await server.#spawn();
+    try {
+      await server.#spawn();
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return server;
+  }
+
+  /** The WebSocket base URL (`wss://…` or `ws://…`); the realtime endpoint is `${wsUrl}/v1/realtime`. */
+  get wsUrl(): string {
+    return this.url.replace(/^http/, 'ws');
   }
 
   get pid(): number {
@@ -88,22 +134,30 @@ export class ServerProcess {
   }
 
   async #spawn(): Promise<void> {
-    const profile = this.options.cpuProfileDir;
-    const child = spawn(
+    const { cpuProfileDir: profile, cpus } = this.options;
+    const tls = this.options.tls !== false;
+    const node = [
       process.execPath,
-      [...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]), parleyBin, 'start'],
-      { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+      ...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]),
+      parleyBin,
+      'start',
+    ];
+    // taskset execs the command in place, so the child's pid (read from /proc) is the server's own.
+    const [command = '', ...args] = cpus === undefined ? node : ['taskset', '-c', cpus, ...node];
+    const child = spawn(command, args, {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     const listening = new Promise<void>((resolveListening, reject) => {
       const onData = (chunk: Buffer) => {
         this.#output += chunk.toString();
-        const url = /Parley is listening on (https:\/\/[^ ]+) /.exec(this.#output)?.[1];
+        const url = /Parley is listening on (https?:\/\/[^ ]+) /.exec(this.#output)?.[1];
         const cert = /TLS: self-signed certificate (\S+)/.exec(this.#output)?.[1];
-        if (url !== undefined && cert !== undefined) {
+        if (url !== undefined && (!tls || cert !== undefined)) {
           child.stdout.off('data', onData);
           this.url = url;
-          this.ca = readFileSync(cert, 'utf8');
+          this.ca = cert === undefined ? '' : readFileSync(cert, 'utf8');
           resolveListening();
         }
       };
@@ -147,7 +201,10 @@ export class ServerProcess {
     return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, rssBytes: rssKb * 1024, at: performance.now() };
   }
 
-  /** SIGTERM (a clean shutdown, which also writes the CPU profile), then removes the data. */
+  /**
+   * SIGTERM (a clean shutdown, which also writes the CPU profile), then removes the data: the temp dir and
+   * schema it made, or the prepared data it was given (its dir, then its `release`).
+   */
   async stop(): Promise<void> {
     const child = this.#child;
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -164,7 +221,8 @@ export class ServerProcess {
         await client.end();
       }
     }
-    await rm(this.dataDir, { recursive: true, force: true });
+    if (this.options.prepared?.keep !== true) await rm(this.dataDir, { recursive: true, force: true });
+    await this.options.prepared?.release?.();
   }
 }
 
