@@ -26,7 +26,7 @@ import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
-import { CommittedPages, withCommittedPages } from './messaging/committed-pages.ts';
+import { CommittedPages } from './messaging/committed-pages.ts';
 import { createMessageFanout } from './messaging/message-fanout.ts';
 import { createMessageService } from './messaging/message-service.ts';
 import { SendRateLimiter } from './messaging/send-rate-limit.ts';
@@ -156,7 +156,7 @@ export function buildServices(input: {
     perSecond: config.sendRatePerSecond,
     burst: config.sendBurst,
   });
-  // What this node commits, kept for its own realtime delivery (see committed-pages.ts).
+  // What this node commits, kept so its own stream reads need not read it back (see committed-pages.ts).
   const committed = new CommittedPages({ maxRuns: COMMITTED_RUNS_KEPT });
   const messageDeps = {
     sendRate,
@@ -179,7 +179,7 @@ export function buildServices(input: {
     messages: createMessageService(messageDeps),
     attachments: createAttachmentService({ storage, fieldCipher, clock, limits }),
     messageChanges: createMessageChangeService(messageDeps),
-    stream: withCommittedPages(createMessageStream({ storage, fieldCipher, attachments }), committed),
+    stream: createMessageStream({ storage, fieldCipher, attachments, committed }),
     search: createSearchService({ storage, index, fieldCipher, attachments }),
     members: createDialogMemberService({ storage, clock, dialogs, limits }),
     receipts: createReceiptService({ storage, dialogs, fanout }),

@@ -1,18 +1,24 @@
-import type {
-  MessageStream,
-  SharedItem,
-  SharedRead,
-  SharedStreamPage,
-  StreamViewer,
-} from './message-stream.ts';
+import type { SharedItem } from './message-stream.ts';
 
 /** One run of a dialog's stream this node committed: every change in (`after`, `upTo`], nothing missing. */
-interface CommittedRun {
+export interface CommittedRun {
   after: number;
   upTo: number;
+  /** In sequence order. */
   items: SharedItem[];
-  /** The dialog's readers when the run committed (its active members), with their view. */
-  viewers: ReadonlyMap<string, StreamViewer>;
+}
+
+/** The part of a dialog's stream above a position that recorded runs cover. */
+export interface CommittedPage {
+  items: SharedItem[];
+  upTo: number;
+  /** True when the read's limit cut the page: more recorded changes follow. */
+  more: boolean;
+  /**
+   * Where the recorded chain ends, past the limit too. Only when that is the dialog's newest change is
+   * every message on the page as it is now (no later edit or deletion can have changed it).
+   */
+  reach: number;
 }
 
 export interface CommittedPagesOptions {
@@ -21,16 +27,17 @@ export interface CommittedPagesOptions {
 }
 
 /**
- * The changes this node has just committed, kept briefly so its own realtime delivery can hand them out
- * without reading them back from the database: after a send batch commits, the node already holds the
- * messages (as their senders wrote them) and the dialogs' readers (the active members it locked and read).
- * Only a contiguous chain of runs from a reader's position is served from here; any gap — a change another
- * node committed, an event this node did not record, a run already evicted — sends that read to the
- * database, where every change is. Other nodes always read the database: the bus never carries content.
+ * The changes this node has just committed, kept briefly so its own stream reads need not read them back
+ * from the database: after a send batch commits, the node already holds the messages as their senders wrote
+ * them. Only a contiguous chain of runs from a reader's position to the dialog's newest change is served
+ * from here (the stream checks the newest against the dialog row it reads); any gap — a change another node
+ * committed, an edit, deletion or reaction (not recorded), a message with attachments (which can be removed
+ * without a sequenced change; not recorded), a run already evicted — sends that read to the database. Who may see what is never taken from here: the stream reads
+ * the readers' memberships and "deleted for me" sets from the database for these items too.
  *
- * What a reader sees is the change as committed: an edit or deletion that follows is its own change, with
- * its own sequence number, delivered after it (the database read shows the same race between a commit and
- * a read). The plaintext is held for as long as a socket takes to be written to, and at most `maxRuns` runs.
+ * Because the chain must reach the dialog's newest change, no later edit or deletion can have changed what it
+ * holds: a reader gets each message as it is now, as from the database. Messages are held in the clear for
+ * as long as their run is among the last `maxRuns`.
  */
 export class CommittedPages {
   /** Per tenant and dialog, runs in sequence order; the outer map's insertion order is the eviction order. */
@@ -39,7 +46,7 @@ export class CommittedPages {
 
   constructor(private readonly options: CommittedPagesOptions) {}
 
-  /** Records a run just committed; `items` in sequence order, covering exactly (`after`, `upTo`]. */
+  /** Records a run just committed (after its commit, before its changes are announced). */
   record(tenantId: string, dialogId: string, run: CommittedRun): void {
     const key = `${tenantId}\n${dialogId}`;
     const runs = this.#runs.get(key) ?? [];
@@ -47,9 +54,6 @@ export class CommittedPages {
     const last = runs.at(-1);
     const kept = last === undefined || last.upTo === run.after ? runs : [];
     this.#count -= runs.length - kept.length;
-    // Runs with the same readers share one map, so chaining them compares a reference, not every reader.
-    const previous = kept.at(-1);
-    if (previous && sameViewers(previous.viewers, run.viewers)) run.viewers = previous.viewers;
     kept.push(run);
     this.#count += 1;
     this.#runs.delete(key);
@@ -67,44 +71,32 @@ export class CommittedPages {
   }
 
   /**
-   * The page above `read.after` as far as recorded runs chain without a gap and with the same readers, or
-   * undefined when the first change above `after` is not here or a reader is not among the run's viewers.
+   * The dialog's changes above `after` as far as recorded runs reach (at most `limit`), or undefined when the
+   * change right above `after` is not recorded.
    */
-  page(tenantId: string, read: SharedRead, limit: number): SharedStreamPage | undefined {
-    const runs = this.#runs.get(`${tenantId}\n${read.dialogId}`);
+  page(tenantId: string, dialogId: string, after: number, limit: number): CommittedPage | undefined {
+    const runs = this.#runs.get(`${tenantId}\n${dialogId}`);
     if (!runs) return undefined;
-    const start = runHolding(runs, read.after);
-    const first = runs[start];
-    if (!first || !read.readerIds.every((id) => first.viewers.has(id))) return undefined;
+    const start = runHolding(runs, after);
+    if (start < 0) return undefined;
+    const reach = runs.at(-1)?.upTo ?? after;
     const items: SharedItem[] = [];
-    let upTo = read.after;
-    let more = false;
+    let upTo = after;
     // The kept runs of a dialog follow each other without a gap (see `record`).
-    for (let index = start; index < runs.length && !more; index += 1) {
-      const run = runs[index];
-      if (!run || run.viewers !== first.viewers) break;
+    for (const run of runs.slice(start)) {
       for (const entry of run.items) {
-        if (entry.item.seq <= read.after) continue;
-        if (items.length === limit) {
-          more = true;
-          break;
-        }
+        if (entry.item.seq <= after) continue;
+        if (items.length === limit) return { items, upTo, more: true, reach };
         items.push(entry);
         upTo = entry.item.seq;
       }
-      if (!more) upTo = run.upTo;
+      upTo = run.upTo;
     }
-    const viewers = new Map<string, StreamViewer>();
-    for (const id of read.readerIds) {
-      const viewer = first.viewers.get(id);
-      if (viewer) viewers.set(id, { floor: viewer.floor, hidden: new Set() });
-    }
-    // Past the last run, later changes (if any) were announced by hints of their own, which read again.
-    return { items, upTo, more, viewers };
+    return { items, upTo, more: false, reach };
   }
 }
 
-/** The index of the run whose range holds the position just above `after`, or -1 (binary search). */
+/** The index of the run whose range holds the change right above `after`, or -1 (binary search). */
 function runHolding(runs: readonly CommittedRun[], after: number): number {
   let low = 0;
   let high = runs.length - 1;
@@ -117,33 +109,4 @@ function runHolding(runs: readonly CommittedRun[], after: number): number {
     else return middle;
   }
   return -1;
-}
-
-function sameViewers(a: ReadonlyMap<string, StreamViewer>, b: ReadonlyMap<string, StreamViewer>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [id, viewer] of a) if (b.get(id)?.floor !== viewer.floor) return false;
-  return true;
-}
-
-/**
- * The stream as the realtime hub reads it: recorded runs first, the database for every read they cannot
- * answer whole. Readers' own catch-up reads (`after`) always go to the database.
- */
-export function withCommittedPages(stream: MessageStream, pages: CommittedPages): MessageStream {
-  return {
-    ...stream,
-    async sharedMany(tenantId, reads, limit) {
-      const answered = new Map<string, SharedStreamPage>();
-      const misses: SharedRead[] = [];
-      for (const read of reads) {
-        const page = pages.page(tenantId, read, limit);
-        if (page) answered.set(read.dialogId, page);
-        else misses.push(read);
-      }
-      if (misses.length === 0) return answered;
-      for (const [dialogId, page] of await stream.sharedMany(tenantId, misses, limit))
-        answered.set(dialogId, page);
-      return answered;
-    },
-  };
 }

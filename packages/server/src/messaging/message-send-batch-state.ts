@@ -80,8 +80,6 @@ export async function openSendBatch(
     member: (dialogId: string, userId: string) =>
       members.get(dialogId)?.find((member) => member.user_id === userId),
     memberIds: (dialogId: string) => (members.get(dialogId) ?? []).map((member) => member.user_id),
-    /** The dialog's active members. */
-    members: (dialogId: string): readonly MemberRow[] => members.get(dialogId) ?? [],
     blocked: (dialogId: string) => blocked.has(dialogId),
     /** The message an earlier send (also of this batch) stored under this client id. */
     earlier: (senderId: string, clientId: string) => earlier.get(pairKey(senderId, clientId)),

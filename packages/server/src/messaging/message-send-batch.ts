@@ -5,7 +5,7 @@ import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { newId } from '../ids.ts';
 import { type Storage, type TenantTx, withSavepoint } from '../storage/database.ts';
 import type { BatchOutcome } from './commit-batcher.ts';
-import type { CommittedPages } from './committed-pages.ts';
+import type { CommittedPages, CommittedRun } from './committed-pages.ts';
 import { visibleFloor } from './dialog-rules.ts';
 import { type DialogRow, dialogStore, type MemberRow, type MessageRow } from './dialog-store.ts';
 import type { MessageAttachments } from './message-attachments.ts';
@@ -13,7 +13,6 @@ import type { MessageFanout } from './message-fanout.ts';
 import type { IndexedMessage, MessageIndex } from './message-index.ts';
 import { openSendBatch, type SendBatchState } from './message-send-batch-state.ts';
 import { messageLocation, presentMessage, presentMessages, presentOpened } from './message-presenter.ts';
-import type { SharedItem, StreamViewer } from './message-stream.ts';
 import type { MessagingLimits } from './messaging-limits.ts';
 
 /** One `send` as the batch carries it. */
@@ -219,7 +218,7 @@ export function createSendBatch(deps: SendBatchDeps) {
   ): Promise<BatchOutcome<SendResult>[]> {
     const outcomes: BatchOutcome<SendResult>[] = [];
     const hints: { dialogId: string; seq: number; memberIds: string[] }[] = [];
-    const runs = new Map<string, CommittedRunDraft>();
+    const runs = new Map<string, CommittedRun & { broken?: boolean }>();
     await storage.withTenant(tenantId, async (tx) => {
       const batch = await openSendBatch(
         tx,
@@ -233,11 +232,11 @@ export function createSendBatch(deps: SendBatchDeps) {
         if (!outcome.ok) continue;
         const { dialogId } = request;
         hints.push({ dialogId, seq: outcome.value.message.seq, memberIds: batch.memberIds(dialogId) });
-        if (committed && !outcome.value.duplicate) draftRun(runs, batch, outcome.value.message);
+        if (committed && !outcome.value.duplicate) draftRun(runs, outcome.value.message);
       }
       await batch.finish();
     });
-    for (const [dialogId, run] of runs) committed?.record(tenantId, dialogId, run);
+    for (const [dialogId, run] of runs) if (run.items.length > 0) committed?.record(tenantId, dialogId, run);
     // After commit, never before: a hint must never announce a message that could still roll back. One hint
     // per dialog and batch, announcing every change the batch made there (`from`…`seq`): a receiver that
     // knows no position in the dialog reads from the first on. A retried send announces again, in case the
@@ -251,28 +250,21 @@ export function createSendBatch(deps: SendBatchDeps) {
   };
 }
 
-/** The messages one batch stored in one dialog, and who may read them, for `CommittedPages`. */
-interface CommittedRunDraft {
-  after: number;
-  upTo: number;
-  items: SharedItem[];
-  viewers: Map<string, StreamViewer>;
-}
-
 /**
- * Adds a stored message to its dialog's run. Public dialogs are left out: anyone may read them, so their
- * readers are not the members the batch knows.
+ * Adds a stored message to its dialog's run (the messages one batch stored there), for `CommittedPages`. A
+ * message with attachments ends what the run can hold (an uploader may remove a file without a sequenced
+ * change): the run is emptied for good, so the dialog's next run starts after a gap.
  */
-function draftRun(runs: Map<string, CommittedRunDraft>, batch: SendBatchState, message: MessageBody): void {
-  const dialog = batch.dialog(message.dialogId);
-  if (!dialog || dialog.type === 'public') return;
-  let run = runs.get(dialog.id);
+function draftRun(runs: Map<string, CommittedRun & { broken?: boolean }>, message: MessageBody): void {
+  let run = runs.get(message.dialogId);
   if (!run) {
-    const viewers = new Map<string, StreamViewer>();
-    for (const member of batch.members(dialog.id))
-      viewers.set(member.user_id, { floor: visibleFloor(dialog, member), hidden: new Set() });
-    run = { after: message.seq - 1, upTo: message.seq - 1, items: [], viewers };
-    runs.set(dialog.id, run);
+    run = { after: message.seq - 1, upTo: message.seq - 1, items: [] };
+    runs.set(message.dialogId, run);
+  }
+  if (run.broken === true || message.attachments.length > 0) {
+    run.broken = true;
+    run.items = [];
+    return;
   }
   run.items.push({
     item: { type: 'message.new', seq: message.seq, message },

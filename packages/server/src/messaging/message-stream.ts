@@ -2,6 +2,7 @@ import type { MessageBody, ReactionSummary } from '@parley/protocol';
 import type { FieldCipher } from '../crypto/field-cipher.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import type { DialogRow, MemberRow, MessageRow } from './dialog-store.ts';
+import type { CommittedPage, CommittedPages } from './committed-pages.ts';
 import type { MessageAttachments } from './message-attachments.ts';
 import { type DialogEventRow, messageEventStore } from './message-event-store.ts';
 import { groupBy } from '../group-by.ts';
@@ -73,8 +74,10 @@ export function createMessageStream(deps: {
   storage: Storage;
   fieldCipher: FieldCipher;
   attachments: MessageAttachments;
+  /** What this node committed itself: a read it covers takes its items from there, not the database. */
+  committed?: CommittedPages | undefined;
 }) {
-  const { storage } = deps;
+  const { storage, committed } = deps;
 
   /** Readers' views of one dialog: active members, and for a public dialog anyone (who then sees all of it). */
   function viewersOf(dialog: DialogRow, readerIds: readonly string[], members: readonly MemberRow[]) {
@@ -169,11 +172,23 @@ export function createMessageStream(deps: {
       else
         open.push({ read, dialog, viewers, floor: Math.min(...[...viewers.values()].map((v) => v.floor)) });
     }
+    // Items this node committed itself come from memory; the viewers above and the hidden sets below are
+    // read for them all the same, so a leaver, a late joiner or a "delete for me" is honoured either way.
+    const fromMemory: { entry: (typeof open)[number]; page: CommittedPage }[] = [];
+    const fromDatabase: typeof open = [];
+    for (const entry of open) {
+      const page = committed?.page(tenantId, entry.read.dialogId, entry.read.after, limit);
+      if (page && page.reach >= entry.dialog.last_seq) fromMemory.push({ entry, page });
+      else fromDatabase.push(entry);
+    }
     const rows = groupBy(
       await messageStreamStore.messages(
         tx,
         tenantId,
-        open.map(({ read, floor }) => ({ dialogId: read.dialogId, after: Math.max(floor, read.after) })),
+        fromDatabase.map(({ read, floor }) => ({
+          dialogId: read.dialogId,
+          after: Math.max(floor, read.after),
+        })),
         limit,
       ),
       (row) => row.dialog_id,
@@ -182,12 +197,12 @@ export function createMessageStream(deps: {
       await messageStreamStore.events(
         tx,
         tenantId,
-        open.map(({ read }) => read),
+        fromDatabase.map(({ read }) => read),
         limit,
       ),
       (event) => event.dialog_id,
     );
-    const slices = open.map((entry) => ({
+    const slices = fromDatabase.map((entry) => ({
       ...entry,
       ...pageOf(
         entry.dialog,
@@ -217,16 +232,23 @@ export function createMessageStream(deps: {
     const presented = new Map(
       (await presentMessages(tx, deps, tenantId, visibleRows)).map((message) => [message.id, message]),
     );
-    const viewersByDialog = new Map(slices.map(({ read, viewers }) => [read.dialogId, viewers]));
+    const viewersByDialog = new Map(open.map(({ read, viewers }) => [read.dialogId, viewers]));
+    const dialogOf = new Map([...presented.values()].map((message) => [message.id, message.dialogId]));
+    for (const { entry, page } of fromMemory)
+      for (const { messageId } of page.items) dialogOf.set(messageId, entry.read.dialogId);
     const hidden = await messageEventStore.hiddenFor(
       tx,
       tenantId,
-      [...new Set(slices.flatMap(({ viewers }) => [...viewers.keys()]))],
-      [...presented.keys()],
+      [...new Set(open.flatMap(({ viewers }) => [...viewers.keys()]))],
+      [...dialogOf.keys()],
     );
     for (const { userId, messageId } of hidden) {
-      const dialogId = presented.get(messageId)?.dialogId;
+      const dialogId = dialogOf.get(messageId);
       if (dialogId !== undefined) viewersByDialog.get(dialogId)?.get(userId)?.hidden.add(messageId);
+    }
+    for (const { entry, page } of fromMemory) {
+      const items = page.items.filter((item) => item.messageSeq > entry.floor);
+      pages.set(entry.read.dialogId, { items, upTo: page.upTo, more: page.more, viewers: entry.viewers });
     }
     for (const { read, merged, more, upTo, viewers } of slices) {
       const items: SharedItem[] = [];
