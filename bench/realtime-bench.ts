@@ -1,331 +1,238 @@
-import { once } from 'node:events';
-import { Agent, request } from 'undici';
-import { LeanSocket, mapLimited } from './realtime-client.js';
-import { type LoadResult, percentile, runLoad, type Sender } from './realtime-load.js';
+import { Http } from './bench-http.js';
+import { CpuMeter } from './cpu-meter.js';
+import { coresOf, pinLoadSide } from './cpu-pinning.js';
+import { type DatabaseProcesses, findDatabaseProcesses, serverDatabasePids } from './database-processes.js';
+import { startGrownServer } from './grown-database.js';
+import { idleScenario } from './idle-sockets.js';
+import { capitalized, comparison, round, scenarioFigures } from './realtime-figures.js';
+import {
+  type RateScenario,
+  realtimeOptions as options,
+  realtimeServerEnv,
+  SCENARIOS,
+} from './realtime-options.js';
+import type { ServerContext } from './realtime-scenarios.js';
+import { measureScenario, type ScenarioOutcome } from './scenario-runner.js';
+import type { BenchStorage } from './server-process.js';
 import { runOnStorages } from './storage-runs.js';
-import { type BenchStorage, cpuPercent, ServerProcess } from './server-process.js';
 
-const env = process.env;
-const numberFrom = (name: string, fallback: number): number => {
-  const value = Number(env[name] ?? fallback);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`);
-  return value;
-};
+/** calls-bench.ts takes the HTTP helper from here. */
+export { Http } from './bench-http.js';
 
-/** Every knob, from the environment (see docs/performance.md). */
-const options = {
-  postgresUrl: env.PARLEY_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  redisUrl: env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
-  storages: (env.PARLEY_BENCH_REALTIME_STORAGES ?? 'sqlite,postgres+redis').split(','),
-  scenarios: (env.PARLEY_BENCH_REALTIME_SCENARIOS ?? 'idle,pairs,group').split(','),
-  warmupSeconds: numberFrom('PARLEY_BENCH_WARMUP_SECONDS', 2),
-  windowSeconds: numberFrom('PARLEY_BENCH_WINDOW_SECONDS', 5),
-  pairs: numberFrom('PARLEY_BENCH_PAIRS', 50),
-  pairInFlight: numberFrom('PARLEY_BENCH_PAIR_IN_FLIGHT', 4),
-  pairRate: numberFrom('PARLEY_BENCH_PAIR_RATE', 0),
-  groupSize: numberFrom('PARLEY_BENCH_GROUP_SIZE', 100),
-  groupSenders: numberFrom('PARLEY_BENCH_GROUP_SENDERS', 10),
-  groupInFlight: numberFrom('PARLEY_BENCH_GROUP_IN_FLIGHT', 1),
-  groupRate: numberFrom('PARLEY_BENCH_GROUP_RATE', 0),
-  drainSeconds: numberFrom('PARLEY_BENCH_DRAIN_SECONDS', 10),
-  idleConnections: numberFrom('PARLEY_BENCH_IDLE_CONNECTIONS', 10_000),
-  idleUsers: numberFrom('PARLEY_BENCH_IDLE_USERS', 100),
-  cpuProfileDir: env.PARLEY_BENCH_CPU_PROFILE_DIR,
-};
+const rateScenarios = SCENARIOS.filter((name): name is RateScenario => name !== 'idle');
 
-/**
- * Limits raised for the run (printed): the default per-socket frame rate (50/s) would throttle a bench
- * sender long before the server is busy, and the node-wide connection cap (10,000) would refuse the idle
- * part. The per-address cap is raised for every bench in server-process.ts.
- */
-const serverEnv = {
-  PARLEY_REALTIME_FRAMES_PER_SECOND: '10000',
-  PARLEY_SEND_RATE_PER_SECOND: '1000000',
-  PARLEY_SEND_BURST: '1000000',
-  // The idle-connection part holds PARLEY_BENCH_IDLE_CONNECTIONS (10,000) sockets beside the active ones.
-  PARLEY_MAX_CONNECTIONS: '1000000',
-};
-
-const PASSWORD = 'correct horse battery staple 2024';
-const CONNECT_CONCURRENCY = 64;
-
-interface BenchUser {
-  userId: string;
-  token: string;
+/** One server to measure: a storage, with or without TLS, on a database of `messages`. */
+interface ServerRun {
+  storage: BenchStorage;
+  tls: boolean;
+  messages: number;
+  /** The idle scenario runs on the first server of each storage and TLS mode, before any load. */
+  idle: boolean;
+  /** PostgreSQL and Redis when local, in a PostgreSQL run. */
+  database: DatabaseProcesses | undefined;
 }
 
-/** HTTPS to the server child, trusting its self-signed certificate. */
-export class Http {
-  readonly #dispatcher: Agent;
-  constructor(private readonly server: ServerProcess) {
-    this.#dispatcher = new Agent({ connect: { ca: server.ca, servername: 'localhost' } });
-  }
+/** What the runs of one storage share: the last rate found per scenario (the next search starts there). */
+interface StorageMemory {
+  found: Map<RateScenario, number>;
+}
 
-  async call<T>(
-    path: string,
-    init: { method?: 'GET' | 'POST'; token?: string; json?: unknown; form?: Record<string, string> },
-  ): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
-    let body: string | null = null;
-    if (init.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(init.json);
-    } else if (init.form !== undefined) {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(init.form).toString();
-    }
-    const response = await request(`${this.server.url}${path}`, {
-      dispatcher: this.#dispatcher,
-      method: init.method ?? (body === null ? 'GET' : 'POST'),
-      headers,
-      body,
+/** A server started, pinned and metered, ready for scenarios; `close` undoes all of it. */
+interface OpenServer {
+  context: ServerContext;
+  meter: CpuMeter;
+  /** For printed lines: `sqlite grown`, `postgres+redis plain fresh`. */
+  label: string;
+  /** For figures: `sqliteGrown`, `postgresPlainFresh`. */
+  prefix: string;
+  close: () => Promise<void>;
+}
+
+const sizeName = (messages: number) => (messages === 0 ? 'fresh' : 'grown');
+/** `sqlite`, `postgres`; `…Plain` without TLS. */
+const storagePrefix = (run: Pick<ServerRun, 'storage' | 'tls'>) =>
+  `${run.storage === 'sqlite' ? 'sqlite' : 'postgres'}${run.tls ? '' : 'Plain'}`;
+const postgresPort = () => Number(new URL(options.postgresUrl).port || 5432);
+const sleep = (ms: number) =>
+  new Promise<void>((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+/**
+ * Sessions idle out after the tenant's idle timeout (15 min by default) and would close the sockets of
+ * members who only receive; a long run raises it to a day as the owner (an admin setting, not a server limit).
+ */
+async function keepSessionsAlive(http: Http, ownerToken: string): Promise<void> {
+  await http
+    .call('/v1/tenant/settings', { method: 'PATCH', token: ownerToken, json: { idleTimeoutSeconds: 86_400 } })
+    .catch((error: unknown) => {
+      console.log(`realtime: could not raise the session idle timeout (${String(error)})`);
     });
-    const text = await response.body.text();
-    if (response.statusCode >= 300) throw new Error(`${path}: ${response.statusCode} ${text}`);
-    return JSON.parse(text) as T;
-  }
-
-  close(): Promise<void> {
-    return this.#dispatcher.close();
-  }
 }
 
-async function signIn(http: Http, tenantId: string, email: string): Promise<string> {
-  const tokens = await http.call<{ access_token: string }>('/oauth/token', {
-    form: {
-      grant_type: 'password',
-      tenant_id: tenantId,
-      username: email,
-      password: PASSWORD,
-      scope: 'profile chat admin',
-    },
-  });
-  return tokens.access_token;
-}
-
-/**
- * A tenant created with the CLI and claimed over the setup endpoint, then `count` members created by the
- * owner over `POST /v1/users` and signed in with a password: the honest path, bounded by argon2id (one hash
- * and one verify per user), which is why the idle scenario shares users between sockets.
- */
-async function createUsers(server: ServerProcess, http: Http, count: number): Promise<BenchUser[]> {
-  const tenant = await server.createTenant('Realtime Bench');
-  const ownerEmail = 'owner@bench.example';
-  await http.call(`/v1/tenants/${tenant.tenantId}/setup`, {
-    json: {
-      setupToken: tenant.ownerSetupToken,
-      displayName: 'Bench Owner',
-      email: ownerEmail,
-      password: PASSWORD,
-    },
-  });
-  const ownerToken = await signIn(http, tenant.tenantId, ownerEmail);
-  return mapLimited(
-    Array.from({ length: count }, (_, index) => index),
-    4,
-    async (index) => {
-      const email = `member-${index}@bench.example`;
-      const { userId } = await http.call<{ userId: string }>('/v1/users', {
-        token: ownerToken,
-        json: { displayName: `Member ${index}`, email, password: PASSWORD, roles: ['member'] },
-      });
-      return { userId, token: await signIn(http, tenant.tenantId, email) };
-    },
+/** The machine watched with no load, before a server's scenarios: what the rest of it is doing. */
+async function quietCheck(server: OpenServer): Promise<Record<string, number>> {
+  if (options.quietSeconds <= 0) return {};
+  const before = server.meter.sample();
+  await sleep(options.quietSeconds * 1000);
+  const usage = server.meter.usage(before, server.meter.sample());
+  const serverCore = Number.isNaN(usage.serverCoreOtherPercent)
+    ? ''
+    : ` (on the server's core ${round(usage.serverCoreOtherPercent, 0)}%)`;
+  console.log(
+    `realtime: ${server.label}: before any load, over ${options.quietSeconds} s: server ` +
+      `${round(usage.serverCpuPercent, 0)}%, database ${round(usage.databaseCpuPercent, 0)}%, everything else ` +
+      `${round(usage.noisePercent, 0)}%${serverCore}`,
   );
+  return { [`${server.prefix}QuietNoisePercent`]: round(usage.noisePercent, 0) };
 }
 
-const connectAll = (server: ServerProcess, tokens: readonly string[]) =>
-  mapLimited(tokens, CONNECT_CONCURRENCY, (token) => LeanSocket.connect(server.url, server.ca, token));
-
-async function closeAll(sockets: readonly LeanSocket[]): Promise<void> {
-  await Promise.all(
-    sockets.map(async (socket) => {
-      if (socket.ws.readyState === socket.ws.CLOSED) return;
-      const closed = once(socket.ws, 'close');
-      socket.close();
-      await closed;
-    }),
-  );
-}
-
-const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;
-const MiB = 1024 * 1024;
-
-function loadFigures(prefix: string, result: LoadResult): Record<string, number> {
-  if (result.errors + result.closes > 0)
-    console.log(`realtime: ${prefix}: errors and closes ${JSON.stringify(result.errorCodes)}`);
-  return {
-    [`${prefix}DeliveredPerSecond`]: round(result.deliveredPerSecond, 0),
-    [`${prefix}AckedPerSecond`]: round(result.ackedPerSecond, 0),
-    [`${prefix}P50Ms`]: round(percentile(result.latenciesMs, 50), 2),
-    [`${prefix}P95Ms`]: round(percentile(result.latenciesMs, 95), 2),
-    [`${prefix}P99Ms`]: round(percentile(result.latenciesMs, 99), 2),
-    [`${prefix}ServerCpuPercent`]: round(result.serverCpuPercent, 0),
-    [`${prefix}ServerRssMiB`]: round(result.serverRssBytes / MiB, 0),
-    [`${prefix}Undelivered`]: result.undelivered,
-    [`${prefix}ErrorFrames`]: result.errors,
-    [`${prefix}UnexpectedCloses`]: result.closes,
-  };
-}
-
-/**
- * With a fixed rate: one open-loop run at it. Otherwise a closed-loop run for the most the server sustains
- * (latency there is mostly the queue the closed loop builds), then an open-loop run at half that rate for
- * the latency a client sees when the server is busy but not saturated.
- */
-async function measure(
-  server: ServerProcess,
-  prefix: string,
-  senders: readonly Sender[],
-  sockets: readonly LeanSocket[],
-  load: { inFlight: number; rate: number },
-): Promise<Record<string, number>> {
-  if (load.rate > 0) {
-    return {
-      [`${prefix}RatePerSecond`]: load.rate,
-      ...loadFigures(prefix, await runLoad(server, senders, sockets, { ...options, ...load })),
-    };
-  }
-  const saturated = await runLoad(server, senders, sockets, { ...options, ...load });
-  const half = Math.max(1, Math.round(saturated.ackedPerSecond / 2));
-  const relaxed = await runLoad(server, senders, sockets, { ...options, ...load, rate: half });
-  return {
-    ...loadFigures(`${prefix}Max`, saturated),
-    [`${prefix}HalfRatePerSecond`]: half,
-    ...loadFigures(`${prefix}Half`, relaxed),
-  };
-}
-
-/** Pairs of members in a private dialog, both sending; deliveries are the other member's `message.new`. */
-async function pairsScenario(server: ServerProcess, http: Http, users: readonly BenchUser[], prefix: string) {
-  const members = users.slice(0, options.pairs * 2);
-  const sockets = await connectAll(
-    server,
-    members.map((user) => user.token),
-  );
-  const senders = [];
-  for (let pair = 0; pair < options.pairs; pair += 1) {
-    const [a, b] = [pair * 2, pair * 2 + 1];
-    const { id: dialogId } = await http.call<{ id: string }>('/v1/dialogs', {
-      token: members[a]?.token ?? '',
-      json: { type: 'private', memberIds: [members[b]?.userId] },
-    });
-    senders.push(
-      { socket: sockets[a] as LeanSocket, dialogId, recipients: 1 },
-      { socket: sockets[b] as LeanSocket, dialogId, recipients: 1 },
-    );
-  }
-  const figures = await measure(server, `${prefix}Pairs`, senders, sockets, {
-    inFlight: options.pairInFlight,
-    rate: options.pairRate,
+/** Starts the server of `run` on its grown (or fresh) database, pins the load side and meters them. */
+async function openServer(run: ServerRun): Promise<OpenServer> {
+  const pin = options.pin;
+  const fixture = await startGrownServer({
+    postgresUrl: options.postgresUrl,
+    redisUrl: options.redisUrl,
+    pairs: options.pairs,
+    groupSize: options.groupSize,
+    cpuProfileDir: options.cpuProfileDir,
+    storage: run.storage,
+    messages: run.messages,
+    tls: run.tls,
+    serverEnv: realtimeServerEnv,
+    serverCpus: pin.enabled ? pin.serverCpus : undefined,
   });
-  await closeAll(sockets);
-  return figures;
-}
-
-/** One group of `groupSize` members; `groupSenders` of them send, every other member receives each message. */
-async function groupScenario(server: ServerProcess, http: Http, users: readonly BenchUser[], prefix: string) {
-  const members = users.slice(0, options.groupSize);
-  const [creator] = members;
-  if (!creator) return {};
-  const { id: dialogId } = await http.call<{ id: string }>('/v1/dialogs', {
-    token: creator.token,
-    json: { type: 'group', name: 'Bench Group', memberIds: members.slice(1).map((user) => user.userId) },
-  });
-  const sockets = await connectAll(
-    server,
-    members.map((user) => user.token),
+  const { server } = fixture;
+  const label = `${run.storage}${run.tls ? '' : ' plain'} ${sizeName(run.messages)}`;
+  console.log(
+    `realtime: ${label}: server pid ${server.pid} at ${server.url}${pin.enabled ? ` on CPU ${pin.serverCpus}` : ''}` +
+      `, ${fixture.storedMessages.toLocaleString('en-US')} messages stored`,
   );
-  const senders = sockets
-    .slice(0, options.groupSenders)
-    .map((socket) => ({ socket, dialogId, recipients: members.length - 1 }));
-  const figures = await measure(server, `${prefix}Group`, senders, sockets, {
-    inFlight: options.groupInFlight,
-    rate: options.groupRate,
-  });
-  await closeAll(sockets);
-  return figures;
-}
-
-/** Many authenticated sockets doing nothing: server memory per connection and idle CPU. */
-async function idleScenario(server: ServerProcess, users: readonly BenchUser[], prefix: string) {
-  const tokens = Array.from(
-    { length: options.idleConnections },
-    (_, index) => users[index % Math.min(options.idleUsers, users.length)]?.token ?? '',
-  );
-  const before = await server.sample();
-  const connectStarted = performance.now();
-  const sockets = await connectAll(server, tokens);
-  const connectSeconds = (performance.now() - connectStarted) / 1000;
-  const connected = await server.sample();
-  // Let the server settle (handshake buffers released), then watch it idle.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-  const settled = await server.sample();
-  await new Promise((resolve) => setTimeout(resolve, options.windowSeconds * 1000));
-  const idle = await server.sample();
-  const closes = sockets.filter((socket) => socket.ws.readyState !== socket.ws.OPEN).length;
-  await closeAll(sockets);
-  return {
-    [`${prefix}IdleConnections`]: sockets.length - closes,
-    [`${prefix}IdleConnectsPerSecond`]: round(sockets.length / connectSeconds, 0),
-    // Server CPU per connection set up (TLS handshake, upgrade, auth frame, subscription).
-    [`${prefix}IdleConnectServerCpuMs`]: round(
-      ((connected.cpuSeconds - before.cpuSeconds) * 1000) / sockets.length,
-      2,
-    ),
-    [`${prefix}IdleConnectServerCpuPercent`]: round(cpuPercent(before, connected)),
-    [`${prefix}IdleRssBeforeMiB`]: round(before.rssBytes / MiB),
-    [`${prefix}IdleRssMiB`]: round(settled.rssBytes / MiB),
-    [`${prefix}IdlePerConnectionKiB`]: round((settled.rssBytes - before.rssBytes) / 1024 / sockets.length),
-    [`${prefix}IdleServerCpuPercent`]: round(cpuPercent(settled, idle)),
-  };
-}
-
-async function benchStorage(storage: BenchStorage): Promise<Record<string, number>> {
-  const server = await ServerProcess.start({ storage, ...options, env: serverEnv });
   const http = new Http(server);
-  const prefix = storage === 'sqlite' ? 'sqlite' : 'postgres';
-  const figures: Record<string, number> = {};
+  const readHttp = new Http(server, options.httpConnections);
+  let unpin: (() => Promise<void>) | undefined;
+  if (pin.enabled) {
+    const pinned = await pinLoadSide(pin, server.pid, run.database);
+    unpin = pinned.restore;
+    console.log(`realtime: ${label}: pinned ${pinned.description} (given back after this server)`);
+  } else if (run.database && run.database.notes.length > 0)
+    console.log(`realtime: ${run.database.notes.join('; ')}`);
+  const meter = new CpuMeter({
+    serverPid: server.pid,
+    databasePids: (table) =>
+      run.database ? serverDatabasePids(run.database, server.pid, table, postgresPort()) : [],
+    serverCores: pin.enabled ? coresOf(pin.serverCpus) : undefined,
+  });
+  return {
+    context: { fixture, http, readHttp, options, benchMessages: 0, seeded: false },
+    meter,
+    label,
+    prefix: `${storagePrefix(run)}${capitalized(sizeName(run.messages))}`,
+    close: async () => {
+      await Promise.all([http.close(), readHttp.close()]);
+      await unpin?.();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * The chosen scenarios on one server. A search starts at the rate this storage last found for the scenario;
+ * the reference run is at the rate the first server of the storage and TLS mode (the fresh one) set.
+ */
+async function measureServer(
+  run: ServerRun,
+  memory: StorageMemory,
+  referenceRates: Map<RateScenario, number>,
+): Promise<{ figures: Record<string, number>; outcomes: Map<RateScenario, ScenarioOutcome> }> {
+  const server = await openServer(run);
+  const { context, meter, label, prefix } = server;
+  const figures: Record<string, number> = { [`${prefix}StoredMessages`]: context.fixture.storedMessages };
+  const outcomes = new Map<RateScenario, ScenarioOutcome>();
+  const referenceRate = (scenario: RateScenario) => (found: number) => {
+    if (options.referenceFraction <= 0) return 0;
+    const rate = referenceRates.get(scenario) ?? found * options.referenceFraction;
+    referenceRates.set(scenario, rate);
+    return rate;
+  };
   try {
-    const userCount = Math.max(
-      options.pairs * 2,
-      options.groupSize,
-      Math.min(options.idleUsers, options.idleConnections),
-    );
-    const users = await createUsers(server, http, userCount);
-    // Idle first, on a server that has not yet grown its heap under load.
-    if (options.scenarios.includes('idle')) Object.assign(figures, await idleScenario(server, users, prefix));
-    if (options.scenarios.includes('pairs'))
-      Object.assign(figures, await pairsScenario(server, http, users, prefix));
-    if (options.scenarios.includes('group'))
-      Object.assign(figures, await groupScenario(server, http, users, prefix));
+    await keepSessionsAlive(context.http, context.fixture.users[0]?.token ?? '');
+    Object.assign(figures, await quietCheck(server));
+    if (run.idle && options.scenarios.includes('idle'))
+      Object.assign(figures, await idleScenario(context, meter, storagePrefix(run)));
+    for (const scenario of rateScenarios) {
+      if (!options.scenarios.includes(scenario) || (scenario === 'group' && !context.fixture.group)) continue;
+      const known = memory.found.get(scenario);
+      const start = { rate: known ?? options.startRates[scenario], informed: known !== undefined };
+      const outcome = await measureScenario(context, meter, scenario, label, start, referenceRate(scenario));
+      if (outcome.search.rate > 0) memory.found.set(scenario, outcome.search.rate);
+      outcomes.set(scenario, outcome);
+      Object.assign(figures, scenarioFigures(`${prefix}${capitalized(scenario)}`, outcome, run.storage));
+    }
   } catch (error) {
-    console.error(`realtime: ${storage} failed; the server's last output:\n${server.output.slice(-4000)}`);
+    const output = context.fixture.server.output.slice(-4000);
+    console.error(`realtime: ${label} failed; the server's last output:\n${output}`);
     throw error;
   } finally {
-    await http.close();
-    await server.stop();
+    await server.close();
+  }
+  return { figures, outcomes };
+}
+
+/** Each TLS mode on a fresh database, then on the grown one, and the two compared. */
+async function benchStorage(storage: BenchStorage, memory: StorageMemory): Promise<Record<string, number>> {
+  const database =
+    storage === 'postgres+redis'
+      ? await findDatabaseProcesses(options.postgresUrl, options.redisUrl)
+      : undefined;
+  const sizes = options.compareFresh && options.history > 0 ? [0, options.history] : [options.history];
+  const figures: Record<string, number> = {};
+  for (const tls of options.tls.map((mode) => mode === 'on')) {
+    const referenceRates = new Map<RateScenario, number>();
+    const measured = [];
+    for (const [index, messages] of sizes.entries()) {
+      const run = { storage, tls, messages, idle: index === 0, database };
+      const { figures: own, outcomes } = await measureServer(run, memory, referenceRates);
+      Object.assign(figures, own);
+      measured.push(outcomes);
+    }
+    const [fresh, grown] = measured;
+    if (sizes.length === 2 && fresh && grown)
+      Object.assign(figures, comparison(storagePrefix({ storage, tls }), fresh, grown));
   }
   return figures;
 }
 
 /**
- * Realtime figures against the real server as a child process (`parley start`), over WSS with a lean `ws`
- * client in this process: idle connections (memory per socket), 1:1 pairs, and one group — on SQLite, and
- * on PostgreSQL + Redis when reachable. Knobs: the `PARLEY_BENCH_*` variables in `options`.
+ * Realtime figures of issue 11 against the real server as a child process: for each storage (SQLite;
+ * PostgreSQL + Redis when reachable), TLS mode and database size (fresh, then grown), the highest rate
+ * each scenario passes at — open loop, p99 under the limit, nothing lost — with server CPU, RSS and the
+ * machine's noise per run; and idle sockets' memory. The server is pinned to one core and this process,
+ * PostgreSQL and Redis to the other. Knobs: `realtime-options.ts`, documented in docs/performance.md.
  */
 export async function runRealtimeBench(): Promise<Record<string, number>> {
+  const limits = Object.entries(realtimeServerEnv).map(([key, value]) => `${key}=${value}`);
+  console.log(`realtime: server limits raised for the run: ${limits.join(', ')}`);
   console.log(
-    `realtime: server limits raised for the run: ${Object.entries(serverEnv)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(', ')}; options ${JSON.stringify({ ...options, postgresUrl: undefined, redisUrl: undefined })}`,
+    `realtime: options ${JSON.stringify({ ...options, postgresUrl: undefined, redisUrl: undefined })}`,
   );
+  const { enabled, serverCpus, loadCpus } = options.pin;
+  console.log(
+    enabled
+      ? `realtime: each server on CPU ${serverCpus}; the load side on CPU ${loadCpus} while a server is measured`
+      : 'realtime: nothing pinned (PARLEY_BENCH_PIN=0)',
+  );
+  const memories = new Map<BenchStorage, StorageMemory>();
+  const bench = (storage: BenchStorage) => {
+    const memory = memories.get(storage) ?? { found: new Map() };
+    memories.set(storage, memory);
+    return benchStorage(storage, memory);
+  };
   return runOnStorages(
     'realtime',
     'PARLEY_BENCH_REALTIME_STORAGES',
     options.storages,
     options.postgresUrl,
-    benchStorage,
+    bench,
   );
 }
