@@ -86,8 +86,12 @@ export async function cacheKey(shape: GrownShape): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** `sqlite-1000000-100p-50g-`: entries of one shape share it, whatever their format. */
+const shapePrefix = (shape: GrownShape): string =>
+  `${shape.storage === 'sqlite' ? 'sqlite' : 'postgres'}-${shape.messages}-${shape.pairs}p-${shape.groupSize}g-`;
+
 export const entryDir = (shape: GrownShape, key: string): string =>
-  join(cacheRoot(), `${shape.storage === 'sqlite' ? 'sqlite' : 'postgres'}-${shape.messages}-${key}`);
+  join(cacheRoot(), `${shapePrefix(shape)}${key}`);
 
 export const templateDatabase = (key: string): string => `parley_bench_grown_${key}`;
 
@@ -126,12 +130,40 @@ export async function readEntry(shape: GrownShape, key: string, postgresUrl: str
   return manifest;
 }
 
-/** Finishes an entry grown in `partialDir`: its manifest, then one rename into place. */
-export async function commitEntry(partialDir: string, manifest: GrownManifest): Promise<void> {
+/**
+ * Finishes an entry grown in `partialDir`: its manifest, then one rename into place. Entries of the same
+ * shape in another format are then removed (with their databases): nothing can serve them any more, and at
+ * a million messages each holds gigabytes.
+ */
+export async function commitEntry(partialDir: string, manifest: GrownManifest, postgresUrl: string) {
   await writeFile(join(partialDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const target = entryDir(manifest.shape, manifest.key);
   await rm(target, { recursive: true, force: true });
   await rename(partialDir, target);
+  const prefix = shapePrefix(manifest.shape);
+  for (const name of await readdir(cacheRoot())) {
+    const key = name.slice(prefix.length).split('.')[0] ?? '';
+    if (!name.startsWith(prefix) || key === manifest.key) continue;
+    // A partial entry of a bench still growing it stays.
+    const grower = /\.partial-(\d+)$/.exec(name)?.[1];
+    if (grower !== undefined && isAlive(Number(grower))) continue;
+    if (manifest.shape.storage !== 'sqlite')
+      await withPostgres(postgresUrl, (client) =>
+        client.query(`drop database if exists "${templateDatabase(key)}" with (force)`),
+      );
+    await rm(join(cacheRoot(), name), { recursive: true, force: true });
+  }
+}
+
+/** The pid of a live bench process growing this entry now, if any. */
+export async function liveGrower(shape: GrownShape, key: string): Promise<number | undefined> {
+  const base = `${shapePrefix(shape)}${key}.partial-`;
+  if (!existsSync(cacheRoot())) return undefined;
+  for (const name of await readdir(cacheRoot())) {
+    const pid = Number(name.slice(base.length));
+    if (name.startsWith(base) && pid !== process.pid && isAlive(pid)) return pid;
+  }
+  return undefined;
 }
 
 /** Drops and creates an empty database (PostgreSQL), for growing an entry into. */

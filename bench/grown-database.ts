@@ -10,6 +10,7 @@ import {
   type GrownManifest,
   type GrownShape,
   GROWN_SCHEMA,
+  liveGrower,
   readEntry,
   recreateDatabase,
   templateDatabase,
@@ -122,7 +123,7 @@ async function grow(shape: GrownShape, key: string, options: GrownOptions): Prom
     grownAt: new Date().toISOString(),
     schema: GROWN_SCHEMA,
   };
-  await commitEntry(partialDir, manifest);
+  await commitEntry(partialDir, manifest, options.postgresUrl);
   return manifest;
 }
 
@@ -143,6 +144,11 @@ export async function startGrownServer(options: GrownOptions): Promise<GrownFixt
   };
   const started = performance.now();
   const key = await cacheKey(shape);
+  // Another bench growing the same entry: wait for it rather than grow it twice into one database.
+  for (let pid = await liveGrower(shape, key); pid !== undefined; pid = await liveGrower(shape, key)) {
+    log(`waiting for process ${pid}, which is growing this database`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
   const cached = await readEntry(shape, key, options.postgresUrl);
   const manifest = cached ?? (await grow(shape, key, options));
   const copy = await copyEntry(shape, key, options.postgresUrl);
