@@ -197,6 +197,12 @@ export const dialogStore = {
       .executeTakeFirst();
   },
 
+  /**
+   * The first message sent at or after `at`, by its time: one step down the `(dialog_id, created_at)` index,
+   * whatever the length of the dialog's history (ordered by seq, it read every message since `at`, or before
+   * it). Times follow seqs unless a clock went backwards; then this is the earliest-stamped such message
+   * (of two stamped in the same millisecond, either).
+   */
   async firstMessageAtOrAfter(tx: TenantTx, tenantId: string, dialogId: string, at: number) {
     return tx
       .selectFrom('messages')
@@ -204,7 +210,7 @@ export const dialogStore = {
       .where('tenant_id', '=', tenantId)
       .where('dialog_id', '=', dialogId)
       .where('created_at', '>=', at)
-      .orderBy('seq', 'asc')
+      .orderBy('created_at', 'asc')
       .limit(1)
       .executeTakeFirst();
   },

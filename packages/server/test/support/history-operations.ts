@@ -135,6 +135,21 @@ export const historyOperations: { name: string; run: (m: Moment) => Promise<unkn
       must(m.server, `/v1/dialogs/${m.scene.dialogs.group}/messages?after=20`, bearer(m.scene.bob.token)),
   },
   {
+    // The moment of a message near the newest: the page starts at it, after the whole grown history.
+    name: 'history: jump to a date',
+    run: async (m) => {
+      const group = m.scene.dialogs.group;
+      const around = await must(
+        m.server,
+        `/v1/dialogs/${group}/messages?around=${m.around}`,
+        bearer(m.scene.bob.token),
+      );
+      const { messages } = around.json<{ messages: { id: string; createdAt: string }[] }>();
+      const at = messages.find((message) => message.id === m.around)?.createdAt ?? '';
+      return must(m.server, `/v1/dialogs/${group}/messages?at=${at}`, bearer(m.scene.bob.token));
+    },
+  },
+  {
     name: 'history: around a message',
     run: (m) =>
       must(

@@ -124,7 +124,13 @@ export async function sqlitePlan(statement: CompiledQuery, run: RunInTransaction
  * they ever sent or hid), nor `dialog_id` alone on messages (the whole dialog's history).
  */
 export const boundingKeys: Readonly<Record<string, readonly (readonly string[])[]>> = {
-  messages: [['id'], ['tenant_id', 'sender_id', 'client_id'], ['dialog_id', 'seq']],
+  // A stretch of a dialog by seq, or by time (jump to a date: the first message at or after a moment).
+  messages: [
+    ['id'],
+    ['tenant_id', 'sender_id', 'client_id'],
+    ['dialog_id', 'seq'],
+    ['dialog_id', 'created_at'],
+  ],
   dialog_events: [['dialog_id', 'seq']],
   message_reactions: [['message_id']],
   hidden_messages: [['message_id']],
