@@ -26,7 +26,11 @@ interface ServerRun {
   storage: BenchStorage;
   tls: boolean;
   messages: number;
-  /** The idle scenario runs on the first server of each storage and TLS mode, before any load. */
+  /**
+   * A server of its own for the idle scenario (fresh database, nothing else measured on it): opening and
+   * closing 10,000 TLS sockets leaves the process's C heap fragmented (glibc's malloc slow path was a fifth
+   * of a later profile), which would weigh on every scenario measured after it on the same server.
+   */
   idle: boolean;
   /** PostgreSQL and Redis when local, in a PostgreSQL run. */
   database: DatabaseProcesses | undefined;
@@ -158,9 +162,8 @@ async function measureServer(
   try {
     await keepSessionsAlive(context.http, context.fixture.users[0]?.token ?? '');
     Object.assign(figures, await quietCheck(server));
-    if (run.idle && options.scenarios.includes('idle'))
-      Object.assign(figures, await idleScenario(context, meter, storagePrefix(run)));
-    for (const scenario of rateScenarios) {
+    if (run.idle) Object.assign(figures, await idleScenario(context, meter, storagePrefix(run)));
+    for (const scenario of run.idle ? [] : rateScenarios) {
       if (!options.scenarios.includes(scenario) || (scenario === 'group' && !context.fixture.group)) continue;
       const known = memory.found.get(scenario);
       const start = { rate: known ?? options.startRates[scenario], informed: known !== undefined };
@@ -190,8 +193,14 @@ async function benchStorage(storage: BenchStorage, memory: StorageMemory): Promi
   for (const tls of options.tls.map((mode) => mode === 'on')) {
     const referenceRates = new Map<RateScenario, number>();
     const measured = [];
-    for (const [index, messages] of sizes.entries()) {
-      const run = { storage, tls, messages, idle: index === 0, database };
+    if (options.scenarios.includes('idle'))
+      Object.assign(
+        figures,
+        (await measureServer({ storage, tls, messages: 0, idle: true, database }, memory, referenceRates))
+          .figures,
+      );
+    for (const messages of sizes) {
+      const run = { storage, tls, messages, idle: false, database };
       const { figures: own, outcomes } = await measureServer(run, memory, referenceRates);
       Object.assign(figures, own);
       measured.push(outcomes);
