@@ -31,7 +31,7 @@ export class Http {
     });
   }
 
-  async call<T>(path: string, init: HttpCall): Promise<T> {
+  async call<T>(path: string, init: HttpCall = {}): Promise<T> {
     const { statusCode, text } = await this.#send(path, init);
     if (statusCode >= 300) throw new Error(`${path}: ${statusCode} ${text}`);
     return (text === '' ? undefined : JSON.parse(text)) as T;
