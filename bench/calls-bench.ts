@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import { Http } from './realtime-bench.js';
-import { LeanSocket, mapLimited } from './realtime-client.js';
+import { closeAll, LeanSocket, mapLimited } from './realtime-client.js';
 import { percentile } from './realtime-load.js';
 import { runOnStorages } from './storage-runs.js';
 import { type BenchStorage, cpuPercent, type ProcessSample, ServerProcess } from './server-process.js';
@@ -114,17 +113,6 @@ async function createUsers(server: ServerProcess, http: Http, count: number): Pr
       });
       return { userId, token: await signIn(email, 'profile chat calls') };
     },
-  );
-}
-
-async function closeAll(sockets: readonly LeanSocket[]): Promise<void> {
-  await Promise.all(
-    sockets.map(async (socket) => {
-      if (socket.ws.readyState === socket.ws.CLOSED) return;
-      const closed = once(socket.ws, 'close');
-      socket.close();
-      await closed;
-    }),
   );
 }
 

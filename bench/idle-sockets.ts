@@ -1,5 +1,6 @@
 import type { CpuMeter } from './cpu-meter.js';
-import { type ServerContext, closeAll, connectAll } from './realtime-scenarios.js';
+import { closeAll } from './realtime-client.js';
+import { type ServerContext, connectAll } from './realtime-scenarios.js';
 
 const MiB = 2 ** 20;
 const round = (value: number, digits = 1): number => Math.round(value * 10 ** digits) / 10 ** digits;

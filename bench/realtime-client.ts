@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import WebSocket, { type ClientOptions } from 'ws';
 
@@ -164,4 +165,16 @@ export async function mapLimited<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return results;
+}
+
+/** Closes every socket still open and waits until each has closed. */
+export async function closeAll(sockets: readonly LeanSocket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(async (socket) => {
+      if (socket.ws.readyState === socket.ws.CLOSED) return;
+      const closed = once(socket.ws, 'close');
+      socket.close();
+      await closed;
+    }),
+  );
 }

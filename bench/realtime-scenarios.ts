@@ -1,9 +1,8 @@
-import { once } from 'node:events';
 import type { Http } from './bench-http.js';
 import type { GrownFixture } from './grown-database.js';
 import type { OpenLoopWorkload } from './open-loop.js';
 import type { RateScenario, RealtimeOptions } from './realtime-options.js';
-import { LeanSocket, mapLimited } from './realtime-client.js';
+import { closeAll, LeanSocket, mapLimited } from './realtime-client.js';
 import { MessagingWorkload, sendMessages } from './realtime-load.js';
 import { caughtUpPosition, ResumeWorkload } from './resume-workload.js';
 import { RestReadWorkload } from './rest-read-workload.js';
@@ -39,17 +38,6 @@ export function connectAll(context: ServerContext, userIndices: readonly number[
   const { server, users } = context.fixture;
   return mapLimited(userIndices, CONNECT_CONCURRENCY, (index) =>
     LeanSocket.connect(server.url, server.ca, users[index]?.token ?? ''),
-  );
-}
-
-export async function closeAll(sockets: readonly LeanSocket[]): Promise<void> {
-  await Promise.all(
-    sockets.map(async (socket) => {
-      if (socket.ws.readyState === socket.ws.CLOSED) return;
-      const closed = once(socket.ws, 'close');
-      socket.close();
-      await closed;
-    }),
   );
 }
 
