@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../app-error.ts';
 import { principalOf } from '../../http/auth-hook.ts';
 import { requestContext } from '../../http/request-context.ts';
@@ -33,6 +34,10 @@ export function mfaRoutes(deps: {
     if (principal.userId === null)
       throw new AppError('forbidden', 'This endpoint is for users, not API clients.');
     return { userId: principal.userId, sessionId: principal.sessionId };
+  };
+  /** A security notice to the account's owner, in the background: a hijacked session is seen. */
+  const notifyMfaChanged = (request: FastifyRequest, tenantId: string, userId: string) => {
+    deps.emailFlows.notify(tenantId, userId, 'mfa_changed', requestContext(request));
   };
   return [
     {
@@ -76,13 +81,7 @@ export function mfaRoutes(deps: {
           code,
           requestContext(request),
         );
-        // A security notice, in the background: someone who took over a session is seen by the owner.
-        deps.emailFlows.notify(
-          principal.tenantId,
-          actorOf(principal).userId,
-          'mfa_changed',
-          requestContext(request),
-        );
+        notifyMfaChanged(request, principal.tenantId, actorOf(principal).userId);
         return reply.header('cache-control', 'no-store').send({ recoveryCodes });
       },
     },
@@ -101,12 +100,7 @@ export function mfaRoutes(deps: {
           disableBody.parse(request.body),
           requestContext(request),
         );
-        deps.emailFlows.notify(
-          principal.tenantId,
-          actorOf(principal).userId,
-          'mfa_changed',
-          requestContext(request),
-        );
+        notifyMfaChanged(request, principal.tenantId, actorOf(principal).userId);
         return reply.code(204).send();
       },
     },
@@ -126,7 +120,7 @@ export function mfaRoutes(deps: {
           userId,
           requestContext(request),
         );
-        deps.emailFlows.notify(principal.tenantId, userId, 'mfa_changed', requestContext(request));
+        notifyMfaChanged(request, principal.tenantId, userId);
         return reply.code(204).send();
       },
     },
