@@ -217,7 +217,8 @@ export function createSendBatch(deps: SendBatchDeps) {
     requests: readonly SendRequest[],
   ): Promise<BatchOutcome<SendResult>[]> {
     const outcomes: BatchOutcome<SendResult>[] = [];
-    const hints: { dialogId: string; seq: number; memberIds: string[] }[] = [];
+    /** Per dialog, the lowest and highest seq this batch stored or re-announced, and who hears of it. */
+    const hints = new Map<string, { from: number; seq: number; memberIds: string[] }>();
     const runs = new Map<string, CommittedRun & { broken?: boolean }>();
     await storage.withTenant(tenantId, async (tx) => {
       const batch = await openSendBatch(
@@ -231,7 +232,10 @@ export function createSendBatch(deps: SendBatchDeps) {
         outcomes[position] = outcome;
         if (!outcome.ok) continue;
         const { dialogId } = request;
-        hints.push({ dialogId, seq: outcome.value.message.seq, memberIds: batch.memberIds(dialogId) });
+        const { seq } = outcome.value.message;
+        const hint = hints.get(dialogId);
+        if (!hint) hints.set(dialogId, { from: seq, seq, memberIds: batch.memberIds(dialogId) });
+        else [hint.from, hint.seq] = [Math.min(hint.from, seq), Math.max(hint.seq, seq)];
         if (committed && !outcome.value.duplicate) draftRun(runs, outcome.value.message);
       }
       await batch.finish();
@@ -242,7 +246,7 @@ export function createSendBatch(deps: SendBatchDeps) {
     // knows no position in the dialog reads from the first on. A retried send announces again, in case the
     // first announcement was lost with its process.
     await Promise.all(
-      [...hintsByDialog(hints)].map(([dialogId, { from, seq, memberIds }]) =>
+      [...hints].map(([dialogId, { from, seq, memberIds }]) =>
         fanout.published(tenantId, memberIds, { kind: 'seq', dialogId, seq, from }),
       ),
     );
@@ -272,18 +276,4 @@ function draftRun(runs: Map<string, CommittedRun & { broken?: boolean }>, messag
     messageSeq: message.seq,
   });
   run.upTo = message.seq;
-}
-
-/** One announcement per dialog: the lowest and highest sequence numbers, to the dialog's members. */
-function hintsByDialog(hints: readonly { dialogId: string; seq: number; memberIds: string[] }[]) {
-  const byDialog = new Map<string, { from: number; seq: number; memberIds: string[] }>();
-  for (const { dialogId, seq, memberIds } of hints) {
-    const known = byDialog.get(dialogId);
-    if (!known) byDialog.set(dialogId, { from: seq, seq, memberIds });
-    else {
-      known.from = Math.min(known.from, seq);
-      known.seq = Math.max(known.seq, seq);
-    }
-  }
-  return byDialog;
 }
