@@ -11,6 +11,7 @@ import { attachmentsMigration } from './migrations/0008-attachments.ts';
 import { callsMigration } from './migrations/0011-calls.ts';
 import { callPolicyMigration } from './migrations/0012-call-policy.ts';
 import { historyCostMigration } from './migrations/0013-history-cost.ts';
+import { searchMergeMigration } from './migrations/0014-search-merge.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -32,6 +33,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0011-calls': callsMigration,
   '0012-call-policy': callPolicyMigration,
   '0013-history-cost': historyCostMigration,
+  '0014-search-merge': searchMergeMigration,
 };
 
 /** Every migration, in the order they run. */

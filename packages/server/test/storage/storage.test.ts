@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { migrateToLatest } from '../../src/storage/migrator.ts';
 import { migrationNames } from '../../src/storage/migrator.ts';
+import { SEARCH_AUTOMERGE } from '../../src/storage/migrations/0014-search-merge.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
 
 describeEachDialect('storage', (dialect) => {
@@ -102,6 +103,16 @@ describeEachDialect('storage', (dialect) => {
       expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
       expect(await pragma('synchronous')).toEqual({ synchronous: 2 }); // 2 = FULL
       expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
+    },
+  );
+  it.runIf(dialect === 'sqlite')(
+    'merges the message index 16 segments at a time (FTS5 default: 4)',
+    async () => {
+      // The setting lives in the FTS5 table's own config; 4-way merges stalled commits on a grown index.
+      const { rows } = await sql<{ v: number }>`select v from message_search_fts_config
+      where k = 'automerge'`.execute(storage.kysely);
+      expect(rows).toEqual([{ v: SEARCH_AUTOMERGE }]);
+      expect(SEARCH_AUTOMERGE).toBe(16);
     },
   );
 });
