@@ -92,6 +92,7 @@ export function attachmentRoutes(deps: { attachments: AttachmentService }): Rout
     {
       method: 'POST',
       url: '/v1/attachments',
+      operationId: 'uploadAttachment',
       summary:
         'Upload a file: the body is its raw bytes (any content type), the name in ?name=. The type is sniffed from the bytes; over the tenant’s maxAttachmentBytes answers 413 attachment_too_large and keeps nothing.',
       tags: ['attachments'],
@@ -124,6 +125,7 @@ export function attachmentRoutes(deps: { attachments: AttachmentService }): Rout
     {
       method: 'GET',
       url: '/v1/attachments/:attachmentId',
+      operationId: 'downloadAttachment',
       summary:
         'Download an attachment (its uploader, or a member of a dialog where a visible message shares it). Served as its sniffed type, inline only for media; a single Range (bytes=a-b, a-, -n) answers 206, an unsatisfiable one 416; several ranges answer the whole file (200).',
       tags: ['attachments'],
@@ -143,6 +145,7 @@ export function attachmentRoutes(deps: { attachments: AttachmentService }): Rout
     {
       method: 'DELETE',
       url: '/v1/attachments/:attachmentId',
+      operationId: 'removeAttachment',
       summary:
         'Remove an attachment you uploaded, for everyone: its content and key are erased, every later download is 404, and messages that shared it show { id, removed: true }. Anyone else’s attachment, or one already removed, is 404.',
       tags: ['attachments'],

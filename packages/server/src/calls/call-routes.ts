@@ -18,6 +18,7 @@ export function callRoutes(deps: { callHistory: CallHistoryService }): RouteDecl
     {
       method: 'GET',
       url: '/v1/calls',
+      operationId: 'listCalls',
       summary: 'Your calls, newest first: participants, media, times, outcome and duration.',
       tags: ['calls'],
       access,
@@ -30,6 +31,7 @@ export function callRoutes(deps: { callHistory: CallHistoryService }): RouteDecl
     {
       method: 'GET',
       url: '/v1/dialogs/:dialogId/calls',
+      operationId: 'listDialogCalls',
       summary: 'The calls made in a dialog you are a member of, newest first.',
       tags: ['calls'],
       access,

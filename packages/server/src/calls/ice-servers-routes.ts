@@ -10,6 +10,7 @@ export function iceServersRoutes(deps: { iceServers: IceServerService }): RouteD
     {
       method: 'GET',
       url: '/v1/calls/ice-servers',
+      operationId: 'getIceServers',
       summary:
         'STUN and TURN servers for RTCPeerConnection, with TURN credentials for the caller that expire after the configured lifetime.',
       tags: ['calls'],

@@ -21,6 +21,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/livez',
+      operationId: 'getLiveness',
       summary: 'Liveness: the process is up and serving.',
       tags: ['operations'],
       access: publicAccess,
@@ -30,6 +31,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/readyz',
+      operationId: 'getReadiness',
       summary: 'Readiness: 503 when the database (or Redis, when configured) cannot answer.',
       tags: ['operations'],
       access: publicAccess,
@@ -44,6 +46,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/version',
+      operationId: 'getVersion',
       summary: 'Product and API version. The runtime version is for administrators only (/v1/admin/server).',
       tags: ['operations'],
       access: publicAccess,
@@ -53,6 +56,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/v1/admin/server',
+      operationId: 'getServerInfo',
       summary: 'Product, API and runtime (Node.js) versions, for a tenant administrator.',
       tags: ['operations'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.manage' },
@@ -62,6 +66,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/openapi.json',
+      operationId: 'getOpenApiDocument',
       summary: 'This API as an OpenAPI 3 document, generated from the route declarations.',
       tags: ['operations'],
       access: publicAccess,
@@ -70,6 +75,7 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
     {
       method: 'GET',
       url: '/.well-known/security.txt',
+      operationId: 'getSecurityTxt',
       summary: 'Security contact per RFC 9116.',
       tags: ['operations'],
       access: publicAccess,

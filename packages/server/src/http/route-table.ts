@@ -16,10 +16,26 @@ export interface RouteSchema {
   response?: Record<number, ZodType>;
 }
 
+/**
+ * What the OpenAPI document shows of a route that checks or builds its bodies itself (the OAuth endpoints answer
+ * in RFC 6749's shapes, not through Fastify's schemas): documented, never used to validate or serialise.
+ */
+export interface RouteDocumentation {
+  /** The request body the handler parses itself. */
+  body?: ZodType;
+  /** Answers by status, each with its description and body (none: an empty answer). */
+  responses?: Record<number, { description: string; schema?: ZodType }>;
+}
+
 /** A route, declared once: the same declaration registers it, documents it and drives the refusal tests. */
 export interface RouteDeclaration {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
+  /**
+   * The operation's name in `/openapi.json`: camelCase, unique, and stable (generated clients name their methods
+   * and types after it, so renaming one breaks them).
+   */
+  operationId: string;
   summary: string;
   tags: string[];
   access: RouteAccess;
@@ -34,6 +50,7 @@ export interface RouteDeclaration {
    * enforces its own (attachment uploads).
    */
   streamsBody?: boolean;
+  documentation?: RouteDocumentation;
   handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
@@ -52,6 +69,7 @@ export function registerRoutes(fastify: FastifyInstance, routes: readonly RouteD
       url: route.url,
       config: { access: route.access, ...(route.streamsBody ? { streamsBody: true } : {}) },
       schema: {
+        operationId: route.operationId,
         summary: route.summary,
         tags: route.tags,
         ...(route.produces ? { produces: [route.produces] } : {}),

@@ -88,6 +88,7 @@ export function adminRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/users',
+      operationId: 'createUser',
       summary: 'Create a user with an initial password and roles.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
@@ -129,6 +130,7 @@ export function adminRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/users',
+      operationId: 'listUsers',
       summary:
         'Look a user up by exact e-mail address (through the blind index; no listing, no partial match).',
       tags: ['admin'],
@@ -150,6 +152,7 @@ export function adminRoutes(deps: {
     {
       method: 'PATCH',
       url: '/v1/users/:userId',
+      operationId: 'setUserStatus',
       summary: 'Deactivate (signs out every device) or reactivate a user.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
@@ -172,6 +175,7 @@ export function adminRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/invites',
+      operationId: 'createInvite',
       summary: 'Invite one e-mail address (invite-only tenants); the token is shown once.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.manage' },
@@ -201,6 +205,7 @@ export function adminRoutes(deps: {
     {
       method: 'PUT',
       url: '/v1/users/:userId/roles',
+      operationId: 'setUserRoles',
       summary: 'Replace a user’s roles.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'roles.manage' },
@@ -222,6 +227,7 @@ export function adminRoutes(deps: {
     {
       method: 'PUT',
       url: '/v1/roles/:name',
+      operationId: 'defineRole',
       summary: 'Define a custom role as a set of permissions.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'roles.manage' },
@@ -246,6 +252,7 @@ export function adminRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/tenant/settings',
+      operationId: 'getTenantSettings',
       summary: 'Signup mode, password policy and token lifetimes of the caller’s tenant.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.read' },
@@ -255,6 +262,7 @@ export function adminRoutes(deps: {
     {
       method: 'PATCH',
       url: '/v1/tenant/settings',
+      operationId: 'updateTenantSettings',
       summary: 'Change the signup mode, password policy (partial) or token lifetimes.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'tenant.manage' },
@@ -272,6 +280,7 @@ export function adminRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/clients',
+      operationId: 'createClient',
       summary:
         'Create an OAuth client for the tenant’s own servers (client_credentials); the secret is shown once.',
       tags: ['admin'],

@@ -25,6 +25,7 @@ export function meRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/me',
+      operationId: 'getMe',
       summary: 'The signed-in user’s profile.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.read' },
@@ -37,6 +38,7 @@ export function meRoutes(deps: {
     {
       method: 'PATCH',
       url: '/v1/me',
+      operationId: 'updateMe',
       summary: 'Update display name, phone, avatar or custom data.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
@@ -54,6 +56,7 @@ export function meRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/me/sessions',
+      operationId: 'listMySessions',
       summary: 'Signed-in devices.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'sessions.manage' },
@@ -77,6 +80,7 @@ export function meRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/me/sessions',
+      operationId: 'endMySessions',
       summary: 'Sign out every device (or every other device with ?others=true).',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'sessions.manage' },
@@ -94,6 +98,7 @@ export function meRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/me/sessions/:sessionId',
+      operationId: 'endMySession',
       summary: 'Sign out one device.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'sessions.manage' },
@@ -112,6 +117,7 @@ export function meRoutes(deps: {
     {
       method: 'PUT',
       url: '/v1/me/password',
+      operationId: 'changeMyPassword',
       summary: 'Change the password; every other session ends.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },

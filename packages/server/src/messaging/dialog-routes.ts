@@ -21,6 +21,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'POST',
       url: '/v1/dialogs',
+      operationId: 'createDialog',
       summary: 'Create a dialog (a private dialog with the same person answers the existing one).',
       tags: ['dialogs'],
       access: write,
@@ -35,6 +36,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'GET',
       url: '/v1/dialogs',
+      operationId: 'listDialogs',
       summary: 'The caller’s dialogs by last activity, with last message and unread count.',
       tags: ['dialogs'],
       access: read,
@@ -55,6 +57,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'GET',
       url: '/v1/dialogs/:dialogId',
+      operationId: 'getDialog',
       summary: 'One dialog.',
       tags: ['dialogs'],
       access: read,
@@ -67,6 +70,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'PATCH',
       url: '/v1/dialogs/:dialogId',
+      operationId: 'updateDialog',
       summary:
         'Rename, describe, change photo or custom data (owner/admin); mute or pin (anyone, for themselves).',
       tags: ['dialogs'],
@@ -85,6 +89,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'DELETE',
       url: '/v1/dialogs/:dialogId',
+      operationId: 'deleteDialog',
       summary:
         'mode=clear deletes the history for me, mode=leave leaves, mode=everyone deletes the dialog (owner).',
       tags: ['dialogs'],
@@ -103,6 +108,7 @@ export function dialogRoutes(deps: { dialogs: DialogService }): RouteDeclaration
     {
       method: 'POST',
       url: '/v1/dialogs/:dialogId/members/me',
+      operationId: 'joinDialog',
       summary: 'Join a public dialog.',
       tags: ['dialogs'],
       access: write,

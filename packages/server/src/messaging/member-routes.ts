@@ -13,6 +13,7 @@ export function memberRoutes(deps: { members: DialogMemberService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/dialogs/:dialogId/members',
+      operationId: 'addDialogMembers',
       summary: 'Add members (owner/admin), up to the tenant’s group size limit.',
       tags: ['dialogs'],
       access: write,
@@ -30,6 +31,7 @@ export function memberRoutes(deps: { members: DialogMemberService }): RouteDecla
     {
       method: 'DELETE',
       url: '/v1/dialogs/:dialogId/members/:userId',
+      operationId: 'removeDialogMember',
       summary: 'Remove a member (owner/admin; only the owner removes admins).',
       tags: ['dialogs'],
       access: write,
@@ -44,6 +46,7 @@ export function memberRoutes(deps: { members: DialogMemberService }): RouteDecla
     {
       method: 'PATCH',
       url: '/v1/dialogs/:dialogId/members/:userId',
+      operationId: 'updateDialogMember',
       summary: 'Make a member an admin or a plain member again (owner only).',
       tags: ['dialogs'],
       access: write,

@@ -48,6 +48,7 @@ export function messageRoutes(deps: {
   ): RouteDeclaration => ({
     method,
     url: '/v1/dialogs/:dialogId/messages/:messageId/reactions/:emoji',
+    operationId: `${op}Reaction`,
     summary,
     tags: ['messages'],
     access: send,
@@ -63,6 +64,7 @@ export function messageRoutes(deps: {
   const receiptRoute = (kind: 'read' | 'delivered', summary: string): RouteDeclaration => ({
     method: 'POST',
     url: `/v1/dialogs/:dialogId/${kind}`,
+    operationId: kind === 'read' ? 'markRead' : 'markDelivered',
     summary,
     tags: ['messages'],
     access: read,
@@ -81,6 +83,7 @@ export function messageRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/dialogs/:dialogId/messages',
+      operationId: 'listMessages',
       summary:
         'History, oldest first within the page: newest page by default; before=SEQ older, after=SEQ newer, ' +
         'around=MESSAGE_ID the context of a message, at=ISO_TIME jump to a date.',
@@ -103,6 +106,7 @@ export function messageRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/dialogs/:dialogId/messages',
+      operationId: 'sendMessage',
       summary:
         'Send a message; answers after commit. A retry with the same clientId answers the same message (200).',
       tags: ['messages'],
@@ -126,6 +130,7 @@ export function messageRoutes(deps: {
     {
       method: 'PATCH',
       url: '/v1/dialogs/:dialogId/messages/:messageId',
+      operationId: 'editMessage',
       summary: 'Edit your message’s text (flagged with the edit time; a sequenced event for every member).',
       tags: ['messages'],
       access: send,
@@ -144,6 +149,7 @@ export function messageRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/dialogs/:dialogId/messages/:messageId',
+      operationId: 'deleteMessage',
       summary:
         'for=everyone deletes the message for all (sender, or group owner/admin); for=me hides it for you.',
       tags: ['messages'],
@@ -167,6 +173,7 @@ export function messageRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/dialogs/:dialogId/receipts',
+      operationId: 'listReceipts',
       summary: 'Each member’s delivered and read positions (“seen by”).',
       tags: ['messages'],
       access: read,

@@ -18,6 +18,7 @@ export function presenceRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/users/:userId/presence',
+      operationId: 'getUserPresence',
       summary: 'A user’s presence and last activity, if their privacy setting lets you see it (else 404).',
       tags: ['presence'],
       access: { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' },
@@ -33,6 +34,7 @@ export function presenceRoutes(deps: {
     {
       method: 'PUT',
       url: '/v1/me/presence-visibility',
+      operationId: 'setPresenceVisibility',
       summary: 'Who sees your presence: everyone in the tenant, contacts (a shared dialog) or nobody.',
       tags: ['presence'],
       access: profile,
@@ -49,6 +51,7 @@ export function presenceRoutes(deps: {
     {
       method: 'GET',
       url: '/v1/me/blocks',
+      operationId: 'listBlocks',
       summary: 'The users you blocked.',
       tags: ['presence'],
       access: profile,
@@ -63,6 +66,7 @@ export function presenceRoutes(deps: {
     {
       method: 'PUT',
       url: '/v1/me/blocks/:userId',
+      operationId: 'blockUser',
       summary:
         'Block a user: no private messages or typing between you, and neither sees the other’s presence.',
       tags: ['presence'],
@@ -77,6 +81,7 @@ export function presenceRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/me/blocks/:userId',
+      operationId: 'unblockUser',
       summary: 'Unblock a user.',
       tags: ['presence'],
       access: profile,

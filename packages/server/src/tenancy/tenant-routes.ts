@@ -13,6 +13,7 @@ export function tenantRoutes(deps: { accounts: AccountService }): RouteDeclarati
     {
       method: 'POST',
       url: '/v1/tenants/:tenantId/setup',
+      operationId: 'setUpTenantOwner',
       summary: 'Create the first owner with the one-time setup token from `parley tenant create`.',
       tags: ['tenants'],
       access: { kind: 'public' },
@@ -32,6 +33,7 @@ export function tenantRoutes(deps: { accounts: AccountService }): RouteDeclarati
     {
       method: 'POST',
       url: '/v1/tenants/:tenantId/signup',
+      operationId: 'signUp',
       summary: 'Self-service sign-up (only when the tenant’s signup mode is open).',
       tags: ['tenants'],
       access: { kind: 'public' },

@@ -62,6 +62,7 @@ export function sdkPageRoutes(sdk: string, pageScript: string): RouteDeclaration
   const serve = (url: string, type: string, body: string): RouteDeclaration => ({
     method: 'GET',
     url,
+    operationId: `getTestAsset${url.replace(/\W/g, '')}`,
     summary: 'Browser SDK test asset',
     tags: ['test'],
     access,

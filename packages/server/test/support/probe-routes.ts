@@ -25,6 +25,7 @@ export function probeRoutes(): { routes: RouteDeclaration[]; control: ProbeRoute
     {
       method: 'POST',
       url: '/test/echo',
+      operationId: 'testEcho',
       summary: 'Echo a JSON body',
       tags: ['test'],
       access,
@@ -34,6 +35,7 @@ export function probeRoutes(): { routes: RouteDeclaration[]; control: ProbeRoute
     {
       method: 'GET',
       url: '/test/crash',
+      operationId: 'testCrash',
       summary: 'Throw an unexpected error',
       tags: ['test'],
       access,
@@ -42,6 +44,7 @@ export function probeRoutes(): { routes: RouteDeclaration[]; control: ProbeRoute
     {
       method: 'GET',
       url: '/test/slow',
+      operationId: 'testSlow',
       summary: 'Answer when the test says so',
       tags: ['test'],
       access,

@@ -28,6 +28,7 @@ export function auditRoutes(deps: { audit: AuditLog; storage: Storage }): RouteD
     {
       method: 'GET',
       url: '/v1/audit',
+      operationId: 'listAuditEntries',
       summary:
         'Filter the tenant’s audit log; cursor pagination, or the whole selection as JSONL (format=jsonl).',
       tags: ['compliance'],

@@ -29,6 +29,7 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/tenants/:tenantId/password-reset',
+      operationId: 'requestPasswordReset',
       summary:
         'Mail a password-reset link. Answers 202 at once, whether or not the address has an account; the work happens in the background.',
       tags: ['account'],
@@ -44,6 +45,7 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/password-reset/confirm',
+      operationId: 'confirmPasswordReset',
       summary: 'Set a new password with a mailed reset token; every session of the account ends.',
       tags: ['account'],
       access: { kind: 'public' },
@@ -57,6 +59,7 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/me/email/verification',
+      operationId: 'requestEmailVerification',
       summary: 'Mail a link that confirms the signed-in user’s e-mail address.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
@@ -75,6 +78,7 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'POST',
       url: '/v1/email/verify',
+      operationId: 'verifyEmail',
       summary: 'Confirm an e-mail address with a mailed verification token.',
       tags: ['account'],
       access: { kind: 'public' },
@@ -88,6 +92,7 @@ export function emailRoutes(deps: { emailFlows: EmailFlowsService }): RouteDecla
     {
       method: 'GET',
       url: '/v1/admin/outbox',
+      operationId: 'listOutbox',
       summary:
         'The embedded mail outbox (mail kept when no SMTP relay is configured), newest first. Owners only: it holds password-reset links.',
       tags: ['admin'],

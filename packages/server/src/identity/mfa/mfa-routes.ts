@@ -43,6 +43,7 @@ export function mfaRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/me/mfa/totp',
+      operationId: 'enrollTotp',
       summary: 'Start TOTP enrolment: the otpauth:// URI and its QR code. MFA is on only after confirming.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
@@ -68,6 +69,7 @@ export function mfaRoutes(deps: {
     {
       method: 'POST',
       url: '/v1/me/mfa/totp/confirm',
+      operationId: 'confirmTotp',
       summary: 'Confirm TOTP enrolment with a code; answers ten single-use recovery codes, shown only once.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
@@ -88,6 +90,7 @@ export function mfaRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/me/mfa/totp',
+      operationId: 'disableTotp',
       summary: 'Turn TOTP off with the password and a code (or a recovery code); other sessions end.',
       tags: ['account'],
       access: { kind: 'authenticated', scope: 'profile', permission: 'profile.update' },
@@ -107,6 +110,7 @@ export function mfaRoutes(deps: {
     {
       method: 'DELETE',
       url: '/v1/users/:userId/mfa',
+      operationId: 'resetUserMfa',
       summary: "Reset a user's MFA (lost device): TOTP and recovery codes are cleared, their sessions end.",
       tags: ['users'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'mfa.reset' },

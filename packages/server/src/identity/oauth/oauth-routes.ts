@@ -115,6 +115,7 @@ export function oauthRoutes(deps: {
     {
       method: 'POST',
       url: '/oauth/token',
+      operationId: 'requestToken',
       summary: 'OAuth 2.0 token endpoint: password, refresh_token, client_credentials and the MFA step.',
       tags: ['oauth'],
       access: { kind: 'public' },
@@ -201,6 +202,7 @@ export function oauthRoutes(deps: {
     {
       method: 'POST',
       url: '/oauth/revoke',
+      operationId: 'revokeToken',
       summary: 'RFC 7009 token revocation: ends the session behind an access or refresh token.',
       tags: ['oauth'],
       access: { kind: 'public' },
@@ -216,6 +218,7 @@ export function oauthRoutes(deps: {
     {
       method: 'POST',
       url: '/oauth/introspect',
+      operationId: 'introspectToken',
       summary: "RFC 7662 token introspection, for the tenant's own servers (scope admin).",
       tags: ['oauth'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.read' },

@@ -10,6 +10,7 @@ export function searchRoutes(deps: { search: SearchService }): RouteDeclaration[
     {
       method: 'GET',
       url: '/v1/search/messages',
+      operationId: 'searchMessages',
       summary:
         'Whole-word and prefix (`caf*`) search in the caller’s dialogs (or one): ranked, with snippet and highlights.',
       tags: ['search'],
