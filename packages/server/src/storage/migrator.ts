@@ -12,6 +12,7 @@ import { callsMigration } from './migrations/0011-calls.ts';
 import { callPolicyMigration } from './migrations/0012-call-policy.ts';
 import { historyCostMigration } from './migrations/0013-history-cost.ts';
 import { searchMergeMigration } from './migrations/0014-search-merge.ts';
+import { jobsMigration } from './migrations/0016-jobs.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -34,6 +35,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0012-call-policy': callPolicyMigration,
   '0013-history-cost': historyCostMigration,
   '0014-search-merge': searchMergeMigration,
+  '0016-jobs': jobsMigration,
 };
 
 /** Every migration, in the order they run. */

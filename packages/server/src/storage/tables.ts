@@ -36,6 +36,9 @@ export interface Database {
   attachment_chunks: AttachmentChunksTable;
   attachment_shares: AttachmentSharesTable;
   parley_meta: { key: string; value: string };
+  job_leases: JobLeasesTable;
+  scheduled_tasks: ScheduledTasksTable;
+  jobs: JobsTable;
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
@@ -463,6 +466,7 @@ export const tenantOwnedTables = [
   'dialog_members',
   'dialogs',
   'hidden_messages',
+  'jobs',
   'mail_outbox',
   'message_reactions',
   'message_search',
@@ -481,3 +485,52 @@ export const tenantOwnedTables = [
   'user_tokens',
   'users',
 ] as const satisfies readonly (keyof Database)[];
+
+/** A cluster-wide lease; `token` is the fencing token, one higher at every acquisition. */
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  token: number;
+  expires_at: number;
+}
+
+export type ScheduledTaskOutcome = 'succeeded' | 'failed';
+
+export interface ScheduledTasksTable {
+  name: string;
+  /** The cron expression `next_run_at` was computed from; a changed expression recomputes it. */
+  cron: string;
+  next_run_at: number;
+  last_started_at: number | null;
+  last_finished_at: number | null;
+  last_outcome: ScheduledTaskOutcome | null;
+  last_error_code: string | null;
+}
+
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** A durable background job (jobs/job-store.ts). Payload and progress hold ids only, never personal data. */
+export interface JobsTable {
+  id: string;
+  /** Null for a system job. */
+  tenant_id: string | null;
+  kind: string;
+  state: JobState;
+  /** JSON. */
+  payload: string;
+  /** JSON checkpoint a resumed run starts from. */
+  progress: string | null;
+  attempts: number;
+  max_attempts: number;
+  run_after: number;
+  /** The node holding the claim while running; with `attempts` it names one claim. */
+  locked_by: string | null;
+  locked_until: number | null;
+  cancel_requested: number;
+  error_code: string | null;
+  error_message: string | null;
+  requested_by: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
