@@ -150,11 +150,14 @@ export class ServerProcess {
     });
     this.#child = child;
     const listening = new Promise<void>((resolveListening, reject) => {
+      let listened = false;
       const onData = (chunk: Buffer) => {
         this.#output += chunk.toString();
+        if (listened) return;
         const url = /Parley is listening on (https?:\/\/[^ ]+) /.exec(this.#output)?.[1];
         const cert = /TLS: self-signed certificate (\S+)/.exec(this.#output)?.[1];
         if (url !== undefined && (!tls || cert !== undefined)) {
+          listened = true;
           child.stdout.off('data', onData);
           this.url = url;
           this.ca = cert === undefined ? '' : readFileSync(cert, 'utf8');
@@ -162,9 +165,8 @@ export class ServerProcess {
         }
       };
       child.stdout.on('data', onData);
-      child.stderr.on('data', (chunk: Buffer) => {
-        this.#output += chunk.toString();
-      });
+      // The banner comes on stderr (stdout carries the JSON logs).
+      child.stderr.on('data', onData);
       child.once('exit', (code, signal) => {
         reject(new Error(`the server exited (${code ?? signal ?? '?'}) before listening:\n${this.#output}`));
       });

@@ -16,6 +16,8 @@ import { createHttpServer } from './http/server.ts';
 import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
 import type { HealthCheck } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { nodeIdOf } from './observability/node-id.ts';
+import { acquireDataDirLock, type DataDirLock } from './storage/data-dir-lock.ts';
 import { openStorage, type Storage } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrator.ts';
 import type { TenantService } from './tenancy/tenant-service.ts';
@@ -37,10 +39,16 @@ import { createCallSweeper } from './calls/call-sweeper.ts';
 import { attachGateway } from './realtime/gateway.ts';
 import { SessionSockets } from './realtime/session-sockets.ts';
 import { emailRoutes } from './identity/email/email-routes.ts';
+import { emailChangeRoutes } from './identity/email/email-change-routes.ts';
+import { dsrRoutes } from './compliance/gdpr/dsr-routes.ts';
+import { rectificationRoutes } from './compliance/gdpr/rectification-routes.ts';
+import { restrictionRoutes } from './compliance/gdpr/restriction-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa/mfa-routes.ts';
 import { oauthRoutes } from './identity/oauth/oauth-routes.ts';
 import { tenantRoutes } from './tenancy/tenant-routes.ts';
+import { consentAdminRoutes } from './compliance/gdpr/consent-admin-routes.ts';
+import { consentRoutes } from './compliance/gdpr/consent-routes.ts';
 
 export interface AppOptions {
   /** Where JSON logs go; stdout when unset. */
@@ -52,6 +60,8 @@ export interface AppOptions {
 
 export interface App {
   readonly config: Config;
+  /** This node's name in every log line (`PARLEY_NODE_ID`, or generated at start). */
+  readonly nodeId: string;
   readonly fastify: FastifyInstance;
   readonly storage: Storage;
   readonly logger: Logger;
@@ -95,7 +105,19 @@ function createRedis(url: string, logger: Logger): Redis {
 
 /** The composition root: the one place that picks concrete adapters and wires services to the edges. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = createLogger(config.logLevel, options.logDestination);
+  // SQLite: one server per data directory. PostgreSQL nodes share the database, and may share a directory.
+  const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
+  try {
+    return await assembleApp(config, options, lock);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+}
+
+async function assembleApp(config: Config, options: AppOptions, lock: DataDirLock | undefined): Promise<App> {
+  const nodeId = nodeIdOf(config.nodeId);
+  const logger = createLogger(config.logLevel, options.logDestination, nodeId);
   const clock = options.clock ?? systemClock;
   const tls = await prepareDataDir(config);
   const storage = openStorage({
@@ -207,6 +229,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
     },
+    cors: {
+      origins: config.corsOrigins,
+      credentials: config.corsCredentials,
+      maxAgeSeconds: config.corsMaxAgeSeconds,
+    },
     routes: (openApiDocument) => [
       ...opsRoutes({
         readinessChecks,
@@ -220,6 +247,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...emailRoutes(services),
       ...mfaRoutes(services),
       ...tenantRoutes(services),
+      ...consentRoutes(services),
+      ...consentAdminRoutes(services),
       ...adminRoutes(services),
       ...dialogRoutes(services),
       ...attachmentRoutes(services),
@@ -230,6 +259,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...searchRoutes(services),
       ...iceServersRoutes(services),
       ...auditRoutes({ audit: services.audit, storage }),
+      ...emailChangeRoutes(services),
+      ...dsrRoutes(services),
+      ...restrictionRoutes(services),
+      ...rectificationRoutes(services),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
@@ -294,6 +327,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await auditCheckpoints.idle();
     await services.bus.close();
     await storage.close();
+    lock?.release();
     // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.
     if (redis?.status === 'ready') await redis.quit().catch(() => undefined);
     else redis?.disconnect();
@@ -302,6 +336,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   return {
     config,
+    nodeId,
     fastify,
     storage,
     logger,

@@ -37,6 +37,46 @@ const uriList = (pattern: RegExp, message: string) =>
       (typeof value === 'string' ? value.split(',') : value).map((uri) => uri.trim()).filter(Boolean),
     )
     .pipe(z.array(z.string().regex(pattern, message)).max(16, 'at most 16 URIs'));
+/**
+ * A web origin as browsers send it in `Origin`: `http(s)://host[:port]`, lower case, no default port, no
+ * path. Anything else could never match, so it is refused with the form that would.
+ */
+function originProblem(entry: string): string | undefined {
+  let origin: string;
+  try {
+    origin = new URL(entry).origin;
+  } catch {
+    return `"${entry}" is not an origin (scheme://host[:port])`;
+  }
+  if (!/^https?:\/\//.test(origin)) return `"${entry}" is not an http:// or https:// origin`;
+  return origin === entry ? undefined : `"${entry}" is not an origin: write "${origin}"`;
+}
+
+/** Comma-separated origins (in the config file also a JSON array), or `*` alone. */
+const originList = z
+  .union([z.string(), z.array(z.string())])
+  .default([])
+  .transform((value) =>
+    (typeof value === 'string' ? value.split(',') : value).map((entry) => entry.trim()).filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.string())
+      .max(100, 'at most 100 origins')
+      .superRefine((entries, context) => {
+        if (entries.includes('*') && entries.length > 1) {
+          context.addIssue({ code: 'custom', message: '`*` stands alone, not beside other origins' });
+          return;
+        }
+        for (const entry of entries) {
+          const problem = entry === '*' ? undefined : originProblem(entry);
+          if (problem) context.addIssue({ code: 'custom', message: problem });
+        }
+      }),
+  );
+
+const booleanSetting = z.union([z.boolean(), z.stringbool()], { error: 'must be true or false' });
+
 /** RFC 7064 / 7065 host part: a name, an IPv4 address or a bracketed IPv6 address, then an optional port. */
 const iceHost = String.raw`(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?`;
 
@@ -288,6 +328,39 @@ export const settings = {
       .default(45_000),
     description: 'How long a call rings before those who did not answer have missed it.',
   }),
+  corsOrigins: setting({
+    env: 'PARLEY_CORS_ORIGINS',
+    schema: originList,
+    defaultText: 'unset (no CORS)',
+    description:
+      'Web origins whose browser apps may call the API (comma-separated, exact: `https://app.example.com`), or `*` for any. Unset = no CORS headers: browsers let only same-origin pages read answers. See docs/deployment.md.',
+  }),
+  corsCredentials: setting({
+    env: 'PARLEY_CORS_CREDENTIALS',
+    schema: booleanSetting.default(false),
+    description:
+      'Send `Access-Control-Allow-Credentials: true` to listed origins. Not needed for bearer tokens (the API uses no cookies); refused with `*`.',
+  }),
+  corsMaxAgeSeconds: setting({
+    env: 'PARLEY_CORS_MAX_AGE',
+    schema: z.coerce
+      .number({ error: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(0, 'must be between 0 and 86400')
+      .max(86_400, 'must be between 0 and 86400')
+      .default(600),
+    description:
+      'How long browsers may cache a CORS preflight answer, in seconds (Chromium caps it at 7200).',
+  }),
+  nodeId: setting({
+    env: 'PARLEY_NODE_ID',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" and "-"')
+      .optional(),
+    defaultText: '`<hostname>-<6 hex>`, new each start',
+    description: 'Name of this node in every log line, to tell the nodes of a deployment apart.',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -344,7 +417,8 @@ export const settings = {
     env: 'PARLEY_CONFIG_FILE',
     schema: z.string().min(1).optional(),
     defaultText: 'unset',
-    description: 'Optional JSON file with any of these settings by name (env vars win over it).',
+    description:
+      'Optional JSON file with any of these settings, keyed by variable name (`PARLEY_PORT`) or setting name (`port`); env vars win over it.',
   }),
 } as const;
 
@@ -378,13 +452,28 @@ function readConfigFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError([`PARLEY_CONFIG_FILE: ${file} must hold a JSON object`]);
   }
-  const unknownKeys = Object.keys(parsed).filter((key) => !settingNames.includes(key as SettingName));
-  if (unknownKeys.length > 0) {
-    throw new ConfigError(
-      unknownKeys.map((key) => `PARLEY_CONFIG_FILE: unknown setting "${key}" in ${file}`),
-    );
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = settingNameOf(key);
+    if (name === undefined) {
+      problems.push(
+        `PARLEY_CONFIG_FILE: unknown setting "${key}" in ${file} (the names are those of \`npx parley config table\`, e.g. PARLEY_PORT or port)`,
+      );
+    } else if (name in values) {
+      problems.push(`PARLEY_CONFIG_FILE: ${settings[name].env} is set twice in ${file} (as "${key}" too)`);
+    } else {
+      values[name] = value;
+    }
   }
-  return parsed as Record<string, unknown>;
+  if (problems.length > 0) throw new ConfigError(problems);
+  return values;
+}
+
+/** A config file key: the environment variable's name (`PARLEY_PORT`) or the setting's (`port`). */
+function settingNameOf(key: string): SettingName | undefined {
+  if (settingNames.includes(key as SettingName)) return key as SettingName;
+  return settingNames.find((name) => settings[name].env === key);
 }
 
 /**
@@ -417,6 +506,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const turnUrls = values.turnUrls as string[] | undefined;
   if (turnUrls !== undefined && turnUrls.length > 0 && values.turnSecret === undefined) {
     problems.push('PARLEY_TURN_URLS: needs PARLEY_TURN_SECRET to mint credentials');
+  }
+  if (values.corsCredentials === true && (values.corsOrigins as string[] | undefined)?.includes('*')) {
+    problems.push(
+      'PARLEY_CORS_ORIGINS: `*` cannot be combined with PARLEY_CORS_CREDENTIALS=true (browsers refuse it, and it would let any site send credentials); list the origins',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(values.dataDir as string);

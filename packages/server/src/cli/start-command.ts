@@ -45,6 +45,7 @@ export function startCommand(): Command {
         'Bootstrap the first tenant:  npx parley tenant create --name "Your Company"',
         '  (prints the tenant id and a one-time owner setup token)',
       );
-      process.stdout.write(`${lines.join('\n')}\n`);
+      // For the person at the terminal: on stderr, so stdout carries JSON log lines only (log shippers parse it).
+      process.stderr.write(`${lines.join('\n')}\n`);
     });
 }

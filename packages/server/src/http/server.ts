@@ -1,16 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import formBody from '@fastify/formbody';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AppError } from '../app-error.ts';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import { type ConnectionLimits, installConnectionLimits } from './connection-limits.ts';
+import { type CorsPolicy, installCors } from './cors.ts';
 import { installErrorHandling, routerErrorHandler } from './error-mapper.ts';
 import { lacksRequiredHost } from './host-header.ts';
 import { installInputGuard } from './input-guard.ts';
 import { installOpenApi } from './openapi.ts';
 import { type RouteDeclaration, registerRoutes } from './route-table.ts';
 import { createParserErrorResponder } from './parser-error-responder.ts';
+import { requestIdFrom } from './request-id.ts';
 import { installSecurityHeaders, securityHeaders } from './security-headers.ts';
 import { type TlsFiles, tlsContextOptions } from './tls-options.ts';
 
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   hstsMaxAgeSeconds: number;
   /** Connection caps and timeouts (slow headers, idle and half-open connections). */
   connectionLimits: ConnectionLimits;
+  /** Browser apps on other origins allowed to call the API (none by default). */
+  cors: CorsPolicy;
   routes: (openApiDocument: () => unknown) => readonly RouteDeclaration[];
   /** Cross-cutting hooks that need services (authentication), installed before the routes. */
   installHooks?: (fastify: FastifyInstance) => void;
@@ -91,7 +94,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       : { http: { requireHostHeader: false } }),
     trustProxy: options.tls ? false : trustProxySetting(options.trustProxy),
     bodyLimit: options.bodyLimitBytes,
-    genReqId: () => randomUUID(),
+    // The caller's X-Request-Id (or traceparent trace id) when well-formed, else a fresh one.
+    genReqId: (request) => requestIdFrom(request.headers),
     // Keep-alive sockets that sit idle are closed at shutdown; busy ones are drained.
     forceCloseConnections: 'idle',
     return503OnClosing: false, // refuseWhileDraining answers instead, in our shape
@@ -125,9 +129,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   });
   installInputGuard(fastify);
   await installOpenApi(fastify);
-  options.installHooks?.(fastify);
   const routes = options.routes(() => fastify.swagger());
+  // Before any route is added (the CORS plugin adds OPTIONS *): a route keeps the error handler it was added under.
   installErrorHandling(fastify, routes);
+  // Before authentication: a preflight carries no token.
+  await installCors(fastify, options.cors);
+  options.installHooks?.(fastify);
   registerRoutes(fastify, routes);
   fastify.decorate('routeDeclarations', routes);
   return fastify;

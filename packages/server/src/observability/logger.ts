@@ -18,12 +18,12 @@ interface SerializableReply {
 /**
  * JSON logs with redaction. Structured paths are censored by pino; every other string is scrubbed for
  * tokens, e-mail addresses and phone numbers. Client IPs and user agents are personal data and are left
- * to the audit log, which encrypts them.
+ * to the audit log, which encrypts them. With `nodeId`, every line names the node that wrote it.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, nodeId?: string): Logger {
   const options: LoggerOptions = {
     level,
-    base: undefined,
+    base: nodeId === undefined ? undefined : { nodeId },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: [

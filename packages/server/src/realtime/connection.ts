@@ -119,6 +119,16 @@ export class RealtimeConnection implements HubConnection {
     });
   }
 
+  /** This socket's id (the device id its `ready` frame names), for log lines. */
+  get id(): string {
+    return this.#id;
+  }
+
+  /** The tenant signed in on this socket, once it has; for log lines (a tenant id is not personal data). */
+  get tenantId(): string | undefined {
+    return this.#principal?.tenantId;
+  }
+
   /** Undoes everything sign-in registered (see the class invariants); runs once, when the socket closed. */
   #onClose(): void {
     clearTimeout(this.#authTimer);

@@ -2,9 +2,11 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { closeCodes } from '@parley/protocol';
 import { lacksRequiredHost } from '../http/host-header.ts';
+import { requestIdFrom } from '../http/request-id.ts';
 import { type ServerOptions, WebSocketServer, type WebSocket } from 'ws';
 import { type ConnectionDeps, RealtimeConnection } from './connection.ts';
 import { DeliveryHub } from './delivery-hub.ts';
+import { logSocketLifecycle } from './socket-lifecycle-log.ts';
 import { refuseHandshake, refuseUpgrade } from './upgrade-refusal.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -49,8 +51,8 @@ export function attachGateway(
     closeTimeout: CLOSE_GRACE_MS,
   };
   const wss = new WebSocketServer(serverOptions);
-  wss.on('wsClientError', (error: Error, socket: Duplex) => {
-    refuseHandshake(socket, error, options.refusalHeaders);
+  wss.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+    refuseHandshake(socket, error, options.refusalHeaders, requestIdFrom(request.headers));
   });
   const alive = new WeakMap<WebSocket, boolean>();
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -58,14 +60,15 @@ export function attachGateway(
     // arriving while we answer would be an uncaught exception.
     socket.on('error', ignoreSocketError);
     const path = (request.url ?? '').split('?')[0];
+    const requestId = requestIdFrom(request.headers);
     // Tokens never travel in the URL: a query string here is refused outright.
     if (path !== REALTIME_PATH || (request.url ?? '').includes('?')) {
-      refuseUpgrade(socket, 'route_not_found', options.refusalHeaders);
+      refuseUpgrade(socket, 'route_not_found', options.refusalHeaders, requestId);
       return;
     }
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused, an upgrade as much as any other request.
     if (lacksRequiredHost(request)) {
-      refuseUpgrade(socket, 'bad_request', options.refusalHeaders);
+      refuseUpgrade(socket, 'bad_request', options.refusalHeaders, requestId);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => {
@@ -76,7 +79,7 @@ export function attachGateway(
       ws.on('error', (error: Error & { code?: string }) => {
         options.logger.debug({ wsError: error.code }, 'realtime socket closed on a protocol error');
       });
-      new RealtimeConnection(ws, socket, deps);
+      logSocketLifecycle(ws, new RealtimeConnection(ws, socket, deps), options.logger);
     });
   };
   server.on('upgrade', onUpgrade);

@@ -25,15 +25,15 @@ async function startServer(env: Record<string, string>): Promise<ServerProcess> 
   const child = spawn(process.execPath, [parleyBin, 'start'], { env: { ...process.env, ...env } });
   let output = '';
   const listening = new Promise<{ url: string; ca: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
+    // The banner comes on stderr, the JSON logs on stdout.
+    const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
       const url = /Parley is listening on (https:\/\/\S+) /.exec(output)?.[1];
       const cert = /TLS: self-signed certificate (\S+)/.exec(output)?.[1];
       if (url !== undefined && cert !== undefined) resolve({ url, ca: readFileSync(cert, 'utf8') });
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     child.once('exit', (code, signal) => {
       reject(new Error(`server exited (${code ?? signal ?? '?'}) before listening: ${output}`));
     });

@@ -36,11 +36,14 @@ it('starts, reports not ready, and still shuts down cleanly while the configured
   });
   let output = '';
   const listening = new Promise<string>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => {
+    // The banner comes on stderr, the JSON logs on stdout.
+    const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
       const url = /Parley is listening on (https:\/\/[^ ]+)/.exec(output)?.[1];
       if (url) resolve(url);
-    });
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
   });
   await listening;
   // Stays up for a while with Redis refusing connections (an unhandled rejection would kill it).

@@ -63,7 +63,8 @@ describe('graceful shutdown', () => {
     });
     let output = '';
     let signalled = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
+    // The banner comes on stderr, the JSON logs on stdout.
+    const onOutput = (chunk: Buffer) => {
       output += chunk.toString();
       // Twice: a repeated SIGTERM during the drain must not kill the process uncleanly.
       if (signalled === 0 && output.includes('Parley is listening on')) {
@@ -71,7 +72,9 @@ describe('graceful shutdown', () => {
         child.kill('SIGTERM');
         child.kill('SIGTERM');
       }
-    });
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
     const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
     expect(output).toMatch(/Parley is listening on https:\/\/127\.0\.0\.1:\d+ /);
     expect(output).toContain('npx parley tenant create --name');
