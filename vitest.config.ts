@@ -1,7 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // The workspace packages' TypeScript sources (`source` in their exports), never their builds in dist/.
+  // Tests run in Vite's server environment, which reads `ssr.resolve` (Vite's server defaults after `source`).
   resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     globalSetup: ['packages/server/test/support/global-setup.ts'],
