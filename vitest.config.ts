@@ -7,7 +7,10 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
-    globalSetup: ['packages/server/test/support/global-setup.ts'],
+    globalSetup: [
+      'packages/server/test/support/global-setup.ts',
+      'packages/server/test/support/compiled-build.ts',
+    ],
     pool: 'forks',
     // Generous: tests that start real processes (the CLI, a server to SIGKILL) take several seconds each on
     // this 2-core machine, and several times that when other work shares it. A timeout is not a speed test.

@@ -1,14 +1,18 @@
 import { systemClock } from '../clock.ts';
-import { openSecurityCore, type SecurityCore } from '../crypto/security-core.ts';
+import type { SecurityCore } from '../crypto/security-core.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { ensurePrivateDir } from '../bootstrap/data-dir.ts';
-import { openStorage, type Storage } from '../storage/database.ts';
-import { migrateToLatest } from '../storage/migrator.ts';
+import type { Storage } from '../storage/database.ts';
 
 /** Opens (and migrates) the configured database for a one-shot CLI command, and always closes it. */
 export async function withCliStorage<T>(work: (storage: Storage, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
   ensurePrivateDir(config.dataDir);
+  // Loaded when a command runs, not when the CLI starts: `parley --help` needs no database driver.
+  const [{ openStorage }, { migrateToLatest }] = await Promise.all([
+    import('../storage/database.ts'),
+    import('../storage/migrator.ts'),
+  ]);
   const storage = openStorage(config);
   try {
     await migrateToLatest(storage);
@@ -26,6 +30,7 @@ export async function withCliSecurity<T>(
   work: (storage: Storage, security: SecurityCore, config: Config) => Promise<T>,
 ): Promise<T> {
   return withCliStorage(async (storage, config) => {
+    const { openSecurityCore } = await import('../crypto/security-core.ts');
     const security = await openSecurityCore({
       storage,
       clock: systemClock,

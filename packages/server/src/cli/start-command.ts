@@ -1,6 +1,4 @@
 import { Command } from 'commander';
-import { createApp } from '../app.ts';
-import { certificateFingerprint } from '../bootstrap/self-signed-cert.ts';
 import { loadConfig } from '../config.ts';
 
 export function startCommand(): Command {
@@ -8,6 +6,11 @@ export function startCommand(): Command {
     .description('Serve HTTPS and WSS (migrates the database first)')
     .action(async () => {
       const config = loadConfig();
+      // Loaded here, not at the top: every other command, and `parley --help`, starts without the server.
+      const [{ createApp }, { certificateFingerprint }] = await Promise.all([
+        import('../app.ts'),
+        import('../bootstrap/self-signed-cert.ts'),
+      ]);
       const app = await createApp(config);
       const url = await app.listen();
       const stop = (signal: string) => {
