@@ -42,6 +42,13 @@ export { AttachmentContent, type ServedRange } from './messaging/attachment-cont
 export { PresenceClient, type PresenceView, type PresenceVisibility } from './messaging/presence-client.ts';
 export { BlocksClient, type BlockedUser } from './messaging/blocks-client.ts';
 export { CallRecordsClient, type CallRecordPage } from './calls/call-records-client.ts';
+export {
+  ConsentClient,
+  type AcceptedPurpose,
+  type ConsentPurpose,
+  type MyConsent,
+  type SignUpRequest,
+} from './consent-client.ts';
 export type { PageOptions } from './rest/cursor-pages.ts';
 export type { RawBody, RawRequester, RawRequestInit } from './rest/raw-request.ts';
 export type { Tokens, TokenStore } from './token-store.ts';

@@ -3,6 +3,7 @@ import { AccountClient } from './account-client.ts';
 import { AuthClient } from './auth-client.ts';
 import { CallRecordsClient } from './calls/call-records-client.ts';
 import { CallsClient, type CallsClientOptions } from './calls/calls-client.ts';
+import { ConsentClient } from './consent-client.ts';
 import { ParleyAuthError } from './auth-error.ts';
 import { MemoryTokenStore } from './memory-token-store.ts';
 import { AttachmentsClient } from './messaging/attachments-client.ts';
@@ -77,6 +78,8 @@ export class ParleyClient {
   readonly blocks: BlocksClient;
   /** Records of past and running calls. */
   readonly callRecords: CallRecordsClient;
+  /** Processing purposes, sign-up with their acceptance, and the signed-in user's consents. */
+  readonly consents: ConsentClient;
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #tokens: TokenStore;
@@ -99,6 +102,7 @@ export class ParleyClient {
     this.presence = new PresenceClient(this);
     this.blocks = new BlocksClient(this);
     this.callRecords = new CallRecordsClient(this);
+    this.consents = new ConsentClient(this);
     this.#realtimeOptions = options.realtime;
     this.#callsOptions = options.calls;
   }

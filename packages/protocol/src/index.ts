@@ -4,6 +4,7 @@ export * from './scopes.ts';
 export * from './permissions.ts';
 export * from './rest/ops.ts';
 export * from './rest/me.ts';
+export * from './rest/consent.ts';
 export * from './rest/dialogs.ts';
 export * from './rest/message-pages.ts';
 export * from './rest/presence.ts';

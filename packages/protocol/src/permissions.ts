@@ -14,6 +14,7 @@ export const permissions = [
   'tenant.manage',
   'clients.manage',
   'audit.read',
+  'consent.manage',
   'dialogs.read',
   'dialogs.write',
   'messages.send',

@@ -18,6 +18,9 @@ import { createMfaService } from './identity/mfa/mfa-service.ts';
 import { PasswordHasher } from './identity/passwords/password-hasher.ts';
 import { createProfileService } from './identity/profile-service.ts';
 import { createSessionService } from './identity/sessions/session-service.ts';
+import { owesRequiredConsent } from './compliance/gdpr/consent-gate.ts';
+import { createConsentPurposeService } from './compliance/gdpr/consent-purpose-service.ts';
+import { createConsentService } from './compliance/gdpr/consent-service.ts';
 import { createUserAdminService } from './identity/user-admin-service.ts';
 import { createUserService } from './identity/user-service.ts';
 import { createTenantSettingsService, messagingLimitsIn } from './tenancy/tenant-settings-service.ts';
@@ -96,17 +99,25 @@ export function buildServices(input: {
     clock,
     fieldCipher: security.fieldCipher,
     audit,
+    owesConsent: owesRequiredConsent,
     onUnconfirmedRevocation: (missing) => {
       logger.warn({ missing }, 'revocation not confirmed by every node in time');
     },
   });
   const users = createUserService({ storage, security, clock });
+  const consents = createConsentService({
+    storage,
+    audit,
+    clock,
+    refreshPrincipalsOf: sessions.refreshPrincipalsOf,
+  });
   const accounts = createAccountService({
     storage,
     security,
     hasher,
     sessions,
     users,
+    consents,
     audit,
     counter,
     clock,
@@ -221,6 +232,13 @@ export function buildServices(input: {
     accounts,
     emailFlows,
     userAdmin: createUserAdminService({ storage, accounts, sessions, audit, clock }),
+    consents,
+    consentPurposes: createConsentPurposeService({
+      storage,
+      audit,
+      clock,
+      refreshTenantPrincipals: sessions.refreshTenantPrincipals,
+    }),
     tenantSettings: createTenantSettingsService({ storage, audit, clock }),
     profiles: createProfileService({ storage, security, users, audit, clock }),
     clients: createClientService({ storage, sessions, audit, clock }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { acceptedPurposes } from './consent.ts';
 
 /** A user's own profile as the API shows it. Personal fields are null after erasure. */
 export const profileBody = z.object({
@@ -56,6 +57,8 @@ export const signupBody = z
     email: z.email().max(320),
     password: z.string().min(1).max(4096),
     inviteToken: z.string().max(200).optional(),
+    /** The purpose versions the user read and accepted: every current required one must be among them. */
+    acceptedPurposes: acceptedPurposes.default([]),
   })
   .strict();
 
@@ -65,5 +68,7 @@ export const ownerSetupBody = z
     displayName: z.string().trim().min(1).max(200),
     email: z.email().max(320),
     password: z.string().min(1).max(4096),
+    /** As for sign-up: the owner accepts the tenant's required purposes like everyone else. */
+    acceptedPurposes: acceptedPurposes.default([]),
   })
   .strict();

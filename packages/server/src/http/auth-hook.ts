@@ -73,6 +73,8 @@ export function installAuthHook(fastify: FastifyInstance, sessions: SessionServi
     if (params?.tenantId !== undefined && params.tenantId !== result.tenantId)
       return sendError(reply, 'not_found');
     if (!result.scopes.has(access.scope)) {
+      // Not a token problem: the user must accept what changed (GET /v1/me/consents), then this works.
+      if (result.consentRequired) return sendError(reply, 'consent_required');
       return sendError(
         reply.header('www-authenticate', insufficientScopeChallenge(access.scope)),
         'insufficient_scope',

@@ -1,7 +1,9 @@
+import type { AcceptedPurpose } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { ConsentService } from '../compliance/gdpr/consent-service.ts';
 import type { Counter } from '../counters/counter.ts';
 import type { RequestContext } from '../compliance/audit/request-context.ts';
 import type { SecurityCore } from '../crypto/security-core.ts';
@@ -26,6 +28,8 @@ export interface AccountServiceDeps {
   hasher: PasswordHasher;
   sessions: SessionService;
   users: UserService;
+  /** What a new account must accept, and the ledger its acceptance goes to (same transaction). */
+  consents: Pick<ConsentService, 'judgeAcceptance' | 'recordAcceptance'>;
   audit: AuditLog;
   /** Where failed password checks count towards the account lockout (see `AccountLockout`). */
   counter: Counter;
@@ -38,12 +42,18 @@ export interface NewAccount {
   password: string;
 }
 
+/** An account its own person creates: they accept the tenant's processing purposes as they do. */
+export interface SelfMadeAccount extends NewAccount {
+  /** Every current required purpose must be here (`consent_required` otherwise). */
+  acceptedPurposes: readonly AcceptedPurpose[];
+}
+
 /**
  * Accounts with passwords: owner bootstrap, sign-up, password changes. Every refusal of a password names the
  * policy rules it broke.
  */
 export function createAccountService(deps: AccountServiceDeps) {
-  const { storage, security, hasher, sessions, users, audit, clock } = deps;
+  const { storage, security, hasher, sessions, users, consents, audit, clock } = deps;
   const lockout = new AccountLockout(deps.counter);
 
   async function checkPassword(tx: TenantTx, tenantId: string, password: string, context: PasswordContext) {
@@ -103,7 +113,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     async setupOwner(
       tenantId: string,
       setupToken: string,
-      account: NewAccount,
+      account: SelfMadeAccount,
       context: RequestContext,
     ): Promise<string> {
       return storage.withTenant(tenantId, async (tx) => {
@@ -125,6 +135,7 @@ export function createAccountService(deps: AccountServiceDeps) {
           .returning('id')
           .execute();
         if (claimed.length === 0) throw new AppError('gone');
+        const accepted = await consents.judgeAcceptance(tx, tenantId, account.acceptedPurposes);
         await tenantSettingsStore.upsert(tx, {
           tenant_id: tenantId,
           signup_mode: 'admin_created',
@@ -135,6 +146,7 @@ export function createAccountService(deps: AccountServiceDeps) {
           updated_at: clock.now(),
         });
         const userId = await createWithPassword(tx, tenantId, account, ['owner']);
+        await consents.recordAcceptance(tx, tenantId, userId, accepted, 'setup', context);
         await audit.append(tx, tenantId, {
           actor: { type: 'user', id: userId },
           action: 'tenant.owner_setup',
@@ -175,7 +187,7 @@ export function createAccountService(deps: AccountServiceDeps) {
      */
     async signup(
       tenantId: string,
-      account: NewAccount & { inviteToken?: string | undefined },
+      account: SelfMadeAccount & { inviteToken?: string | undefined },
       context: RequestContext,
     ): Promise<string> {
       return storage.withTenant(tenantId, async (tx) => {
@@ -205,7 +217,16 @@ export function createAccountService(deps: AccountServiceDeps) {
           if (claimed.length === 0) throw new AppError('gone');
           roles = payload.roles ?? roles;
         }
+        const accepted = await consents.judgeAcceptance(tx, tenantId, account.acceptedPurposes);
         const userId = await createWithPassword(tx, tenantId, account, roles);
+        await consents.recordAcceptance(
+          tx,
+          tenantId,
+          userId,
+          accepted,
+          mode === 'invite_only' ? 'claim' : 'signup',
+          context,
+        );
         await audit.append(tx, tenantId, {
           actor: { type: 'user', id: userId },
           action: 'user.signed_up',

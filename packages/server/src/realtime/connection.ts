@@ -177,6 +177,12 @@ export class RealtimeConnection implements HubConnection {
       this.#end('token no longer valid');
       return;
     }
+    // The principal may have lost the right to read since sign-in (a role change, consent withdrawn or owed):
+    // nothing more is handled, as no delivery would be made either.
+    if (!mayRead(current.principal)) {
+      this.#shut(closeCodes.forbidden, 'the session may no longer read dialogs');
+      return;
+    }
     if (!send) {
       await this.#dispatch(current.principal, frame);
       return;

@@ -13,6 +13,7 @@ import { callPolicyMigration } from './migrations/0012-call-policy.ts';
 import { historyCostMigration } from './migrations/0013-history-cost.ts';
 import { searchMergeMigration } from './migrations/0014-search-merge.ts';
 import { jobsMigration } from './migrations/0016-jobs.ts';
+import { consentMigration } from './migrations/0017-consent.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -36,6 +37,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0013-history-cost': historyCostMigration,
   '0014-search-merge': searchMergeMigration,
   '0016-jobs': jobsMigration,
+  '0017-consent': consentMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -1,3 +1,5 @@
+import type { LawfulBasis } from '@parley/protocol';
+
 /**
  * Row shapes of every table, as Kysely sees them. Times are milliseconds since the Unix epoch (UTC) in a
  * BIGINT column on both dialects, so ordering and arithmetic are the same everywhere.
@@ -39,6 +41,9 @@ export interface Database {
   job_leases: JobLeasesTable;
   scheduled_tasks: ScheduledTasksTable;
   jobs: JobsTable;
+  consent_purposes: ConsentPurposesTable;
+  consent_ledger: ConsentLedgerTable;
+  consent_states: ConsentStatesTable;
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
@@ -462,6 +467,9 @@ export const tenantOwnedTables = [
   'audit_log',
   'call_participants',
   'calls',
+  'consent_ledger',
+  'consent_purposes',
+  'consent_states',
   'dialog_events',
   'dialog_members',
   'dialogs',
@@ -533,4 +541,54 @@ export interface JobsTable {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+}
+
+/** One version of a tenant's processing purpose (compliance/gdpr/consent-purpose-store.ts). */
+export interface ConsentPurposesTable {
+  tenant_id: string;
+  key: string;
+  version: number;
+  title: string;
+  text: string;
+  /** SHA-256 (hex) of `text`. */
+  text_hash: string;
+  lawful_basis: LawfulBasis;
+  /** 1: sign-up and use of the service need the current version accepted. */
+  required: number;
+  /** 0: no longer offered. */
+  active: number;
+  /** When this version was published. */
+  created_at: number;
+  updated_at: number;
+  /** When a newer version replaced this one; null for the current version. */
+  superseded_at: number | null;
+}
+
+export type ConsentAction = 'grant' | 'withdraw';
+/** Where a grant or withdrawal was made: sign-up, invitation claim, owner setup, or the user's own call. */
+export type ConsentSource = 'signup' | 'claim' | 'setup' | 'self';
+
+/** Append-only proof of every grant and withdrawal; no personal data beyond the pseudonymous user id. */
+export interface ConsentLedgerTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  purpose_key: string;
+  version: number;
+  text_hash: string;
+  action: ConsentAction;
+  source: ConsentSource;
+  at: number;
+}
+
+/** A user's latest standing per purpose, kept equal to their newest ledger row for it. */
+export interface ConsentStatesTable {
+  tenant_id: string;
+  user_id: string;
+  purpose_key: string;
+  /** The version last granted or withdrawn. */
+  version: number;
+  /** 1: granted; 0: withdrawn. */
+  granted: number;
+  changed_at: number;
 }

@@ -3,6 +3,7 @@ import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import { type AuditInput, SYSTEM_TENANT_ID } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import { seedConsentPurposes } from '../compliance/gdpr/consent-seed.ts';
 import { hashToken, mintToken } from '../crypto/token.ts';
 import { newId } from '../ids.ts';
 import type { Storage } from '../storage/database.ts';
@@ -73,6 +74,8 @@ export function createTenantService({ storage, clock, audit, setupTokenTtlSecond
           expires_at: expiresAt,
           created_at: now,
         });
+        // The `service` purpose exists before anyone can sign up: there is always something to accept.
+        await seedConsentPurposes(tenantTx, tenantId, now);
         // The tenant's own chain starts here: every tenant has one, so a tenant without it was deleted.
         await audit.append(tenantTx, tenantId, {
           actor,

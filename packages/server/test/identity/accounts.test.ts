@@ -28,7 +28,12 @@ describeEachDialect('accounts: sign-up modes, lookup, deactivation, policy', (di
   const signup = (body: Record<string, unknown>) =>
     server.request(
       `/v1/tenants/${owner.tenantId}/signup`,
-      json({ displayName: 'New Person', password, ...body }),
+      json({
+        displayName: 'New Person',
+        password,
+        acceptedPurposes: [{ key: 'service', version: 1 }],
+        ...body,
+      }),
     );
   const setMode = (signupMode: string) =>
     server.request('/v1/tenant/settings', json({ signupMode }, owner.accessToken, 'PATCH'));

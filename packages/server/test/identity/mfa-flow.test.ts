@@ -471,7 +471,12 @@ describeEachDialect('TOTP MFA over the API', (dialect) => {
     const memberPassword = 'violet umbrella marching quietly 77';
     const signup = await server.request(
       `/v1/tenants/${owner.tenantId}/signup`,
-      json({ displayName: 'Max Member', email: memberEmail, password: memberPassword }),
+      json({
+        displayName: 'Max Member',
+        email: memberEmail,
+        password: memberPassword,
+        acceptedPurposes: [{ key: 'service', version: 1 }],
+      }),
     );
     expect(signup.status).toBe(201);
     const memberId = signup.json<{ userId: string }>().userId;

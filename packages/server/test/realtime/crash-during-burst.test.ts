@@ -64,16 +64,28 @@ async function call<T>(server: ServerProcess, route: string, body?: unknown, tok
   return JSON.parse(text) as T;
 }
 
-const signIn = async (server: ServerProcess, tenantId: string, email: string) =>
-  (
-    await call<{ access_token: string }>(
-      server,
-      '/oauth/token',
-      { grant_type: 'password', tenant_id: tenantId, username: email, password, scope: 'profile chat admin' },
-      undefined,
-      true,
-    )
-  ).access_token;
+const signIn = async (server: ServerProcess, tenantId: string, email: string) => {
+  const answer = await call<{ access_token: string; parley_notice?: string }>(
+    server,
+    '/oauth/token',
+    { grant_type: 'password', tenant_id: tenantId, username: email, password, scope: 'profile chat admin' },
+    undefined,
+    true,
+  );
+  // A member made by an admin accepts the required `service` purpose at the first sign-in, as any client does.
+  if (answer.parley_notice === 'consent_required') {
+    const granted = await request(`${server.url}/v1/me/consents/service`, {
+      dispatcher: server.dispatcher,
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${answer.access_token}` },
+      body: JSON.stringify({ version: 1 }),
+    });
+    if (granted.statusCode !== 200)
+      throw new Error(`consent: ${granted.statusCode} ${await granted.body.text()}`);
+    await granted.body.dump();
+  }
+  return answer.access_token;
+};
 
 interface Sent {
   dialogId: string;
@@ -122,6 +134,7 @@ describeEachDialect('acknowledged sends survive SIGKILL mid-burst; retries never
       displayName: 'Olga Owner',
       email: ownerEmail,
       password,
+      acceptedPurposes: [{ key: 'service', version: 1 }],
     });
     const ownerToken = await signIn(server, tenant.tenantId, ownerEmail);
     const { userId: memberId } = await call<{ userId: string }>(

@@ -58,7 +58,13 @@ export async function newTenantOwner(
   const email = `owner-${suffix}@acme.example`;
   const setup = await server.request(
     `/v1/tenants/${tenant.tenantId}/setup`,
-    json({ setupToken: tenant.ownerSetupToken, displayName: 'Olivia Owner', email, password: ownerPassword }),
+    json({
+      setupToken: tenant.ownerSetupToken,
+      displayName: 'Olivia Owner',
+      email,
+      password: ownerPassword,
+      acceptedPurposes: await requiredPurposes(server, tenant.tenantId),
+    }),
   );
   if (setup.status !== 201) throw new Error(`owner setup failed: ${setup.text}`);
   const userId = setup.json<{ userId: string }>().userId;
@@ -85,8 +91,40 @@ export async function signIn(
     ...(scope ? { scope } : {}),
   });
   if (response.status !== 200) throw new Error(`sign-in failed: ${response.status} ${response.text}`);
-  const body = response.json<{ access_token: string; refresh_token: string }>();
+  const body = response.json<{ access_token: string; refresh_token: string; parley_notice?: string }>();
+  // As a real client would: a user who has not accepted the required purposes (made by an admin, or after
+  // a new version) accepts them, and the same token then works in full.
+  if (body.parley_notice === 'consent_required') await acceptOwedConsents(server, body.access_token);
   return { accessToken: body.access_token, refreshToken: body.refresh_token };
+}
+
+/** The tenant's required purposes at their current versions, as a sign-up form accepts them. */
+export async function requiredPurposes(
+  server: TestServer,
+  tenantId: string,
+): Promise<{ key: string; version: number }[]> {
+  const response = await server.request(`/v1/tenants/${tenantId}/consent-purposes`);
+  if (response.status !== 200) throw new Error(`consent purposes: ${response.status} ${response.text}`);
+  return response
+    .json<{ purposes: { key: string; version: number; required: boolean }[] }>()
+    .purposes.filter((purpose) => purpose.required)
+    .map(({ key, version }) => ({ key, version }));
+}
+
+/** Grants every required purpose the token's user has not granted at its current version. */
+export async function acceptOwedConsents(server: TestServer, accessToken: string): Promise<void> {
+  const listed = await server.request('/v1/me/consents', bearer(accessToken));
+  if (listed.status !== 200) throw new Error(`consents: ${listed.status} ${listed.text}`);
+  const { consents } = listed.json<{
+    consents: { purpose: { key: string; version: number; required: boolean }; state: string }[];
+  }>();
+  for (const { purpose } of consents.filter((entry) => entry.purpose.required && entry.state !== 'granted')) {
+    const granted = await server.request(
+      `/v1/me/consents/${purpose.key}`,
+      json({ version: purpose.version }, accessToken, 'PUT'),
+    );
+    if (granted.status !== 200) throw new Error(`grant ${purpose.key}: ${granted.status} ${granted.text}`);
+  }
 }
 
 export const memberPassword = 'plum tree under the winter moon';

@@ -136,5 +136,10 @@ export async function signedInSdk(
     scope: 'profile chat',
   });
   if (signedIn.mfaRequired) throw new Error('unexpected MFA challenge');
+  // Bob was made by an admin: like any such user, he accepts the required purposes at his first sign-in.
+  if (signedIn.notice === 'consent_required') {
+    for (const { purpose, state } of await client.consents.list())
+      if (purpose.required && state !== 'granted') await client.consents.grant(purpose.key, purpose.version);
+  }
   return { client, http, tokens };
 }

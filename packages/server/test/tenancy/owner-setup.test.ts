@@ -18,7 +18,13 @@ describeEachDialect('claiming a tenant with its one-time setup token', (dialect)
   const setup = (tenantId: string, setupToken: string, password = ownerPassword) =>
     server.request(
       `/v1/tenants/${tenantId}/setup`,
-      json({ setupToken, displayName: 'Olivia Owner', email: 'olivia@claim.example', password }),
+      json({
+        setupToken,
+        displayName: 'Olivia Owner',
+        email: 'olivia@claim.example',
+        password,
+        acceptedPurposes: [{ key: 'service', version: 1 }],
+      }),
     );
 
   it('creates the owner once; the token cannot be used again, even at the same moment', async () => {

@@ -28,7 +28,7 @@ export type GrantResult =
   | {
       kind: 'tokens';
       tokens: IssuedTokens;
-      notice?: 'password_change_required' | 'mfa_enrollment_required';
+      notice?: 'password_change_required' | 'mfa_enrollment_required' | 'consent_required';
       /** Set when a user just proved their credentials (not on refresh): who, for the sign-in notice. */
       signedIn?: { tenantId: string; userId: string };
     }
@@ -110,18 +110,21 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       scopes: granted,
       device: { userAgent: context.userAgent, ip: context.ip },
     });
+    // Owed consent narrows the token by itself (see `IssuedTokens.notice`); the password and MFA notices,
+    // which must be dealt with first, take precedence in what the answer says.
+    const said = notice ?? tokens.notice;
     await audit.append(tx, tenantId, {
       actor: { type: 'user', id: user.id, sessionId: tokens.sessionId },
       action: 'auth.login_succeeded',
       target: { type: 'session', id: tokens.sessionId },
       outcome: 'success',
       ...context,
-      details: { method, scopes: granted, ...(notice === undefined ? {} : { notice }) },
+      details: { method, scopes: granted, ...(said === undefined ? {} : { notice: said }) },
     });
     return {
       kind: 'tokens',
       tokens,
-      ...(notice === undefined ? {} : { notice }),
+      ...(said === undefined ? {} : { notice: said }),
       signedIn: { tenantId, userId: user.id },
     };
   }

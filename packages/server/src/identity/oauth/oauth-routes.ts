@@ -179,7 +179,11 @@ export function oauthRoutes(deps: {
                   : 'The refresh token is invalid or expired.',
               );
             }
-            return tokenResponse(reply, { kind: 'tokens', tokens: result });
+            return tokenResponse(reply, {
+              kind: 'tokens',
+              tokens: result,
+              ...(result.notice === undefined ? {} : { notice: result.notice }),
+            });
           }
           case 'client_credentials': {
             const { id, secret } = clientCredentials(request, body);

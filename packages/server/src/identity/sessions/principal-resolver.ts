@@ -18,18 +18,40 @@ export interface Principal {
   clientId: string | null;
   roles: readonly string[];
   permissions: ReadonlySet<Permission>;
+  /** The scopes the token acts with now: only `profile` (if granted) while the user owes consent. */
   scopes: ReadonlySet<Scope>;
+  /**
+   * The user has not accepted the current version of a required processing purpose (docs/privacy.md): routes
+   * outside `profile` answer `consent_required` until they do, and realtime sockets close.
+   */
+  consentRequired: boolean;
+}
+
+/**
+ * Whether a user owes acceptance of a required processing purpose (compliance/gdpr/consent-gate.ts), asked in
+ * the transaction that resolves their token.
+ */
+export type ConsentCheck = (tx: TenantTx, tenantId: string, userId: string) => Promise<boolean>;
+
+/** What a token may still do while its user owes consent: read and accept what changed. */
+const CONSENT_PENDING_SCOPES: readonly Scope[] = ['profile'];
+
+/** The scopes a session acts with: its own, narrowed to `profile` while consent is owed. */
+export function effectiveScopes(scopes: readonly Scope[], consentRequired: boolean): Scope[] {
+  return consentRequired ? scopes.filter((scope) => CONSENT_PENDING_SCOPES.includes(scope)) : [...scopes];
 }
 
 /**
  * What a tenant's own server (client_credentials) may never do: change tenant security settings, roles,
- * API clients or anyone's MFA. Those stay with people, whose acts are tied to a person in the audit log.
+ * API clients, anyone's MFA or the processing purposes users agree to. Those stay with people, whose acts are
+ * tied to a person in the audit log.
  */
 const CLIENT_WITHHELD: readonly Permission[] = [
   'tenant.manage',
   'roles.manage',
   'clients.manage',
   'mfa.reset',
+  'consent.manage',
 ];
 
 /** The known scopes in a space-separated list, each once; unknown ones are dropped, not refused. */
@@ -44,11 +66,17 @@ export function parseScopes(scope: string | undefined): Scope[] {
  * Builds the principal of a live session from the database, never from the token: roles and custom-role
  * permissions are read fresh, so a cached principal is only ever as stale as the eviction that drops it.
  */
-export async function principalFor(tx: TenantTx, row: SessionRow): Promise<Principal> {
+export async function principalFor(
+  tx: TenantTx,
+  row: SessionRow,
+  owesConsent: ConsentCheck,
+): Promise<Principal> {
   const roles = row.user_id === null ? [] : await userStore.roles(tx, row.tenant_id, row.user_id);
   const custom = await sessionStore.customRoles(tx, row.tenant_id);
   const customMap = new Map(custom.map((role) => [role.name, JSON.parse(role.permissions) as Permission[]]));
-  const scopes = new Set(parseScopes(row.scopes));
+  // A tenant's own server is no data subject: only users owe consent.
+  const consentRequired = row.user_id !== null && (await owesConsent(tx, row.tenant_id, row.user_id));
+  const scopes = new Set(effectiveScopes(parseScopes(row.scopes), consentRequired));
   // A tenant's own server acts for the tenant: its scopes are its limits; it has no user roles.
   const granted =
     row.user_id === null
@@ -62,5 +90,6 @@ export async function principalFor(tx: TenantTx, row: SessionRow): Promise<Princ
     roles,
     permissions: granted,
     scopes,
+    consentRequired,
   };
 }

@@ -5,7 +5,7 @@ import type { FieldCipher } from '../../crypto/field-cipher.ts';
 import { hashToken, mintTenantToken, tenantOfToken } from '../../crypto/token.ts';
 import { newId } from '../../ids.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
-import { parseScopes } from './principal-resolver.ts';
+import { type ConsentCheck, effectiveScopes, parseScopes } from './principal-resolver.ts';
 import { sealDevice, type SessionDevice } from './session-device.ts';
 import type { SessionEviction } from './session-eviction.ts';
 import { recordRevocation } from './session-revocation.ts';
@@ -16,8 +16,11 @@ export interface IssuedTokens {
   accessToken: string;
   refreshToken?: string;
   expiresIn: number;
+  /** The scopes the token acts with now (see `effectiveScopes`), which may be fewer than the session's. */
   scope: string;
   sessionId: string;
+  /** The user owes acceptance of a required processing purpose: the token acts as `profile` only until then. */
+  notice?: 'consent_required';
 }
 
 /** Why a refresh failed, in RFC 6749 terms; `reused` revokes the whole family. */
@@ -34,13 +37,39 @@ export interface SessionIssuerDeps {
   fieldCipher: FieldCipher;
   audit: AuditLog;
   eviction: SessionEviction;
+  owesConsent: ConsentCheck;
 }
 
 /**
  * Minting tokens: opening a session and rotating its refresh token. Only hashes are stored; the plain
  * tokens exist in the answer alone.
  */
-export function createSessionIssuer({ storage, clock, fieldCipher, audit, eviction }: SessionIssuerDeps) {
+export function createSessionIssuer({
+  storage,
+  clock,
+  fieldCipher,
+  audit,
+  eviction,
+  owesConsent,
+}: SessionIssuerDeps) {
+  /**
+   * What the answer says of the scopes: the session keeps those it was granted, but while its user owes
+   * consent the token acts with `profile` only (the auth hook refuses the rest with `consent_required`), and
+   * regains the rest the moment the user accepts; a refresh then reports them again.
+   */
+  async function actingScopes(
+    tx: TenantTx,
+    tenantId: string,
+    userId: string | null,
+    scopes: readonly Scope[],
+  ): Promise<Pick<IssuedTokens, 'scope' | 'notice'>> {
+    const consentRequired = userId !== null && (await owesConsent(tx, tenantId, userId));
+    return {
+      scope: effectiveScopes(scopes, consentRequired).join(' '),
+      ...(consentRequired ? { notice: 'consent_required' as const } : {}),
+    };
+  }
+
   /**
    * A refresh token that is no longer current but was once: it was used already, so someone holds a copy.
    * The session it belonged to ends, whoever presented it.
@@ -114,8 +143,8 @@ export function createSessionIssuer({ storage, clock, fieldCipher, audit, evicti
       accessToken,
       refreshToken: nextRefresh,
       expiresIn: settings.accessTtl,
-      scope: scopes.join(' '),
       sessionId: row.id,
+      ...(await actingScopes(tx, tenantId, row.user_id, scopes)),
     };
     return { kind: 'issued', tokens, revoked: [row.id] };
   }
@@ -160,8 +189,8 @@ export function createSessionIssuer({ storage, clock, fieldCipher, audit, evicti
         accessToken,
         ...(refreshToken === undefined ? {} : { refreshToken }),
         expiresIn: settings.accessTtl,
-        scope: grant.scopes.join(' '),
         sessionId,
+        ...(await actingScopes(tx, grant.tenantId, grant.userId, grant.scopes)),
       };
     },
 

@@ -4,7 +4,7 @@ import type { AuditLog } from '../../compliance/audit/audit-log.ts';
 import type { FieldCipher } from '../../crypto/field-cipher.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { AuthFailure } from './session-validator.ts';
-import type { Principal } from './principal-resolver.ts';
+import type { ConsentCheck, Principal } from './principal-resolver.ts';
 import { openDevice, type SessionDevice } from './session-device.ts';
 import { createSessionEviction } from './session-eviction.ts';
 import { createSessionIssuer } from './session-issuer.ts';
@@ -24,6 +24,8 @@ export interface SessionServiceDeps {
   clock: Clock;
   fieldCipher: FieldCipher;
   audit: AuditLog;
+  /** Whether a user owes consent (compliance/gdpr/consent-gate.ts): their tokens then act as `profile` only. */
+  owesConsent: ConsentCheck;
   /** Told when some node did not confirm a revocation in time (it may be partitioned from Redis). */
   onUnconfirmedRevocation?: (missing: number) => void;
 }
@@ -43,11 +45,12 @@ export function createSessionService({
   clock,
   fieldCipher,
   audit,
+  owesConsent,
   onUnconfirmedRevocation = () => undefined,
 }: SessionServiceDeps) {
   const eviction = createSessionEviction({ bus, onUnconfirmedRevocation });
-  const issuer = createSessionIssuer({ storage, clock, fieldCipher, audit, eviction });
-  const validator = createSessionValidator({ storage, bus, clock, audit, eviction });
+  const issuer = createSessionIssuer({ storage, clock, fieldCipher, audit, eviction, owesConsent });
+  const validator = createSessionValidator({ storage, bus, clock, audit, eviction, owesConsent });
   const revocation = createSessionRevocation({ storage, clock, audit, eviction });
 
   const service = {

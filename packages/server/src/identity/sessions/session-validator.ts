@@ -3,7 +3,13 @@ import type { AuditLog } from '../../compliance/audit/audit-log.ts';
 import type { Clock } from '../../clock.ts';
 import { hashToken, tenantOfToken } from '../../crypto/token.ts';
 import type { Storage } from '../../storage/database.ts';
-import { type Principal, principalFor } from './principal-resolver.ts';
+import {
+  type ConsentCheck,
+  effectiveScopes,
+  parseScopes,
+  type Principal,
+  principalFor,
+} from './principal-resolver.ts';
 import type { SessionEviction } from './session-eviction.ts';
 import { recordRevocation } from './session-revocation.ts';
 import { tokenSettings } from './session-settings.ts';
@@ -36,13 +42,21 @@ export interface SessionValidatorDeps {
   clock: Clock;
   audit: AuditLog;
   eviction: SessionEviction;
+  owesConsent: ConsentCheck;
 }
 
 /**
  * Checking access tokens: the hot path of every request and socket. A token found valid is cached on this
  * node (see `createSessionEviction` for why that is safe); a miss reads the session, and ends it if it idled.
  */
-export function createSessionValidator({ storage, bus, clock, audit, eviction }: SessionValidatorDeps) {
+export function createSessionValidator({
+  storage,
+  bus,
+  clock,
+  audit,
+  eviction,
+  owesConsent,
+}: SessionValidatorDeps) {
   const { cache } = eviction;
 
   /** The cached grant of a still-valid token, its use noted; undefined when the database must decide. */
@@ -86,7 +100,7 @@ export function createSessionValidator({ storage, bus, clock, audit, eviction }:
       if (touch) await sessionStore.update(tx, tenantId, row.id, { last_used_at: now });
       return {
         kind: 'ok' as const,
-        principal: await principalFor(tx, row),
+        principal: await principalFor(tx, row, owesConsent),
         row,
         idleTimeoutMs: settings.idleTimeout * 1000,
         lastUsedAt: touch ? now : row.last_used_at,
@@ -150,11 +164,13 @@ export function createSessionValidator({ storage, bus, clock, audit, eviction }:
         if (!row || row.revoked_at !== null || row.access_expires_at <= now) return undefined;
         if (now - row.last_used_at >= (await tokenSettings(tx, tenantId)).idleTimeout * 1000)
           return undefined;
+        // The scope the token acts with now, as the auth hook would judge it (narrowed while consent is owed).
+        const consentRequired = row.user_id !== null && (await owesConsent(tx, tenantId, row.user_id));
         return {
           sessionId: row.id,
           userId: row.user_id,
           clientId: row.client_id,
-          scope: row.scopes,
+          scope: effectiveScopes(parseScopes(row.scopes), consentRequired).join(' '),
           expiresAt: row.access_expires_at,
         };
       });
