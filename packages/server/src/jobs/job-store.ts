@@ -149,7 +149,7 @@ export const jobStore = {
           eb.and([eb('state', '=', 'queued'), eb('run_after', '<=', claim.now)]),
           eb.and([
             eb('state', '=', 'running'),
-            eb('locked_until', '<', claim.now),
+            eb('locked_until', '<=', claim.now),
             eb('attempts', '<', eb.ref('max_attempts')),
           ]),
         ]),
@@ -189,7 +189,7 @@ export const jobStore = {
         finished_at: now,
       })
       .where('state', '=', 'running')
-      .where('locked_until', '<', now)
+      .where('locked_until', '<=', now)
       .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
       .returning('id')
       .execute();
