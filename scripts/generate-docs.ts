@@ -4,9 +4,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { builtInRoles, errorCatalogue, permissions } from '../packages/protocol/src/index.js';
+import { builtInRoles, permissions } from '../packages/protocol/src/index.js';
 import { builtInRolePermissions } from '../packages/server/src/access/roles.js';
 import { configTableMarkdown } from '../packages/server/src/config.js';
+import { errorTableMarkdown } from '../packages/server/src/http/error-table.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -18,14 +19,6 @@ function replaceSection(file: string, marker: string, body: string): void {
   writeFileSync(full, text.replace(pattern, `$1\n\n${body}\n\n$2`));
 }
 
-const errorsTable = [
-  '| Code | HTTP status | Meaning |',
-  '| --- | --- | --- |',
-  ...Object.entries(errorCatalogue).map(
-    ([code, { status, message }]) => `| \`${code}\` | ${status} | ${message} |`,
-  ),
-].join('\n');
-
 const matrix = [
   `| Permission | ${builtInRoles.join(' | ')} |`,
   `| --- |${builtInRoles.map(() => ' :-: |').join('')}`,
@@ -36,5 +29,5 @@ const matrix = [
 ].join('\n');
 
 replaceSection('README.md', 'config-table', configTableMarkdown());
-replaceSection('docs/errors.md', 'error-table', errorsTable);
+replaceSection('docs/errors.md', 'error-table', errorTableMarkdown());
 replaceSection('docs/access-control.md', 'permission-matrix', matrix);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { callClientFrames, type CallServerFrame } from './calls.ts';
 import { customData, type messageBody, reactionKey, type reactionSummary } from '../rest/dialogs.ts';
 import { storableInput } from '../storable-input.ts';
+import type { serverFrame } from './server-frames.ts';
 
 /**
  * A client's position in one dialog's stream. `epoch` changes when the database is restored from a backup:
@@ -15,8 +16,8 @@ const dialogPositions = z
   .record(z.uuid(), dialogPosition)
   .refine((value) => Object.keys(value).length <= 1000, 'at most 1000 dialogs');
 
-/** The frames a client may send, by type; see {@link clientFrame}. */
-const clientFrameTypes = z.discriminatedUnion('type', [
+/** The frames a client may send, by type; see {@link clientFrame}. The AsyncAPI document is built from them. */
+export const clientFrameTypes = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('auth'),
@@ -129,3 +130,12 @@ export type ServerFrame =
   | { type: 'resync'; dialogId: string; reason: 'epoch_changed' | 'too_far_behind' }
   | { type: 'error'; id?: string; code: string; message: string }
   | { type: 'pong' };
+
+/** True when two types are each assignable to the other. */
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Holds<Check extends true> = Check;
+/**
+ * Compile-time: the schemas in server-frames.ts (what `/asyncapi.json` documents) accept exactly the frames
+ * `ServerFrame` allows; a frame added to one and not the other fails the build.
+ */
+export type ServerFramesDocumented = Holds<SameShape<ServerFrame, z.infer<typeof serverFrame>>>;

@@ -24,14 +24,16 @@ export const uploadAttachmentBody = z
   .meta({ type: 'string', format: 'binary', description: 'The file’s raw bytes, in any content type.' });
 
 /** An uploaded attachment; share it by putting its id in a message's `attachments`. */
-export const attachmentBody = z.object({
-  id: z.string(),
-  name: z.string(),
-  /** Sniffed from the content, never the type the uploader declared. */
-  contentType: z.string(),
-  /** Plaintext bytes. */
-  size: z.number(),
-});
+export const attachmentBody = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    /** Sniffed from the content, never the type the uploader declared. */
+    contentType: z.string(),
+    /** Plaintext bytes. */
+    size: z.number(),
+  })
+  .meta({ id: 'Attachment' });
 export type AttachmentBody = z.infer<typeof attachmentBody>;
 
 /**
@@ -39,14 +41,16 @@ export type AttachmentBody = z.infer<typeof attachmentBody>;
  * (`DELETE /v1/attachments/{id}`) the message keeps only `{ id, removed: true }`: its name, type, size and
  * content are gone for everyone.
  */
-export const attachmentSummary = z.discriminatedUnion('removed', [
-  z.object({
-    id: z.string(),
-    removed: z.literal(false),
-    name: z.string(),
-    contentType: z.string(),
-    size: z.number(),
-  }),
-  z.object({ id: z.string(), removed: z.literal(true) }),
-]);
+export const attachmentSummary = z
+  .discriminatedUnion('removed', [
+    z.object({
+      id: z.string(),
+      removed: z.literal(false),
+      name: z.string(),
+      contentType: z.string(),
+      size: z.number(),
+    }),
+    z.object({ id: z.string(), removed: z.literal(true) }),
+  ])
+  .meta({ id: 'AttachmentSummary' });
 export type AttachmentSummary = z.infer<typeof attachmentSummary>;

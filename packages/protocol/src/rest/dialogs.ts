@@ -23,7 +23,8 @@ export const createDialogBody = z
     /** Groups: new members see only what is sent after they join. */
     hideHistory: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'CreateDialogRequest' });
 export type CreateDialogBody = z.infer<typeof createDialogBody>;
 
 export const updateDialogBody = z
@@ -39,11 +40,14 @@ export const updateDialogBody = z
     muted: z.boolean().optional(),
     pinned: z.boolean().optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'UpdateDialogRequest' });
 export type UpdateDialogBody = z.infer<typeof updateDialogBody>;
 
 /** Who reacted with what; at most `maxReactionKinds` different reactions per message. */
-export const reactionSummary = z.object({ emoji: z.string(), userIds: z.array(z.string()) });
+export const reactionSummary = z
+  .object({ emoji: z.string(), userIds: z.array(z.string()) })
+  .meta({ id: 'ReactionSummary' });
 export type ReactionSummary = z.infer<typeof reactionSummary>;
 
 /**
@@ -60,41 +64,45 @@ export const reactionKey = z
     'one emoji or a :shortcode:',
   );
 
-export const messageBody = z.object({
-  id: z.string(),
-  dialogId: z.string(),
-  seq: z.number(),
-  senderId: z.string(),
-  clientId: z.string(),
-  body: z.string().nullable(),
-  replyTo: z.string().nullable(),
-  mentions: z.array(z.string()),
-  properties: z.record(z.string(), z.unknown()).nullable(),
-  attachments: z.array(attachmentSummary),
-  reactions: z.array(reactionSummary),
-  createdAt: z.string(),
-  editedAt: z.string().nullable(),
-  deleted: z.boolean(),
-});
+export const messageBody = z
+  .object({
+    id: z.string(),
+    dialogId: z.string(),
+    seq: z.number(),
+    senderId: z.string(),
+    clientId: z.string(),
+    body: z.string().nullable(),
+    replyTo: z.string().nullable(),
+    mentions: z.array(z.string()),
+    properties: z.record(z.string(), z.unknown()).nullable(),
+    attachments: z.array(attachmentSummary),
+    reactions: z.array(reactionSummary),
+    createdAt: z.string(),
+    editedAt: z.string().nullable(),
+    deleted: z.boolean(),
+  })
+  .meta({ id: 'Message' });
 export type MessageBody = z.infer<typeof messageBody>;
 
-export const dialogBody = z.object({
-  id: z.string(),
-  type: z.enum(dialogTypes),
-  name: z.string().nullable(),
-  description: z.string().nullable(),
-  photoUrl: z.string().nullable(),
-  customData: z.record(z.string(), z.unknown()).nullable(),
-  memberIds: z.array(z.string()),
-  myRole: z.enum(['owner', 'admin', 'member']).nullable(),
-  lastSeq: z.number(),
-  unreadCount: z.number(),
-  muted: z.boolean(),
-  pinned: z.boolean(),
-  lastMessage: messageBody.nullable(),
-  lastActivityAt: z.string(),
-  createdAt: z.string(),
-});
+export const dialogBody = z
+  .object({
+    id: z.string(),
+    type: z.enum(dialogTypes),
+    name: z.string().nullable(),
+    description: z.string().nullable(),
+    photoUrl: z.string().nullable(),
+    customData: z.record(z.string(), z.unknown()).nullable(),
+    memberIds: z.array(z.string()),
+    myRole: z.enum(['owner', 'admin', 'member']).nullable(),
+    lastSeq: z.number(),
+    unreadCount: z.number(),
+    muted: z.boolean(),
+    pinned: z.boolean(),
+    lastMessage: messageBody.nullable(),
+    lastActivityAt: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'Dialog' });
 export type DialogBody = z.infer<typeof dialogBody>;
 
 export const sendMessageBody = z
@@ -109,5 +117,6 @@ export const sendMessageBody = z
     /** Ids from `POST /v1/attachments` (uploaded by the sender, or visible to them). */
     attachments: z.array(z.uuid()).max(10).default([]),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'SendMessageRequest' });
 export type SendMessageBody = z.infer<typeof sendMessageBody>;

@@ -2,20 +2,22 @@ import { z } from 'zod';
 import { acceptedPurposes } from './consent.ts';
 
 /** A user's own profile as the API shows it. Personal fields are null after erasure. */
-export const profileBody = z.object({
-  id: z.string(),
-  tenantId: z.string(),
-  status: z.enum(['active', 'deactivated', 'erased']),
-  displayName: z.string().nullable(),
-  email: z.string().nullable(),
-  emailVerified: z.boolean(),
-  phone: z.string().nullable(),
-  avatarUrl: z.string().nullable(),
-  customData: z.record(z.string(), z.unknown()).nullable(),
-  roles: z.array(z.string()),
-  mfaEnabled: z.boolean(),
-  createdAt: z.string(),
-});
+export const profileBody = z
+  .object({
+    id: z.string(),
+    tenantId: z.string(),
+    status: z.enum(['active', 'deactivated', 'restricted', 'erased']),
+    displayName: z.string().nullable(),
+    email: z.string().nullable(),
+    emailVerified: z.boolean(),
+    phone: z.string().nullable(),
+    avatarUrl: z.string().nullable(),
+    customData: z.record(z.string(), z.unknown()).nullable(),
+    roles: z.array(z.string()),
+    mfaEnabled: z.boolean(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'Profile' });
 export type ProfileBody = z.infer<typeof profileBody>;
 
 const customData = z
@@ -37,19 +39,22 @@ export const updateProfileBody = z
       .optional(),
     customData: customData.nullable().optional(),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'UpdateProfileRequest' });
 export type UpdateProfileBody = z.infer<typeof updateProfileBody>;
 
-export const sessionBody = z.object({
-  id: z.string(),
-  current: z.boolean(),
-  clientId: z.string().nullable(),
-  device: z.string().nullable(),
-  scopes: z.array(z.string()),
-  createdAt: z.string(),
-  lastUsedAt: z.string(),
-});
-export const sessionListBody = z.object({ sessions: z.array(sessionBody) });
+export const sessionBody = z
+  .object({
+    id: z.string(),
+    current: z.boolean(),
+    clientId: z.string().nullable(),
+    device: z.string().nullable(),
+    scopes: z.array(z.string()),
+    createdAt: z.string(),
+    lastUsedAt: z.string(),
+  })
+  .meta({ id: 'Session' });
+export const sessionListBody = z.object({ sessions: z.array(sessionBody) }).meta({ id: 'SessionList' });
 
 export const signupBody = z
   .object({
@@ -60,7 +65,8 @@ export const signupBody = z
     /** The purpose versions the user read and accepted: every current required one must be among them. */
     acceptedPurposes: acceptedPurposes.default([]),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'SignupRequest' });
 
 export const ownerSetupBody = z
   .object({
@@ -71,4 +77,5 @@ export const ownerSetupBody = z
     /** As for sign-up: the owner accepts the tenant's required purposes like everyone else. */
     acceptedPurposes: acceptedPurposes.default([]),
   })
-  .strict();
+  .strict()
+  .meta({ id: 'OwnerSetupRequest' });

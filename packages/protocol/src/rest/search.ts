@@ -21,23 +21,29 @@ export const searchMessagesQuery = z
 export type SearchMessagesQuery = z.infer<typeof searchMessagesQuery>;
 
 /** A matching word in the snippet: `[start, end)` in UTF-16 code units (JavaScript string indexes). */
-export const searchHighlight = z.object({ start: z.number().int(), end: z.number().int() });
+export const searchHighlight = z
+  .object({ start: z.number().int(), end: z.number().int() })
+  .meta({ id: 'SearchHighlight' });
 export type SearchHighlight = z.infer<typeof searchHighlight>;
 
-export const searchResult = z.object({
-  message: messageBody,
-  dialogId: z.string(),
-  /** Relevance, higher is better; comparable only within one result list. */
-  score: z.number(),
-  /** About 160 characters of the body around the first match, `…` where text was left out. */
-  snippet: z.string(),
-  highlights: z.array(searchHighlight),
-});
+export const searchResult = z
+  .object({
+    message: messageBody,
+    dialogId: z.string(),
+    /** Relevance, higher is better; comparable only within one result list. */
+    score: z.number(),
+    /** About 160 characters of the body around the first match, `…` where text was left out. */
+    snippet: z.string(),
+    highlights: z.array(searchHighlight),
+  })
+  .meta({ id: 'SearchResult' });
 export type SearchResult = z.infer<typeof searchResult>;
 
 /** Best first, then newest. */
-export const searchMessagesResponse = z.object({
-  results: z.array(searchResult),
-  nextCursor: z.string().optional(),
-});
+export const searchMessagesResponse = z
+  .object({
+    results: z.array(searchResult),
+    nextCursor: z.string().optional(),
+  })
+  .meta({ id: 'SearchMessagesResponse' });
 export type SearchMessagesResponse = z.infer<typeof searchMessagesResponse>;

@@ -6,7 +6,7 @@ import { AppError } from '../app-error.ts';
 import type { RouteDeclaration } from './route-table.ts';
 
 /** The /oauth/* endpoints answer errors as RFC 6749 §5.2 (and RFC 6750 for bearer problems) say. */
-const oauthErrorNames: Partial<Record<ErrorCode, string>> = {
+export const oauthErrorNames: Partial<Record<ErrorCode, string>> = {
   unauthorized: 'invalid_client',
   invalid_token: 'invalid_token',
   insufficient_scope: 'insufficient_scope',

@@ -2,6 +2,7 @@ import { healthBody, serverInfoBody, versionBody } from '@parley/protocol';
 import { z } from 'zod';
 import { type HealthCheck, checkReadiness } from '../observability/health.ts';
 import { parleyVersion } from '../version.ts';
+import { asyncApiDocument } from './asyncapi.ts';
 import type { RouteDeclaration } from './route-table.ts';
 
 export interface OpsRouteDeps {
@@ -17,6 +18,8 @@ const publicAccess = { kind: 'public' } as const;
 const publicVersion = { name: 'parley', version: parleyVersion, apiVersion: 'v1' } as const;
 
 export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
+  let asyncApiCache: unknown;
+  const asyncApi = () => (asyncApiCache ??= asyncApiDocument());
   return [
     {
       method: 'GET',
@@ -71,6 +74,16 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
       tags: ['operations'],
       access: publicAccess,
       handler: () => Promise.resolve(deps.openApiDocument()),
+    },
+    {
+      method: 'GET',
+      url: '/asyncapi.json',
+      operationId: 'getAsyncApiDocument',
+      summary:
+        'The realtime protocol (WSS at /v1/realtime) as an AsyncAPI 3.0 document, generated from the frame schemas.',
+      tags: ['operations'],
+      access: publicAccess,
+      handler: () => Promise.resolve(asyncApi()),
     },
     {
       method: 'GET',

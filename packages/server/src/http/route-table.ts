@@ -16,6 +16,12 @@ export interface RouteSchema {
   response?: Record<number, ZodType>;
 }
 
+export interface DocumentedResponse {
+  description: string;
+  schema?: ZodType;
+  content?: Record<string, ZodType>;
+}
+
 /**
  * What the OpenAPI document shows of a route that checks or builds its bodies itself (the OAuth endpoints answer
  * in RFC 6749's shapes, not through Fastify's schemas): documented, never used to validate or serialise.
@@ -23,8 +29,11 @@ export interface RouteSchema {
 export interface RouteDocumentation {
   /** The request body the handler parses itself. */
   body?: ZodType;
-  /** Answers by status, each with its description and body (none: an empty answer). */
-  responses?: Record<number, { description: string; schema?: ZodType }>;
+  /**
+   * Answers by status, each with its description and body: `schema` in the route's content type (JSON unless
+   * `produces` says otherwise), or `content` by content type; neither is an answer without a body.
+   */
+  responses?: Record<number, DocumentedResponse>;
 }
 
 /** A route, declared once: the same declaration registers it, documents it and drives the refusal tests. */

@@ -1,4 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  grantTypes,
+  introspectionResponse,
+  introspectRequest,
+  MFA_GRANT,
+  mfaRequired,
+  oauthError as oauthErrorBody,
+  revokeRequest,
+  tokenRequest,
+  tokenResponse as tokenResponseBody,
+  type OAuthErrorBody,
+  type TokenResponse,
+} from '@parley/protocol';
 import { z } from 'zod';
 import type { RequestContext } from '../../compliance/audit/request-context.ts';
 import { requestContext } from '../../http/request-context.ts';
@@ -22,35 +35,18 @@ type OAuthError =
   | 'mfa_required'
   | 'mfa_code_reused';
 
-export const MFA_GRANT = 'urn:parley:params:oauth:grant-type:mfa-otp';
+/** Kept for importers of the grant's URI from here; the protocol package defines it. */
+export { MFA_GRANT };
 
-const field = z.string().min(1).max(8192);
-const tokenRequest = z.discriminatedUnion('grant_type', [
-  z.object({
-    grant_type: z.literal('password'),
-    tenant_id: field,
-    username: field,
-    password: z.string().min(1).max(1_048_576),
-    scope: z.string().max(200).optional(),
-  }),
-  z.object({
-    grant_type: z.literal('refresh_token'),
-    refresh_token: field,
-    scope: z.string().max(200).optional(),
-  }),
-  z.object({
-    grant_type: z.literal('client_credentials'),
-    client_id: field.optional(),
-    client_secret: field.optional(),
-    scope: z.string().max(200).optional(),
-  }),
-  z.object({
-    grant_type: z.literal(MFA_GRANT),
-    mfa_token: field,
-    otp: z.string().max(32).optional(),
-    recovery_code: z.string().max(64).optional(),
-  }),
-]);
+type Holds<Check extends true> = Check;
+/** Compile-time: every notice and error a grant answers is in the documented `TokenResponse` and `OAuthError`. */
+export type GrantOutcomesDocumented = Holds<
+  NonNullable<Extract<GrantResult, { kind: 'tokens' }>['notice']> extends TokenResponse['parley_notice']
+    ? Extract<GrantResult, { kind: 'error' }>['error'] extends OAuthErrorBody['error']
+      ? true
+      : false
+    : false
+>;
 
 function oauthError(reply: FastifyReply, status: number, error: OAuthError, description: string, extra = {}) {
   return reply
@@ -120,12 +116,37 @@ export function oauthRoutes(deps: {
       tags: ['oauth'],
       access: { kind: 'public' },
       consumes: 'application/x-www-form-urlencoded',
+      documentation: {
+        body: tokenRequest,
+        responses: {
+          200: { description: 'Tokens issued (RFC 6749 §5.1).', schema: tokenResponseBody },
+          400: {
+            description:
+              'RFC 6749 §5.2: `invalid_request`, `unsupported_grant_type`, `invalid_grant` (wrong credentials, an expired or reused refresh token, a wrong MFA code), `invalid_scope`, or `mfa_code_reused` (a TOTP code already used: wait for the next one).',
+            schema: oauthErrorBody,
+          },
+          401: {
+            description:
+              '`invalid_client`: client authentication failed (with a `WWW-Authenticate: Basic` challenge).',
+            schema: oauthErrorBody,
+          },
+          403: {
+            description:
+              '`mfa_required`: the password was right and the user has MFA; send the `mfa_token` with a code in the MFA grant.',
+            schema: mfaRequired,
+          },
+          429: {
+            description:
+              '`invalid_grant` while the account or the address is locked out after failed attempts, with `Retry-After`.',
+            schema: oauthErrorBody,
+          },
+        },
+      },
       handler: async (request, reply) => {
         const parsed = tokenRequest.safeParse(formBody.safeParse(request.body).data ?? {});
         if (!parsed.success) {
           const grant = (request.body as Record<string, unknown> | undefined)?.grant_type;
-          return typeof grant === 'string' &&
-            !['password', 'refresh_token', 'client_credentials', MFA_GRANT].includes(grant)
+          return typeof grant === 'string' && !grantTypes.some((type) => type === grant)
             ? oauthError(reply, 400, 'unsupported_grant_type', 'This grant type is not supported.')
             : oauthError(
                 reply,
@@ -211,6 +232,16 @@ export function oauthRoutes(deps: {
       tags: ['oauth'],
       access: { kind: 'public' },
       consumes: 'application/x-www-form-urlencoded',
+      documentation: {
+        body: revokeRequest,
+        responses: {
+          200: {
+            description: 'Revoked, or the token was unknown or already invalid (RFC 7009 §2.2).',
+            schema: z.object({}).strict(),
+          },
+          400: { description: '`invalid_request`: no `token`.', schema: oauthErrorBody },
+        },
+      },
       handler: async (request, reply) => {
         const token = formBody.safeParse(request.body).data?.token;
         if (!token) return oauthError(reply, 400, 'invalid_request', 'The token parameter is required.');
@@ -227,6 +258,13 @@ export function oauthRoutes(deps: {
       tags: ['oauth'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.read' },
       consumes: 'application/x-www-form-urlencoded',
+      documentation: {
+        body: introspectRequest,
+        responses: {
+          200: { description: 'The token’s state (RFC 7662 §2.2).', schema: introspectionResponse },
+          400: { description: '`invalid_request`: no `token`.', schema: oauthErrorBody },
+        },
+      },
       handler: async (request, reply) => {
         const token = formBody.safeParse(request.body).data?.token;
         if (!token) return oauthError(reply, 400, 'invalid_request', 'The token parameter is required.');

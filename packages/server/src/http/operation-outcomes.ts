@@ -1,0 +1,104 @@
+import { auditPage, type ErrorCode } from '@parley/protocol';
+import { z } from 'zod';
+import type { AuditPage } from '../compliance/audit/audit-log.ts';
+import type { RouteDocumentation } from './route-table.ts';
+
+/**
+ * What operations answer beyond what their declarations show, by operationId, for `/openapi.json`: the
+ * answers without a body (204, 202) and binary or streamed ones, and the coded errors their services throw.
+ * What a declaration does show is derived (openapi-errors.ts): access → 401/403, path parameters → 404, a body →
+ * 400/413/415, and the errors every request can meet. The contract tests send real requests and fail on any
+ * answer an operation does not document, so a new service error needs its row here.
+ */
+export interface OperationOutcomes extends RouteDocumentation {
+  errors?: readonly ErrorCode[];
+}
+
+const noContent = (description: string) => ({ 204: { description } });
+const accepted = (description: string) => ({ 202: { description } });
+const binary = z.unknown().meta({ type: 'string', format: 'binary' });
+
+type Holds<Check extends true> = Check;
+/** Compile-time: the documented audit page describes every field the server sends (AuditPage). */
+export type AuditPageDocumented = Holds<AuditPage extends z.output<typeof auditPage> ? true : false>;
+
+export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
+  getOpenApiDocument: {
+    responses: {
+      200: { description: 'The OpenAPI 3.1 document.', schema: z.record(z.string(), z.unknown()) },
+    },
+  },
+  getAsyncApiDocument: {
+    responses: {
+      200: { description: 'The AsyncAPI 3.0 document.', schema: z.record(z.string(), z.unknown()) },
+    },
+  },
+  endMySessions: { responses: noContent('Signed out.') },
+  endMySession: { responses: noContent('That device is signed out.') },
+  changeMyPassword: {
+    responses: noContent('Changed; every other session is signed out.'),
+    errors: ['invalid_credentials', 'password_policy', 'account_locked'],
+  },
+  enrollTotp: { errors: ['conflict'] },
+  confirmTotp: { errors: ['invalid_credentials', 'mfa_code_reused', 'account_locked', 'conflict'] },
+  disableTotp: {
+    responses: noContent('MFA is off.'),
+    errors: ['invalid_credentials', 'mfa_code_reused', 'account_locked', 'conflict'],
+  },
+  resetUserMfa: { responses: noContent('The user’s MFA is reset.') },
+  requestPasswordReset: {
+    responses: accepted('If the address belongs to an active user, a reset link is on its way.'),
+    errors: ['rate_limited'],
+  },
+  confirmPasswordReset: {
+    responses: noContent('The password is set; every session is signed out.'),
+    errors: ['gone', 'password_policy'],
+  },
+  requestEmailVerification: {
+    responses: accepted('A verification link is on its way.'),
+    errors: ['conflict', 'rate_limited'],
+  },
+  verifyEmail: { responses: noContent('The address is verified.'), errors: ['gone'] },
+  setUpTenantOwner: { errors: ['gone', 'conflict', 'password_policy', 'invalid_credentials'] },
+  signUp: { errors: ['forbidden', 'gone', 'conflict', 'password_policy'] },
+  createUser: { errors: ['conflict', 'password_policy'] },
+  setUserStatus: { responses: noContent('The status is set.'), errors: ['conflict'] },
+  createInvite: { errors: ['conflict'] },
+  setUserRoles: { responses: noContent('The roles are set.'), errors: ['conflict'] },
+  defineRole: { responses: noContent('The role is defined.'), errors: ['conflict'] },
+  createDialog: { errors: ['not_found', 'blocked', 'dialog_full'] },
+  joinDialog: { errors: ['dialog_full', 'blocked'] },
+  deleteDialog: { responses: noContent('Left or deleted.') },
+  addDialogMembers: { errors: ['dialog_full', 'blocked', 'conflict'] },
+  removeDialogMember: { responses: noContent('Removed.') },
+  updateDialogMember: { responses: noContent('The member’s role is set.') },
+  sendMessage: { errors: ['blocked', 'conflict', 'message_too_large', 'rate_limited'] },
+  editMessage: { errors: ['edit_window_closed', 'message_too_large', 'rate_limited'] },
+  addReaction: { errors: ['too_many_reactions'] },
+  markRead: { responses: noContent('The read position moved (it never moves back).') },
+  markDelivered: { responses: noContent('The delivered position moved (it never moves back).') },
+  setPresenceVisibility: { responses: noContent('Set.') },
+  blockUser: { responses: noContent('Blocked.') },
+  unblockUser: { responses: noContent('Unblocked.') },
+  getIceServers: { errors: ['rate_limited'] },
+  listAuditEntries: {
+    responses: {
+      200: {
+        description: 'A page of entries (format=json), or the whole selection as JSON lines (format=jsonl).',
+        content: {
+          'application/json': auditPage,
+          'application/x-ndjson': z.string().meta({ description: 'One AuditEntry as JSON per line.' }),
+        },
+      },
+    },
+  },
+  uploadAttachment: { errors: ['attachment_too_large'] },
+  downloadAttachment: {
+    responses: {
+      200: { description: 'The whole file, as its sniffed type.', schema: binary },
+      206: { description: 'The requested byte range (`Content-Range`).', schema: binary },
+    },
+    errors: ['range_not_satisfiable'],
+  },
+  removeAttachment: { responses: noContent('Removed for everyone.') },
+};
