@@ -22,6 +22,8 @@ interface OtherTenant {
   dialogId: string;
   messageId: string;
   attachmentId: string;
+  /** A processing purpose only the other tenant has. */
+  purposeKey: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -79,6 +81,18 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     body: { roles: ['member'] },
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
+  'PUT /v1/me/consents/:key': (other) => ({
+    path: `/v1/me/consents/${other.purposeKey}`,
+    body: { version: 1 },
+  }),
+  'DELETE /v1/me/consents/:key': (other) => ({ path: `/v1/me/consents/${other.purposeKey}` }),
+  'PATCH /v1/consent-purposes/:key': (other) => ({
+    path: `/v1/consent-purposes/${other.purposeKey}`,
+    body: { required: true },
+  }),
+  'GET /v1/consent-purposes/:key/versions': (other) => ({
+    path: `/v1/consent-purposes/${other.purposeKey}/versions`,
+  }),
   'PATCH /v1/users/:userId': (other) => ({
     path: `/v1/users/${other.userId}`,
     body: { status: 'deactivated' },
@@ -138,7 +152,17 @@ describe('every route refuses callers without its scope, permission or tenant', 
       json({ clientId: 'first', body: 'Welcome', attachments: [attachmentId] }, otherOwner.accessToken),
     );
     expect(sent.status, sent.text).toBe(201);
+    // Purposes are named by key within a tenant: this one exists only in the other tenant.
+    const purpose = await server.request(
+      '/v1/consent-purposes',
+      json(
+        { key: 'other_only', title: 'Theirs', text: 'Their purpose.', lawfulBasis: 'consent' },
+        otherOwner.accessToken,
+      ),
+    );
+    expect(purpose.status, purpose.text).toBe(201);
     other = {
+      purposeKey: 'other_only',
       messageId: sent.json<{ id: string }>().id,
       attachmentId,
       tenantId: otherOwner.tenantId,
@@ -183,6 +207,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
         'GET /livez',
         'GET /openapi.json',
         'GET /readyz',
+        'GET /v1/tenants/:tenantId/consent-purposes',
         'GET /version',
         'POST /oauth/revoke',
         'POST /oauth/token',
@@ -259,6 +284,8 @@ describe('every route refuses callers without its scope, permission or tenant', 
     const dialog = await server.app.services.dialogs.get(other.tenantId, other.userId, other.dialogId);
     expect(dialog).toMatchObject({ lastSeq: 1, memberIds: [other.userId] });
     expect(dialog.lastMessage).toMatchObject({ body: 'Welcome', editedAt: null, reactions: [] });
+    const purposes = await server.app.services.consentPurposes.versions(other.tenantId, other.purposeKey);
+    expect(purposes.map((row) => [row.version, row.required])).toEqual([[1, 0]]);
     const file = await server.app.services.attachments.open(other.tenantId, other.userId, other.attachmentId);
     expect(file).toMatchObject({ name: 'welcome.txt', size: 'Welcome pack'.length });
   });
