@@ -15,7 +15,6 @@ import {
 } from '../../support/identity-fixtures.ts';
 import { openSocket, Socket } from '../../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../../support/start-server.ts';
-import { auditEntries } from './gdpr-fixtures.ts';
 
 /**
  * Consent before processing (GDPR Art. 7): nobody gets an account without accepting the current required
@@ -49,6 +48,17 @@ describeEachDialect('consent before processing', (dialect) => {
         .where('user_id', '=', userId)
         .orderBy('at')
         .orderBy('id')
+        .execute(),
+    );
+  /** The tenant's audit entries whose action starts with `prefix`, oldest first. */
+  const auditEntries = (target: TestServer, tenantId: string, prefix: string) =>
+    target.app.storage.withTenant(tenantId, (tx) =>
+      tx
+        .selectFrom('audit_log')
+        .select(['action', 'actor_id', 'target_type', 'target_id', 'outcome', 'details'])
+        .where('tenant_id', '=', tenantId)
+        .where('action', 'like', `${prefix}%`)
+        .orderBy('seq')
         .execute(),
     );
   const usersNamed = (tenantId: string) =>
