@@ -24,6 +24,7 @@ import type { TenantService } from './tenancy/tenant-service.ts';
 import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-job.ts';
+import { type BackgroundJobs, createBackgroundJobs } from './jobs/index.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
@@ -62,6 +63,8 @@ export interface App {
   readonly config: Config;
   /** This node's name in every log line (`PARLEY_NODE_ID`, or generated at start). */
   readonly nodeId: string;
+  /** Scheduled tasks and durable jobs of this node: features register their handlers here. */
+  readonly jobs: BackgroundJobs;
   readonly fastify: FastifyInstance;
   readonly storage: Storage;
   readonly logger: Logger;
@@ -201,6 +204,16 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
         }, config.auditCheckpointIntervalSeconds * 1000)
       : undefined;
   checkpointing?.unref();
+  // The audit checkpoint above stays a per-node timer: each node appends to its own anchor file.
+  const jobs = createBackgroundJobs({
+    storage,
+    clock,
+    nodeId,
+    logger,
+    pollIntervalMs: config.jobPollIntervalMs,
+    leaseMs: config.jobLeaseSeconds * 1000,
+    concurrency: config.jobConcurrency,
+  });
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -325,6 +338,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await services.emailFlows.drain();
     // A checkpoint pass under way finishes its transaction rather than meet a closed database.
     await auditCheckpoints.idle();
+    // Running jobs wind down and hand back what they did not finish, to resume from their checkpoint.
+    await jobs.stop(config.shutdownGraceMs);
     await services.bus.close();
     await storage.close();
     lock?.release();
@@ -334,9 +349,12 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     logger.info('shutdown complete');
   };
 
+  // Started last, so a start-up that fails on the way leaves no runner behind.
+  jobs.start();
   return {
     config,
     nodeId,
+    jobs,
     fastify,
     storage,
     logger,

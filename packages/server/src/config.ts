@@ -361,6 +361,23 @@ export const settings = {
     defaultText: '`<hostname>-<6 hex>`, new each start',
     description: 'Name of this node in every log line, to tell the nodes of a deployment apart.',
   }),
+  jobPollIntervalMs: setting({
+    env: 'PARLEY_JOB_POLL_INTERVAL_MS',
+    schema: positiveInt.min(100, 'must be at least 100').max(10_000, 'must be at most 10000').default(2_000),
+    description:
+      'How often each node looks for due background jobs and scheduled tasks and renews its hold on those it runs (docs/jobs.md).',
+  }),
+  jobLeaseSeconds: setting({
+    env: 'PARLEY_JOB_LEASE_SECONDS',
+    schema: positiveInt.min(30, 'must be at least 30').max(3_600, 'must be at most 3600').default(60),
+    description:
+      "How long after a node stops renewing (it died) another node takes over its scheduled tasks and running jobs, resuming from their last checkpoint. The nodes' clocks must agree to well within it.",
+  }),
+  jobConcurrency: setting({
+    env: 'PARLEY_JOB_CONCURRENCY',
+    schema: positiveInt.max(64, 'must be at most 64').default(2),
+    description: 'Background jobs (exports, purges, backups) one node runs at once.',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -201,7 +201,7 @@ export function createJobRunner(options: JobRunnerOptions) {
 
   async function pass(): Promise<void> {
     await renewClaims();
-    if (stopped) return;
+    if (stopped || definitions.size === 0) return;
     const abandoned = await storage.withSystem((tx) => jobStore.failAbandoned(tx, clock.now()));
     for (const jobId of abandoned)
       logger.error({ jobId }, 'job failed: its node stopped answering during the last attempt');

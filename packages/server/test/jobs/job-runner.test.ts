@@ -97,7 +97,7 @@ describeEachDialect('job runner', (dialect) => {
   /** A walk handler that records every item it processes and can be held after a given checkpoint. */
   function walkJob(
     processed: number[],
-    options: { holdAfter?: number; held?: ReturnType<typeof deferred> } = {},
+    options: { holdAfter?: number; held?: { promise: Promise<void> } } = {},
   ) {
     const reached = deferred();
     const definition = defineJob({
