@@ -1,12 +1,14 @@
 /**
  * Regenerates the tables that tests keep equal to the code: the README configuration table, the error
- * catalogue in docs/errors.md and the permission matrix in docs/access-control.md. Run `npm run docs`.
+ * catalogue in docs/errors.md, the permission matrix in docs/access-control.md and the data inventory in
+ * docs/privacy.md. Run `npm run docs`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtInRoles, permissions } from '../packages/protocol/src/index.js';
 import { builtInRolePermissions } from '../packages/server/src/access/roles.js';
 import { configTableMarkdown } from '../packages/server/src/config.js';
+import { dataInventoryMarkdown } from '../packages/server/src/compliance/gdpr/data-inventory-markdown.js';
 import { errorTableMarkdown } from '../packages/server/src/http/error-table.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -31,3 +33,4 @@ const matrix = [
 replaceSection('README.md', 'config-table', configTableMarkdown());
 replaceSection('docs/errors.md', 'error-table', errorTableMarkdown());
 replaceSection('docs/access-control.md', 'permission-matrix', matrix);
+replaceSection('docs/privacy.md', 'data-inventory', dataInventoryMarkdown());

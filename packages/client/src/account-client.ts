@@ -1,4 +1,5 @@
 import type { ProfileBody, sessionBody, UpdateProfileBody } from '@parley/protocol';
+import { PrivacyRequestsClient } from './privacy-requests-client.ts';
 import type { TokenStore } from './token-store.ts';
 
 /** A signed-in device as `GET /v1/me/sessions` lists it; `current` marks this client's own session. */
@@ -46,9 +47,11 @@ export class MfaClient {
   }
 }
 
-/** The signed-in user's own account: profile, signed-in devices, password, MFA. */
+/** The signed-in user's own account: profile, signed-in devices, password, MFA, privacy requests. */
 export class AccountClient {
   readonly mfa: MfaClient;
+  /** The user's GDPR requests (access, rectification, restriction, objection). */
+  readonly privacyRequests: PrivacyRequestsClient;
   readonly #rest: Requester;
   readonly #tokens: TokenStore;
 
@@ -56,6 +59,7 @@ export class AccountClient {
     this.#rest = rest;
     this.#tokens = tokens;
     this.mfa = new MfaClient(rest);
+    this.privacyRequests = new PrivacyRequestsClient(rest);
   }
 
   me(): Promise<ProfileBody> {
@@ -81,6 +85,20 @@ export class AccountClient {
     const others = options.others === true;
     await this.#rest.request<undefined>('DELETE', others ? '/v1/me/sessions?others=true' : '/v1/me/sessions');
     if (!others) this.#tokens.clear();
+  }
+
+  /**
+   * Asks to move the account to a new e-mail address (the password is asked again). A link goes to the new
+   * address; the account keeps its current one until {@link AccountClient.confirmEmailChange} is called
+   * with the link's token.
+   */
+  async requestEmailChange(email: string, password: string): Promise<void> {
+    await this.#rest.request<undefined>('POST', '/v1/me/email', { email, password });
+  }
+
+  /** Confirms an e-mail change with the token from the link mailed to the new address (no sign-in needed). */
+  async confirmEmailChange(token: string): Promise<void> {
+    await this.#rest.request<undefined>('POST', '/v1/email/change/confirm', { token });
   }
 
   /** Changes the password; every other session ends, this one stays. */

@@ -17,6 +17,11 @@ export {
   type SessionInfo,
 } from './account-client.ts';
 export {
+  PrivacyRequestsClient,
+  type FilePrivacyRequest,
+  type PrivacyRequest,
+} from './privacy-requests-client.ts';
+export {
   DialogsClient,
   type CreateDialogRequest,
   type DialogPage,

@@ -16,6 +16,10 @@ export const errorCatalogue = {
   invalid_credentials: { status: 401, message: 'The credentials are not valid.' },
   mfa_code_reused: { status: 401, message: 'This code was already used; wait for the next one.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  account_restricted: {
+    status: 403,
+    message: 'Processing of this account is restricted; it cannot sign in or be changed.',
+  },
   blocked: { status: 403, message: 'One of you has blocked the other.' },
   edit_window_closed: { status: 403, message: 'This message can no longer be edited.' },
   insufficient_scope: { status: 403, message: 'The access token lacks the scope this request needs.' },
@@ -32,6 +36,13 @@ export const errorCatalogue = {
   consent_version_stale: {
     status: 409,
     message: 'A processing purpose changed since it was read; read the current version and accept that.',
+  },
+  already_restricted: { status: 409, message: 'Processing of this account is already restricted.' },
+  not_restricted: { status: 409, message: 'Processing of this account is not restricted.' },
+  request_closed: { status: 409, message: 'The data subject request is already closed.' },
+  deadline_extension_limit: {
+    status: 409,
+    message: 'A data subject request may be extended to at most 90 days after it was received.',
   },
   call_too_large: { status: 409, message: 'A call has at most 8 participants.' },
   dialog_full: { status: 409, message: 'The dialog has reached the tenant’s member limit.' },

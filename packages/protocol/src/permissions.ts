@@ -20,6 +20,8 @@ export const permissions = [
   'messages.send',
   'broadcast.post',
   'calls.make',
+  'privacy.requests.manage',
+  'users.restrict',
 ] as const;
 export type Permission = (typeof permissions)[number];
 

@@ -17,6 +17,10 @@ import { createEmailFlowsService } from './identity/email/email-flows-service.ts
 import { createMfaService } from './identity/mfa/mfa-service.ts';
 import { PasswordHasher } from './identity/passwords/password-hasher.ts';
 import { createProfileService } from './identity/profile-service.ts';
+import { createEmailChangeService } from './identity/email/email-change-service.ts';
+import { createDsrService } from './compliance/gdpr/dsr-service.ts';
+import { createRectificationService } from './compliance/gdpr/rectification-service.ts';
+import { createRestrictionService } from './compliance/gdpr/restriction-service.ts';
 import { createSessionService } from './identity/sessions/session-service.ts';
 import { owesRequiredConsent } from './compliance/gdpr/consent-gate.ts';
 import { createConsentPurposeService } from './compliance/gdpr/consent-purpose-service.ts';
@@ -184,6 +188,8 @@ export function buildServices(input: {
   const presenceStore: PresenceStore = redis
     ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)
     : new MemoryPresenceStore(clock);
+  const profiles = createProfileService({ storage, security, users, audit, clock });
+  const dsr = createDsrService({ storage, fieldCipher: security.fieldCipher, users, audit, clock });
   return {
     dialogs,
     fanout,
@@ -240,7 +246,29 @@ export function buildServices(input: {
       refreshTenantPrincipals: sessions.refreshTenantPrincipals,
     }),
     tenantSettings: createTenantSettingsService({ storage, audit, clock }),
-    profiles: createProfileService({ storage, security, users, audit, clock }),
+    profiles,
+    dsr,
+    restrictions: createRestrictionService({
+      storage,
+      fieldCipher: security.fieldCipher,
+      users,
+      sessions,
+      dsr,
+      audit,
+      clock,
+    }),
+    rectification: createRectificationService({ storage, profiles, users, dsr, emailFlows, audit }),
+    emailChanges: createEmailChangeService({
+      storage,
+      security,
+      users,
+      accounts,
+      emailFlows,
+      audit,
+      counter,
+      clock,
+      publicUrl: input.publicUrl,
+    }),
     clients: createClientService({ storage, sessions, audit, clock }),
     mfa: createMfaService({ storage, security, hasher, audit, counter, clock, sessions }),
     iceServers: createIceServerService({

@@ -10,7 +10,14 @@ const chat: Permission[] = ['users.read', 'dialogs.read', 'dialogs.write', 'mess
 export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> = {
   owner: permissions,
   admin: permissions.filter((permission) => permission !== 'tenant.manage'),
-  compliance_officer: [...self, 'users.read', 'audit.read', 'tenant.read', 'consent.manage'],
+  compliance_officer: [
+    ...self,
+    'users.read',
+    'audit.read',
+    'tenant.read',
+    'privacy.requests.manage',
+    'consent.manage',
+  ],
   support_agent: [...self, 'users.read', 'tenant.read'],
   member: [...self, ...chat],
   guest: [...self, 'dialogs.read', 'messages.send'],

@@ -105,6 +105,45 @@ export function createAccountService(deps: AccountServiceDeps) {
     return user.id;
   }
 
+  /**
+   * Checks the caller's current password before a sensitive change. A wrong one counts towards the account
+   * lockout (a stolen session must not become a password-guessing oracle). The argon2 work runs outside any
+   * transaction.
+   */
+  async function checkCurrentPassword(
+    tenantId: string,
+    userId: string,
+    password: string,
+    context: RequestContext,
+  ) {
+    const read = await storage.withTenant(tenantId, async (tx) => {
+      const row = await userStore.findById(tx, tenantId, userId);
+      if (!row?.password_hash) throw new AppError('not_found');
+      const user = await users.getUserIn(tx, tenantId, userId);
+      return { row, user, rules: await loadPasswordRules(tx, tenantId) };
+    });
+    const storedHash = read.row.password_hash ?? '';
+    const lockKey = lockoutKeyForUser(tenantId, read.row);
+    const lockedFor = await lockout.lockedForSeconds(lockKey, read.rules.policy);
+    if (lockedFor > 0) throw new AppError('account_locked', undefined, { 'retry-after': String(lockedFor) });
+    if (!(await hasher.verify(storedHash, password))) {
+      await storage.withTenant(tenantId, async (tx) => {
+        const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
+        if (user) {
+          await registerFailedAttempt({ audit, lockout }, tx, {
+            tenantId,
+            user,
+            policy: read.rules.policy,
+            context,
+            reason: 'wrong_current_password',
+          });
+        }
+      });
+      throw new AppError('invalid_credentials', 'The current password is wrong.');
+    }
+    return { ...read, storedHash, lockKey };
+  }
+
   return {
     /**
      * Claims a new tenant with the one-time setup token printed by `parley tenant create`: creates the first
@@ -288,6 +327,8 @@ export function createAccountService(deps: AccountServiceDeps) {
           throw new AppError('forbidden', 'Only owners can deactivate or reactivate an owner.');
         }
         if (!row || row.status === 'erased') throw new AppError('not_found');
+        // A restricted account changes only by lifting the restriction (compliance/gdpr), which restores it.
+        if (row.status === 'restricted') throw new AppError('account_restricted');
         await userStore.update(tx, tenantId, userId, { status, updated_at: clock.now() });
         await audit.append(tx, tenantId, {
           actor,
@@ -299,6 +340,17 @@ export function createAccountService(deps: AccountServiceDeps) {
       });
       if (status === 'deactivated')
         await sessions.revokeUserSessions(tenantId, userId, { reason: 'deactivated' });
+    },
+
+    /** Proves the caller still knows their password before a sensitive change (an e-mail change). */
+    async verifyPassword(
+      tenantId: string,
+      userId: string,
+      password: string,
+      context: RequestContext,
+    ): Promise<void> {
+      const { lockKey } = await checkCurrentPassword(tenantId, userId, password, context);
+      await lockout.clear(lockKey);
     },
 
     /** Changes the caller's password; every other session of theirs ends. */
@@ -315,32 +367,8 @@ export function createAccountService(deps: AccountServiceDeps) {
       next: string,
       context: RequestContext,
     ): Promise<void> {
-      const read = await storage.withTenant(tenantId, async (tx) => {
-        const row = await userStore.findById(tx, tenantId, userId);
-        if (!row?.password_hash) throw new AppError('not_found');
-        const user = await users.getUserIn(tx, tenantId, userId);
-        return { row, user, rules: await loadPasswordRules(tx, tenantId) };
-      });
-      const storedHash = read.row.password_hash ?? '';
-      const lockKey = lockoutKeyForUser(tenantId, read.row);
-      const lockedFor = await lockout.lockedForSeconds(lockKey, read.rules.policy);
-      if (lockedFor > 0)
-        throw new AppError('account_locked', undefined, { 'retry-after': String(lockedFor) });
-      if (!(await hasher.verify(storedHash, current))) {
-        await storage.withTenant(tenantId, async (tx) => {
-          const user = await userStore.lockById(tx, tenantId, userId, storage.dialect);
-          if (user) {
-            await registerFailedAttempt({ audit, lockout }, tx, {
-              tenantId,
-              user,
-              policy: read.rules.policy,
-              context,
-              reason: 'wrong_current_password',
-            });
-          }
-        });
-        throw new AppError('invalid_credentials', 'The current password is wrong.');
-      }
+      const read = await checkCurrentPassword(tenantId, userId, current, context);
+      const { storedHash, lockKey } = read;
       const history = JSON.parse(read.row.password_history ?? '[]') as string[];
       await assertPasswordAllowed(
         next,

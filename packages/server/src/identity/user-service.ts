@@ -5,6 +5,7 @@ import { KeyDestroyedError } from '../crypto/keyring.ts';
 import type { FieldLocation } from '../crypto/field-cipher.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
+import type { UserStatus } from '../storage/tables.ts';
 import { type UserRow, userStore } from './user-store.ts';
 
 /** The personal fields of a user; each is sealed under the user's own key before it is stored. */
@@ -153,6 +154,24 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
         );
         return row && present(tx, row);
       });
+    },
+
+    /**
+     * A user's status and roles, the row locked until the transaction ends (PostgreSQL), for a status
+     * change decided on them (restriction): a concurrent change waits instead of being overwritten.
+     */
+    async statusForChangeIn(
+      tx: TenantTx,
+      tenantId: string,
+      userId: string,
+    ): Promise<{ status: UserStatus; roles: string[] }> {
+      const row = await userStore.lockById(tx, tenantId, userId, storage.dialect);
+      if (!row) throw new AppError('not_found');
+      return { status: row.status, roles: await userStore.roles(tx, tenantId, userId) };
+    },
+
+    async setStatusIn(tx: TenantTx, tenantId: string, userId: string, status: UserStatus): Promise<void> {
+      await userStore.update(tx, tenantId, userId, { status, updated_at: clock.now() });
     },
 
     /**

@@ -1,6 +1,12 @@
 /** Why a message is sent; stored with outbox rows and used to pick nothing else (no tracking). */
 export type MailKind =
-  'password_reset' | 'email_verification' | 'new_sign_in' | 'mfa_changed' | 'password_changed';
+  | 'password_reset'
+  | 'email_verification'
+  | 'email_change'
+  | 'new_sign_in'
+  | 'mfa_changed'
+  | 'password_changed'
+  | 'email_changed';
 
 /** One plain-text message to one person. The text may hold a secret link: never log it. */
 export interface MailMessage {

@@ -14,6 +14,8 @@ import { historyCostMigration } from './migrations/0013-history-cost.ts';
 import { searchMergeMigration } from './migrations/0014-search-merge.ts';
 import { jobsMigration } from './migrations/0016-jobs.ts';
 import { consentMigration } from './migrations/0017-consent.ts';
+import { dataSubjectRequestsMigration } from './migrations/0018-data-subject-requests.ts';
+import { exportsMigration } from './migrations/0019-exports.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -38,6 +40,8 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0014-search-merge': searchMergeMigration,
   '0016-jobs': jobsMigration,
   '0017-consent': consentMigration,
+  '0018-data-subject-requests': dataSubjectRequestsMigration,
+  '0019-exports': exportsMigration,
 };
 
 /** Every migration, in the order they run. */

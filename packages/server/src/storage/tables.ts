@@ -1,4 +1,14 @@
+import type {
+  DataSubjectRequestKind,
+  DataSubjectRequestSource,
+  DataSubjectRequestStatus,
+} from '@parley/protocol';
 import type { LawfulBasis } from '@parley/protocol';
+import type {
+  DataExportDestroyedReason,
+  DataExportStatus,
+  ExportOthersMessagesPolicy,
+} from '@parley/protocol';
 
 /**
  * Row shapes of every table, as Kysely sees them. Times are milliseconds since the Unix epoch (UTC) in a
@@ -44,6 +54,11 @@ export interface Database {
   consent_purposes: ConsentPurposesTable;
   consent_ledger: ConsentLedgerTable;
   consent_states: ConsentStatesTable;
+  data_subject_requests: DataSubjectRequestsTable;
+  user_restrictions: UserRestrictionsTable;
+  data_exports: DataExportsTable;
+  data_export_parts: DataExportPartsTable;
+  data_export_chunks: DataExportChunksTable;
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
@@ -290,7 +305,8 @@ export interface TenantKeysTable {
 export interface UsersTable {
   id: string;
   tenant_id: string;
-  status: 'active' | 'deactivated' | 'erased';
+  /** `restricted`: processing restricted (GDPR Art. 18); `user_restrictions` keeps the status before. */
+  status: UserStatus;
   display_name: string | null;
   email: string | null;
   email_index: string | null;
@@ -387,6 +403,10 @@ export interface TenantSettingsTable {
   /** 0: messages may be edited at any time. */
   edit_window_seconds?: number;
   call_policy?: 'shared_dialog' | 'tenant';
+  /** What a data export holds of other people's messages; null: the default (`redacted`). */
+  export_others_messages?: ExportOthersMessagesPolicy | null;
+  /** Days a ready export archive is kept; null: the default (7). */
+  export_retention_days?: number | null;
   updated_at: number;
 }
 
@@ -431,7 +451,7 @@ export interface UsedRefreshTokensTable {
   used_at: number;
 }
 
-export type UserTokenPurpose = 'mfa' | 'password_reset' | 'email_verification' | 'invite';
+export type UserTokenPurpose = 'mfa' | 'password_reset' | 'email_verification' | 'email_change' | 'invite';
 
 export interface UserTokensTable {
   token_hash: string;
@@ -470,9 +490,13 @@ export const tenantOwnedTables = [
   'consent_ledger',
   'consent_purposes',
   'consent_states',
+  'data_export_chunks',
+  'data_export_parts',
+  'data_exports',
   'dialog_events',
   'dialog_members',
   'dialogs',
+  'data_subject_requests',
   'hidden_messages',
   'jobs',
   'mail_outbox',
@@ -489,6 +513,7 @@ export const tenantOwnedTables = [
   'used_refresh_tokens',
   'user_blocks',
   'user_keys',
+  'user_restrictions',
   'user_roles',
   'user_tokens',
   'users',
@@ -543,6 +568,53 @@ export interface JobsTable {
   finished_at: number | null;
 }
 
+export type UserStatus = 'active' | 'deactivated' | 'restricted' | 'erased';
+
+/**
+ * A GDPR data subject request (compliance/gdpr/dsr-service.ts). Free text is sealed: `note` under the
+ * subject's key (theirs, shredded with them), `extension_reason` and `outcome` under the tenant key (the
+ * record outlives the subject).
+ */
+export interface DataSubjectRequestsTable {
+  id: string;
+  tenant_id: string;
+  subject_id: string;
+  kind: DataSubjectRequestKind;
+  source: DataSubjectRequestSource;
+  requested_by: string | null;
+  status: DataSubjectRequestStatus;
+  received_at: number;
+  /** received_at + 30 days. */
+  deadline_at: number;
+  /** At most received_at + 90 days (GDPR Art. 12(3)). */
+  extended_until: number | null;
+  extension_reason: string | null;
+  note: string | null;
+  outcome: string | null;
+  handled_by: string | null;
+  closed_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One period of restricted processing of a user (GDPR Art. 18); open while `lifted_at` is null. */
+export interface UserRestrictionsTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  /** The request it answered. */
+  request_id: string | null;
+  /** The status to give back when lifted. */
+  prior_status: 'active' | 'deactivated';
+  /** Field-cipher envelopes (tenant key). */
+  reason: string;
+  restricted_by: string;
+  restricted_at: number;
+  lifted_at: number | null;
+  lifted_by: string | null;
+  lift_reason: string | null;
+}
+
 /** One version of a tenant's processing purpose (compliance/gdpr/consent-purpose-store.ts). */
 export interface ConsentPurposesTable {
   tenant_id: string;
@@ -591,4 +663,56 @@ export interface ConsentStatesTable {
   /** 1: granted; 0: withdrawn. */
   granted: number;
   changed_at: number;
+}
+
+/**
+ * A GDPR data export (compliance/gdpr/export-service.ts). `archive_key` is the archive's own stream key,
+ * sealed with the tenant key; null once the archive is destroyed.
+ */
+export interface DataExportsTable {
+  id: string;
+  tenant_id: string;
+  subject_id: string;
+  requested_by: string;
+  source: 'subject' | 'admin';
+  /** The data subject request recording it, when request tracking is wired. */
+  request_id: string | null;
+  job_id: string;
+  status: DataExportStatus;
+  others_messages: ExportOthersMessagesPolicy;
+  retention_days: number;
+  archive_key: string | null;
+  part_count: number;
+  /** Plaintext bytes of the archive (the .tar.gz), once ready. */
+  archive_bytes: number;
+  records: number;
+  error_code: string | null;
+  download_count: number;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  expires_at: number | null;
+  destroyed_at: number | null;
+  destroyed_reason: DataExportDestroyedReason | null;
+  updated_at: number;
+}
+
+/** One part of an export archive: a STREAM-encrypted gzip member of tar entries. */
+export interface DataExportPartsTable {
+  tenant_id: string;
+  export_id: string;
+  part: number;
+  /** Base64 of the part's stream-cipher header. */
+  stream_header: string;
+  chunk_count: number;
+  plain_size: number;
+}
+
+/** One sealed stream-cipher chunk of an export part. */
+export interface DataExportChunksTable {
+  tenant_id: string;
+  export_id: string;
+  part: number;
+  idx: number;
+  data: Buffer;
 }

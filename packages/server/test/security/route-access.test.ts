@@ -24,6 +24,8 @@ interface OtherTenant {
   attachmentId: string;
   /** A processing purpose only the other tenant has. */
   purposeKey: string;
+  /** A data subject request about the other tenant's owner. */
+  requestId: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -81,6 +83,7 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     body: { roles: ['member'] },
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
+  'GET /v1/users/:userId/consent-ledger': (other) => ({ path: `/v1/users/${other.userId}/consent-ledger` }),
   'PUT /v1/me/consents/:key': (other) => ({
     path: `/v1/me/consents/${other.purposeKey}`,
     body: { version: 1 },
@@ -96,6 +99,28 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   'PATCH /v1/users/:userId': (other) => ({
     path: `/v1/users/${other.userId}`,
     body: { status: 'deactivated' },
+  }),
+  'GET /v1/privacy/requests/:requestId': (other) => ({ path: `/v1/privacy/requests/${other.requestId}` }),
+  'PATCH /v1/privacy/requests/:requestId': (other) => ({
+    path: `/v1/privacy/requests/${other.requestId}`,
+    body: { status: 'cancelled', outcome: 'Cancelled across tenants.' },
+  }),
+  'POST /v1/privacy/requests/:requestId/extension': (other) => ({
+    path: `/v1/privacy/requests/${other.requestId}/extension`,
+    body: { until: new Date(Date.now() + 40 * 86_400_000).toISOString(), reason: 'Across tenants.' },
+  }),
+  'POST /v1/users/:userId/restriction': (other) => ({
+    path: `/v1/users/${other.userId}/restriction`,
+    body: { reason: 'Across tenants.' },
+  }),
+  'POST /v1/users/:userId/restriction/lift': (other) => ({
+    path: `/v1/users/${other.userId}/restriction/lift`,
+    body: { reason: 'Across tenants.' },
+  }),
+  'GET /v1/users/:userId/restrictions': (other) => ({ path: `/v1/users/${other.userId}/restrictions` }),
+  'POST /v1/users/:userId/rectification': (other) => ({
+    path: `/v1/users/${other.userId}/rectification`,
+    body: { changes: { displayName: 'Renamed across tenants' } },
   }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
@@ -161,8 +186,14 @@ describe('every route refuses callers without its scope, permission or tenant', 
       ),
     );
     expect(purpose.status, purpose.text).toBe(201);
+    const request = await server.request(
+      '/v1/privacy/requests',
+      json({ subjectId: otherOwner.userId, kind: 'access' }, otherOwner.accessToken),
+    );
+    expect(request.status, request.text).toBe(201);
     other = {
       purposeKey: 'other_only',
+      requestId: request.json<{ id: string }>().id,
       messageId: sent.json<{ id: string }>().id,
       attachmentId,
       tenantId: otherOwner.tenantId,
@@ -212,6 +243,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
         'POST /oauth/revoke',
         'POST /oauth/token',
         'POST /v1/email/verify',
+        'POST /v1/email/change/confirm',
         'POST /v1/password-reset/confirm',
         'POST /v1/tenants/:tenantId/password-reset',
         'POST /v1/tenants/:tenantId/setup',
@@ -286,6 +318,10 @@ describe('every route refuses callers without its scope, permission or tenant', 
     expect(dialog.lastMessage).toMatchObject({ body: 'Welcome', editedAt: null, reactions: [] });
     const purposes = await server.app.services.consentPurposes.versions(other.tenantId, other.purposeKey);
     expect(purposes.map((row) => [row.version, row.required])).toEqual([[1, 0]]);
+    const request = await server.app.services.dsr.get(other.tenantId, other.requestId);
+    expect(request).toMatchObject({ status: 'received', extendedUntil: null });
+    const user = await server.app.services.users.getUser(other.tenantId, other.userId);
+    expect(user).toMatchObject({ status: 'active', displayName: 'Olivia Owner' });
     const file = await server.app.services.attachments.open(other.tenantId, other.userId, other.attachmentId);
     expect(file).toMatchObject({ name: 'welcome.txt', size: 'Welcome pack'.length });
   });

@@ -339,6 +339,17 @@ export function createEmailFlowsService(deps: EmailFlowsServiceDeps) {
       });
     },
 
+    /**
+     * Sends a mail in the background, for flows of their own that write to an address not on file (the new
+     * address of an e-mail change). Call it only after the transaction that caused the mail committed.
+     */
+    deliver,
+
+    /** A security notice to an address that is no longer on file (the old one, after an e-mail change). */
+    noticeTo(tenantId: string, to: string, kind: SecurityNoticeKind, details: NoticeDetails): void {
+      deliver(tenantId, to, kind, securityNoticeMail(kind, clock.now(), details));
+    },
+
     /** Resolves once every mail started so far was handed over or given up (shutdown, tests). */
     drain: () => dispatch.drain(),
   };

@@ -15,7 +15,7 @@ export interface NoticeDetails {
   userAgent?: string | undefined;
 }
 
-export type SecurityNoticeKind = 'new_sign_in' | 'mfa_changed' | 'password_changed';
+export type SecurityNoticeKind = 'new_sign_in' | 'mfa_changed' | 'password_changed' | 'email_changed';
 
 const oneLine = (value: string) =>
   value
@@ -55,6 +55,22 @@ export function verificationMail(link: string, validHours: number): MailContent 
   };
 }
 
+/** Sent to the new address: the change takes effect only once this link is opened. */
+export function emailChangeMail(link: string, validHours: number): MailContent {
+  return {
+    subject: 'Confirm your new e-mail address for Parley',
+    text: [
+      'Someone asked to use this address for a Parley account, in place of the one it has now. To confirm',
+      `the change, open this link within ${validHours} hours:`,
+      '',
+      `  ${link}`,
+      '',
+      'Until then the account keeps its current address. If you did not ask for this, ignore this message.',
+      '',
+    ].join('\n'),
+  };
+}
+
 const NOTICES: Record<SecurityNoticeKind, { subject: string; what: string }> = {
   new_sign_in: { subject: 'New sign-in to your Parley account', what: 'Your account was signed in to' },
   mfa_changed: {
@@ -64,6 +80,10 @@ const NOTICES: Record<SecurityNoticeKind, { subject: string; what: string }> = {
   password_changed: {
     subject: 'Your Parley password was changed',
     what: 'The password of your account was changed',
+  },
+  email_changed: {
+    subject: 'The e-mail address of your Parley account was changed',
+    what: 'Your account was moved from this e-mail address to another one',
   },
 };
 

@@ -35,8 +35,11 @@ export type GrantResult =
   | { kind: 'mfa_required'; mfaToken: string; expiresIn: number }
   | {
       kind: 'error';
-      /** `mfa_code_reused`: our extension, like `mfa_required` (see `checkSecondFactor`). */
-      error: 'invalid_request' | 'invalid_grant' | 'invalid_scope' | 'mfa_code_reused';
+      /**
+       * `mfa_code_reused`: our extension, like `mfa_required` (see `checkSecondFactor`); so is
+       * `account_restricted`, told only to someone who gave the right password.
+       */
+      error: 'invalid_request' | 'invalid_grant' | 'invalid_scope' | 'mfa_code_reused' | 'account_restricted';
       description: string;
       retryAfter?: number;
     };
@@ -45,6 +48,11 @@ const DEFAULT_SCOPES: Scope[] = ['profile', 'chat', 'calls'];
 const MFA_TOKEN_TTL_MS = 5 * 60_000;
 const MFA_MAX_ATTEMPTS = 5;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * Accounts whose password is judged: active ones, and restricted ones, which are refused only once the
+ * password proved right (anyone else gets the answer an unknown address gets).
+ */
+const signInStatuses = new Set<UserRow['status']>(['active', 'restricted']);
 /** The one answer for unknown user, wrong password and unknown tenant: nothing to enumerate. */
 const BAD_CREDENTIALS = {
   kind: 'error',
@@ -157,6 +165,30 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     } as const;
   }
 
+  /**
+   * The password was right but processing of the account is restricted (GDPR Art. 18): no session, and the
+   * holder of the password learns why, so they know to turn to the administrator instead of retrying.
+   */
+  async function refuseRestricted(audited: {
+    tx: TenantTx;
+    tenantId: string;
+    userId: string;
+    context: RequestContext;
+  }): Promise<GrantResult> {
+    await audit.append(audited.tx, audited.tenantId, {
+      actor: { type: 'user', id: audited.userId },
+      action: 'auth.login_refused_restricted',
+      target: { type: 'user', id: audited.userId },
+      outcome: 'denied',
+      ...audited.context,
+    });
+    return {
+      kind: 'error',
+      error: 'account_restricted',
+      description: 'Processing of this account is restricted; it cannot sign in.',
+    };
+  }
+
   /** The password was right and the account has a second factor: hand out a short-lived MFA token. */
   async function startMfa(
     tx: TenantTx,
@@ -192,7 +224,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     return storage.withTenant(input.tenantId, async (tx): Promise<GrantResult> => {
       const user = await userStore.lockById(tx, input.tenantId, found.id, storage.dialect);
       // Changed meanwhile (password reset, deactivation): judge nothing on stale facts.
-      if (user?.password_hash !== storedHash || user.status !== 'active') return BAD_CREDENTIALS;
+      if (user?.password_hash !== storedHash || !signInStatuses.has(user.status)) return BAD_CREDENTIALS;
       const audited = { tx, tenantId: input.tenantId, userId: user.id, context: input.context };
       const locked = await refuseIfLocked(lockoutKeyForUser(input.tenantId, user), policy, audited);
       if (locked) return locked;
@@ -200,6 +232,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
         await recordFailure(tx, input.tenantId, user, policy, input.context, 'wrong_password');
         return BAD_CREDENTIALS;
       }
+      if (user.status === 'restricted') return refuseRestricted(audited);
       if (rehash !== undefined)
         await userStore.update(tx, input.tenantId, user.id, { password_hash: rehash });
       if (user.totp_enabled_at != null) return startMfa(tx, input.tenantId, user.id, scopes);
@@ -231,7 +264,7 @@ export function createCredentialService(deps: CredentialServiceDeps) {
       await hasher.verifyUnknownUser(input.password);
       return BAD_CREDENTIALS;
     }
-    if (!user || user.password_hash == null || user.status !== 'active') {
+    if (!user || user.password_hash == null || !signInStatuses.has(user.status)) {
       // No account here: the address still counts failures and locks like one (see `LockoutKey`).
       await hasher.verifyUnknownUser(input.password);
       const locked = await refuseIfLocked(found.key, policy, undefined);

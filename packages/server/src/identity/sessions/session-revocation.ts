@@ -93,6 +93,26 @@ export function createSessionRevocation({ storage, clock, audit, eviction }: Ses
       return revoked;
     },
 
+    /**
+     * Ends every live session of a user inside the caller's transaction, audited there, so the act that
+     * ends them (a restriction) cannot commit without it. The caller passes the ids to `announceEnded` once
+     * its transaction committed: then every node closes their sockets.
+     */
+    endUserSessionsIn: async (
+      tx: TenantTx,
+      tenantId: string,
+      userId: string,
+      reason: string,
+      actor: AuditInput['actor'],
+    ): Promise<string[]> => {
+      const ids = await sessionStore.revokeForUser(tx, tenantId, userId, clock.now(), reason);
+      if (ids.length > 0) await recordRevocation(audit, tx, tenantId, ids, reason, actor, userId);
+      return ids;
+    },
+
+    /** Evicts sessions ended by `endUserSessionsIn` on every node; resolves once every node did. */
+    announceEnded: (sessionIds: string[]): Promise<void> => eviction.announce(sessionIds),
+
     /** Call after redefining a custom role: every cached principal of the tenant is rebuilt. */
     refreshTenantPrincipals: async (tenantId: string): Promise<void> => {
       await eviction.announceTenant(tenantId);

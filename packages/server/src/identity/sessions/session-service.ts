@@ -69,6 +69,8 @@ export function createSessionService({
     inspect: validator.inspect,
     revokeToken: revocation.revokeToken,
     revokeUserSessions: revocation.revokeUserSessions,
+    endUserSessionsIn: revocation.endUserSessionsIn,
+    announceEnded: revocation.announceEnded,
     refreshTenantPrincipals: revocation.refreshTenantPrincipals,
     refreshPrincipalsOf: revocation.refreshPrincipalsOf,
 

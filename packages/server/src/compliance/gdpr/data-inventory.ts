@@ -1,0 +1,655 @@
+import type { DialectName } from '../../storage/dialects/dialect-adapter.ts';
+
+/**
+ * The record of processing's data map (GDPR Art. 30): every table of the schema and every column in it,
+ * whether it holds personal data, of which category, how it is protected at rest and how long it is kept.
+ * `docs/privacy.md` shows it (generated: `npm run docs`), and a test compares it with the migrated schema
+ * on both dialects in both directions, so a column added without a line here fails the build.
+ */
+
+/** What a column says about a person. */
+export type PersonalDataCategory =
+  /** Ids that single a person out: a user id, a session id, a pseudonymous blind index. */
+  | 'identifier'
+  /** How to reach them: e-mail address, phone number. */
+  | 'contact'
+  /** How they present themselves: name, avatar, custom profile data. */
+  | 'profile'
+  /** What they wrote or shared: messages, file names and contents, free text. */
+  | 'content'
+  /** What proves it is them: password hashes, second-factor secrets, token hashes. */
+  | 'credential'
+  /** Where they connected from: IP addresses. */
+  | 'network'
+  /** What they connected with: user agents, device ids. */
+  | 'device'
+  /** What they did and when: reading, presence, reactions, calls, consent given. */
+  | 'behavioural'
+  /** Facts about their account and records: statuses, times, roles, settings. */
+  | 'metadata';
+
+/** How a column is protected at rest (docs/security.md, "Keys"). */
+export type Protection =
+  /** AES-256-GCM under the owning user's key: unreadable everywhere once the user is erased. */
+  | 'user field key'
+  /** AES-256-GCM under the tenant's data key. */
+  | 'tenant field key'
+  /** HMAC-SHA-256 under the tenant's index key: equality lookups only, not reversible. */
+  | 'blind index key'
+  /** A one-way hash (argon2id for passwords, SHA-256 or HMAC for tokens and codes). */
+  | 'one-way hash'
+  /** Sealed with a key of its own (an attachment's stream key), itself sealed with the tenant field key. */
+  | 'attachment key'
+  /** Stored as is. */
+  | 'none';
+
+/**
+ * How long personal data is kept, as the code does it today. Issue 14 adds configurable retention rules;
+ * until then "no purge yet" says so plainly.
+ */
+export const retentionRules = {
+  account:
+    'While the account exists. Erasure destroys the user key (every field sealed with it becomes unreadable, backups included) and clears the blind indexes; the row stays as a tombstone.',
+  account_link:
+    'As long as the record it belongs to; after erasure the id is a pseudonym with nothing behind it.',
+  session: 'Until the session ends (revoked, expired or idle); the ended row is kept (no purge yet).',
+  single_use: 'Until used or expired; the spent row is kept (no purge yet).',
+  audit: 'For the life of the tenant: the hash chain proves nothing was removed (no retention period yet).',
+  messaging:
+    'Until its author deletes it (message deletion, dialog deletion, leaving); no retention period yet.',
+  attachment: 'Until the uploader removes it; uploads never completed are swept after a day.',
+  calls: 'No purge yet.',
+  mail: 'No purge yet (the embedded outbox is for installations without SMTP).',
+  requests:
+    'Kept as evidence of how each request was answered; the subject’s note becomes unreadable when the subject is erased (no retention period yet).',
+  consent: 'For the life of the tenant: proof of consent (Art. 7(1)) outlives the account.',
+  jobs: 'No purge yet.',
+} as const;
+export type RetentionRule = keyof typeof retentionRules;
+
+export interface PersonalColumn {
+  personal: true;
+  /** One category, or several when the column holds several things (a device: user agent and IP). */
+  category: PersonalDataCategory | readonly PersonalDataCategory[];
+  protection: Protection;
+  /** Overrides the table's rule. */
+  retention?: RetentionRule;
+  /** A column that exists on one dialect only. */
+  dialect?: DialectName;
+}
+
+export interface PlainColumn {
+  personal: false;
+  dialect?: DialectName;
+}
+
+export type ColumnDeclaration = PersonalColumn | PlainColumn;
+
+export interface TableDeclaration {
+  /** What the table is for, in a sentence. */
+  purpose: string;
+  /** How long its personal columns are kept; absent for tables without personal data. */
+  retention?: RetentionRule;
+  /** A table that exists on one dialect only. */
+  dialect?: DialectName;
+  columns: Record<string, ColumnDeclaration>;
+}
+
+const plain: PlainColumn = { personal: false };
+const pd = (
+  category: PersonalColumn['category'],
+  protection: Protection = 'none',
+  retention?: RetentionRule,
+): PersonalColumn => ({ personal: true, category, protection, ...(retention ? { retention } : {}) });
+const only = <T extends ColumnDeclaration>(dialect: DialectName, column: T): T => ({ ...column, dialect });
+/** Columns that hold nothing about a person, by name. */
+const plainColumns = (...names: string[]) => Object.fromEntries(names.map((name) => [name, plain]));
+
+/**
+ * Every table of the schema, on either dialect. SQLite's own catalogue tables (`sqlite_*`, e.g. the
+ * planner statistics migration 0013 writes) belong to the engine and are not listed.
+ */
+export const dataInventory: Record<string, TableDeclaration> = {
+  tenants: {
+    purpose: 'The organisations served; names are the organisation’s, not a person’s.',
+    columns: plainColumns('id', 'name', 'status', 'created_at', 'key_rotation_pending'),
+  },
+  tenant_setup_tokens: {
+    purpose: 'One-time tokens that claim a new tenant, before any user exists.',
+    columns: plainColumns('id', 'tenant_id', 'token_hash', 'expires_at', 'used_at', 'created_at'),
+  },
+  tenant_settings: {
+    purpose: 'Each tenant’s security and messaging settings.',
+    columns: plainColumns(
+      'tenant_id',
+      'signup_mode',
+      'password_policy',
+      'access_token_ttl_seconds',
+      'idle_timeout_seconds',
+      'refresh_token_ttl_seconds',
+      'updated_at',
+      'max_group_members',
+      'max_message_bytes',
+      'max_attachment_bytes',
+      'edit_window_seconds',
+      'call_policy',
+    ),
+  },
+  tenant_keys: {
+    purpose: 'Tenant data and index keys, wrapped by the master key.',
+    columns: plainColumns(
+      'tenant_id',
+      'purpose',
+      'version',
+      'wrapped_key',
+      'master_version',
+      'created_at',
+      'retired_at',
+    ),
+  },
+  master_key_checks: {
+    purpose: 'Proof values that tell whether the right master key was loaded.',
+    columns: plainColumns('version', 'sealed_check', 'created_at'),
+  },
+  signing_keys: {
+    purpose: 'The server’s audit checkpoint signing keys.',
+    columns: plainColumns(
+      'id',
+      'public_key',
+      'wrapped_private_key',
+      'master_version',
+      'created_at',
+      'retired_at',
+    ),
+  },
+  users: {
+    purpose: 'Accounts: who a person is in the tenant and how they sign in.',
+    retention: 'account',
+    columns: {
+      id: pd('identifier', 'none', 'account_link'),
+      tenant_id: plain,
+      status: pd('metadata'),
+      display_name: pd('profile', 'user field key'),
+      email: pd('contact', 'user field key'),
+      email_index: pd('identifier', 'blind index key'),
+      phone: pd('contact', 'user field key'),
+      phone_index: pd('identifier', 'blind index key'),
+      profile: pd('profile', 'user field key'),
+      created_at: pd('metadata'),
+      updated_at: pd('metadata'),
+      password_hash: pd('credential', 'one-way hash'),
+      password_changed_at: pd('metadata'),
+      password_history: pd('credential', 'one-way hash'),
+      must_change_password: pd('metadata'),
+      failed_logins: pd('metadata'),
+      locked_until: pd('metadata'),
+      email_verified_at: pd('metadata'),
+      totp_secret: pd('credential', 'user field key'),
+      totp_pending_secret: pd('credential', 'user field key'),
+      totp_last_step: pd('metadata'),
+      totp_enabled_at: pd('metadata'),
+      recovery_codes: pd('credential', 'one-way hash'),
+      avatar_url: pd('profile'),
+      presence_visibility: pd('metadata'),
+      last_active_at: pd('behavioural'),
+    },
+  },
+  user_keys: {
+    purpose: 'Each user’s own data key, wrapped by the tenant key; destroying it is erasure.',
+    retention: 'account_link',
+    columns: {
+      ...plainColumns('tenant_id', 'wrapped_key', 'data_key_version'),
+      user_id: pd('identifier'),
+      created_at: pd('metadata'),
+      destroyed_at: pd('metadata'),
+    },
+  },
+  user_roles: {
+    purpose: 'The roles each user holds.',
+    retention: 'account',
+    columns: { tenant_id: plain, user_id: pd('identifier'), role: pd('metadata') },
+  },
+  roles: {
+    purpose: 'Custom roles a tenant defined.',
+    columns: plainColumns('tenant_id', 'name', 'permissions', 'created_at'),
+  },
+  sessions: {
+    purpose: 'Signed-in devices (and API clients): token hashes, scopes, device, times.',
+    retention: 'session',
+    columns: {
+      id: pd('identifier'),
+      tenant_id: plain,
+      user_id: pd('identifier'),
+      client_id: plain,
+      scopes: pd('metadata'),
+      access_token_hash: pd('credential', 'one-way hash'),
+      access_expires_at: pd('metadata'),
+      refresh_token_hash: pd('credential', 'one-way hash'),
+      refresh_expires_at: pd('metadata'),
+      // The user agent and the IP address at sign-in, in one sealed JSON value.
+      device: pd(['device', 'network'], 'tenant field key'),
+      created_at: pd('behavioural'),
+      last_used_at: pd('behavioural'),
+      revoked_at: pd('metadata'),
+      revoked_reason: pd('metadata'),
+    },
+  },
+  used_refresh_tokens: {
+    purpose: 'Refresh tokens already exchanged, to catch a stolen copy being replayed.',
+    retention: 'session',
+    columns: {
+      token_hash: pd('credential', 'one-way hash'),
+      tenant_id: plain,
+      session_id: pd('identifier'),
+      used_at: pd('behavioural'),
+    },
+  },
+  user_tokens: {
+    purpose:
+      'Single-use tokens: MFA step, password reset, e-mail verification and change, invitations (payload: the invited or new address’s blind index, a new address sealed).',
+    retention: 'single_use',
+    columns: {
+      token_hash: pd('credential', 'one-way hash'),
+      tenant_id: plain,
+      user_id: pd('identifier'),
+      purpose: pd('metadata'),
+      payload: pd('contact', 'user field key'),
+      attempts: pd('metadata'),
+      expires_at: pd('metadata'),
+      used_at: pd('metadata'),
+    },
+  },
+  oauth_clients: {
+    purpose: 'The tenant’s own servers (client_credentials); names are the tenant’s.',
+    columns: plainColumns('id', 'tenant_id', 'name', 'secret_hash', 'scopes', 'created_at', 'revoked_at'),
+  },
+  mail_outbox: {
+    purpose: 'Mail kept for an administrator when no SMTP relay is configured.',
+    retention: 'mail',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      recipient: pd('contact', 'tenant field key'),
+      subject: pd('content', 'tenant field key'),
+      body: pd('content', 'tenant field key'),
+      kind: pd('metadata'),
+      created_at: pd('metadata'),
+      sent_at: pd('metadata'),
+    },
+  },
+  audit_log: {
+    purpose: 'The tamper-evident record of security and compliance events.',
+    retention: 'audit',
+    columns: {
+      tenant_id: plain,
+      seq: plain,
+      id: plain,
+      occurred_at: pd('behavioural'),
+      actor_type: plain,
+      actor_id: pd('identifier'),
+      session_id: pd('identifier'),
+      action: pd('behavioural'),
+      target_type: plain,
+      target_id: pd('identifier'),
+      outcome: pd('behavioural'),
+      ip: pd('network', 'tenant field key'),
+      user_agent: pd('device', 'tenant field key'),
+      request_id: plain,
+      // Ids, counts and field names only: never values (enforced by review and the log-redaction tests).
+      details: pd('metadata'),
+      prev_hash: plain,
+      hash: plain,
+    },
+  },
+  audit_heads: {
+    purpose: 'The newest entry of each audit chain.',
+    columns: plainColumns('tenant_id', 'seq', 'hash'),
+  },
+  audit_checkpoints: {
+    purpose: 'Signed checkpoints of the audit chains.',
+    columns: plainColumns('tenant_id', 'seq', 'hash', 'signed_at', 'key_id', 'signature'),
+  },
+  dialogs: {
+    purpose: 'Conversations: private, group, broadcast, public.',
+    retention: 'messaging',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      type: plain,
+      // The two user ids of a private dialog.
+      pair_key: pd('identifier'),
+      name: pd('content', 'tenant field key'),
+      description: pd('content', 'tenant field key'),
+      photo_url: pd('content', 'tenant field key'),
+      custom_data: pd('content', 'tenant field key'),
+      created_by: pd('identifier'),
+      hide_history: plain,
+      last_seq: plain,
+      last_activity_at: pd('behavioural'),
+      created_at: pd('metadata'),
+      deleted_at: pd('metadata'),
+    },
+  },
+  dialog_members: {
+    purpose: 'Who is in which dialog, and how far each has read.',
+    retention: 'messaging',
+    columns: {
+      tenant_id: plain,
+      dialog_id: plain,
+      user_id: pd('identifier'),
+      role: pd('metadata'),
+      joined_seq: pd('behavioural'),
+      joined_at: pd('behavioural'),
+      left_at: pd('behavioural'),
+      read_seq: pd('behavioural'),
+      delivered_seq: pd('behavioural'),
+      cleared_seq: pd('behavioural'),
+      muted: pd('metadata'),
+      pinned: pd('metadata'),
+    },
+  },
+  messages: {
+    purpose: 'Messages.',
+    retention: 'messaging',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      dialog_id: plain,
+      seq: plain,
+      sender_id: pd('identifier'),
+      // The sending device's idempotency key.
+      client_id: pd('device'),
+      body: pd('content', 'tenant field key'),
+      reply_to: plain,
+      mentions: pd('identifier'),
+      properties: pd('content', 'tenant field key'),
+      created_at: pd('behavioural'),
+      edited_at: pd('behavioural'),
+      deleted_at: pd('behavioural'),
+    },
+  },
+  dialog_events: {
+    purpose: 'Sequenced changes to messages (edits, deletions, reactions).',
+    retention: 'messaging',
+    columns: {
+      ...plainColumns('tenant_id', 'dialog_id', 'seq', 'kind', 'message_id'),
+      actor_id: pd('identifier'),
+      created_at: pd('behavioural'),
+    },
+  },
+  message_reactions: {
+    purpose: 'Reactions to messages.',
+    retention: 'messaging',
+    columns: {
+      tenant_id: plain,
+      message_id: plain,
+      user_id: pd('identifier'),
+      emoji: pd('behavioural'),
+      created_at: pd('behavioural'),
+    },
+  },
+  hidden_messages: {
+    purpose: '“Delete for me” of single messages.',
+    retention: 'messaging',
+    columns: { tenant_id: plain, message_id: plain, user_id: pd('identifier') },
+  },
+  user_blocks: {
+    purpose: 'Who blocked whom.',
+    retention: 'account',
+    columns: {
+      tenant_id: plain,
+      user_id: pd('identifier'),
+      blocked_id: pd('identifier'),
+      created_at: pd('behavioural'),
+    },
+  },
+  message_search: {
+    purpose:
+      'The search index entry of each message: blind tokens only (SQLite keeps them in message_search_fts).',
+    retention: 'messaging',
+    columns: {
+      message_id: plain,
+      tenant_id: plain,
+      doc_id: only('sqlite', plain),
+      tokens: only('postgres', pd('content', 'blind index key')),
+    },
+  },
+  message_search_terms: {
+    purpose: 'Which messages hold each blind search token.',
+    retention: 'messaging',
+    dialect: 'postgres',
+    columns: { tenant_id: plain, token: pd('content', 'blind index key'), message_id: plain },
+  },
+  message_search_fts: {
+    purpose: 'The FTS5 index of blind search tokens.',
+    retention: 'messaging',
+    dialect: 'sqlite',
+    columns: { tokens: pd('content', 'blind index key') },
+  },
+  message_search_fts_data: {
+    purpose: 'FTS5 storage: index segments of blind tokens.',
+    retention: 'messaging',
+    dialect: 'sqlite',
+    columns: { id: plain, block: pd('content', 'blind index key') },
+  },
+  message_search_fts_idx: {
+    purpose: 'FTS5 storage: the segment directory, keyed by blind tokens.',
+    retention: 'messaging',
+    dialect: 'sqlite',
+    columns: { segid: plain, term: pd('content', 'blind index key'), pgno: plain },
+  },
+  message_search_fts_docsize: {
+    purpose: 'FTS5 storage: token counts per entry.',
+    dialect: 'sqlite',
+    columns: plainColumns('id', 'sz', 'origin'),
+  },
+  message_search_fts_config: {
+    purpose: 'FTS5 storage: settings.',
+    dialect: 'sqlite',
+    columns: plainColumns('k', 'v'),
+  },
+  attachments: {
+    purpose: 'Uploaded files: name, type, size, the sealed key of their content.',
+    retention: 'attachment',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      uploader_id: pd('identifier'),
+      status: pd('metadata'),
+      name: pd('content', 'tenant field key'),
+      declared_type: pd('metadata'),
+      content_type: pd('metadata'),
+      size: pd('metadata'),
+      content_key: plain,
+      stream_header: plain,
+      chunk_count: plain,
+      created_at: pd('behavioural'),
+      completed_at: pd('behavioural'),
+    },
+  },
+  attachment_chunks: {
+    purpose: 'File contents, in sealed chunks.',
+    retention: 'attachment',
+    columns: { tenant_id: plain, attachment_id: plain, idx: plain, data: pd('content', 'attachment key') },
+  },
+  attachment_shares: {
+    purpose: 'Which message shares which file.',
+    columns: plainColumns('tenant_id', 'attachment_id', 'message_id', 'dialog_id', 'position'),
+  },
+  calls: {
+    purpose: 'Call records: who called, media, when it rang, was answered and ended (no signalling).',
+    retention: 'calls',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      dialog_id: plain,
+      caller_id: pd('identifier'),
+      caller_device_id: pd('device'),
+      media: pd('behavioural'),
+      state: pd('behavioural'),
+      outcome: pd('behavioural'),
+      created_at: pd('behavioural'),
+      answered_at: pd('behavioural'),
+      ended_at: pd('behavioural'),
+    },
+  },
+  call_participants: {
+    purpose: 'Who took part in each call, from which device, when.',
+    retention: 'calls',
+    columns: {
+      tenant_id: plain,
+      call_id: plain,
+      user_id: pd('identifier'),
+      state: pd('behavioural'),
+      device_id: pd('device'),
+      joined_at: pd('behavioural'),
+      left_at: pd('behavioural'),
+    },
+  },
+  consent_purposes: {
+    purpose: 'Every version of each processing purpose a tenant asks consent for.',
+    columns: plainColumns(
+      'tenant_id',
+      'key',
+      'version',
+      'title',
+      'text',
+      'text_hash',
+      'lawful_basis',
+      'required',
+      'active',
+      'created_at',
+      'updated_at',
+      'superseded_at',
+    ),
+  },
+  consent_ledger: {
+    purpose: 'Every grant and withdrawal of consent, append-only.',
+    retention: 'consent',
+    columns: {
+      ...plainColumns('id', 'tenant_id', 'purpose_key', 'version', 'text_hash'),
+      user_id: pd('identifier'),
+      action: pd('behavioural'),
+      source: pd('behavioural'),
+      at: pd('behavioural'),
+    },
+  },
+  consent_states: {
+    purpose: 'Each user’s current standing per purpose, derived from the ledger.',
+    retention: 'consent',
+    columns: {
+      ...plainColumns('tenant_id', 'purpose_key', 'version'),
+      user_id: pd('identifier'),
+      granted: pd('behavioural'),
+      changed_at: pd('behavioural'),
+    },
+  },
+  data_subject_requests: {
+    purpose: 'GDPR data subject requests with their deadlines, status and outcome.',
+    retention: 'requests',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      subject_id: pd('identifier'),
+      kind: pd('metadata'),
+      source: pd('metadata'),
+      requested_by: pd('identifier'),
+      status: pd('metadata'),
+      received_at: pd('metadata'),
+      deadline_at: pd('metadata'),
+      extended_until: pd('metadata'),
+      extension_reason: pd('content', 'tenant field key'),
+      note: pd('content', 'user field key'),
+      outcome: pd('content', 'tenant field key'),
+      handled_by: pd('identifier'),
+      closed_at: pd('metadata'),
+      created_at: pd('metadata'),
+      updated_at: pd('metadata'),
+    },
+  },
+  user_restrictions: {
+    purpose: 'Periods of restricted processing of an account (GDPR Art. 18).',
+    retention: 'requests',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      user_id: pd('identifier'),
+      request_id: plain,
+      prior_status: pd('metadata'),
+      reason: pd('content', 'tenant field key'),
+      restricted_by: pd('identifier'),
+      restricted_at: pd('metadata'),
+      lifted_at: pd('metadata'),
+      lifted_by: pd('identifier'),
+      lift_reason: pd('content', 'tenant field key'),
+    },
+  },
+  jobs: {
+    purpose: 'Durable background jobs (exports, purges, backups); payloads hold ids only.',
+    retention: 'jobs',
+    columns: {
+      ...plainColumns(
+        'id',
+        'tenant_id',
+        'kind',
+        'state',
+        'progress',
+        'attempts',
+        'max_attempts',
+        'run_after',
+        'locked_by',
+        'locked_until',
+        'cancel_requested',
+        'error_code',
+        'error_message',
+        'created_at',
+        'updated_at',
+        'finished_at',
+      ),
+      // The ids a job works on: the user an export or erasure is for.
+      payload: pd('identifier'),
+      requested_by: pd('identifier'),
+    },
+  },
+  job_leases: {
+    purpose: 'Cluster-wide leases of scheduled tasks.',
+    columns: plainColumns('name', 'holder', 'token', 'expires_at'),
+  },
+  scheduled_tasks: {
+    purpose: 'When each periodic task is next due and how its last run went.',
+    columns: plainColumns(
+      'name',
+      'cron',
+      'next_run_at',
+      'last_started_at',
+      'last_finished_at',
+      'last_outcome',
+      'last_error_code',
+    ),
+  },
+  parley_meta: {
+    purpose: 'Installation facts (the stream epoch).',
+    columns: plainColumns('key', 'value'),
+  },
+  kysely_migration: {
+    purpose: 'Which migrations ran.',
+    columns: plainColumns('name', 'timestamp'),
+  },
+  kysely_migration_lock: {
+    purpose: 'The migration lock.',
+    columns: plainColumns('id', 'is_locked'),
+  },
+};
+
+/** The tables and columns declared for one dialect, by table. */
+export function declaredSchema(dialect: DialectName): Map<string, string[]> {
+  const schema = new Map<string, string[]>();
+  for (const [table, declaration] of Object.entries(dataInventory)) {
+    if (declaration.dialect !== undefined && declaration.dialect !== dialect) continue;
+    const columns = Object.entries(declaration.columns)
+      .filter(([, column]) => column.dialect === undefined || column.dialect === dialect)
+      .map(([name]) => name);
+    schema.set(table, columns.sort());
+  }
+  return schema;
+}
