@@ -95,6 +95,18 @@ export const updatePurposeBody = z
   .strict();
 export type UpdatePurposeBody = z.infer<typeof updatePurposeBody>;
 
+/** One row of a user's consent ledger: the proof of what they granted or withdrew, and when (ISO 8601). */
+export const consentLedgerEntryBody = z.object({
+  purposeKey: z.string(),
+  version: z.number().int(),
+  textHash: z.string(),
+  action: z.enum(['grant', 'withdraw']),
+  source: z.enum(['signup', 'claim', 'setup', 'self']),
+  at: z.string(),
+});
+export type ConsentLedgerEntry = z.infer<typeof consentLedgerEntryBody>;
+export const consentLedgerBody = z.object({ entries: z.array(consentLedgerEntryBody) });
+
 /** How many active users stand where for a purpose's current version. */
 export const purposeCoverageBody = z.object({
   key: z.string(),

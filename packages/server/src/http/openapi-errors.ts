@@ -46,6 +46,9 @@ export function errorCodesOf(route: RouteDeclaration, thrown: readonly ErrorCode
   // Fastify parses no body on GET; a streamed upload is read by its handler, under its own limit.
   if (route.method !== 'GET' && route.streamsBody !== true) add(parsedBody);
   if (route.access.kind === 'authenticated') add(authenticated);
+  // A user who owes consent holds a token that acts as `profile` only: every other route refuses them.
+  if (route.access.kind === 'authenticated' && route.access.scope !== 'profile')
+    codes.add('consent_required');
   // A resource named in the path that does not exist, or is not the caller's to see, is 404.
   if (route.url.includes(':')) codes.add('not_found');
   add(thrown);

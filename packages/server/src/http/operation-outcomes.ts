@@ -59,8 +59,19 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     errors: ['conflict', 'rate_limited'],
   },
   verifyEmail: { responses: noContent('The address is verified.'), errors: ['gone'] },
-  setUpTenantOwner: { errors: ['gone', 'conflict', 'password_policy', 'invalid_credentials'] },
-  signUp: { errors: ['forbidden', 'gone', 'conflict', 'password_policy'] },
+  setUpTenantOwner: {
+    errors: [
+      'gone',
+      'conflict',
+      'password_policy',
+      'invalid_credentials',
+      'consent_required',
+      'consent_version_stale',
+    ],
+  },
+  signUp: {
+    errors: ['forbidden', 'gone', 'conflict', 'password_policy', 'consent_required', 'consent_version_stale'],
+  },
   createUser: { errors: ['conflict', 'password_policy'] },
   setUserStatus: { responses: noContent('The status is set.'), errors: ['conflict'] },
   createInvite: { errors: ['conflict'] },
@@ -101,4 +112,6 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     errors: ['range_not_satisfiable'],
   },
   removeAttachment: { responses: noContent('Removed for everyone.') },
+  grantConsent: { errors: ['consent_version_stale'] },
+  createConsentPurpose: { errors: ['conflict'] },
 };

@@ -1,5 +1,6 @@
 import {
   consentCoverageBody,
+  consentLedgerBody,
   consentPurposeBody,
   consentPurposeListBody,
   createPurposeBody,
@@ -13,16 +14,21 @@ import { requestContext } from '../../http/request-context.ts';
 import type { RouteDeclaration } from '../../http/route-table.ts';
 import type { AuditInput } from '../audit/audit-entry.ts';
 import type { ConsentPurposeService } from './consent-purpose-service.ts';
-import { presentCoverage, presentPurpose } from './consent-presenter.ts';
+import type { ConsentService } from './consent-service.ts';
+import { presentCoverage, presentLedgerEntry, presentPurpose } from './consent-presenter.ts';
 
 const keyParams = z.object({ key: purposeKey });
+const userParams = z.object({ userId: z.uuid() });
 const access = { kind: 'authenticated', scope: 'admin', permission: 'consent.manage' } as const;
 
 /**
  * A tenant's processing purposes as its admins and data protection officer manage them (permission
  * `consent.manage`, which a tenant's own server never holds: publishing what users agree to is a person's act).
  */
-export function consentAdminRoutes(deps: { consentPurposes: ConsentPurposeService }): RouteDeclaration[] {
+export function consentAdminRoutes(deps: {
+  consentPurposes: ConsentPurposeService;
+  consents: Pick<ConsentService, 'ledgerOf'>;
+}): RouteDeclaration[] {
   const actorOf = (principal: ReturnType<typeof principalOf>): AuditInput['actor'] => {
     if (principal.userId === null)
       throw new AppError('forbidden', 'This endpoint is for users, not API clients.');
@@ -112,6 +118,21 @@ export function consentAdminRoutes(deps: { consentPurposes: ConsentPurposeServic
       handler: async (request) => {
         const principal = principalOf(request);
         return { purposes: (await deps.consentPurposes.coverage(principal.tenantId)).map(presentCoverage) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/users/:userId/consent-ledger',
+      operationId: 'getUserConsentLedger',
+      summary: 'Every grant and withdrawal of one user, oldest first, with the text hash of each version.',
+      tags: ['consent'],
+      access,
+      schema: { params: userParams, response: { 200: consentLedgerBody } },
+      handler: async (request) => {
+        const principal = principalOf(request);
+        const { userId } = userParams.parse(request.params);
+        const entries = await deps.consents.ledgerOf(principal.tenantId, userId);
+        return { entries: entries.map(presentLedgerEntry) };
       },
     },
   ];

@@ -136,6 +136,17 @@ export const consentGrantStore = {
     }));
   },
 
+  /** Whether the tenant has (or had: erased accounts keep their row) a user with this id. */
+  async userExists(tx: TenantTx, tenantId: string, userId: string): Promise<boolean> {
+    const row = await tx
+      .selectFrom('users')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  },
+
   async countActiveUsers(tx: TenantTx, tenantId: string): Promise<number> {
     const row = await tx
       .selectFrom('users')

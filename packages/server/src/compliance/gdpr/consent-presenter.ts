@@ -1,4 +1,10 @@
-import type { ConsentPurpose, MyConsent, PurposeCoverage as CoverageView } from '@parley/protocol';
+import type {
+  ConsentLedgerEntry,
+  ConsentPurpose,
+  MyConsent,
+  PurposeCoverage as CoverageView,
+} from '@parley/protocol';
+import type { LedgerRow } from './consent-grant-store.ts';
 import type { PurposeCoverage } from './consent-purpose-service.ts';
 import type { PurposeRow } from './consent-purpose-store.ts';
 import type { UserConsent } from './consent-service.ts';
@@ -26,6 +32,17 @@ export function presentMyConsent(consent: UserConsent): MyConsent {
     state: consent.state,
     version: consent.version,
     changedAt: consent.changedAt === null ? null : iso(consent.changedAt),
+  };
+}
+
+export function presentLedgerEntry(row: LedgerRow): ConsentLedgerEntry {
+  return {
+    purposeKey: row.purpose_key,
+    version: row.version,
+    textHash: row.text_hash,
+    action: row.action,
+    source: row.source,
+    at: iso(row.at),
   };
 }
 

@@ -7,7 +7,7 @@ import type { ConsentAction, ConsentSource } from '../../storage/tables.ts';
 import type { AuditInput } from '../audit/audit-entry.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/request-context.ts';
-import { consentGrantStore, type StateRow } from './consent-grant-store.ts';
+import { consentGrantStore, type LedgerRow, type StateRow } from './consent-grant-store.ts';
 import { consentPurposeStore, type PurposeRow } from './consent-purpose-store.ts';
 
 export interface ConsentServiceDeps {
@@ -196,6 +196,14 @@ export function createConsentService(deps: ConsentServiceDeps) {
       if (result.changed && result.consent.purpose.required === 1)
         await deps.refreshPrincipalsOf(tenantId, actor.userId);
       return result.consent;
+    },
+
+    /** A user's whole ledger, oldest first: what an administrator shows to prove consent (Art. 7(1)). */
+    async ledgerOf(tenantId: string, userId: string): Promise<LedgerRow[]> {
+      return storage.withTenant(tenantId, async (tx) => {
+        if (!(await consentGrantStore.userExists(tx, tenantId, userId))) throw new AppError('not_found');
+        return consentGrantStore.ledgerOf(tx, tenantId, userId);
+      });
     },
 
     /**

@@ -395,6 +395,26 @@ describeEachDialect('consent before processing', (dialect) => {
       // Withdrawing again changes nothing and records nothing.
       await server.request('/v1/me/consents/newsletter', bearer(member.token, 'DELETE'));
       expect(await ledger(tenant.tenantId, member.userId)).toHaveLength(3);
+      // The proof an administrator can show: the user's ledger, with the hash of each text.
+      const proof = await server.request(
+        `/v1/users/${member.userId}/consent-ledger`,
+        bearer(tenant.accessToken),
+      );
+      expect(proof.status).toBe(200);
+      expect(proof.json()).toEqual({
+        entries: [
+          expect.objectContaining({
+            purposeKey: 'service',
+            action: 'grant',
+            textHash: sha256(SERVICE_PURPOSE.text),
+          }),
+          expect.objectContaining({ purposeKey: 'newsletter', version: 1, action: 'grant', source: 'self' }),
+          expect.objectContaining({ purposeKey: 'newsletter', action: 'withdraw', at: expect.any(String) }),
+        ],
+      });
+      // Members hold no consent.manage: they cannot read anyone's ledger, not even their own this way.
+      const refused = await server.request(`/v1/users/${member.userId}/consent-ledger`, bearer(member.token));
+      expect(refused.status).toBe(403);
     });
 
     it('withdrawal of a required purpose limits the very next request and closes the open socket', async () => {
