@@ -59,6 +59,20 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     errors: ['conflict', 'rate_limited'],
   },
   verifyEmail: { responses: noContent('The address is verified.'), errors: ['gone'] },
+  requestMyEmailChange: {
+    responses: accepted('A confirmation link is on its way to the new address.'),
+    errors: ['invalid_credentials', 'account_locked', 'conflict', 'rate_limited'],
+  },
+  confirmEmailChange: {
+    responses: noContent('The new address is on file, confirmed.'),
+    errors: ['invalid_credentials', 'gone', 'conflict', 'account_restricted'],
+  },
+  recordPrivacyRequest: { errors: ['not_found', 'conflict'] },
+  updatePrivacyRequest: { errors: ['request_closed'] },
+  extendPrivacyRequest: { errors: ['request_closed', 'deadline_extension_limit'] },
+  restrictUser: { errors: ['already_restricted', 'request_closed', 'conflict'] },
+  liftUserRestriction: { responses: noContent('The restriction is lifted.'), errors: ['not_restricted'] },
+  rectifyUser: { errors: ['account_restricted', 'request_closed', 'conflict'] },
   setUpTenantOwner: {
     errors: [
       'gone',
@@ -73,7 +87,7 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     errors: ['forbidden', 'gone', 'conflict', 'password_policy', 'consent_required', 'consent_version_stale'],
   },
   createUser: { errors: ['conflict', 'password_policy'] },
-  setUserStatus: { responses: noContent('The status is set.'), errors: ['conflict'] },
+  setUserStatus: { responses: noContent('The status is set.'), errors: ['conflict', 'account_restricted'] },
   createInvite: { errors: ['conflict'] },
   setUserRoles: { responses: noContent('The roles are set.'), errors: ['conflict'] },
   defineRole: { responses: noContent('The role is defined.'), errors: ['conflict'] },
