@@ -1,8 +1,5 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { openAuditAnchors } from '../compliance/audit/audit-anchors.ts';
-import { SYSTEM_TENANT_ID } from '../compliance/audit/audit-entry.ts';
-import { AuditLog } from '../compliance/audit/audit-log.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 /**
@@ -21,6 +18,12 @@ export function auditCommand(): Command {
       'tenant id (default: every tenant, every anchored tenant, then the system chain)',
     )
     .action(async ({ tenant }: { tenant?: string }) => {
+      // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
+      const [{ openAuditAnchors }, { SYSTEM_TENANT_ID }, { AuditLog }] = await Promise.all([
+        import('../compliance/audit/audit-anchors.ts'),
+        import('../compliance/audit/audit-entry.ts'),
+        import('../compliance/audit/audit-log.ts'),
+      ]);
       const allIntact = await withCliSecurity(async (storage, security, config) => {
         const anchors = openAuditAnchors({
           file: config.auditAnchorFile,

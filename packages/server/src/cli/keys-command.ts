@@ -1,7 +1,15 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { createKeyManagement } from '../crypto/key-management.ts';
+import type { KeyManagement } from '../crypto/key-management.ts';
+import type { Keyring } from '../crypto/keyring.ts';
+import type { Storage } from '../storage/database.ts';
 import { withCliSecurity } from './cli-storage.ts';
+
+/** Loaded on use, not at start-up: `parley --help` and the other commands need none of it. */
+async function keyManagement(storage: Storage, keyring: Keyring): Promise<KeyManagement> {
+  const { createKeyManagement } = await import('../crypto/key-management.ts');
+  return createKeyManagement({ storage, keyring, clock: systemClock });
+}
 
 const printJson = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -14,8 +22,8 @@ export function keysCommand(): Command {
     .description('Master key versions, tenant keys, their ages and what uses them (no key material)')
     .action(async () => {
       printJson(
-        await withCliSecurity((storage, security) =>
-          createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).status(),
+        await withCliSecurity(async (storage, security) =>
+          (await keyManagement(storage, security.keyring)).status(),
         ),
       );
     });
@@ -30,8 +38,8 @@ export function keysCommand(): Command {
     .description('Start using a new data key for a tenant; old data moves over in the background')
     .requiredOption('--tenant <id>', 'tenant id')
     .action(async ({ tenant }: { tenant: string }) => {
-      const version = await withCliSecurity((storage, security) =>
-        createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).rotateDataKey(tenant),
+      const version = await withCliSecurity(async (storage, security) =>
+        (await keyManagement(storage, security.keyring)).rotateDataKey(tenant),
       );
       printJson({ tenantId: tenant, dataKeyVersion: version, reencryption: 'pending' });
     });
@@ -41,10 +49,8 @@ export function keysCommand(): Command {
     .option('--batch <n>', 'user keys per transaction', '500')
     .action(async ({ batch }: { batch: string }) => {
       printJson(
-        await withCliSecurity((storage, security) =>
-          createKeyManagement({ storage, keyring: security.keyring, clock: systemClock }).reencryptPending(
-            Number(batch),
-          ),
+        await withCliSecurity(async (storage, security) =>
+          (await keyManagement(storage, security.keyring)).reencryptPending(Number(batch)),
         ),
       );
     });

@@ -1,9 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { PostgresSearchIndex } from '../messaging/search/postgres-search-index.ts';
 import type { SearchIndex } from '../messaging/search/search-index.ts';
-import { createSearchReindex } from '../messaging/search/search-reindex.ts';
-import { SearchTokenHasher } from '../messaging/search/search-token-hasher.ts';
-import { SqliteSearchIndex } from '../messaging/search/sqlite-search-index.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 const positiveInteger = (value: string): number => {
@@ -28,6 +24,14 @@ export function searchCommand(): Command {
     .option('--batch <n>', 'messages per transaction', positiveInteger, 500)
     .option('--rebuild', 're-index every visible message, not only those without an entry')
     .action(async ({ tenant, batch, rebuild }: { tenant?: string; batch: number; rebuild?: boolean }) => {
+      // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
+      const [{ PostgresSearchIndex }, { createSearchReindex }, { SearchTokenHasher }, { SqliteSearchIndex }] =
+        await Promise.all([
+          import('../messaging/search/postgres-search-index.ts'),
+          import('../messaging/search/search-reindex.ts'),
+          import('../messaging/search/search-token-hasher.ts'),
+          import('../messaging/search/sqlite-search-index.ts'),
+        ]);
       await withCliSecurity(async (storage, security) => {
         const hasher = new SearchTokenHasher(security.keyring);
         const index: SearchIndex =

@@ -1,11 +1,15 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
-import { createTenantService, type TenantService } from '../tenancy/tenant-service.ts';
-import { openAuditAnchors } from '../compliance/audit/audit-anchors.ts';
-import { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { TenantService } from '../tenancy/tenant-service.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>): Promise<T> {
+  // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
+  const [{ createTenantService }, { openAuditAnchors }, { AuditLog }] = await Promise.all([
+    import('../tenancy/tenant-service.ts'),
+    import('../compliance/audit/audit-anchors.ts'),
+    import('../compliance/audit/audit-log.ts'),
+  ]);
   return withCliSecurity((storage, security, config) => {
     const audit = new AuditLog({
       fieldCipher: security.fieldCipher,
