@@ -17,14 +17,14 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { startTwoNodes, type TwoNodes } from '../support/two-nodes.ts';
 
 /**
- * Attack: a session is ended — its token revoked (RFC 7009), "sign out everywhere", the account
- * deactivated, the password changed or reset, the MFA reset by an administrator — while a realtime socket
- * opened with it stays open and sends nothing. The socket re-checked its token only when the client sent a
- * frame, so whoever held it (a thief, a device left behind) went on receiving every new message, on the node
- * where the session ended and on every other node. Each cause must close every socket of the session, on
- * every node, with 4001 within 2 s, and a message sent once the ending call returned must never reach it.
- * Expiry and idle timeouts are tried in session-socket-deadline.security.test.ts, the latency measured in
- * session-socket-close-latency.test.ts.
+ * Attack: a session is ended — its token revoked (RFC 7009), "sign out everywhere", the account deactivated or
+ * its processing restricted, the password changed or reset, the MFA reset by an administrator — while a
+ * realtime socket opened with it stays open and sends nothing. The socket re-checked its token only when the
+ * client sent a frame, so whoever held it (a thief, a device left behind) went on receiving every new message,
+ * on the node where the session ended and on every other node. Each cause must close every socket of the
+ * session, on every node, with 4001 within 2 s, and a message sent once the ending call returned must never
+ * reach it. Expiry and idle timeouts are tried in session-socket-deadline.security.test.ts, the latency
+ * measured in session-socket-close-latency.test.ts.
  */
 
 const CLOSE_BOUND_MS = 2000;
@@ -86,6 +86,19 @@ const endings: Ending[] = [
           node.request(
             `/v1/users/${victim.userId}`,
             json({ status: 'deactivated' }, owner.accessToken, 'PATCH'),
+          ),
+        ),
+      ),
+  },
+  {
+    cause: "the account's processing is restricted (GDPR Art. 18)",
+    prepare: (node, { owner }, victim) =>
+      Promise.resolve(() =>
+        must(
+          201,
+          node.request(
+            `/v1/users/${victim.userId}/restriction`,
+            json({ reason: 'Accuracy contested.' }, owner.accessToken),
           ),
         ),
       ),
