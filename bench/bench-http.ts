@@ -8,7 +8,7 @@ export interface HttpTarget {
 }
 
 export interface HttpCall {
-  method?: 'GET' | 'POST' | 'PATCH';
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH';
   token?: string;
   json?: unknown;
   form?: Record<string, string>;

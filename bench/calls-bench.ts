@@ -1,3 +1,4 @@
+import { acceptOwedConsents, requiredPurposes } from './bench-consent.js';
 import { Http } from './realtime-bench.js';
 import { closeAll, LeanSocket, mapLimited } from './realtime-client.js';
 import { percentile } from './realtime-load.js';
@@ -85,20 +86,23 @@ async function createUsers(server: ServerProcess, http: Http, count: number): Pr
       displayName: 'Bench Owner',
       email: ownerEmail,
       password: PASSWORD,
+      acceptedPurposes: await requiredPurposes(http, tenant.tenantId),
     },
   });
-  const signIn = async (email: string, scope: string) =>
-    (
-      await http.call<{ access_token: string }>('/oauth/token', {
-        form: {
-          grant_type: 'password',
-          tenant_id: tenant.tenantId,
-          username: email,
-          password: PASSWORD,
-          scope,
-        },
-      })
-    ).access_token;
+  const signIn = async (email: string, scope: string) => {
+    const tokens = await http.call<{ access_token: string; parley_notice?: string }>('/oauth/token', {
+      form: {
+        grant_type: 'password',
+        tenant_id: tenant.tenantId,
+        username: email,
+        password: PASSWORD,
+        scope,
+      },
+    });
+    // Members made by the owner accept the required purposes at their first sign-in, as a client would.
+    if (tokens.parley_notice === 'consent_required') await acceptOwedConsents(http, tokens.access_token);
+    return tokens.access_token;
+  };
   const ownerToken = await signIn(ownerEmail, 'profile chat admin');
   return mapLimited(
     Array.from({ length: count }, (_, index) => index),

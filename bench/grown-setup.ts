@@ -1,3 +1,4 @@
+import { acceptOwedConsents, requiredPurposes } from './bench-consent.js';
 import { eachLimited, GrownHttp } from './grown-http.js';
 import type { ServerProcess } from './server-process.js';
 
@@ -23,9 +24,12 @@ export const userCount = (shape: PeopleShape): number => Math.max(1, shape.pairs
 
 const emailOf = (index: number) => (index === 0 ? 'owner@grown.example' : `member-${index}@grown.example`);
 
-/** The OAuth password grant, as a client signs in: owner with `admin`, members with what they need. */
+/**
+ * The OAuth password grant, as a client signs in: owner with `admin`, members with what they need. A member
+ * made by the owner accepts the required purposes at the first sign-in (then the grown database keeps that).
+ */
 export async function signIn(http: GrownHttp, tenantId: string, email: string, owner: boolean) {
-  const tokens = await http.call<{ access_token: string }>('/oauth/token', {
+  const tokens = await http.call<{ access_token: string; parley_notice?: string }>('/oauth/token', {
     form: {
       grant_type: 'password',
       tenant_id: tenantId,
@@ -34,6 +38,7 @@ export async function signIn(http: GrownHttp, tenantId: string, email: string, o
       scope: owner ? 'profile chat admin' : 'profile chat',
     },
   });
+  if (tokens.parley_notice === 'consent_required') await acceptOwedConsents(http, tokens.access_token);
   return tokens.access_token;
 }
 
@@ -47,6 +52,7 @@ async function createUsers(server: ServerProcess, http: GrownHttp, count: number
       displayName: 'Grown Owner',
       email: owner.email,
       password: GROWN_PASSWORD,
+      acceptedPurposes: await requiredPurposes(http, tenantId),
     },
   });
   const ownerToken = await signIn(http, tenantId, owner.email, true);

@@ -109,6 +109,8 @@ async function claimTenant(server: BenchServer): Promise<{ tenantId: string; ema
         displayName: 'Bench Owner',
         email,
         password: PASSWORD,
+        // A new tenant's one required purpose (docs/privacy.md): the owner accepts it at setup.
+        acceptedPurposes: [{ key: 'service', version: 1 }],
       }),
     },
     201,
