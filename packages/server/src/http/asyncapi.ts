@@ -147,8 +147,8 @@ function operationsOf(frames: readonly Frame[]): Record<string, Json> {
 
 /** Builds the document; pure and cheap, but callers cache it. */
 export function asyncApiDocument(): Json {
-  const clientFrames = framesOf('client', clientFrameTypes.options as readonly ZodObject[]);
-  const serverFrames = framesOf('server', serverFrameSchemas as readonly ZodObject[]);
+  const clientFrames = framesOf('client', clientFrameTypes.options);
+  const serverFrames = framesOf('server', serverFrameSchemas);
   const frames = [...clientFrames, ...serverFrames];
   const schemas = { ...frameSchemas(clientFrames, 'input'), ...frameSchemas(serverFrames, 'output') };
   return {

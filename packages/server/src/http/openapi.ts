@@ -39,7 +39,10 @@ function asTransformResponse(answer: DocumentedResponse, produces: string | unde
  * Adds to a route's schema what only the documentation needs: the bodies and answers its declaration or the
  * outcomes table documents, and its security requirement (the bearer token and the one scope it needs).
  */
-function documentedSchema(schema: Record<string, unknown>, route: RouteDeclaration): Record<string, unknown> {
+function documentedSchema(
+  schema: SwaggerTransform['schema'],
+  route: RouteDeclaration,
+): SwaggerTransform['schema'] {
   const documentation = route.documentation ?? {};
   const outcomes = operationOutcomes[route.operationId];
   const responses = { ...outcomes?.responses, ...documentation.responses };
@@ -95,11 +98,8 @@ export async function installOpenApi(fastify: FastifyInstance): Promise<void> {
       const route = routes().get(
         String((input.schema as { operationId?: unknown } | undefined)?.operationId),
       );
-      if (!route || !input.schema) return jsonSchemaTransform(input);
-      return jsonSchemaTransform({
-        ...input,
-        schema: documentedSchema(input.schema as Record<string, unknown>, route),
-      });
+      if (!route) return jsonSchemaTransform(input);
+      return jsonSchemaTransform({ ...input, schema: documentedSchema(input.schema, route) });
     },
     transformObject: (input) => {
       const document = jsonSchemaTransformObject(input) as unknown as OpenApiDocument;
@@ -107,7 +107,7 @@ export async function installOpenApi(fastify: FastifyInstance): Promise<void> {
       document['x-parley-any-request-errors'] = anyRequestErrors;
       nameInlineBodies(document);
       pruneComponents(document);
-      return document as unknown as ReturnType<typeof jsonSchemaTransformObject>;
+      return document;
     },
   });
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Parser } from '@asyncapi/parser';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import {
@@ -9,7 +11,9 @@ import {
   MFA_GRANT,
   serverFrameSchemas,
 } from '@parley/protocol';
+import * as prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorTableMarkdown } from '../../src/http/error-table.ts';
 import { anyRequestErrors } from '../../src/http/openapi-errors.ts';
 import type { RouteDeclaration } from '../../src/http/route-table.ts';
 import { bearer, json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
@@ -158,13 +162,25 @@ describe('the API contracts', () => {
     expect(openApi.openapi).toBe('3.1.0');
     const result = await validate(structuredClone(openApi) as never);
     expect(result.valid ? '' : compileErrors(result)).toBe('');
+    // The validator does refuse a broken document: an operation answering with a schema that does not exist.
+    const broken = structuredClone(openApi);
+    const getMe = broken.paths['/v1/me']?.get?.responses['200']?.content?.['application/json'];
+    if (getMe) getMe.schema = { $ref: '#/components/schemas/NoSuchSchema' };
+    expect((await validate(broken as never)).valid).toBe(false);
   });
 
   it('/asyncapi.json is a valid AsyncAPI 3.0 document (@asyncapi/parser)', async () => {
     expect(asyncApi.asyncapi).toBe('3.0.0');
-    const diagnostics = await new Parser().validate(structuredClone(asyncApi) as never);
-    const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 0);
-    expect(errors.map((error) => `${error.path.join('.')}: ${error.message}`)).toEqual([]);
+    // parse() gives a document only when no diagnostic is an error; warnings and hints (one recommends AsyncAPI
+    // 3.1, which adds nothing this document uses) are advice.
+    const { document, diagnostics } = await new Parser().parse(structuredClone(asyncApi) as never);
+    const report = diagnostics.map((entry) => `${entry.path.join('.')}: ${entry.message}`).join('\n');
+    expect(document, report).toBeDefined();
+    // …and refuses a broken one: an operation with an action AsyncAPI 3 does not have.
+    const broken = structuredClone(asyncApi) as { operations: Record<string, { action: string }> };
+    const receiveAuth = broken.operations.receiveAuth;
+    if (receiveAuth) receiveAuth.action = 'publish';
+    expect((await new Parser().parse(broken as never)).document).toBeUndefined();
   });
 
   it('names every operation once, in camelCase, as its route declares', () => {
@@ -231,12 +247,23 @@ describe('the API contracts', () => {
     }
   });
 
-  it('lists exactly the catalogue in the Error schema, and the refusals any request can meet', () => {
+  it('keeps docs/errors.md, the Error schema and the catalogue equal (docs/errors.md as `npm run docs` writes it)', async () => {
+    const file = path.resolve(import.meta.dirname, '../../../../docs/errors.md');
+    const committed = readFileSync(file, 'utf8');
+    const regenerated = committed.replace(
+      /(<!-- error-table:start -->)[\s\S]*?(<!-- error-table:end -->)/,
+      `$1\n\n${errorTableMarkdown()}\n\n$2`,
+    );
+    const options = await prettier.resolveConfig(file);
+    expect(await prettier.format(regenerated, { ...options, filepath: file })).toBe(committed);
+    const documented = [...committed.matchAll(/^\| `([a-z_]+)` /gm)].map(([, code]) => code);
+    expect(documented).toEqual(errorCodes);
     const error = openApi.components.schemas.Error as {
       properties: { error: { properties: { code: { enum: string[] } } } };
     };
-    expect(error.properties.error.properties.code.enum).toEqual(errorCodes);
+    expect(error.properties.error.properties.code.enum).toEqual(documented);
     expect(openApi['x-parley-any-request-errors']).toEqual(anyRequestErrors);
+    for (const code of anyRequestErrors) expect(documented).toContain(code);
   });
 
   it('documents POST /oauth/token with every grant as a form, and RFC 6749 answers', () => {
