@@ -33,7 +33,8 @@ type OAuthError =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'mfa_required'
-  | 'mfa_code_reused';
+  | 'mfa_code_reused'
+  | 'account_restricted';
 
 /** Kept for importers of the grant's URI from here; the protocol package defines it. */
 export { MFA_GRANT };
@@ -74,7 +75,12 @@ function tokenResponse(reply: FastifyReply, result: GrantResult) {
       });
     case 'error':
       if (result.retryAfter !== undefined) reply.header('retry-after', String(result.retryAfter));
-      return oauthError(reply, result.retryAfter === undefined ? 400 : 429, result.error, result.description);
+      return oauthError(
+        reply,
+        result.error === 'account_restricted' ? 403 : result.retryAfter === undefined ? 400 : 429,
+        result.error,
+        result.description,
+      );
   }
 }
 
@@ -132,8 +138,8 @@ export function oauthRoutes(deps: {
           },
           403: {
             description:
-              '`mfa_required`: the password was right and the user has MFA; send the `mfa_token` with a code in the MFA grant.',
-            schema: mfaRequired,
+              '`mfa_required`: the password was right and the user has MFA; send the `mfa_token` with a code in the MFA grant. `account_restricted`: the password was right but processing of the account is restricted (GDPR Art. 18).',
+            schema: z.union([mfaRequired, oauthErrorBody]),
           },
           429: {
             description:
