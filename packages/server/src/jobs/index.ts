@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Storage } from '../storage/database.ts';
@@ -27,7 +28,10 @@ export function createBackgroundJobs(deps: {
   leaseMs: number;
   concurrency: number;
 }) {
-  const { storage, clock, nodeId, logger, pollIntervalMs, leaseMs, concurrency } = deps;
+  const { storage, clock, logger, pollIntervalMs, leaseMs, concurrency } = deps;
+  // Leases and claims name this process, not only the node: two processes given the same PARLEY_NODE_ID
+  // (a misconfiguration, or a restart while the old process still runs) must not share a lease.
+  const nodeId = `${deps.nodeId}/${randomBytes(4).toString('hex')}`;
   // Renewed every third of the lease: one missed tick (or a slow database) does not lose it.
   const heartbeatMs = Math.floor(leaseMs / 3);
   const scheduler = createScheduler({ storage, clock, nodeId, logger, leaseMs, heartbeatMs });

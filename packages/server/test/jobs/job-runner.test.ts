@@ -184,6 +184,65 @@ describeEachDialect('job runner', (dialect) => {
     expect(logs.text()).toContain('job abandoned here: its claim was lost');
   });
 
+  it("commits a tenant job's batch with its checkpoint, and nothing of a node that lost its claim", async () => {
+    const tenantId = randomUUID();
+    const storage = db.node();
+    const jobs = queue();
+    const marker = defineJob({
+      kind: 'batch_marker',
+      payload: z.object({ batch: z.number() }),
+      progress: z.never(),
+      run: () => Promise.resolve(),
+    });
+    const proceed = [deferred(), deferred()];
+    const firstCommitted = deferred();
+    const batchJob = defineJob({
+      kind: 'tenant_batches',
+      payload: z.object({}),
+      progress: z.object({ batch: z.number() }),
+      run: async (context) => {
+        for (let batch = (context.job.progress?.batch ?? 0) + 1; batch <= 2; batch += 1) {
+          await proceed[batch - 1]?.promise;
+          // The batch's work (here: a row of its own) and the checkpoint after it, in one tenant transaction.
+          await storage.withTenant(tenantId, async (tx) => {
+            await jobs.enqueue(tx, marker, { tenantId, payload: { batch } });
+            await context.checkpoint({ batch }, tx);
+          });
+          if (batch === 1) firstCommitted.resolve();
+        }
+      },
+    });
+    const nodeA = runner('node-a');
+    nodeA.register(batchJob);
+    const id = await storage.withTenant(tenantId, (tx) =>
+      jobs.enqueue(tx, batchJob, { tenantId, payload: {} }),
+    );
+    await nodeA.tick();
+    proceed[0]?.resolve();
+    const markers = () =>
+      storage.withTenant(tenantId, async (tx) =>
+        (await jobs.list(tx, { tenantId, kind: 'batch_marker' })).map((job) => job.payload),
+      );
+    await firstCommitted.promise;
+    expect(await markers()).toEqual([{ batch: 1 }]);
+
+    // node-a stalls before batch 2 and loses its claim to node-b, which does batch 2 from the checkpoint.
+    clock.advance(LOCK_MS);
+    const nodeB = runner('node-b');
+    nodeB.register(batchJob);
+    await nodeB.tick();
+    proceed[1]?.resolve();
+    await nodeB.settled();
+    await nodeA.settled();
+    // node-a's batch 2 rolled back with its refused checkpoint: one marker per batch, not two for batch 2.
+    expect(await markers()).toEqual([{ batch: 2 }, { batch: 1 }]);
+    expect(await storage.withTenant(tenantId, (tx) => jobs.get(tx, tenantId, id))).toMatchObject({
+      state: 'succeeded',
+      attempts: 2,
+      progress: { batch: 2 },
+    });
+  });
+
   it('fails a job whose node died during its last attempt instead of claiming it forever', async () => {
     const started = deferred();
     const job = defineJob({

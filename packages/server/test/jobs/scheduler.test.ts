@@ -118,9 +118,10 @@ describeEachDialect('scheduler', (dialect) => {
     clock.set(MIDNIGHT + MINUTE);
     await Promise.all(nodes.map((scheduler) => scheduler.tick()));
     expect(started).toBe(1);
-    // Three more occurrences pass while it runs (heartbeats keep its lease): none starts a second run.
-    for (let minute = 2; minute <= 4; minute += 1) {
-      clock.set(MIDNIGHT + minute * MINUTE);
+    // Three more occurrences pass while it runs; both nodes tick every heartbeat (the holder renews its
+    // lease each time), and none starts a second run.
+    for (let step = 1; step <= (3 * MINUTE) / HEARTBEAT_MS; step += 1) {
+      clock.advance(HEARTBEAT_MS);
       for (const scheduler of nodes) await scheduler.tick();
     }
     expect(started).toBe(1);
