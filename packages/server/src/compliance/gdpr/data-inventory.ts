@@ -38,8 +38,8 @@ export type Protection =
   | 'blind index key'
   /** A one-way hash (argon2id for passwords, SHA-256 or HMAC for tokens and codes). */
   | 'one-way hash'
-  /** Sealed with a key of its own (an attachment's stream key), itself sealed with the tenant field key. */
-  | 'attachment key'
+  /** Sealed with a stream key of its own (a file's, an export archive's), itself sealed with the tenant field key. */
+  | 'stream key'
   /** Stored as is. */
   | 'none';
 
@@ -64,6 +64,8 @@ export const retentionRules = {
     'Kept as evidence of how each request was answered; the subject’s note becomes unreadable when the subject is erased (no retention period yet).',
   consent: 'For the life of the tenant: proof of consent (Art. 7(1)) outlives the account.',
   jobs: 'No purge yet.',
+  exports:
+    'The archive until it expires (the tenant’s export retention) or is destroyed; the row recording who was exported, when and by whom stays.',
 } as const;
 export type RetentionRule = keyof typeof retentionRules;
 
@@ -133,6 +135,8 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'max_attachment_bytes',
       'edit_window_seconds',
       'call_policy',
+      'export_others_messages',
+      'export_retention_days',
     ),
   },
   tenant_keys: {
@@ -470,7 +474,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
   attachment_chunks: {
     purpose: 'File contents, in sealed chunks.',
     retention: 'attachment',
-    columns: { tenant_id: plain, attachment_id: plain, idx: plain, data: pd('content', 'attachment key') },
+    columns: { tenant_id: plain, attachment_id: plain, idx: plain, data: pd('content', 'stream key') },
   },
   attachment_shares: {
     purpose: 'Which message shares which file.',
@@ -582,6 +586,49 @@ export const dataInventory: Record<string, TableDeclaration> = {
       lifted_at: pd('metadata'),
       lifted_by: pd('identifier'),
       lift_reason: pd('content', 'tenant field key'),
+    },
+  },
+  data_exports: {
+    purpose: 'GDPR exports (Art. 15, 20): for whom, by whom, state, size, expiry; the archive key sealed.',
+    retention: 'exports',
+    columns: {
+      ...plainColumns(
+        'id',
+        'tenant_id',
+        'request_id',
+        'job_id',
+        'retention_days',
+        'archive_key',
+        'part_count',
+        'error_code',
+      ),
+      subject_id: pd('identifier'),
+      requested_by: pd('identifier'),
+      source: pd('metadata'),
+      status: pd('metadata'),
+      others_messages: pd('metadata'),
+      archive_bytes: pd('metadata'),
+      records: pd('metadata'),
+      download_count: pd('behavioural'),
+      created_at: pd('metadata'),
+      started_at: pd('metadata'),
+      completed_at: pd('metadata'),
+      expires_at: pd('metadata'),
+      destroyed_at: pd('metadata'),
+      destroyed_reason: pd('metadata'),
+      updated_at: pd('metadata'),
+    },
+  },
+  data_export_parts: {
+    purpose: 'The parts of an export archive: stream header, chunk count, size.',
+    columns: plainColumns('tenant_id', 'export_id', 'part', 'stream_header', 'chunk_count', 'plain_size'),
+  },
+  data_export_chunks: {
+    purpose: 'Export archives (a copy of a user’s data), in sealed chunks.',
+    retention: 'exports',
+    columns: {
+      ...plainColumns('tenant_id', 'export_id', 'part', 'idx'),
+      data: pd(['content', 'contact', 'profile', 'behavioural'], 'stream key'),
     },
   },
   jobs: {
