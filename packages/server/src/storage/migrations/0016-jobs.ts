@@ -1,5 +1,6 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { DialectAdapter } from '../dialects/dialect-adapter.ts';
+import { applicationRole } from '../dialects/postgres.ts';
 
 /**
  * Background work that outlives a process (docs/jobs.md):
@@ -60,5 +61,14 @@ export const jobsMigration = (adapter: DialectAdapter): Migration => ({
     // Listing a tenant's (or the system's) jobs, newest first.
     await db.schema.createIndex('jobs_tenant').on('jobs').columns(['tenant_id', 'id']).execute();
     await adapter.isolateTenantTable(db, 'jobs');
+    if (adapter.name === 'postgres') {
+      // The runner claims due jobs of every tenant in one statement, in a system transaction. Forced row-level
+      // security binds the tables' owner too (only superusers pass it), so without this policy a deployment
+      // connecting as the owner would see no job at all. Tenant transactions run as the application role,
+      // to which this policy does not apply: for them `tenant_isolation` alone decides.
+      const role = sql.lit(applicationRole);
+      await sql`create policy system_maintenance on jobs
+        using (current_user <> ${role}) with check (current_user <> ${role})`.execute(db);
+    }
   },
 });
