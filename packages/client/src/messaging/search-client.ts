@@ -24,12 +24,16 @@ export class SearchClient {
     this.#rest = rest;
   }
 
-  /** One page of results, best first, each with a snippet and highlight ranges. */
+  /**
+   * One page of results, newest first, each with a snippet and highlight ranges. A search examines a bounded
+   * number of candidates per request (`maxSearchCandidates`), so a page can hold fewer than `limit` results,
+   * even none, and still have a `nextCursor`: ask again with it to search further back.
+   */
   messages(query: SearchQuery): Promise<SearchMessagesResponse> {
     return this.#rest.request<SearchMessagesResponse>('GET', withQuery('/v1/search/messages', { ...query }));
   }
 
-  /** Every result, fetching further pages as the loop reads on. */
+  /** Every result, newest first, fetching further pages (short or empty ones too) as the loop reads on. */
   allMessages(query: SearchQuery): AsyncGenerator<SearchResult, void, undefined> {
     return itemsOf(
       (cursor) => this.messages({ ...query, cursor }),

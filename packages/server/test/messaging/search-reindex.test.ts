@@ -224,6 +224,28 @@ describeEachDialect('parley search reindex', (dialect) => {
       .where('tenant_id', '=', live.tenantId)
       .executeTakeFirstOrThrow();
     expect((await indexRows(live.tenantId)).entries).toBe(Number(messages.n));
+    // Every entry kept its place: search lists the dialog newest first (ids are time-ordered), as before the
+    // rebuild, not the messages rebuilt after a send as newer than it.
+    const ids = await db
+      .selectFrom('messages')
+      .select('id')
+      .where('tenant_id', '=', live.tenantId)
+      .orderBy('id', 'desc')
+      .execute();
+    const listed: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const query = new URLSearchParams({ q: 'tamarin', limit: '50', ...(cursor ? { cursor } : {}) });
+      const response = await server.request(
+        `/v1/search/messages?${query.toString()}`,
+        bearer(live.accessToken),
+      );
+      expect(response.status, response.text).toBe(200);
+      const page = response.json<{ results: { message: { id: string } }[]; nextCursor?: string }>();
+      listed.push(...page.results.map((result) => result.message.id));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    expect(listed).toEqual(ids.map((row) => row.id));
   });
 });
 

@@ -194,6 +194,24 @@ function constraintsOf(detail: string): { equal: Set<string>; range: Set<string>
   return { equal, range };
 }
 
+/** FTS5's index number has this bit when it returns rows in row-id order (`FTS5_BI_ORDER_ROWID`, fts5_main.c). */
+const FTS5_ORDER_ROWID = 0x40;
+
+/**
+ * A full-text match reads the entries of the words searched for as its consumer asks for rows, but only when
+ * FTS5 returns them in row-id order; otherwise (ranked, or in no stated order) it reads every entry of those
+ * words first, as many as history holds. In order, a LIMIT stops it, unless a sort (a temp B-tree) waits for
+ * every row before the first comes out.
+ */
+function fullTextWalkProblems(text: string, plan: readonly PlanLine[], line: PlanLine): string[] {
+  const indexNumber = Number(/VIRTUAL TABLE INDEX (\d+):/.exec(line.detail)?.[1] ?? 0);
+  if ((indexNumber & FTS5_ORDER_ROWID) === 0)
+    return [`reads every entry of the words searched for (not in row-id order): ${line.detail}`];
+  if (!/\blimit\b/i.test(text) || plan.some((other) => other.detail.startsWith('USE TEMP B-TREE')))
+    return [`walks every entry of the words searched for (no LIMIT can stop it): ${line.detail}`];
+  return [];
+}
+
 /**
  * What breaks the rule in a SQLite plan, one line per problem (empty: the plan is bounded). The rule: every
  * access to a table of `boundingKeys` is a SEARCH (never a SCAN of the table or of a whole index, never an
@@ -201,7 +219,8 @@ function constraintsOf(detail: string): { equal: Set<string>; range: Set<string>
  * equalities, the last column possibly a range. A range is bounded only by the statement's LIMIT, which stops
  * the index walk only when nothing needs the whole range first: so the statement has a LIMIT and no window
  * function, and no temp B-tree sorts at the same level as that search (a sort reads everything before the
- * first row comes out). A full-text match reads the entries of the words searched for: allowed.
+ * first row comes out). A full-text match must be walked in row-id order and stopped by a LIMIT
+ * (`fullTextWalkProblems`).
  */
 export function sqlitePlanProblems(text: string, plan: readonly PlanLine[]): string[] {
   const names = tablesByName(text);
@@ -210,7 +229,10 @@ export function sqlitePlanProblems(text: string, plan: readonly PlanLine[]): str
     const match = /^(SCAN|SEARCH) (\S+)/.exec(line.detail);
     if (!match) continue;
     const table = names.get((match[2] ?? '').toLowerCase()) ?? match[2] ?? '';
-    if (line.detail.includes('VIRTUAL TABLE') && /\bmatch\b/i.test(text)) continue;
+    if (line.detail.includes('VIRTUAL TABLE') && /\bmatch\b/i.test(text)) {
+      problems.push(...fullTextWalkProblems(text, plan, line));
+      continue;
+    }
     const keys = boundingKeys[table];
     if (keys === undefined) continue;
     if (match[1] === 'SCAN' || line.detail.includes('AUTOMATIC')) {

@@ -1,13 +1,14 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage } from '../message-index.ts';
 import {
   blindEntries,
   blindQuery,
+  invalidCursor,
+  maxCandidates,
   pageOf,
-  type RawHit,
-  type SearchHit,
   type SearchIndex,
+  type SearchPage,
   type SearchRequest,
   visibilityJoins,
   visibleTo,
@@ -33,13 +34,27 @@ export function tsvectorLiteral(tokens: readonly string[]): string {
 }
 
 /**
- * PostgreSQL: the blind tokens of a message are a `tsvector` (with positions, for phrases and `ts_rank`
- * normalised by length) and one `message_search_terms` row per distinct token. Candidates are found through
- * the terms' B-tree (every query token present), then checked and ranked against the tsvector: a GIN index
- * would go unused under row-level security (see migration 0007).
+ * The query tokens a walk seeks through (any more are checked against the candidate's `tsvector`): each step
+ * costs up to two index probes per token, and a few are enough to skip quickly past what lacks any of them.
+ */
+const maxWalkedTokens = 4;
+
+/** Above every message id (they are lower-case UUIDs, all of one shape): where a first page starts. */
+const aboveEveryId = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+const messageIdShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * PostgreSQL: the blind tokens of a message are a `tsvector` (with positions, for phrases) and one
+ * `message_search_terms` row per distinct token. A search walks the terms' primary key (tenant, token,
+ * message id) from the newest message id down — ids are UUIDv7, so that is creation order — and checks each
+ * candidate's visibility (and phrases, against its tsvector) as it goes. A GIN index would go unused under
+ * row-level security (see migration 0007); text comparisons are leakproof, so the B-tree serves the walk.
  */
 export class PostgresSearchIndex implements SearchIndex {
-  constructor(private readonly hasher: SearchTokenHasher) {}
+  constructor(
+    private readonly hasher: SearchTokenHasher,
+    private readonly options: { maxCandidates: number } = { maxCandidates },
+  ) {}
 
   /**
    * One statement for any number of messages: the rows travel as arrays (a constant number of parameters,
@@ -88,33 +103,93 @@ export class PostgresSearchIndex implements SearchIndex {
     );
   }
 
-  async find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]> {
+  /**
+   * One statement. A recursive walk finds the candidates one step at a time, newest first, by leapfrogging
+   * (as search engines intersect posting lists): from a position, each walked token's newest message below it
+   * (one probe of the primary key each); the oldest of those is the next candidate, since no message above it
+   * can hold every token; it is a candidate when all tokens hold it (one more probe each for those that were
+   * above it). A rare token thus skips the walk past the runs of a common one. The steps stop at the cap; the
+   * outer query checks each candidate in step order — visible to the caller, and its entry's `tsvector`
+   * matches the whole query (phrases, tokens beyond the walked ones; no entry, no match: stray terms of a
+   * lost entry find nothing) — and its LIMIT stops the walk as soon as a page and one more are found (a
+   * recursive query is evaluated only as far as its rows are read). The last step comes out too, matched or
+   * not, as the place to resume when the cap ends the walk (or, without a position, the end of the tokens).
+   */
+  async find(tx: TenantTx, request: SearchRequest): Promise<SearchPage> {
     const { tenantId } = request;
+    const { maxCandidates: cap } = this.options;
+    if (request.after !== undefined && !messageIdShape.test(request.after)) throw invalidCursor();
     const terms = await blindQuery(this.hasher, tx, request);
-    const distinct = [...new Set(terms.flat())];
-    // Tokens are lower-case hex: quoted lexemes need no escaping.
-    const query = terms
-      .map((term) => {
-        const lexemes = term.map((token) => `'${token}'`);
-        return lexemes.length === 1 ? lexemes[0] : `(${lexemes.join(' <-> ')})`;
-      })
-      .join(' & ');
-    // Candidates (messages with every token), then the exact match (phrases) and rank, then visibility;
-    // each step materialised so stale statistics cannot reorder them. float8: the cursor carries the score
-    // as a JS number, which float4 text would not round-trip.
-    const ranked = sql<RawHit>`with c as materialized (
-        select message_id from message_search_terms
-        where tenant_id = ${tenantId} and token in (${sql.join(distinct)})
-        group by message_id having count(*) = ${distinct.length}
-      ), f as materialized (
-        select s.message_id, ts_rank(s.tokens, ${query}::tsquery, 1)::float8 as score
-        from c join message_search s on s.message_id = c.message_id
-        where s.tenant_id = ${tenantId} and s.tokens @@ ${query}::tsquery)
-      select msg.id as message_id, msg.dialog_id, msg.created_at, f.score
-      from f
-      join messages msg on msg.id = f.message_id
-      ${visibilityJoins(request)}
-      where ${visibleTo(request)}`;
-    return pageOf(tx, request, ranked);
+    const tokens = [...new Set(terms.flat())];
+    const walked = tokens.slice(0, maxWalkedTokens);
+    const { rows } = await sql<{ step: number; at: string | null; dialog_id: string | null }>`
+      with recursive walk (step, at, hit) as (
+        select 1, p.at, p.hit from ${walkStep(tenantId, walked, sql`${request.after ?? aboveEveryId}::text`)} p
+        union all
+        select w.step + 1, p.at, p.hit
+        from walk w cross join lateral ${walkStep(tenantId, walked, sql`w.at`)} p
+        where w.step < ${cap} and w.at is not null)
+      select w.step, w.at, v.dialog_id
+      from walk w
+      left join lateral (
+        select msg.dialog_id from messages msg
+        ${visibilityJoins(request)}
+        join message_search s on s.message_id = msg.id and s.tenant_id = ${tenantId}
+          and s.tokens @@ ${tsquery(terms)}::tsquery
+        where w.hit and msg.id = w.at and ${visibleTo(request)}
+        offset 0) v on true
+      where v.dialog_id is not null or w.at is null or w.step = ${cap}
+      limit ${request.limit + 1}`.execute(tx);
+    // The walk's rows come in step order (a recursive query appends each step's row, and the nested loop
+    // keeps its outer order); a plan that reordered them would make the LIMIT drop matches unseen.
+    if (rows.some((row, index) => index > 0 && row.step <= (rows[index - 1]?.step ?? 0)))
+      throw new Error('The search walk returned its steps out of order.');
+    const found = rows.flatMap((row) =>
+      row.at !== null && row.dialog_id !== null
+        ? [{ messageId: row.at, dialogId: row.dialog_id, position: row.at }]
+        : [],
+    );
+    const last = rows.at(-1);
+    const stoppedAt = last?.at !== null && last?.step === cap ? last.at : undefined;
+    return pageOf(request, found, stoppedAt);
   }
+}
+
+/** The query as a `tsquery` of blind tokens: terms and'ed, a phrase's tokens followed by each other. */
+function tsquery(terms: readonly (readonly string[])[]): string {
+  // Tokens are lower-case hex: quoted lexemes need no escaping.
+  return terms
+    .map((term) => {
+      const lexemes = term.map((token) => `'${token}'`);
+      return lexemes.length === 1 ? lexemes[0] : `(${lexemes.join(' <-> ')})`;
+    })
+    .join(' & ');
+}
+
+/**
+ * One step of the walk below `below`, as a subquery of one row: `at`, the next candidate (null once a token
+ * has nothing further), and `hit`, whether every token holds it. Each probe is one descent of the primary
+ * key (an index condition on tenant, token and message id, then LIMIT 1). `offset 0` keeps the probes in
+ * their own subquery: pulled up, each mention of a probe's column would run the probe again.
+ */
+function walkStep(tenantId: string, tokens: readonly string[], below: RawBuilder<unknown>) {
+  const column = (index: number) => sql.raw(`a${index}`);
+  const probes = tokens.map(
+    (token, index) => sql`(select t.message_id from message_search_terms t
+      where t.tenant_id = ${tenantId} and t.token = ${token} and t.message_id < ${below}
+      order by t.message_id desc limit 1) as ${column(index)}`,
+  );
+  const anyEnded = sql.join(
+    tokens.map((_, index) => sql`x.${column(index)} is null`),
+    sql` or `,
+  );
+  const oldest = sql`least(${sql.join(tokens.map((_, index) => sql`x.${column(index)}`))})`;
+  const holds = tokens.map(
+    (token, index) => sql`(y.${column(index)} = y.at or exists (select 1 from message_search_terms t
+      where t.tenant_id = ${tenantId} and t.token = ${token} and t.message_id = y.at))`,
+  );
+  const hit = tokens.length === 1 ? sql`true` : sql.join(holds, sql` and `);
+  return sql`(select y.at, ${hit} as hit
+    from (select x.*, case when ${anyEnded} then null else ${oldest} end as at
+      from (select ${sql.join(probes)} offset 0) x) y)`;
 }

@@ -1,15 +1,27 @@
+import { maxSearchCandidates } from '@parley/protocol';
 import { type RawBuilder, sql } from 'kysely';
+import { AppError } from '../../app-error.ts';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage, MessageIndex } from '../message-index.ts';
 import type { BlindTokenFn, SearchTokenHasher } from './search-token-hasher.ts';
 import { indexedPrefix, type ParsedQuery, prefixTokens, textTokens } from './search-tokens.ts';
 
-/** Where a result page ends: the next page starts strictly after it in (score desc, newest, id) order. */
-export interface SearchPosition {
-  score: number;
-  createdAt: number;
-  messageId: string;
-}
+/**
+ * A place in the index's newest-first order: the engine's own key of a message's entry (PostgreSQL: the
+ * message id, a UUIDv7, so time-ordered; SQLite: the FTS5 row id, given in indexing order and kept by edits).
+ * Opaque to everything but the engine that gave it; the next page starts strictly after it.
+ */
+export type SearchPosition = string;
+
+/**
+ * At most this many candidates (entries that hold every word of the query) are examined per request, each
+ * checked for visibility one by one. It bounds a search's cost whatever the history: a common word in a
+ * million messages costs what 2,000 cost (measured, worst case — none of them visible to the caller: about
+ * 10 ms on SQLite and 25 ms on PostgreSQL, see docs/performance.md), while a page of recent matches is
+ * usually found within its first few dozen. When the cap is reached before the page is full, the page is
+ * returned as it is, with a position to resume after the last candidate examined.
+ */
+export const maxCandidates = maxSearchCandidates;
 
 export interface SearchRequest {
   tenantId: string;
@@ -19,27 +31,44 @@ export interface SearchRequest {
   dialogId?: string | undefined;
   query: ParsedQuery;
   limit: number;
+  /** Resume strictly after this position (a previous page's `next`). */
   after?: SearchPosition | undefined;
 }
 
-export interface SearchHit extends SearchPosition {
+export interface SearchHit {
+  messageId: string;
   dialogId: string;
 }
 
-/**
- * The message index with its query side: a dialect's full-text engine over blind tokens. `find` returns only
- * messages the user may see — member now (not left), the dialog not deleted, the message neither deleted nor
- * hidden by this user ("delete for me"), after the member's cleared history, and after their joining when the
- * dialog hides earlier history — best first.
- */
-export interface SearchIndex extends MessageIndex {
-  find(tx: TenantTx, request: SearchRequest): Promise<SearchHit[]>;
+/** A page of hits, newest first, and where the next page starts. */
+export interface SearchPage {
+  hits: SearchHit[];
+  /**
+   * Absent when the walk reached the oldest entry. Otherwise the last hit of a full page, or, when the walk
+   * stopped at `maxCandidates` first, the last candidate examined (so a page may be short, even empty, and
+   * still have a next one).
+   */
+  next?: SearchPosition;
 }
 
 /**
- * A message to index with its document: the blind tokens of its words in order (repeats kept: phrases and
- * ranking need them), then the blind tokens of their beginnings, sorted by token, so their order tells
- * nothing about which word each came from. Phrases cannot reach into the beginnings: their tokens differ.
+ * The message index with its query side: a dialect's full-text engine over blind tokens. `find` walks the
+ * entries that hold every query word from the newest down, stops after `maxCandidates` or a full page, and
+ * returns only messages the user may see — member now (not left), the dialog not deleted, the message neither
+ * deleted nor hidden by this user ("delete for me"), after the member's cleared history, and after their
+ * joining when the dialog hides earlier history.
+ */
+export interface SearchIndex extends MessageIndex {
+  find(tx: TenantTx, request: SearchRequest): Promise<SearchPage>;
+}
+
+/** A cursor whose position this engine could not have given. */
+export const invalidCursor = () => new AppError('validation_failed', 'The cursor is not valid.');
+
+/**
+ * A message to index with its document: the blind tokens of its words in order (repeats kept: phrases need
+ * their positions), then the blind tokens of their beginnings, sorted by token, so their order tells nothing
+ * about which word each came from. Phrases cannot reach into the beginnings: their tokens differ.
  */
 export interface BlindEntry {
   message: IndexedMessage;
@@ -107,14 +136,6 @@ export async function blindQuery(
   ];
 }
 
-/** A row of either engine's result, before the cursor and limit are applied. */
-export interface RawHit {
-  message_id: string;
-  dialog_id: string;
-  created_at: number | string;
-  score: number | string;
-}
-
 /**
  * The visibility rules, over the aliases both engines use: `msg` (messages), `d` (dialogs), `m` (the
  * caller's dialog_members row, joined by the caller's id). Every table is filtered by the tenant too, so
@@ -139,26 +160,17 @@ export function visibilityJoins(request: SearchRequest, join = sql`join`): RawBu
     ${join} dialog_members m on m.dialog_id = msg.dialog_id and m.user_id = ${request.userId}`;
 }
 
-/** Wraps an engine's ranked query: applies the cursor, the order (best, newest, id) and the limit. */
-export async function pageOf(
-  tx: TenantTx,
+/**
+ * The page from an engine's walk: `found` are the visible hits in walk order, at most `limit + 1` (one more
+ * than a page says that more exist); `stoppedAt` is the last candidate examined when the walk stopped at
+ * `maxCandidates`, undefined when it reached the oldest entry.
+ */
+export function pageOf(
   request: SearchRequest,
-  ranked: RawBuilder<RawHit>,
-): Promise<SearchHit[]> {
-  const after = request.after;
-  const keyset =
-    after === undefined
-      ? sql`1 = 1`
-      : sql`(score < ${after.score} or (score = ${after.score} and (created_at < ${after.createdAt}
-          or (created_at = ${after.createdAt} and message_id < ${after.messageId}))))`;
-  const { rows } = await sql<RawHit>`select message_id, dialog_id, created_at, score from (${ranked}) hits
-    where ${keyset}
-    order by score desc, created_at desc, message_id desc
-    limit ${request.limit}`.execute(tx);
-  return rows.map((row) => ({
-    messageId: row.message_id,
-    dialogId: row.dialog_id,
-    createdAt: Number(row.created_at),
-    score: Number(row.score),
-  }));
+  found: readonly (SearchHit & { position: SearchPosition })[],
+  stoppedAt: SearchPosition | undefined,
+): SearchPage {
+  const hits = found.slice(0, request.limit).map(({ messageId, dialogId }) => ({ messageId, dialogId }));
+  const next = found.length > request.limit ? found[request.limit - 1]?.position : stoppedAt;
+  return next === undefined ? { hits } : { hits, next };
 }

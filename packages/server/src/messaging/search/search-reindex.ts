@@ -68,10 +68,14 @@ export function createSearchReindex(deps: {
             text,
           });
         }
-        // Rebuild: replace the entries. Otherwise: clear what may be left of a lost entry (PostgreSQL's term
-        // rows), which `indexMessages` does not expect.
-        for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
-        await index.indexMessages(tx, entries);
+        // Rebuild: replace each entry as an edit does, so it keeps its place in search order (SQLite's row
+        // id). Otherwise: clear what may be left of a lost entry (PostgreSQL's term rows), which
+        // `indexMessages` does not expect, then index the batch in one go.
+        if (rebuild) for (const entry of entries) await index.reindexMessage(tx, entry);
+        else {
+          for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
+          await index.indexMessages(tx, entries);
+        }
         const indexed = await searchStore.indexedAmong(
           tx,
           tenantId,

@@ -4,7 +4,8 @@ import type { FieldCipher } from '../../crypto/field-cipher.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { MessageAttachments } from '../message-attachments.ts';
 import { presentMessages } from '../message-presenter.ts';
-import type { SearchIndex, SearchPosition } from './search-index.ts';
+import { invalidCursor, type SearchIndex, type SearchPosition } from './search-index.ts';
+import { relevanceOf } from './search-relevance.ts';
 import { buildSnippet } from './search-snippet.ts';
 import { searchStore } from './search-store.ts';
 import { indexedPrefix, minPrefixLength, parseQuery, queryTokens, tokenLength } from './search-tokens.ts';
@@ -20,9 +21,11 @@ export interface SearchInput {
 }
 
 /**
- * Message search. The index finds what the caller may see (it holds only blind tokens); the page's bodies
- * are then opened here, once, to present each message and cut its snippet. Results come best first, then
- * newest; the cursor is the last result's position, so a page never repeats the one before it.
+ * Message search. The index finds what the caller may see (it holds only blind tokens), newest first, and
+ * examines a bounded number of candidates per request; the page's bodies are then opened here, once, to
+ * present each message, cut its snippet and score it. The cursor is the index's position where the page
+ * ended (its last result, or the last candidate examined when the cap came first), so paging on yields
+ * every match exactly once.
  */
 export function createSearchService(deps: {
   storage: Storage;
@@ -45,7 +48,7 @@ export function createSearchService(deps: {
         throw new AppError('validation_failed', `At most ${maxSearchTerms} search terms.`);
       const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
       return storage.withTenant(tenantId, async (tx) => {
-        const hits = await index.find(tx, {
+        const page = await index.find(tx, {
           tenantId,
           userId,
           dialogId: input.dialogId,
@@ -56,7 +59,7 @@ export function createSearchService(deps: {
         const rows = await searchStore.messagesByIds(
           tx,
           tenantId,
-          hits.map((hit) => hit.messageId),
+          page.hits.map((hit) => hit.messageId),
         );
         const messages = new Map(
           (await presentMessages(tx, deps, tenantId, rows)).map((message) => [message.id, message]),
@@ -66,22 +69,22 @@ export function createSearchService(deps: {
         // highlights the words that made it match.
         const prefixes = query.prefixes.map(indexedPrefix);
         const results: SearchResult[] = [];
-        for (const hit of hits) {
+        for (const hit of page.hits) {
           const message = messages.get(hit.messageId);
           if (!message) continue;
-          const snippet = buildSnippet(message.body ?? '', wanted, prefixes);
+          const body = message.body ?? '';
+          const snippet = buildSnippet(body, wanted, prefixes);
           results.push({
             message,
             dialogId: hit.dialogId,
-            score: hit.score,
+            score: relevanceOf(body, wanted, prefixes),
             snippet: snippet.text,
             highlights: snippet.highlights,
           });
         }
-        const last = hits.at(-1);
         return {
           results,
-          ...(hits.length === input.limit && last ? { nextCursor: encodeCursor(last) } : {}),
+          ...(page.next === undefined ? {} : { nextCursor: encodeCursor(page.next) }),
         };
       });
     },
@@ -90,29 +93,17 @@ export function createSearchService(deps: {
 
 export type SearchService = ReturnType<typeof createSearchService>;
 
+/** A cursor is the index's position as a one-element JSON array, base64url: opaque, and checked on return. */
 function encodeCursor(position: SearchPosition): string {
-  return Buffer.from(JSON.stringify([position.score, position.createdAt, position.messageId])).toString(
-    'base64url',
-  );
+  return Buffer.from(JSON.stringify([position])).toString('base64url');
 }
 
 function decodeCursor(cursor: string): SearchPosition {
   try {
-    const [score, createdAt, messageId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [
-      unknown,
-      unknown,
-      unknown,
-    ];
-    if (
-      typeof score === 'number' &&
-      Number.isFinite(score) &&
-      typeof createdAt === 'number' &&
-      Number.isSafeInteger(createdAt) &&
-      typeof messageId === 'string'
-    )
-      return { score, createdAt, messageId };
+    const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(decoded) && decoded.length === 1 && typeof decoded[0] === 'string') return decoded[0];
   } catch {
     // fall through
   }
-  throw new AppError('validation_failed', 'The cursor is not valid.');
+  throw invalidCursor();
 }

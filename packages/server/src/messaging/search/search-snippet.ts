@@ -16,7 +16,8 @@ const snippetLength = 160;
 const leadIn = 40;
 const ellipsis = '…';
 
-const matches = (run: WordRun, wanted: ReadonlySet<string>, prefixes: readonly string[]) =>
+/** Whether a word of the text is one the query asked for, or begins with one of its prefixes. */
+export const matchesQuery = (run: WordRun, wanted: ReadonlySet<string>, prefixes: readonly string[]) =>
   run.tokens.some((token) => wanted.has(token) || prefixes.some((prefix) => token.startsWith(prefix)));
 
 /** Moves an index off the second half of a surrogate pair, so no character is cut in two. */
@@ -37,7 +38,7 @@ export function buildSnippet(
   prefixes: readonly string[] = [],
 ): Snippet {
   const runs = wordRuns(text);
-  const first = runs.find((run) => matches(run, wanted, prefixes));
+  const first = runs.find((run) => matchesQuery(run, wanted, prefixes));
   let start = 0;
   if (first && text.length > snippetLength) {
     const earliest = Math.max(0, Math.min(first.start - leadIn, text.length - snippetLength));
@@ -55,7 +56,7 @@ export function buildSnippet(
   const prefix = start > 0 ? ellipsis : '';
   const body = text.slice(start, end);
   const highlights = runs
-    .filter((run) => matches(run, wanted, prefixes) && run.end > start && run.start < end)
+    .filter((run) => matchesQuery(run, wanted, prefixes) && run.end > start && run.start < end)
     .map((run) => ({
       start: prefix.length + Math.max(run.start, start) - start,
       end: prefix.length + Math.min(run.end, end) - start,
