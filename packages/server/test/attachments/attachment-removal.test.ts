@@ -282,8 +282,11 @@ describeEachDialect('removing attachments', (dialect) => {
   it('documents DELETE /v1/attachments/{attachmentId} and the removed shape in /openapi.json', async () => {
     const document = (await server.request('/openapi.json')).json<{
       paths: Record<string, Record<string, { summary?: string }>>;
+      components: { schemas: Record<string, unknown> };
     }>();
     expect(document.paths['/v1/attachments/{attachmentId}']?.delete?.summary).toMatch(/Remove an attachment/);
-    expect(JSON.stringify(document.paths['/v1/dialogs/{dialogId}/messages'])).toContain('"removed"');
+    // A message's attachments are the named AttachmentSummary, whose removed form is `{ id, removed: true }`.
+    expect(JSON.stringify(document.components.schemas.Message)).toContain('AttachmentSummary');
+    expect(JSON.stringify(document.components.schemas.AttachmentSummary)).toContain('"removed"');
   });
 });

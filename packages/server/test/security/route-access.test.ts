@@ -236,6 +236,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
     ).toEqual(
       [
         'GET /.well-known/security.txt',
+        'GET /asyncapi.json',
         'GET /livez',
         'GET /openapi.json',
         'GET /readyz',
