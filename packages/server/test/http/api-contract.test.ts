@@ -15,6 +15,7 @@ import * as prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorTableMarkdown } from '../../src/http/error-table.ts';
 import { anyRequestErrors } from '../../src/http/openapi-errors.ts';
+import { operationOutcomes } from '../../src/http/operation-outcomes.ts';
 import type { RouteDeclaration } from '../../src/http/route-table.ts';
 import { bearer, json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -193,6 +194,11 @@ describe('the API contracts', () => {
       expect(route.operationId, route.url).toMatch(/^[a-z][a-zA-Z0-9]*$/);
       expect(operation(route).operationId).toBe(route.operationId);
     }
+  });
+
+  it('hand-lists outcomes only for operations that exist', () => {
+    const names = routes.map((route) => route.operationId);
+    expect(Object.keys(operationOutcomes).filter((name) => !names.includes(name))).toEqual([]);
   });
 
   it('gives each operation its security requirement: the bearer token with its scope, none when public', () => {
