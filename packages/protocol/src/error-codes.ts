@@ -40,6 +40,11 @@ export const errorCatalogue = {
   already_restricted: { status: 409, message: 'Processing of this account is already restricted.' },
   not_restricted: { status: 409, message: 'Processing of this account is not restricted.' },
   request_closed: { status: 409, message: 'The data subject request is already closed.' },
+  erasure_scheduled: { status: 409, message: 'An erasure of this account is already scheduled or running.' },
+  erasure_started: {
+    status: 409,
+    message: 'The erasure has started (its grace period is over); it can no longer be cancelled.',
+  },
   deadline_extension_limit: {
     status: 409,
     message: 'A data subject request may be extended to at most 90 days after it was received.',

@@ -15,6 +15,7 @@ export * from './rest/call-records.ts';
 export * from './rest/oauth.ts';
 export * from './rest/audit.ts';
 export * from './rest/privacy-requests.ts';
+export * from './rest/erasure.ts';
 export * from './rest/data-exports.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';

@@ -22,6 +22,7 @@ export const permissions = [
   'calls.make',
   'privacy.requests.manage',
   'users.restrict',
+  'users.erase',
 ] as const;
 export type Permission = (typeof permissions)[number];
 

@@ -21,6 +21,12 @@ import { createEmailChangeService } from './identity/email/email-change-service.
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
 import { createRectificationService } from './compliance/gdpr/rectification-service.ts';
 import { createRestrictionService } from './compliance/gdpr/restriction-service.ts';
+import { createErasureJob } from './compliance/gdpr/erasure-job.ts';
+import { createErasureService } from './compliance/gdpr/erasure-service.ts';
+import { createErasureSteps, ERASURE_SETTLE_MS } from './compliance/gdpr/erasure-steps.ts';
+import { createAttachmentErasure } from './attachments/attachment-erasure.ts';
+import { createMessageErasure } from './messaging/message-erasure.ts';
+import { createJobQueue } from './jobs/job-queue.ts';
 import { createSessionService } from './identity/sessions/session-service.ts';
 import { owesRequiredConsent } from './compliance/gdpr/consent-gate.ts';
 import { createConsentPurposeService } from './compliance/gdpr/consent-purpose-service.ts';
@@ -190,6 +196,18 @@ export function buildServices(input: {
     : new MemoryPresenceStore(clock);
   const profiles = createProfileService({ storage, security, users, audit, clock });
   const dsr = createDsrService({ storage, fieldCipher: security.fieldCipher, users, audit, clock });
+  const erasureSteps = createErasureSteps({
+    storage,
+    clock,
+    audit,
+    security,
+    sessions,
+    dsr,
+    messages: createMessageErasure({ storage, clock, fanout, index, attachments }),
+    attachments: createAttachmentErasure({ storage }),
+    settleMs: ERASURE_SETTLE_MS,
+  });
+  const erasureJob = createErasureJob(erasureSteps);
   return {
     dialogs,
     fanout,
@@ -255,6 +273,20 @@ export function buildServices(input: {
       sessions,
       dsr,
       audit,
+      clock,
+    }),
+    erasureJob,
+    erasures: createErasureService({
+      storage,
+      users,
+      accounts,
+      dsr,
+      steps: erasureSteps,
+      job: erasureJob,
+      queue: createJobQueue({ clock }),
+      keyring: security.keyring,
+      audit,
+      counter,
       clock,
     }),
     rectification: createRectificationService({ storage, profiles, users, dsr, emailFlows, audit }),

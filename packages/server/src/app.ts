@@ -44,6 +44,7 @@ import { emailChangeRoutes } from './identity/email/email-change-routes.ts';
 import { dsrRoutes } from './compliance/gdpr/dsr-routes.ts';
 import { rectificationRoutes } from './compliance/gdpr/rectification-routes.ts';
 import { restrictionRoutes } from './compliance/gdpr/restriction-routes.ts';
+import { erasureRoutes } from './compliance/gdpr/erasure-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa/mfa-routes.ts';
 import { oauthRoutes } from './identity/oauth/oauth-routes.ts';
@@ -169,6 +170,9 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const publicUrl = () =>
     config.publicUrl ?? listeningUrl ?? `${tls ? 'https' : 'http'}://localhost:${config.port}`;
   const services = buildServices({ config, storage, security, redis, clock, logger, publicUrl });
+  // Before anything is served: a database restored from a copy older than an erasure erases it again.
+  const reErased = await services.erasures.reapplyRegister();
+  if (reErased > 0) logger.warn({ accounts: reErased }, 'erased again accounts the erasure register names');
   const callSweeper = createCallSweeper({
     storage,
     clock,
@@ -214,6 +218,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     leaseMs: config.jobLeaseSeconds * 1000,
     concurrency: config.jobConcurrency,
   });
+  jobs.runner.register(services.erasureJob);
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -275,6 +280,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...emailChangeRoutes(services),
       ...dsrRoutes(services),
       ...restrictionRoutes(services),
+      ...erasureRoutes(services),
       ...rectificationRoutes(services),
       ...(options.extraRoutes ?? []),
     ],

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type { ErasureMessagePolicy } from '@parley/protocol';
 import { ensurePrivateDir } from '../bootstrap/data-dir.ts';
 import type { Storage } from '../storage/database.ts';
 
@@ -7,7 +8,22 @@ export interface ErasureEntry {
   tenantId: string;
   userId: string;
   at: number;
+  /**
+   * Set when the whole account was erased (compliance/gdpr/erasure-service.ts), not only its key: at start-up
+   * everything of the user a restored database holds again (messages by this policy, files, search entries,
+   * sessions, …) is erased again before the server serves anything.
+   */
+  erasureId?: string;
+  messagePolicy?: ErasureMessagePolicy;
+  /**
+   * The blind index (HMAC under the tenant's index key) of the account's e-mail address, so mail to it in the
+   * embedded outbox of a restored database can be found again once the account row lost it.
+   */
+  emailIndex?: string;
 }
+
+/** A register entry of a whole-account erasure. */
+export type FullErasureEntry = ErasureEntry & Required<Pick<ErasureEntry, 'erasureId' | 'messagePolicy'>>;
 
 /**
  * Crypto-shredding must reach backups too, but a database restored from a backup taken before an erasure
@@ -34,7 +50,24 @@ export class ErasureRegister {
     return readFileSync(this.file, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as ErasureEntry);
+      .flatMap((line) => {
+        // A line torn by a crash during its append was never fsynced, so its erasure never went ahead.
+        try {
+          return [JSON.parse(line) as ErasureEntry];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  /** The whole-account erasures, the newest entry per user. */
+  fullErasures(): FullErasureEntry[] {
+    const byUser = new Map<string, FullErasureEntry>();
+    for (const entry of this.entries()) {
+      if (entry.erasureId === undefined || entry.messagePolicy === undefined) continue;
+      byUser.set(`${entry.tenantId}/${entry.userId}`, entry as FullErasureEntry);
+    }
+    return [...byUser.values()];
   }
 
   /** Re-destroys every registered user key the database holds again (after a restore). Returns how many. */

@@ -115,6 +115,11 @@ export class Keyring {
     return this.#master;
   }
 
+  /** The erasure register (outside the database), for whole-account erasures to record themselves in. */
+  get erasureRegister(): ErasureRegister {
+    return this.#erasures;
+  }
+
   async #recordChecks(known: Set<number>): Promise<void> {
     const missing = this.#master.versions.filter((version) => !known.has(version.version));
     if (missing.length === 0) return;

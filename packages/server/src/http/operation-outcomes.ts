@@ -72,6 +72,20 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   extendPrivacyRequest: { errors: ['request_closed', 'deadline_extension_limit'] },
   restrictUser: { errors: ['already_restricted', 'request_closed', 'conflict'] },
   liftUserRestriction: { responses: noContent('The restriction is lifted.'), errors: ['not_restricted'] },
+  requestMyErasure: {
+    errors: [
+      'invalid_credentials',
+      'account_locked',
+      'not_found',
+      'erasure_scheduled',
+      'conflict',
+      'rate_limited',
+    ],
+  },
+  getMyErasure: { errors: ['not_found'] },
+  cancelMyErasure: { errors: ['not_found', 'erasure_started', 'request_closed', 'rate_limited'] },
+  eraseUser: { errors: ['erasure_scheduled', 'request_closed', 'conflict', 'rate_limited'] },
+  cancelUserErasure: { errors: ['erasure_started', 'request_closed', 'rate_limited'] },
   rectifyUser: { errors: ['account_restricted', 'request_closed', 'conflict'] },
   setUpTenantOwner: {
     errors: [

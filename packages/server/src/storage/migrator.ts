@@ -16,6 +16,7 @@ import { jobsMigration } from './migrations/0016-jobs.ts';
 import { consentMigration } from './migrations/0017-consent.ts';
 import { dataSubjectRequestsMigration } from './migrations/0018-data-subject-requests.ts';
 import { exportsMigration } from './migrations/0019-exports.ts';
+import { erasureMigration } from './migrations/0020-erasure.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -42,6 +43,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0017-consent': consentMigration,
   '0018-data-subject-requests': dataSubjectRequestsMigration,
   '0019-exports': exportsMigration,
+  '0020-erasure': erasureMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -4,6 +4,7 @@ import type {
   DataSubjectRequestStatus,
 } from '@parley/protocol';
 import type { LawfulBasis } from '@parley/protocol';
+import type { ErasureMessagePolicy, ErasureStatus } from '@parley/protocol';
 import type {
   DataExportDestroyedReason,
   DataExportStatus,
@@ -59,6 +60,7 @@ export interface Database {
   data_exports: DataExportsTable;
   data_export_parts: DataExportPartsTable;
   data_export_chunks: DataExportChunksTable;
+  erasures: ErasuresTable;
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
@@ -407,6 +409,10 @@ export interface TenantSettingsTable {
   export_others_messages?: ExportOthersMessagesPolicy | null;
   /** Days a ready export archive is kept; null: the default (7). */
   export_retention_days?: number | null;
+  /** Days between an erasure request and the erasure; null: the default (14). */
+  erasure_grace_days?: number | null;
+  /** What erasure does to the user's messages; null: the default (`erase`). */
+  erasure_message_policy?: ErasureMessagePolicy | null;
   updated_at: number;
 }
 
@@ -497,6 +503,7 @@ export const tenantOwnedTables = [
   'dialog_members',
   'dialogs',
   'data_subject_requests',
+  'erasures',
   'hidden_messages',
   'jobs',
   'mail_outbox',
@@ -715,4 +722,32 @@ export interface DataExportChunksTable {
   part: number;
   idx: number;
   data: Buffer;
+}
+
+/**
+ * An erasure of a user (compliance/gdpr/erasure-service.ts): ids, times, its state and, once completed, the
+ * certificate (canonical JSON of counts and times) with its Ed25519 signature. `source` `register`: re-done at
+ * start-up from the erasure register after a restore brought the account back.
+ */
+export interface ErasuresTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  request_id: string | null;
+  source: 'subject' | 'admin' | 'register';
+  requested_by: string | null;
+  status: ErasureStatus;
+  message_policy: ErasureMessagePolicy;
+  job_id: string | null;
+  requested_at: number;
+  /** The end of the grace period. */
+  erase_after: number;
+  started_at: number | null;
+  completed_at: number | null;
+  cancelled_at: number | null;
+  cancelled_by: string | null;
+  certificate: string | null;
+  signature: string | null;
+  key_id: string | null;
+  updated_at: number;
 }

@@ -137,6 +137,8 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'call_policy',
       'export_others_messages',
       'export_retention_days',
+      'erasure_grace_days',
+      'erasure_message_policy',
     ),
   },
   tenant_keys: {
@@ -629,6 +631,27 @@ export const dataInventory: Record<string, TableDeclaration> = {
     columns: {
       ...plainColumns('tenant_id', 'export_id', 'part', 'idx'),
       data: pd(['content', 'contact', 'profile', 'behavioural'], 'stream key'),
+    },
+  },
+  erasures: {
+    purpose:
+      'GDPR erasures (Art. 17): whose, requested by whom, grace period, state, message policy, and the signed certificate (counts and times only).',
+    retention: 'requests',
+    columns: {
+      ...plainColumns('id', 'tenant_id', 'request_id', 'job_id', 'signature', 'key_id'),
+      user_id: pd('identifier'),
+      requested_by: pd('identifier'),
+      cancelled_by: pd('identifier'),
+      source: pd('metadata'),
+      status: pd('metadata'),
+      message_policy: pd('metadata'),
+      requested_at: pd('metadata'),
+      erase_after: pd('metadata'),
+      started_at: pd('metadata'),
+      completed_at: pd('metadata'),
+      cancelled_at: pd('metadata'),
+      certificate: pd('metadata'),
+      updated_at: pd('metadata'),
     },
   },
   jobs: {

@@ -7,6 +7,8 @@ import { withStatementCache } from './sqlite-statement-cache.ts';
 /**
  * Embedded SQLite: WAL for concurrent readers, `synchronous = FULL` so a commit that returned survives a
  * power cut (NORMAL would not), foreign keys enforced. Tenant separation is by `tenant_id` filters only.
+ * `secure_delete`: deleted and overwritten content is zeroed in its page, so an erased message's ciphertext
+ * does not linger in free space of the file (erasure then truncates the WAL, docs/privacy.md "Erasure").
  */
 export function createSqliteAdapter(file: string): DialectAdapter {
   const isNew = !existsSync(file);
@@ -15,6 +17,7 @@ export function createSqliteAdapter(file: string): DialectAdapter {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('secure_delete = ON');
   sqlite.pragma('busy_timeout = 5000');
   return {
     name: 'sqlite',

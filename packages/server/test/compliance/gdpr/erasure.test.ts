@@ -1,0 +1,429 @@
+import type { ErasureBody } from '@parley/protocol';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { verifyCertificate } from '../../../src/compliance/gdpr/erasure-certificate.ts';
+import { certificateBytes } from '../../../src/compliance/gdpr/erasure-certificate.ts';
+import { describeEachDialect } from '../../support/dialects.ts';
+import {
+  bearer,
+  json,
+  memberPassword,
+  newMember,
+  newTenantOwner,
+  type SignedIn,
+  tokenRequest,
+} from '../../support/identity-fixtures.ts';
+import { startTestServer, type TestResponse, type TestServer } from '../../support/start-server.ts';
+import {
+  type CanaryUser,
+  copyDatabase,
+  dropSchema,
+  erasureReaching,
+  foundIn,
+  newCanaryUser,
+  postgresSchemaText,
+  restoreCopy,
+  sqliteFilesText,
+} from './erasure-fixtures.ts';
+import { auditEntries, storedRequest } from './gdpr-fixtures.ts';
+
+/**
+ * Erasure (GDPR Art. 17) that reaches every copy. A user's profile, messages, file name and file content
+ * carry canary strings; after the erasure none of them is in the database files, the WAL, the search tables
+ * or the server's log, and none comes back through the API — also from a copy of the database taken before
+ * the erasure, restored and started. Attacks tried: erasing without the password, erasing twice, cancelling
+ * after the grace period, another tenant's administrator, and sending messages while the erasure runs.
+ */
+const FAST_JOBS = { PARLEY_JOB_POLL_INTERVAL_MS: '100' };
+
+describeEachDialect('erasure', (dialect) => {
+  let server: TestServer;
+  let owner: SignedIn;
+  const codeOf = (response: TestResponse) => response.json<{ error: { code: string } }>().error.code;
+  const eraseAsAdmin = (userId: string, body: unknown = { graceDays: 0 }, token = owner.accessToken) =>
+    server.request(`/v1/users/${userId}/erasure`, json(body, token));
+  const history = (dialogId: string, token = owner.accessToken) =>
+    server.request(`/v1/dialogs/${dialogId}/messages`, bearer(token));
+
+  beforeAll(async () => {
+    server = await startTestServer({ dialect, env: FAST_JOBS });
+    owner = await newTenantOwner(server, 'Erasure Clinic');
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('a user’s own request needs their password, waits out the grace period, and cancelling it changes nothing', async () => {
+    const victim = await newCanaryUser(server, owner);
+    const before = await snapshot(victim);
+
+    const wrong = await server.request(
+      '/v1/me/erasure',
+      json({ password: 'not my password at all' }, victim.token),
+    );
+    expect(wrong.status).toBe(401);
+    expect(codeOf(wrong)).toBe('invalid_credentials');
+
+    const asked = await server.request('/v1/me/erasure', json({ password: memberPassword }, victim.token));
+    expect(asked.status, asked.text).toBe(202);
+    const erasure = asked.json<ErasureBody>();
+    expect(erasure).toMatchObject({ status: 'scheduled', source: 'subject', messagePolicy: 'erase' });
+    const graceMs = Date.parse(erasure.eraseAfter) - Date.parse(erasure.requestedAt);
+    expect(graceMs).toBe(14 * 86_400_000);
+    expect((await storedRequest(server, owner.tenantId, erasure.requestId ?? '')).kind).toBe('erasure');
+
+    const again = await server.request('/v1/me/erasure', json({ password: memberPassword }, victim.token));
+    expect(again.status).toBe(409);
+    expect(codeOf(again)).toBe('erasure_scheduled');
+    // During the grace period the account works as before.
+    expect((await server.request('/v1/me', bearer(victim.token))).status).toBe(200);
+
+    const cancelled = await server.request('/v1/me/erasure', bearer(victim.token, 'DELETE'));
+    expect(cancelled.status, cancelled.text).toBe(200);
+    expect(cancelled.json<ErasureBody>().status).toBe('cancelled');
+    const job = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx
+        .selectFrom('jobs')
+        .select('state')
+        .where('kind', '=', 'gdpr_erasure')
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow(),
+    );
+    expect(job.state).toBe('cancelled');
+    expect((await storedRequest(server, owner.tenantId, erasure.requestId ?? '')).status).toBe('cancelled');
+    expect(await snapshot(victim)).toEqual(before);
+    const me = await server.request('/v1/me', bearer(victim.token));
+    expect(me.json<{ displayName: string }>().displayName).toBe(`Dr ${victim.canaries.name}`);
+  });
+
+  it('cannot be cancelled once its grace period is over, and is not asked for twice', async () => {
+    const member = await newMember(server, owner, `late-${Date.now()}@erasure.example`);
+    // A grace period of a day, then the clock of the request is moved past it.
+    const asked = await eraseAsAdmin(member.userId, { graceDays: 1 });
+    expect(asked.status, asked.text).toBe(202);
+    const twice = await eraseAsAdmin(member.userId, { graceDays: 1 });
+    expect(codeOf(twice)).toBe('erasure_scheduled');
+    await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx
+        .updateTable('erasures')
+        .set({ erase_after: Date.now() - 1 })
+        .where('user_id', '=', member.userId)
+        .execute(),
+    );
+    const late = await server.request(
+      `/v1/users/${member.userId}/erasure`,
+      bearer(owner.accessToken, 'DELETE'),
+    );
+    expect(late.status).toBe(409);
+    expect(codeOf(late)).toBe('erasure_started');
+  });
+
+  it('erases profile, messages, files, search entries and sessions: no canary left in the database, the WAL or the log', async () => {
+    const victim = await newCanaryUser(server, owner);
+    const canaries = Object.values(victim.canaries);
+    const sealed = await sealedCopies(victim);
+    expect(sealed.length).toBeGreaterThan(3);
+    expect((await search(victim.canaries.message)).length).toBe(2);
+
+    const asked = await eraseAsAdmin(victim.userId);
+    expect(asked.status, asked.text).toBe(202);
+    const done = await erasureReaching(server, owner.accessToken, victim.userId);
+
+    // Through the API: no message text, no file, no search hit, no profile, no session.
+    const page = await history(victim.dialogId);
+    expect(page.status).toBe(200);
+    expect(foundIn(page.text, canaries)).toEqual([]);
+    const theirs = page
+      .json<{ messages: { senderId: string; body: string | null; deleted: boolean }[] }>()
+      .messages.filter((message) => message.senderId === victim.userId);
+    expect(theirs.map((message) => message.body)).toEqual([null, null]);
+    expect(page.text).toContain('The owner’s own words stay.');
+    expect(await search(victim.canaries.message)).toEqual([]);
+    expect(
+      (await server.request(`/v1/attachments/${victim.attachmentId}`, bearer(owner.accessToken))).status,
+    ).toBe(404);
+    const users = await server.request('/v1/users', bearer(owner.accessToken));
+    expect(foundIn(users.text, canaries)).toEqual([]);
+    expect((await server.request('/v1/me', bearer(victim.token))).status).toBe(401);
+    const signIn = await tokenRequest(server, {
+      grant_type: 'password',
+      tenant_id: owner.tenantId,
+      username: victim.canaries.email,
+      password: memberPassword,
+    });
+    expect(signIn.status).toBe(400);
+
+    // At rest: neither the plaintext nor the ciphertexts the account's data had.
+    const atRest =
+      dialect === 'sqlite'
+        ? sqliteFilesText(server.database.dataDir)
+        : await postgresSchemaText(server.database.schema ?? '');
+    expect(foundIn(atRest, canaries)).toEqual([]);
+    expect(foundIn(atRest, sealed)).toEqual([]);
+    expect(foundIn(server.logs.text(), canaries)).toEqual([]);
+
+    // Recorded: the request completed, audited, and a certificate with what was erased.
+    expect(done.certificate?.certificate.erased).toMatchObject({
+      userKeys: 1,
+      messagesErased: 2,
+      attachments: 1,
+      reactions: 1,
+      searchEntries: 2,
+    });
+    expect((await storedRequest(server, owner.tenantId, done.requestId ?? '')).status).toBe('completed');
+    const audited = await auditEntries(server, owner.tenantId, 'privacy.user_erased');
+    expect(audited.map((entry) => entry.target_id)).toContain(victim.userId);
+  });
+
+  it('signs a certificate that verifies with the audit signing key and fails once tampered with', async () => {
+    const member = await newMember(server, owner, `certified-${Date.now()}@erasure.example`);
+    expect((await eraseAsAdmin(member.userId)).status).toBe(202);
+    const { certificate } = await erasureReaching(server, owner.accessToken, member.userId);
+    if (!certificate) throw new Error('no certificate');
+    expect(certificate.certificate.subjectId).toBe(member.userId);
+    expect(verifyCertificate(certificate)).toBe(true);
+    const signingKeys = server.app.security.signingKeys;
+    const bytes = certificateBytes(certificate.certificate);
+    expect(await signingKeys.verify(certificate.keyId, bytes, certificate.signature)).toBe(true);
+
+    const tampered = {
+      ...certificate,
+      certificate: {
+        ...certificate.certificate,
+        erased: {
+          ...certificate.certificate.erased,
+          messagesErased: certificate.certificate.erased.messagesErased + 1,
+        },
+      },
+    };
+    expect(verifyCertificate(tampered)).toBe(false);
+    const redated = {
+      ...certificate,
+      certificate: { ...certificate.certificate, completedAt: new Date(0).toISOString() },
+    };
+    expect(verifyCertificate(redated)).toBe(false);
+  });
+
+  it('a copy of the database taken before the erasure, restored and started, shows no canary before its first request', async () => {
+    const victim = await newCanaryUser(server, owner);
+    const canaries = Object.values(victim.canaries);
+    const copy = await copyDatabase(server);
+    expect((await eraseAsAdmin(victim.userId)).status).toBe(202);
+    await erasureReaching(server, owner.accessToken, victim.userId);
+
+    const restored = restoreCopy(server, copy);
+    const again = await startTestServer({ dialect, env: { ...FAST_JOBS, ...restored.env } });
+    try {
+      // The owner's token from before the copy is valid in it: the first requests the copy ever answers.
+      const first = await again.request(`/v1/dialogs/${victim.dialogId}/messages`, bearer(owner.accessToken));
+      expect(first.status, first.text).toBe(200);
+      expect(foundIn(first.text, canaries)).toEqual([]);
+      const hits = await again.request(
+        `/v1/search/messages?q=${encodeURIComponent(victim.canaries.message)}`,
+        bearer(owner.accessToken),
+      );
+      expect(hits.json<{ results: unknown[] }>().results).toEqual([]);
+      const users = await again.request('/v1/users', bearer(owner.accessToken));
+      expect(foundIn(users.text, canaries)).toEqual([]);
+      const file = await again.request(`/v1/attachments/${victim.attachmentId}`, bearer(owner.accessToken));
+      expect(file.status).toBe(404);
+      expect((await again.request('/v1/me', bearer(victim.token))).status).toBe(401);
+      const outbox = await again.request('/v1/admin/outbox', bearer(owner.accessToken));
+      expect(foundIn(outbox.text, canaries)).toEqual([]);
+      // Erased again before listening: the log says so ahead of the first request's line.
+      const lines = again.logs.entries();
+      const reErased = lines.findIndex(
+        (line) => line.msg === 'erased again accounts the erasure register names',
+      );
+      const firstRequest = lines.findIndex((line) => line.msg === 'request completed');
+      expect(reErased).toBeGreaterThanOrEqual(0);
+      expect(firstRequest === -1 || reErased < firstRequest).toBe(true);
+      const erasure = await again.request(`/v1/users/${victim.userId}/erasure`, bearer(owner.accessToken));
+      expect(erasure.json<ErasureBody>()).toMatchObject({ status: 'completed', source: 'register' });
+    } finally {
+      await again.close();
+      if (restored.schema) await dropSchema(restored.schema);
+    }
+  });
+
+  it('keeps no message readable when the user sends while the erasure runs', async () => {
+    const victim = await newCanaryUser(server, owner);
+    let stop = false;
+    let sent = 0;
+    const sender = async (worker: number) => {
+      for (let index = 0; !stop && index < 500; index += 1) {
+        const response = await server.request(
+          `/v1/dialogs/${victim.dialogId}/messages`,
+          json(
+            { clientId: `race-${worker}-${index}`, body: `racing ${victim.canaries.message}` },
+            victim.token,
+          ),
+        );
+        if (response.status !== 201) return;
+        sent += 1;
+      }
+    };
+    const senders = [sender(1), sender(2)];
+    try {
+      expect((await eraseAsAdmin(victim.userId)).status).toBe(202);
+      await erasureReaching(server, owner.accessToken, victim.userId);
+    } finally {
+      stop = true;
+      await Promise.all(senders);
+    }
+    expect(sent).toBeGreaterThan(0);
+    const readable = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx
+        .selectFrom('messages')
+        .select('id')
+        .where('sender_id', '=', victim.userId)
+        .where((eb) => eb.or([eb('body', 'is not', null), eb('deleted_at', 'is', null)]))
+        .execute(),
+    );
+    expect(readable).toEqual([]);
+    const page = await history(victim.dialogId);
+    expect(foundIn(page.text, [victim.canaries.message])).toEqual([]);
+  });
+
+  it('under keep_as_deleted_user the text stays for the others, while files, search entries and profile go', async () => {
+    const tenant = await newTenantOwner(server, 'Keeping Clinic');
+    const set = await server.request(
+      '/v1/tenant/erasure-settings',
+      json({ messagePolicy: 'keep_as_deleted_user' }, tenant.accessToken, 'PATCH'),
+    );
+    expect(set.json()).toEqual({ graceDays: 14, messagePolicy: 'keep_as_deleted_user' });
+    const victim = await newCanaryUser(server, tenant);
+    expect((await eraseAsAdmin(victim.userId, { graceDays: 0 }, tenant.accessToken)).status).toBe(202);
+    const done = await erasureReaching(server, tenant.accessToken, victim.userId);
+    expect(done.certificate?.certificate).toMatchObject({
+      messagePolicy: 'keep_as_deleted_user',
+      erased: { messagesKept: 2, messagesErased: 0, searchEntries: 2, attachments: 1 },
+    });
+    const page = await history(victim.dialogId, tenant.accessToken);
+    expect(foundIn(page.text, [victim.canaries.message])).toEqual([victim.canaries.message]);
+    expect(foundIn(page.text, [victim.canaries.fileName, victim.canaries.name])).toEqual([]);
+    const hits = await server.request(
+      `/v1/search/messages?q=${encodeURIComponent(victim.canaries.message)}`,
+      bearer(tenant.accessToken),
+    );
+    expect(hits.json<{ results: unknown[] }>().results).toEqual([]);
+  });
+
+  it('another tenant’s administrator gets 404, a member 403, and requests are rate-limited', async () => {
+    const victim = await newMember(server, owner, `guarded-${Date.now()}@erasure.example`);
+    const stranger = await newTenantOwner(server, 'Other Clinic');
+    for (const method of ['POST', 'GET', 'DELETE']) {
+      const response = await server.request(
+        `/v1/users/${victim.userId}/erasure`,
+        method === 'POST'
+          ? json({ graceDays: 0 }, stranger.accessToken)
+          : bearer(stranger.accessToken, method),
+      );
+      expect(response.status, `${method} ${response.text}`).toBe(404);
+    }
+    const member = await newMember(
+      server,
+      owner,
+      `bystander-${Date.now()}@erasure.example`,
+      'profile chat admin',
+    );
+    const refused = await eraseAsAdmin(victim.userId, { graceDays: 0 }, member.token);
+    expect(refused.status).toBe(403);
+    // Nothing was scheduled by any of them.
+    expect(
+      (await server.request(`/v1/users/${victim.userId}/erasure`, bearer(owner.accessToken))).status,
+    ).toBe(404);
+
+    // A person: five requests and cancellations an hour.
+    const asking = await newMember(server, owner, `asking-${Date.now()}@erasure.example`);
+    const answers: number[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      answers.push(
+        (await server.request('/v1/me/erasure', json({ password: memberPassword }, asking.token))).status,
+      );
+      answers.push((await server.request('/v1/me/erasure', bearer(asking.token, 'DELETE'))).status);
+    }
+    expect(answers).toEqual([202, 200, 202, 200, 202, 429]);
+    // A tenant: thirty erasures an hour.
+    for (let count = 0; count < 30; count += 1)
+      await server.app.services.counter.increment(`erasure:tenant:${stranger.tenantId}`, 3_600_000);
+    const strangerMember = await newMember(server, stranger, `limited-${Date.now()}@other.example`);
+    const limited = await eraseAsAdmin(strangerMember.userId, { graceDays: 0 }, stranger.accessToken);
+    expect(limited.status).toBe(429);
+  });
+
+  /** What a cancelled erasure must leave exactly as it was. */
+  async function snapshot(user: CanaryUser) {
+    return server.app.storage.withTenant(owner.tenantId, async (tx) => ({
+      user: await tx.selectFrom('users').selectAll().where('id', '=', user.userId).executeTakeFirst(),
+      key: await tx.selectFrom('user_keys').selectAll().where('user_id', '=', user.userId).executeTakeFirst(),
+      messages: await tx
+        .selectFrom('messages')
+        .selectAll()
+        .where('sender_id', '=', user.userId)
+        .orderBy('id')
+        .execute(),
+      attachment: await tx
+        .selectFrom('attachments')
+        .selectAll()
+        .where('id', '=', user.attachmentId)
+        .executeTakeFirst(),
+      search: await tx
+        .selectFrom('message_search')
+        .selectAll()
+        .where('message_id', 'in', user.messageIds)
+        .execute(),
+      reactions: await tx
+        .selectFrom('message_reactions')
+        .selectAll()
+        .where('user_id', '=', user.userId)
+        .execute(),
+      sessions: await tx
+        .selectFrom('sessions')
+        .select(['id', 'revoked_at', 'device'])
+        .where('user_id', '=', user.userId)
+        .orderBy('id')
+        .execute(),
+    }));
+  }
+
+  /** The ciphertexts of the user's sealed data as stored before erasure. */
+  async function sealedCopies(user: CanaryUser): Promise<string[]> {
+    return server.app.storage.withTenant(owner.tenantId, async (tx) => {
+      const row = await tx
+        .selectFrom('users')
+        .select(['display_name', 'email'])
+        .where('id', '=', user.userId)
+        .executeTakeFirstOrThrow();
+      const messages = await tx
+        .selectFrom('messages')
+        .select('body')
+        .where('sender_id', '=', user.userId)
+        .execute();
+      const file = await tx
+        .selectFrom('attachments')
+        .select(['name', 'content_key'])
+        .where('id', '=', user.attachmentId)
+        .executeTakeFirstOrThrow();
+      // The base64url tail of each envelope: what a byte-level search of the files would meet.
+      return [
+        row.display_name,
+        row.email,
+        ...messages.map((message) => message.body),
+        file.name,
+        file.content_key,
+      ]
+        .filter((value): value is string => value !== null)
+        .map((envelope) => envelope.split('.').at(-1) ?? envelope);
+    });
+  }
+
+  async function search(term: string): Promise<unknown[]> {
+    const found = await server.request(
+      `/v1/search/messages?q=${encodeURIComponent(term)}`,
+      bearer(owner.accessToken),
+    );
+    expect(found.status, found.text).toBe(200);
+    return found.json<{ results: unknown[] }>().results;
+  }
+});
