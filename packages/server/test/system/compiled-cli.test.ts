@@ -84,9 +84,9 @@ describe('the compiled CLI', () => {
       bin: Record<string, string>;
     };
     expect(rootManifest.scripts.build).toBe('tsc -b');
-    expect(rootManifest.scripts.start).toMatch(
-      /^npm run build\b.*&& node packages\/server\/bin\/parley\.js start$/,
-    );
+    // The build without its type check: a type error is `npm run check`'s and CI's to report, not a reason
+    // for the quick start to refuse to start.
+    expect(rootManifest.scripts.start).toBe('tsc -b --noCheck && node packages/server/bin/parley.js start');
     expect(serverManifest.bin).toEqual({ parley: './bin/parley.js' });
     expect(Object.keys(serverManifest.dependencies)).not.toContain('tsx');
   });
