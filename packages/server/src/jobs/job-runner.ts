@@ -171,10 +171,12 @@ export function createJobRunner(options: JobRunnerOptions) {
     }
     try {
       await definition.run(context);
-      await settle(job.claim, { state: 'succeeded', now: clock.now() });
     } catch (error) {
       await settleAfterError(record, job, error);
+      return;
     }
+    // Outside the try: a failure to record success must not queue a finished job for a retry.
+    await settle(job.claim, { state: 'succeeded', now: clock.now() });
   }
 
   function launch(record: JobRecord): void {

@@ -153,7 +153,6 @@ export function createScheduler(options: SchedulerOptions) {
     };
     try {
       await task.run(context);
-      await finish(task, run, 'succeeded', null);
     } catch (error) {
       const interruption = interruptionOf(signal);
       if (interruption === 'lost' || (error instanceof Interrupted && error.reason === 'lost')) {
@@ -171,7 +170,10 @@ export function createScheduler(options: SchedulerOptions) {
         'scheduled task failed; it will be retried',
       );
       await finish(task, run, 'failed', code);
+      return;
     }
+    // Outside the try: a failure to record a successful run is not the task's failure.
+    await finish(task, run, 'succeeded', null);
   }
 
   function launch(task: ScheduledTask, grant: LeaseGrant, scheduledFor: number, now: number): void {

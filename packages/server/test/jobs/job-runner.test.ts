@@ -56,7 +56,7 @@ describeEachDialect('job runner', (dialect) => {
   const enqueueSystem = <P, C>(storage: Storage, definition: JobDefinition<P, C>, payload: P) =>
     storage.withSystem((tx) => queue().enqueue(tx, definition, { tenantId: null, payload }));
 
-  const jobRow = (id: string) => db.node().withSystem((tx) => queue().get(tx, null, id));
+  const jobRow = (id: string) => db.main.withSystem((tx) => queue().get(tx, null, id));
 
   it('runs a job to the end and records it as succeeded', async () => {
     const seen: unknown[] = [];
@@ -71,7 +71,7 @@ describeEachDialect('job runner', (dialect) => {
     });
     const node = runner('node-a');
     node.register(job);
-    const id = await enqueueSystem(db.node(), job, { userId: 'u-1' });
+    const id = await enqueueSystem(db.main, job, { userId: 'u-1' });
     await node.tick();
     await node.settled();
     expect(seen).toEqual([{ userId: 'u-1' }]);
@@ -91,7 +91,7 @@ describeEachDialect('job runner', (dialect) => {
       progress: z.never(),
       run: () => Promise.resolve(),
     });
-    await expect(enqueueSystem(db.node(), job, { userId: 'alice@example.com' })).rejects.toThrow();
+    await expect(enqueueSystem(db.main, job, { userId: 'alice@example.com' })).rejects.toThrow();
   });
 
   /** A walk handler that records every item it processes and can be held after a given checkpoint. */
@@ -129,7 +129,7 @@ describeEachDialect('job runner', (dialect) => {
     const first = walkJob(processed, { holdAfter: 4, held });
     const nodeA = runner('node-a');
     nodeA.register(first.definition);
-    const id = await enqueueSystem(db.node(), first.definition, { total: 10, batch: 2 });
+    const id = await enqueueSystem(db.main, first.definition, { total: 10, batch: 2 });
     await nodeA.tick();
     await first.reached;
 
@@ -159,7 +159,7 @@ describeEachDialect('job runner', (dialect) => {
     const dying = walkJob(processed, { holdAfter: 6, held: frozen });
     const nodeA = runner('node-a');
     nodeA.register(dying.definition);
-    const id = await enqueueSystem(db.node(), dying.definition, { total: 10, batch: 3 });
+    const id = await enqueueSystem(db.main, dying.definition, { total: 10, batch: 3 });
     await nodeA.tick();
     await dying.reached;
     // node-a is dead from here on: it never ticks (no heartbeat) and its handler never comes back in time.
@@ -186,7 +186,7 @@ describeEachDialect('job runner', (dialect) => {
 
   it("commits a tenant job's batch with its checkpoint, and nothing of a node that lost its claim", async () => {
     const tenantId = randomUUID();
-    const storage = db.node();
+    const storage = db.main;
     const jobs = queue();
     const marker = defineJob({
       kind: 'batch_marker',
@@ -257,7 +257,7 @@ describeEachDialect('job runner', (dialect) => {
     });
     const nodeA = runner('node-a');
     nodeA.register(job);
-    const id = await enqueueSystem(db.node(), job, {});
+    const id = await enqueueSystem(db.main, job, {});
     await nodeA.tick();
     await started.promise;
     clock.advance(LOCK_MS);
@@ -292,7 +292,7 @@ describeEachDialect('job runner', (dialect) => {
         context.signal.throwIfAborted();
       },
     });
-    const storage = db.node();
+    const storage = db.main;
     const node = runner('node-a');
     node.register(job);
     const queuedId = await enqueueSystem(storage, job, { name: 'queued' });
@@ -330,7 +330,7 @@ describeEachDialect('job runner', (dialect) => {
     });
     const node = runner('node-a');
     node.register(job);
-    const id = await enqueueSystem(db.node(), job, {});
+    const id = await enqueueSystem(db.main, job, {});
     const t0 = clock.now();
     await node.tick();
     await node.settled();
@@ -390,7 +390,7 @@ describeEachDialect('job runner', (dialect) => {
       progress: z.never(),
       run: () => Promise.resolve(),
     });
-    const storage = db.node();
+    const storage = db.main;
     const jobs = queue();
     const exportA = await storage.withTenant(tenantA, (tx) =>
       jobs.enqueue(tx, exportJob, { tenantId: tenantA, payload: { userId: 'u-a' }, requestedBy: 'admin-a' }),
@@ -461,7 +461,7 @@ describeEachDialect('job runner', (dialect) => {
         runningNow.delete(context.job.id);
       },
     });
-    const storage = db.node();
+    const storage = db.main;
     for (let n = 0; n < JOBS; n += 1) await enqueueSystem(storage, job, { n });
     const nodes = ['node-a', 'node-b', 'node-c'].map((nodeId) => {
       const created = runner(nodeId, { concurrency: 4 });

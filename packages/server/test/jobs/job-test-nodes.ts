@@ -26,6 +26,8 @@ export class ManualClock implements Clock {
  */
 export interface SharedDatabase {
   readonly dialect: DialectName;
+  /** The handle that migrated the database, for a test's own reads and writes (one pool, not one a call). */
+  readonly main: Storage;
   /** A node's handle on the database. */
   node(): Storage;
   close(): Promise<void>;
@@ -45,9 +47,11 @@ export async function openSharedDatabase(dialect: DialectName): Promise<SharedDa
     handles.push(storage);
     return storage;
   };
-  await migrateToLatest(node());
+  const main = node();
+  await migrateToLatest(main);
   return {
     dialect,
+    main,
     node,
     async close() {
       await Promise.all(handles.map((storage) => storage.close().catch(() => undefined)));

@@ -44,11 +44,9 @@ describeEachDialect('scheduler', (dialect) => {
   }
 
   const lastRun = (name: string) =>
-    db
-      .node()
-      .withSystem((tx) =>
-        tx.selectFrom('scheduled_tasks').selectAll().where('name', '=', name).executeTakeFirstOrThrow(),
-      );
+    db.main.withSystem((tx) =>
+      tx.selectFrom('scheduled_tasks').selectAll().where('name', '=', name).executeTakeFirstOrThrow(),
+    );
 
   it('refuses a task whose cron expression does not parse, at registration', () => {
     const scheduler = node('node-a');
@@ -177,7 +175,7 @@ describeEachDialect('scheduler', (dialect) => {
     });
 
     // node-a wakes up: its work can no longer commit, and its run is not recorded over node-b's.
-    const storage = db.node();
+    const storage = db.main;
     await expect(storage.withSystem((tx) => stale.fence(tx))).rejects.toThrow(Interrupted);
     holderStuck.resolve();
     await nodeA.settled();
