@@ -137,9 +137,12 @@ export async function signedInSdk(
   });
   if (signedIn.mfaRequired) throw new Error('unexpected MFA challenge');
   // Bob was made by an admin: like any such user, he accepts the required purposes at his first sign-in.
-  if (signedIn.notice === 'consent_required') {
-    for (const { purpose, state } of await client.consents.list())
-      if (purpose.required && state !== 'granted') await client.consents.grant(purpose.key, purpose.version);
-  }
+  if (signedIn.notice === 'consent_required') await acceptOwedConsents(client);
   return { client, http, tokens };
+}
+
+/** Grants, through the SDK, every required purpose the signed-in user has not granted at its current version. */
+export async function acceptOwedConsents(client: ParleyClient): Promise<void> {
+  for (const { purpose, state } of await client.consents.list())
+    if (purpose.required && state !== 'granted') await client.consents.grant(purpose.key, purpose.version);
 }

@@ -4,7 +4,13 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { json, memberPassword, ownerPassword } from '../support/identity-fixtures.ts';
-import { type ChatTenant, newChatTenant, trustingFetch, trustingWebSocket } from '../support/sdk-clients.ts';
+import {
+  acceptOwedConsents,
+  type ChatTenant,
+  newChatTenant,
+  trustingFetch,
+  trustingWebSocket,
+} from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
@@ -118,6 +124,8 @@ describeEachDialect('the messaging REST clients of the SDK against a real server
       scope,
     });
     expect(signedIn.mfaRequired).toBe(false);
+    // Users made by the owner accept the required purposes at their first sign-in, as an app would ask them to.
+    if (!signedIn.mfaRequired && signedIn.notice === 'consent_required') await acceptOwedConsents(client);
     return client;
   }
 
