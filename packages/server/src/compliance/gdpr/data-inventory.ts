@@ -56,8 +56,8 @@ export const retentionRules = {
   single_use: 'Until used or expired; the spent row is kept (no purge yet).',
   audit: 'For the life of the tenant: the hash chain proves nothing was removed (no retention period yet).',
   messaging:
-    'Until its author deletes it (message deletion, dialog deletion, leaving); no retention period yet.',
-  attachment: 'Until the uploader removes it; uploads never completed are swept after a day.',
+    'Until its author deletes it (message deletion, dialog deletion, leaving) or is erased (by the tenant’s erasure policy: erased, or kept under the erased account); no retention period yet.',
+  attachment: 'Until the uploader removes it or is erased; uploads never completed are swept after a day.',
   calls: 'No purge yet.',
   mail: 'No purge yet (the embedded outbox is for installations without SMTP).',
   requests:

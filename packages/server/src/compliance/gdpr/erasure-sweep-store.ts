@@ -12,6 +12,7 @@ const clearedUserFields = [
   'phone_index',
   'profile',
   'password_hash',
+  'password_changed_at',
   'password_history',
   'totp_secret',
   'totp_pending_secret',
@@ -159,12 +160,18 @@ export const erasureSweepStore = {
     const memberships = count(
       await tx
         .updateTable('dialog_members')
-        .set({ left_at: now, muted: 0, pinned: 0 })
+        .set({ left_at: now })
         .where('tenant_id', '=', tenantId)
         .where('user_id', '=', userId)
         .where('left_at', 'is', null)
         .execute(),
     );
+    await tx
+      .updateTable('dialog_members')
+      .set({ muted: 0, pinned: 0 })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .execute();
     const hidden = count(
       await tx
         .deleteFrom('hidden_messages')

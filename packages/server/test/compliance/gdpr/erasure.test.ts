@@ -2,6 +2,9 @@ import type { ErasureBody } from '@parley/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyCertificate } from '../../../src/compliance/gdpr/erasure-certificate.ts';
 import { certificateBytes } from '../../../src/compliance/gdpr/erasure-certificate.ts';
+import { erasureCoverage } from '../../../src/compliance/gdpr/erasure-coverage.ts';
+import { declaredSchema } from '../../../src/compliance/gdpr/data-inventory.ts';
+import { sql } from 'kysely';
 import { describeEachDialect } from '../../support/dialects.ts';
 import {
   bearer,
@@ -124,6 +127,14 @@ describeEachDialect('erasure', (dialect) => {
     const sealed = await sealedCopies(victim);
     expect(sealed.length).toBeGreaterThan(3);
     expect((await search(victim.canaries.message)).length).toBe(2);
+    // Mail to the account's address waits in the embedded outbox.
+    const reset = await server.request(
+      `/v1/tenants/${owner.tenantId}/password-reset`,
+      json({ email: victim.canaries.email }),
+    );
+    expect(reset.status, reset.text).toBeLessThan(300);
+    const outbox = () => server.request('/v1/admin/outbox', bearer(owner.accessToken));
+    expect(foundIn((await outbox()).text, [victim.canaries.email])).toEqual([victim.canaries.email]);
 
     const asked = await eraseAsAdmin(victim.userId);
     expect(asked.status, asked.text).toBe(202);
@@ -144,6 +155,7 @@ describeEachDialect('erasure', (dialect) => {
     ).toBe(404);
     const users = await server.request('/v1/users', bearer(owner.accessToken));
     expect(foundIn(users.text, canaries)).toEqual([]);
+    expect(foundIn((await outbox()).text, canaries)).toEqual([]);
     expect((await server.request('/v1/me', bearer(victim.token))).status).toBe(401);
     const signIn = await tokenRequest(server, {
       grant_type: 'password',
@@ -161,6 +173,8 @@ describeEachDialect('erasure', (dialect) => {
     expect(foundIn(atRest, canaries)).toEqual([]);
     expect(foundIn(atRest, sealed)).toEqual([]);
     expect(foundIn(server.logs.text(), canaries)).toEqual([]);
+
+    expect(await leftovers(victim.userId)).toEqual([]);
 
     // Recorded: the request completed, audited, and a certificate with what was erased.
     expect(done.certificate?.certificate.erased).toMatchObject({
@@ -351,6 +365,33 @@ describeEachDialect('erasure', (dialect) => {
     const limited = await eraseAsAdmin(strangerMember.userId, { graceDays: 0 }, stranger.accessToken);
     expect(limited.status).toBe(429);
   });
+
+  /**
+   * Every personal column erasure-coverage.ts says is cleared, and every table whose rows it says are deleted
+   * or moved, checked on the erased account's rows: what still holds something.
+   */
+  async function leftovers(userId: string): Promise<string[]> {
+    const schema = declaredSchema(dialect);
+    const found: string[] = [];
+    await server.app.storage.withTenant(owner.tenantId, async (tx) => {
+      for (const [table, erasure] of Object.entries(erasureCoverage)) {
+        const columns = schema.get(table);
+        if (erasure.owner === undefined || columns === undefined) continue;
+        const treatments = Object.entries(erasure.columns).filter(([column]) => columns.includes(column));
+        const gone = treatments.every(([, treatment]) => treatment === 'deleted' || treatment === 'moved');
+        const cleared = treatments
+          .filter(([, treatment]) => treatment === 'cleared')
+          .map(([column]) => column);
+        const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}
+          where tenant_id = ${owner.tenantId} and ${sql.ref(erasure.owner)} = ${userId}`.execute(tx);
+        if (gone && rows.length > 0) found.push(`${table}: ${rows.length} rows`);
+        for (const row of rows)
+          for (const column of cleared)
+            if (![null, '', 0, '0'].includes(row[column] as never)) found.push(`${table}.${column}`);
+      }
+    });
+    return found;
+  }
 
   /** What a cancelled erasure must leave exactly as it was. */
   async function snapshot(user: CanaryUser) {
