@@ -8,7 +8,7 @@ import {
 } from '@parley/client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import WebSocket from 'ws';
-import { json, newTenantOwner, ownerPassword, type SignedIn } from './identity-fixtures.ts';
+import { json, newTenantOwner, ownerPassword, type SignedIn, signIn } from './identity-fixtures.ts';
 import type { TestServer } from './start-server.ts';
 
 /** A fetch that trusts the test server's self-signed certificate, recording every URL and form body. */
@@ -100,6 +100,8 @@ export async function newChatTenant(
   );
   if (created.status !== 201) throw new Error(`create user: ${created.text}`);
   const bob = { userId: created.json<{ userId: string }>().userId, email, password };
+  // Made by the owner, Bob accepts the required purposes at a first sign-in, so every client of his works.
+  await signIn(server, owner.tenantId, email, password);
   return {
     owner,
     bob,

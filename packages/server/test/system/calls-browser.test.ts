@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCoturn, startCoturn, type Coturn } from '../support/coturn.ts';
 import { bundleSdk, chromiumMissing, launchChromium, sdkPageRoutes } from '../support/browser-sdk.ts';
-import { json, newTenantOwner, ownerPassword } from '../support/identity-fixtures.ts';
+import { json, newTenantOwner, ownerPassword, signIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
@@ -200,6 +200,8 @@ async function threeMembers(server: TestServer, name: string) {
       json({ displayName: who, email, password, roles: ['member'] }, owner.accessToken),
     );
     if (created.status !== 201) throw new Error(`create user: ${created.text}`);
+    // Made by the owner: a first sign-in accepts the required purposes, so the page's sign-in gets a full token.
+    await signIn(server, owner.tenantId, email, password);
     members.push({ userId: created.json<{ userId: string }>().userId, email, password });
   }
   const dialog = await server.request(
