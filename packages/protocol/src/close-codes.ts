@@ -18,7 +18,7 @@ export const closeCodes = {
    * ended (signed out, deactivated, password or MFA reset, idle timeout): sent at once, on every node.
    */
   unauthorized: 4001,
-  /** The token lacks the `chat` scope, or a role change took away reading dialogs. */
+  /** The token lacks the `chat` scope, a role change took away reading dialogs, or the user owes consent. */
   forbidden: 4003,
   /** No `auth` frame within the time allowed. */
   authTimeout: 4008,
@@ -40,7 +40,8 @@ export const closeCodeDescriptions: Record<keyof typeof closeCodes, string> = {
     'Signed in, but the node cannot deliver right now (its bus is down): reconnect with back-off and resume.',
   unauthorized:
     'The first frame was not a valid `auth`, or the token is invalid, expired or revoked, or its session ended (signed out, deactivated, password or MFA reset, idle timeout). Do not reconnect with the same token.',
-  forbidden: 'The token lacks the `chat` scope, or a role change took away reading dialogs.',
+  forbidden:
+    'The token lacks the `chat` scope, a role change took away reading dialogs, or the user owes consent to a required purpose (docs/privacy.md).',
   authTimeout: 'No `auth` frame within the time allowed.',
   rateLimited: 'Too many frames, or too many invalid frames.',
   resume: 'The client fell behind (send buffer full): reconnect and resume from the database.',
