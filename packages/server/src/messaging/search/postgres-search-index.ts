@@ -10,7 +10,6 @@ import {
   type SearchIndex,
   type SearchPage,
   type SearchRequest,
-  visibilityJoins,
   visibleTo,
 } from './search-index.ts';
 import type { SearchTokenHasher } from './search-token-hasher.ts';
@@ -112,7 +111,11 @@ export class PostgresSearchIndex implements SearchIndex {
    * outer query checks each candidate in step order — visible to the caller, and its entry's `tsvector`
    * matches the whole query (phrases, tokens beyond the walked ones; no entry, no match: stray terms of a
    * lost entry find nothing) — and its LIMIT stops the walk as soon as a page and one more are found (a
-   * recursive query is evaluated only as far as its rows are read). The last step comes out too, matched or
+   * recursive query is evaluated only as far as its rows are read). Probes of one row keep the plan on the
+   * primary key whatever the statistics say: asked for the newest 2,000 entries of a very common token in
+   * one scan, PostgreSQL may prefer walking `message_search_terms_message` (every token's rows, by message
+   * id) and filtering, which reads many times that, and for a word common long ago but rare now, most of
+   * the history. The last step comes out too, matched or
    * not, as the place to resume when the cap ends the walk (or, without a position, the end of the tokens).
    */
   async find(tx: TenantTx, request: SearchRequest): Promise<SearchPage> {
@@ -133,10 +136,10 @@ export class PostgresSearchIndex implements SearchIndex {
       from walk w
       left join lateral (
         select msg.dialog_id from messages msg
-        ${visibilityJoins(request)}
-        join message_search s on s.message_id = msg.id and s.tenant_id = ${tenantId}
-          and s.tokens @@ ${tsquery(terms)}::tsquery
-        where w.hit and msg.id = w.at and ${visibleTo(request)}
+        where w.hit and msg.id = w.at and ${visibleTo(request, sql`offset 0`)}
+          and exists (select 1 from message_search s
+            where s.tenant_id = ${tenantId} and s.message_id = msg.id
+              and s.tokens @@ ${tsquery(terms)}::tsquery offset 0)
         offset 0) v on true
       where v.dialog_id is not null or w.at is null or w.step = ${cap}
       limit ${request.limit + 1}`.execute(tx);

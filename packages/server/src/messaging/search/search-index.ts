@@ -137,27 +137,28 @@ export async function blindQuery(
 }
 
 /**
- * The visibility rules, over the aliases both engines use: `msg` (messages), `d` (dialogs), `m` (the
- * caller's dialog_members row, joined by the caller's id). Every table is filtered by the tenant too, so
- * SQLite (which has no row-level security) cannot reach across tenants even through a bad join.
+ * The visibility rules for one candidate, over a `msg` row (messages): the caller a member now (not left),
+ * the message not deleted and after their cleared history, the dialog not deleted (and, when it hides
+ * earlier history, the message after they joined), not hidden by them ("delete for me"). Written as nested
+ * EXISTS, each a primary-key lookup, so a candidate from a dialog the caller is not in (the usual reason to
+ * skip one) costs its membership lookup and stops there. `fence` is PostgreSQL's `offset 0`, which keeps it
+ * from turning an EXISTS into a join it would then plan for the table's size (a small `dialogs` table was
+ * hashed whole for every candidate); SQLite runs correlated subqueries as written. Every table is filtered
+ * by the tenant too, so SQLite (which has no row-level security) cannot reach across tenants.
  */
-export function visibleTo(request: SearchRequest): RawBuilder<unknown> {
-  const { tenantId, dialogId } = request;
-  return sql`msg.tenant_id = ${tenantId} and d.tenant_id = ${tenantId} and m.tenant_id = ${tenantId}
-    and m.left_at is null and d.deleted_at is null and msg.deleted_at is null
-    and msg.seq > m.cleared_seq and (d.hide_history = 0 or msg.seq > m.joined_seq)
+export function visibleTo(request: SearchRequest, fence: RawBuilder<unknown> = sql``): RawBuilder<unknown> {
+  const { tenantId, userId, dialogId } = request;
+  return sql`msg.tenant_id = ${tenantId} and msg.deleted_at is null
+    ${dialogId === undefined ? sql`` : sql`and msg.dialog_id = ${dialogId}`}
+    and exists (select 1 from dialog_members m
+      where m.tenant_id = ${tenantId} and m.dialog_id = msg.dialog_id and m.user_id = ${userId}
+        and m.left_at is null and msg.seq > m.cleared_seq
+        and exists (select 1 from dialogs d
+          where d.tenant_id = ${tenantId} and d.id = msg.dialog_id and d.deleted_at is null
+            and (d.hide_history = 0 or msg.seq > m.joined_seq) ${fence})
+      ${fence})
     and not exists (select 1 from hidden_messages h
-      where h.tenant_id = ${tenantId} and h.message_id = msg.id and h.user_id = ${request.userId})
-    ${dialogId === undefined ? sql`` : sql`and msg.dialog_id = ${dialogId}`}`;
-}
-
-/**
- * The joins `visibleTo` needs, from a `msg` row. SQLite passes `cross join`, which there fixes the join order
- * (matches first, then one primary-key lookup each), whatever its statistics say.
- */
-export function visibilityJoins(request: SearchRequest, join = sql`join`): RawBuilder<unknown> {
-  return sql`${join} dialogs d on d.id = msg.dialog_id
-    ${join} dialog_members m on m.dialog_id = msg.dialog_id and m.user_id = ${request.userId}`;
+      where h.tenant_id = ${tenantId} and h.message_id = msg.id and h.user_id = ${userId} ${fence})`;
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   type SearchIndex,
   type SearchPage,
   type SearchRequest,
-  visibilityJoins,
   visibleTo,
 } from './search-index.ts';
 import type { SearchTokenHasher } from './search-token-hasher.ts';
@@ -103,7 +102,6 @@ export class SqliteSearchIndex implements SearchIndex {
       from (${candidates} limit ${cap}) f
       cross join message_search s on s.doc_id = f.doc_id
       cross join messages msg on msg.id = s.message_id
-      ${visibilityJoins(request, sql`cross join`)}
       where s.tenant_id = ${request.tenantId} and ${visibleTo(request)}
       order by f.doc_id desc
       limit ${request.limit + 1}`.execute(tx);
