@@ -21,23 +21,27 @@ export const purposeKey = z
   );
 
 /** One version of a processing purpose as users read it before they accept it. */
-export const consentPurposeBody = z.object({
-  key: z.string(),
-  version: z.number().int(),
-  title: z.string(),
-  text: z.string(),
-  /** SHA-256 (hex) of `text` as UTF-8: what the ledger records with every grant and withdrawal. */
-  textHash: z.string(),
-  lawfulBasis,
-  /** Sign-up and use of the service need this purpose's current version accepted. */
-  required: z.boolean(),
-  /** Inactive purposes are no longer offered; nobody is asked to accept them. */
-  active: z.boolean(),
-  /** When this version was published (ISO 8601). */
-  publishedAt: z.string(),
-});
+export const consentPurposeBody = z
+  .object({
+    key: z.string(),
+    version: z.number().int(),
+    title: z.string(),
+    text: z.string(),
+    /** SHA-256 (hex) of `text` as UTF-8: what the ledger records with every grant and withdrawal. */
+    textHash: z.string(),
+    lawfulBasis,
+    /** Sign-up and use of the service need this purpose's current version accepted. */
+    required: z.boolean(),
+    /** Inactive purposes are no longer offered; nobody is asked to accept them. */
+    active: z.boolean(),
+    /** When this version was published (ISO 8601). */
+    publishedAt: z.string(),
+  })
+  .meta({ id: 'ConsentPurpose' });
 export type ConsentPurpose = z.infer<typeof consentPurposeBody>;
-export const consentPurposeListBody = z.object({ purposes: z.array(consentPurposeBody) });
+export const consentPurposeListBody = z
+  .object({ purposes: z.array(consentPurposeBody) })
+  .meta({ id: 'ConsentPurposeList' });
 
 /** A purpose version the user read and accepts, as sign-up, invitation claim and owner setup carry them. */
 export const acceptedPurpose = z.object({ key: purposeKey, version: z.number().int().min(1) }).strict();
@@ -57,16 +61,18 @@ export const acceptedPurposes = z
 export const consentState = z.enum(['granted', 'outdated', 'withdrawn', 'none']);
 export type ConsentState = z.infer<typeof consentState>;
 
-export const myConsentBody = z.object({
-  purpose: consentPurposeBody,
-  state: consentState,
-  /** The version the user last granted or withdrew; null when they never did either. */
-  version: z.number().int().nullable(),
-  /** When the state last changed (ISO 8601); null for `none`. */
-  changedAt: z.string().nullable(),
-});
+export const myConsentBody = z
+  .object({
+    purpose: consentPurposeBody,
+    state: consentState,
+    /** The version the user last granted or withdrew; null when they never did either. */
+    version: z.number().int().nullable(),
+    /** When the state last changed (ISO 8601); null for `none`. */
+    changedAt: z.string().nullable(),
+  })
+  .meta({ id: 'MyConsent' });
 export type MyConsent = z.infer<typeof myConsentBody>;
-export const myConsentListBody = z.object({ consents: z.array(myConsentBody) });
+export const myConsentListBody = z.object({ consents: z.array(myConsentBody) }).meta({ id: 'MyConsentList' });
 
 /** `PUT /v1/me/consents/{key}`: the version must be the current one (the one the user just read). */
 export const grantConsentBody = z.object({ version: z.number().int().min(1) }).strict();
@@ -105,7 +111,9 @@ export const consentLedgerEntryBody = z.object({
   at: z.string(),
 });
 export type ConsentLedgerEntry = z.infer<typeof consentLedgerEntryBody>;
-export const consentLedgerBody = z.object({ entries: z.array(consentLedgerEntryBody) });
+export const consentLedgerBody = z
+  .object({ entries: z.array(consentLedgerEntryBody) })
+  .meta({ id: 'ConsentLedger' });
 
 /** How many active users stand where for a purpose's current version. */
 export const purposeCoverageBody = z.object({
@@ -120,4 +128,6 @@ export const purposeCoverageBody = z.object({
   none: z.number().int(),
 });
 export type PurposeCoverage = z.infer<typeof purposeCoverageBody>;
-export const consentCoverageBody = z.object({ purposes: z.array(purposeCoverageBody) });
+export const consentCoverageBody = z
+  .object({ purposes: z.array(purposeCoverageBody) })
+  .meta({ id: 'ConsentCoverage' });
