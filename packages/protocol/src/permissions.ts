@@ -21,6 +21,7 @@ export const permissions = [
   'broadcast.post',
   'calls.make',
   'privacy.requests.manage',
+  'privacy.export',
   'users.restrict',
   'users.erase',
 ] as const;

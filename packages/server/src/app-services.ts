@@ -21,6 +21,9 @@ import { createEmailChangeService } from './identity/email/email-change-service.
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
 import { createRectificationService } from './compliance/gdpr/rectification-service.ts';
 import { createRestrictionService } from './compliance/gdpr/restriction-service.ts';
+import { createExportJob } from './compliance/gdpr/export-job.ts';
+import { dsrExportRequests } from './compliance/gdpr/export-request-log.ts';
+import { createExportService } from './compliance/gdpr/export-service.ts';
 import { createErasureJob } from './compliance/gdpr/erasure-job.ts';
 import { createErasureService } from './compliance/gdpr/erasure-service.ts';
 import { createErasureSteps, ERASURE_SETTLE_MS } from './compliance/gdpr/erasure-steps.ts';
@@ -33,7 +36,11 @@ import { createConsentPurposeService } from './compliance/gdpr/consent-purpose-s
 import { createConsentService } from './compliance/gdpr/consent-service.ts';
 import { createUserAdminService } from './identity/user-admin-service.ts';
 import { createUserService } from './identity/user-service.ts';
-import { createTenantSettingsService, messagingLimitsIn } from './tenancy/tenant-settings-service.ts';
+import {
+  createTenantSettingsService,
+  exportSettingsIn,
+  messagingLimitsIn,
+} from './tenancy/tenant-settings-service.ts';
 import type { Mailer } from './notifications/mailer.ts';
 import { OutboxMailer } from './notifications/outbox-mailer.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
@@ -208,11 +215,34 @@ export function buildServices(input: {
     settleMs: ERASURE_SETTLE_MS,
   });
   const erasureJob = createErasureJob(erasureSteps);
+  const attachmentService = createAttachmentService({ storage, fieldCipher, clock, limits });
+  const exportRequests = dsrExportRequests(dsr);
+  const exportJob = createExportJob({
+    storage,
+    fieldCipher,
+    audit,
+    attachments: attachmentService,
+    requests: exportRequests,
+    clock,
+  });
   return {
     dialogs,
     fanout,
     messages: createMessageService(messageDeps),
-    attachments: createAttachmentService({ storage, fieldCipher, clock, limits }),
+    attachments: attachmentService,
+    exportJob,
+    exports: createExportService({
+      storage,
+      fieldCipher,
+      users,
+      audit,
+      clock,
+      counter,
+      queue: createJobQueue({ clock }),
+      job: exportJob,
+      requests: exportRequests,
+      settings: exportSettingsIn,
+    }),
     messageChanges: createMessageChangeService(messageDeps),
     stream: createMessageStream({ storage, fieldCipher, attachments, committed }),
     search: createSearchService({ storage, index, fieldCipher, attachments }),

@@ -44,6 +44,8 @@ import { emailChangeRoutes } from './identity/email/email-change-routes.ts';
 import { dsrRoutes } from './compliance/gdpr/dsr-routes.ts';
 import { rectificationRoutes } from './compliance/gdpr/rectification-routes.ts';
 import { restrictionRoutes } from './compliance/gdpr/restriction-routes.ts';
+import { createExportExpiryTask } from './compliance/gdpr/export-expiry-task.ts';
+import { exportRoutes } from './compliance/gdpr/export-routes.ts';
 import { erasureRoutes } from './compliance/gdpr/erasure-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
 import { mfaRoutes } from './identity/mfa/mfa-routes.ts';
@@ -218,6 +220,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     leaseMs: config.jobLeaseSeconds * 1000,
     concurrency: config.jobConcurrency,
   });
+  jobs.runner.register(services.exportJob);
+  jobs.scheduler.register(createExportExpiryTask(services.exports));
   jobs.runner.register(services.erasureJob);
   const { tenants } = services;
 
@@ -280,6 +284,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...emailChangeRoutes(services),
       ...dsrRoutes(services),
       ...restrictionRoutes(services),
+      ...exportRoutes(services),
       ...erasureRoutes(services),
       ...rectificationRoutes(services),
       ...(options.extraRoutes ?? []),

@@ -9,13 +9,17 @@ const chat: Permission[] = ['users.read', 'dialogs.read', 'dialogs.write', 'mess
  */
 export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> = {
   owner: permissions,
-  admin: permissions.filter((permission) => permission !== 'tenant.manage'),
+  // A data export holds a person's whole correspondence: it is the owner's and the compliance officer's.
+  admin: permissions.filter(
+    (permission) => permission !== 'tenant.manage' && permission !== 'privacy.export',
+  ),
   compliance_officer: [
     ...self,
     'users.read',
     'audit.read',
     'tenant.read',
     'privacy.requests.manage',
+    'privacy.export',
     'consent.manage',
   ],
   support_agent: [...self, 'users.read', 'tenant.read'],

@@ -18,6 +18,12 @@ const noContent = (description: string) => ({ 204: { description } });
 const accepted = (description: string) => ({ 202: { description } });
 const binary = z.unknown().meta({ type: 'string', format: 'binary' });
 
+/** An export archive's download and the states in which there is none to give. */
+const exportDownload: OperationOutcomes = {
+  responses: { 200: { description: 'The archive: a .tar.gz of JSON files and uploads.', schema: binary } },
+  errors: ['export_not_ready', 'export_failed', 'export_expired', 'export_destroyed'],
+};
+
 type Holds<Check extends true> = Check;
 /** Compile-time: the documented audit page describes every field the server sends (AuditPage). */
 export type AuditPageDocumented = Holds<AuditPage extends z.output<typeof auditPage> ? true : false>;
@@ -141,4 +147,10 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   removeAttachment: { responses: noContent('Removed for everyone.') },
   grantConsent: { errors: ['consent_version_stale'] },
   createConsentPurpose: { errors: ['conflict'] },
+  requestMyExport: { errors: ['export_in_progress', 'export_rate_limited'] },
+  requestUserExport: { errors: ['subject_erased', 'export_in_progress', 'export_rate_limited'] },
+  downloadMyExport: exportDownload,
+  downloadExport: exportDownload,
+  deleteMyExport: { responses: noContent('The archive is deleted, or its preparation stopped.') },
+  deleteExport: { responses: noContent('The archive is deleted, or its preparation stopped.') },
 };

@@ -1,4 +1,4 @@
-import { permissions, scopes } from '@parley/protocol';
+import { exportPrivacySettings, exportPrivacySettingsPatch, permissions, scopes } from '@parley/protocol';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../http/auth-hook.ts';
@@ -25,6 +25,7 @@ const settingsBody = z.object({
     editWindowSeconds: z.number().int(),
     callPolicy: z.enum(['shared_dialog', 'tenant']),
   }),
+  privacy: exportPrivacySettings,
 });
 const settingsPatch = z
   .object({
@@ -49,6 +50,7 @@ const settingsPatch = z
       })
       .strict()
       .optional(),
+    privacy: exportPrivacySettingsPatch.optional(),
   })
   .strict();
 const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');

@@ -1,3 +1,4 @@
+import type { ExportPrivacySettings } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
@@ -22,6 +23,21 @@ export async function messagingLimitsIn(tx: TenantTx, tenantId: string): Promise
   };
 }
 
+/** A tenant's data export policy unless it chose otherwise (docs/privacy.md, "Access and portability"). */
+export const defaultExportSettings: ExportPrivacySettings = {
+  exportOthersMessages: 'redacted',
+  exportRetentionDays: 7,
+};
+
+/** The data export policy as stored, read inside the caller's transaction. */
+export async function exportSettingsIn(tx: TenantTx, tenantId: string): Promise<ExportPrivacySettings> {
+  const row = await tenantSettingsStore.get(tx, tenantId);
+  return {
+    exportOthersMessages: row?.export_others_messages ?? defaultExportSettings.exportOthersMessages,
+    exportRetentionDays: row?.export_retention_days ?? defaultExportSettings.exportRetentionDays,
+  };
+}
+
 export interface TenantSettings {
   signupMode: SignupMode;
   passwordPolicy: PasswordPolicy;
@@ -29,11 +45,15 @@ export interface TenantSettings {
   idleTimeoutSeconds: number;
   refreshTokenTtlSeconds: number;
   messaging: MessagingLimits;
+  privacy: ExportPrivacySettings;
 }
 
-export type TenantSettingsChanges = Partial<Omit<TenantSettings, 'passwordPolicy' | 'messaging'>> & {
+export type TenantSettingsChanges = Partial<
+  Omit<TenantSettings, 'passwordPolicy' | 'messaging' | 'privacy'>
+> & {
   passwordPolicy?: Record<string, unknown>;
   messaging?: Partial<MessagingLimits>;
+  privacy?: Partial<ExportPrivacySettings>;
 };
 
 /** Per-tenant security settings, changed by owners, every change audited with what it was before. */
@@ -50,6 +70,7 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
         idleTimeoutSeconds: row?.idle_timeout_seconds ?? 900,
         refreshTokenTtlSeconds: row?.refresh_token_ttl_seconds ?? 2_592_000,
         messaging: await messagingLimitsIn(tx, tenantId),
+        privacy: await exportSettingsIn(tx, tenantId),
       };
     });
 
@@ -76,6 +97,7 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
         ...changes,
         passwordPolicy: policy.data,
         messaging: { ...before.messaging, ...changes.messaging },
+        privacy: { ...before.privacy, ...changes.privacy },
       };
       await storage.withTenant(tenantId, async (tx) => {
         await tenantSettingsStore.upsert(tx, {
@@ -90,6 +112,8 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
           max_attachment_bytes: after.messaging.maxAttachmentBytes,
           edit_window_seconds: after.messaging.editWindowSeconds,
           call_policy: after.messaging.callPolicy,
+          export_others_messages: after.privacy.exportOthersMessages,
+          export_retention_days: after.privacy.exportRetentionDays,
           updated_at: clock.now(),
         });
         await audit.append(tx, tenantId, {

@@ -24,6 +24,8 @@ export const tenantSettingsStore = {
           max_attachment_bytes: eb.ref('excluded.max_attachment_bytes'),
           edit_window_seconds: eb.ref('excluded.edit_window_seconds'),
           call_policy: eb.ref('excluded.call_policy'),
+          export_others_messages: eb.ref('excluded.export_others_messages'),
+          export_retention_days: eb.ref('excluded.export_retention_days'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
       )

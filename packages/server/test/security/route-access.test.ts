@@ -26,6 +26,8 @@ interface OtherTenant {
   purposeKey: string;
   /** A data subject request about the other tenant's owner. */
   requestId: string;
+  /** An export of the other tenant's owner, asked for by them. */
+  exportId: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -119,6 +121,14 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     body: { reason: 'Across tenants.' },
   }),
   'GET /v1/users/:userId/restrictions': (other) => ({ path: `/v1/users/${other.userId}/restrictions` }),
+  'POST /v1/users/:userId/exports': (other) => ({ path: `/v1/users/${other.userId}/exports` }),
+  'GET /v1/users/:userId/exports': (other) => ({ path: `/v1/users/${other.userId}/exports` }),
+  'GET /v1/exports/:exportId': (other) => ({ path: `/v1/exports/${other.exportId}` }),
+  'GET /v1/exports/:exportId/archive': (other) => ({ path: `/v1/exports/${other.exportId}/archive` }),
+  'DELETE /v1/exports/:exportId': (other) => ({ path: `/v1/exports/${other.exportId}` }),
+  'GET /v1/me/exports/:exportId': (other) => ({ path: `/v1/me/exports/${other.exportId}` }),
+  'GET /v1/me/exports/:exportId/archive': (other) => ({ path: `/v1/me/exports/${other.exportId}/archive` }),
+  'DELETE /v1/me/exports/:exportId': (other) => ({ path: `/v1/me/exports/${other.exportId}` }),
   'POST /v1/users/:userId/rectification': (other) => ({
     path: `/v1/users/${other.userId}/rectification`,
     body: { changes: { displayName: 'Renamed across tenants' } },
@@ -192,7 +202,13 @@ describe('every route refuses callers without its scope, permission or tenant', 
       json({ subjectId: otherOwner.userId, kind: 'access' }, otherOwner.accessToken),
     );
     expect(request.status, request.text).toBe(201);
+    const exported = await server.request('/v1/me/exports', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${otherOwner.accessToken}` },
+    });
+    expect(exported.status, exported.text).toBe(202);
     other = {
+      exportId: exported.json<{ id: string }>().id,
       purposeKey: 'other_only',
       requestId: request.json<{ id: string }>().id,
       messageId: sent.json<{ id: string }>().id,
