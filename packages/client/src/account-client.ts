@@ -1,4 +1,5 @@
 import type { ProfileBody, sessionBody, UpdateProfileBody } from '@parley/protocol';
+import { ErasureClient } from './erasure-client.ts';
 import { PrivacyRequestsClient } from './privacy-requests-client.ts';
 import type { TokenStore } from './token-store.ts';
 
@@ -52,6 +53,8 @@ export class AccountClient {
   readonly mfa: MfaClient;
   /** The user's GDPR requests (access, rectification, restriction, objection). */
   readonly privacyRequests: PrivacyRequestsClient;
+  /** The erasure of the user's own account (GDPR Art. 17). */
+  readonly erasure: ErasureClient;
   readonly #rest: Requester;
   readonly #tokens: TokenStore;
 
@@ -60,6 +63,7 @@ export class AccountClient {
     this.#tokens = tokens;
     this.mfa = new MfaClient(rest);
     this.privacyRequests = new PrivacyRequestsClient(rest);
+    this.erasure = new ErasureClient(rest);
   }
 
   me(): Promise<ProfileBody> {

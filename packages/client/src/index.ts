@@ -21,6 +21,7 @@ export {
   type FilePrivacyRequest,
   type PrivacyRequest,
 } from './privacy-requests-client.ts';
+export { ErasureClient, type Erasure } from './erasure-client.ts';
 export {
   DialogsClient,
   type CreateDialogRequest,

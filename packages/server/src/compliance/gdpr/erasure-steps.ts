@@ -292,6 +292,16 @@ export function createErasureSteps(deps: ErasureStepDeps) {
     return inBatch(run, () => Promise.resolve(next(progress)));
   };
 
+  /**
+   * The account row once more: a socket that closed as the sessions ended records when it was last active
+   * (presence), possibly after the account step cleared it.
+   */
+  const accountAgain: Step = (run, row, progress) =>
+    inBatch(run, async (tx) => {
+      await erasureSweepStore.clearAccount(tx, run.tenantId, row.user_id, clock.now());
+      return next(progress);
+    });
+
   /** The record: signed certificate, request completed, audit entry; then the WAL is truncated (SQLite). */
   const finish: Step = async (run, row, progress) => {
     const completedAt = clock.now();
@@ -348,6 +358,7 @@ export function createErasureSteps(deps: ErasureStepDeps) {
     settle,
     messagesStep(true),
     attachmentsStep(true),
+    accountAgain,
     finish,
   ];
 

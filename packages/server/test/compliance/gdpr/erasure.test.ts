@@ -1,3 +1,4 @@
+import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
 import type { ErasureBody } from '@parley/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyCertificate } from '../../../src/compliance/gdpr/erasure-certificate.ts';
@@ -15,6 +16,8 @@ import {
   type SignedIn,
   tokenRequest,
 } from '../../support/identity-fixtures.ts';
+import { openSocket } from '../../support/realtime-socket.ts';
+import { trustingFetch } from '../../support/sdk-clients.ts';
 import { startTestServer, type TestResponse, type TestServer } from '../../support/start-server.ts';
 import {
   type CanaryUser,
@@ -135,10 +138,13 @@ describeEachDialect('erasure', (dialect) => {
     expect(reset.status, reset.text).toBeLessThan(300);
     const outbox = () => server.request('/v1/admin/outbox', bearer(owner.accessToken));
     expect(foundIn((await outbox()).text, [victim.canaries.email])).toEqual([victim.canaries.email]);
+    const socket = await openSocket(server, victim.token);
 
     const asked = await eraseAsAdmin(victim.userId);
     expect(asked.status, asked.text).toBe(202);
     const done = await erasureReaching(server, owner.accessToken, victim.userId);
+    // The open realtime socket was closed as the session ended (4001).
+    expect((await socket.closed)[0]).toBe(4001);
 
     // Through the API: no message text, no file, no search hit, no profile, no session.
     const page = await history(victim.dialogId);
@@ -321,6 +327,32 @@ describeEachDialect('erasure', (dialect) => {
       bearer(tenant.accessToken),
     );
     expect(hits.json<{ results: unknown[] }>().results).toEqual([]);
+  });
+
+  it('the SDK asks for the erasure with the password, follows it and cancels it', async () => {
+    const email = `sdk-${Date.now()}@erasure.example`;
+    await newMember(server, owner, email, 'profile');
+    const http = trustingFetch(server.ca);
+    const client = new ParleyClient({
+      baseUrl: server.url,
+      fetch: http.fetch,
+      tokenStore: new MemoryTokenStore(),
+    });
+    await client.auth.signIn({
+      tenantId: owner.tenantId,
+      username: email,
+      password: memberPassword,
+      scope: 'profile',
+    });
+    await expect(client.account.erasure.status()).rejects.toBeInstanceOf(ParleyApiError);
+    await expect(client.account.erasure.request('wrong password entirely')).rejects.toMatchObject({
+      code: 'invalid_credentials',
+    });
+    const asked = await client.account.erasure.request(memberPassword);
+    expect(asked.status).toBe('scheduled');
+    expect((await client.account.erasure.status()).id).toBe(asked.id);
+    expect((await client.account.erasure.cancel()).status).toBe('cancelled');
+    expect((await client.account.me()).email).toBe(email);
   });
 
   it('another tenant’s administrator gets 404, a member 403, and requests are rate-limited', async () => {
