@@ -131,7 +131,7 @@ export function createConsentPurposeService(deps: ConsentPurposeServiceDeps) {
         const current = await consentPurposeStore.currentOf(tx, tenantId, key);
         if (!current) throw new AppError('not_found');
         const now = clock.now();
-        const next: PurposeRow = {
+        const changed: PurposeRow = {
           ...current,
           title: patch.title ?? current.title,
           text: patch.text ?? current.text,
@@ -141,20 +141,24 @@ export function createConsentPurposeService(deps: ConsentPurposeServiceDeps) {
           updated_at: now,
         };
         const reworded =
-          next.title !== current.title ||
-          next.text !== current.text ||
-          next.lawful_basis !== current.lawful_basis;
-        if (!reworded && next.required === current.required && next.active === current.active)
+          changed.title !== current.title ||
+          changed.text !== current.text ||
+          changed.lawful_basis !== current.lawful_basis;
+        if (!reworded && changed.required === current.required && changed.active === current.active)
           return { before: current, after: current };
+        // New words are a new version; the one users may have granted stays, superseded, for the ledger.
+        const next: PurposeRow = reworded
+          ? {
+              ...changed,
+              version: current.version + 1,
+              text_hash: purposeTextHash(changed.text),
+              created_at: now,
+            }
+          : changed;
         if (reworded) {
           await consentPurposeStore.update(tx, tenantId, key, current.version, {
             superseded_at: now,
             updated_at: now,
-          });
-          Object.assign(next, {
-            version: current.version + 1,
-            text_hash: purposeTextHash(next.text),
-            created_at: now,
           });
           await consentPurposeStore.insert(tx, next);
         } else {
