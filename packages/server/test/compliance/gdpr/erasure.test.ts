@@ -5,6 +5,7 @@ import { verifyCertificate } from '../../../src/compliance/gdpr/erasure-certific
 import { certificateBytes } from '../../../src/compliance/gdpr/erasure-certificate.ts';
 import { erasureCoverage } from '../../../src/compliance/gdpr/erasure-coverage.ts';
 import { declaredSchema } from '../../../src/compliance/gdpr/data-inventory.ts';
+import type { ErasureProgress } from '../../../src/compliance/gdpr/erasure-steps.ts';
 import { sql } from 'kysely';
 import { describeEachDialect } from '../../support/dialects.ts';
 import {
@@ -193,6 +194,59 @@ describeEachDialect('erasure', (dialect) => {
     expect((await storedRequest(server, owner.tenantId, done.requestId ?? '')).status).toBe('completed');
     const audited = await auditEntries(server, owner.tenantId, 'privacy.user_erased');
     expect(audited.map((entry) => entry.target_id)).toContain(victim.userId);
+  });
+
+  it('resumes from its last checkpoint after a crash, and a run after completion changes nothing', async () => {
+    const victim = await newCanaryUser(server, owner);
+    // Scheduled a day ahead, so the runner leaves it alone: this test runs the job's handler itself.
+    const asked = await eraseAsAdmin(victim.userId, { graceDays: 1 });
+    const { id: erasureId } = asked.json<ErasureBody>();
+    const job = server.app.services.erasureJob;
+    let committed: ErasureProgress | undefined;
+    const run = (crashAfter: number) => {
+      let checkpoints = 0;
+      return job.run({
+        job: {
+          id: 'test',
+          kind: job.kind,
+          tenantId: owner.tenantId,
+          attempt: 1,
+          payload: { erasureId },
+          progress: committed,
+          requestedBy: null,
+        },
+        signal: new AbortController().signal,
+        isCancelled: () => false,
+        checkpoint: (progress) => {
+          checkpoints += 1;
+          // The crash rolls back the transaction this checkpoint was to commit with.
+          if (checkpoints > crashAfter) return Promise.reject(new Error('node died'));
+          committed = progress;
+          return Promise.resolve();
+        },
+      });
+    };
+    await expect(run(3)).rejects.toThrow('node died');
+    expect(committed?.step).toBe(3);
+    // Crashed before its messages step committed: their text is still there.
+    expect((await history(victim.dialogId)).text).toContain(victim.canaries.message);
+    await run(Number.POSITIVE_INFINITY);
+    const done = await erasureReaching(server, owner.accessToken, victim.userId);
+    expect(done.certificate?.certificate.erased).toMatchObject({
+      userKeys: 1,
+      messagesErased: 2,
+      sessions: 1,
+    });
+    expect(await leftovers(victim.userId)).toEqual([]);
+    expect(foundIn((await history(victim.dialogId)).text, Object.values(victim.canaries))).toEqual([]);
+
+    const before = await snapshot(victim);
+    committed = undefined;
+    await run(Number.POSITIVE_INFINITY);
+    expect(await snapshot(victim)).toEqual(before);
+    expect((await erasureReaching(server, owner.accessToken, victim.userId)).completedAt).toBe(
+      done.completedAt,
+    );
   });
 
   it('signs a certificate that verifies with the audit signing key and fails once tampered with', async () => {
