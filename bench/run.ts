@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { runAuditBench } from './audit-bench.js';
 import { runCallsBench } from './calls-bench.js';
+import { runExportBench } from './export-bench.js';
 import { runIdentityBench } from './identity-bench.js';
 import { runRealtimeBench } from './realtime-bench.js';
 import { runStreamCipherBench } from './stream-cipher-bench.js';
@@ -15,6 +16,7 @@ const parts = {
   identity: runIdentityBench,
   realtime: runRealtimeBench,
   calls: runCallsBench,
+  export: runExportBench,
 } as const satisfies Record<string, () => Promise<Record<string, number>>>;
 
 type PartName = keyof typeof parts;
