@@ -86,7 +86,6 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
   'GET /v1/users/:userId/consent-ledger': (other) => ({ path: `/v1/users/${other.userId}/consent-ledger` }),
-  'GET /v1/users/:userId/consent-ledger': (other) => ({ path: `/v1/users/${other.userId}/consent-ledger` }),
   'PUT /v1/me/consents/:key': (other) => ({
     path: `/v1/me/consents/${other.purposeKey}`,
     body: { version: 1 },
