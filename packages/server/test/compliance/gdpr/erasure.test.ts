@@ -249,6 +249,39 @@ describeEachDialect('erasure', (dialect) => {
     );
   });
 
+  it('destroys the user’s export archive, and an export of the erased user is refused', async () => {
+    const victim = await newCanaryUser(server, owner);
+    const exportOf = () =>
+      server.request(`/v1/users/${victim.userId}/exports`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+      });
+    const asked = await exportOf();
+    expect(asked.status, asked.text).toBe(202);
+    const exportId = asked.json<{ id: string }>().id;
+    const exported = async () =>
+      (await server.request(`/v1/exports/${exportId}`, bearer(owner.accessToken))).json<{
+        status: string;
+        destroyedReason: string | null;
+      }>();
+    for (let tries = 0; (await exported()).status !== 'ready'; tries += 1) {
+      if (tries > 600) throw new Error('the export did not finish');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    expect((await eraseAsAdmin(victim.userId)).status).toBe(202);
+    const done = await erasureReaching(server, owner.accessToken, victim.userId);
+    expect(done.certificate?.certificate.erased.exports).toBe(1);
+    expect(await exported()).toMatchObject({ status: 'destroyed', destroyedReason: 'subject_erased' });
+    const chunks = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx.selectFrom('data_export_chunks').select('idx').where('export_id', '=', exportId).execute(),
+    );
+    expect(chunks).toEqual([]);
+    const refused = await exportOf();
+    expect(refused.status).toBe(409);
+    expect(codeOf(refused)).toBe('subject_erased');
+  });
+
   it('signs a certificate that verifies with the audit signing key and fails once tampered with', async () => {
     const member = await newMember(server, owner, `certified-${Date.now()}@erasure.example`);
     expect((await eraseAsAdmin(member.userId)).status).toBe(202);
