@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pipeline } from 'node:stream/promises';
 import { createDialogBody, sendMessageBody } from '@parley/protocol';
 import pg from 'pg';
@@ -14,8 +16,8 @@ import { loadConfig } from '../packages/server/src/config.js';
  * that user's dialogs (half theirs, half from three others, in ten dialogs), built by the real export job
  * in-process on the embedded SQLite database (PARLEY_BENCH_DATABASE_URL: PostgreSQL instead). Measures the
  * build (the job from claim to ready), the download (decrypting every part, counted and hashed, never held),
- * and the process's resident memory: sampled every 50 ms during the build, so its peak shows whether memory
- * stays bounded while the archive grows.
+ * and memory sampled every 50 ms during the build (resident set, and the JavaScript heap from a collected
+ * start), whose peaks show whether memory stays bounded while the archive grows.
  */
 const MESSAGES = Number(process.env.PARLEY_BENCH_EXPORT_MESSAGES ?? 100_000);
 const DIALOGS = 10;
@@ -25,10 +27,14 @@ const WORDS =
     ' ',
   );
 
-/** A message of 8 to 40 words, like chat text. */
+/**
+ * A message of 8 to 40 words and a random token: chat-like text that compresses about as well as real chat
+ * (a bench of repeated sentences would measure gzip, not the export).
+ */
 function text(n: number): string {
   const length = 8 + (n % 33);
-  return Array.from({ length }, (_, i) => WORDS[(n * 7 + i * 13) % WORDS.length]).join(' ');
+  const words = Array.from({ length }, (_, i) => WORDS[(n * 7 + i * 13) % WORDS.length]);
+  return `${words.join(' ')} ${randomBytes(12).toString('base64url')}`;
 }
 
 async function seed(app: App) {
@@ -62,18 +68,35 @@ async function seed(app: App) {
   return { tenantId, subject };
 }
 
-/** Resident memory sampled every 50 ms while `work` runs; resolves with the work's result and the peak. */
-async function sampled<T>(work: () => Promise<T>): Promise<{ result: T; peakRss: number }> {
+/**
+ * Memory sampled every 50 ms while `work` runs: the peak resident set, and the peak of the JavaScript heap in
+ * use (what a build that held its records or its archive would grow), from a collected heap at the start.
+ */
+async function sampled<T>(work: () => Promise<T>) {
+  collectGarbage();
+  const heapBefore = process.memoryUsage().heapUsed;
   let peakRss = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  }, 50);
+  let peakHeap = heapBefore;
+  const sample = () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    peakRss = Math.max(peakRss, rss);
+    peakHeap = Math.max(peakHeap, heapUsed);
+  };
+  const timer = setInterval(sample, 50);
   try {
     const result = await work();
-    return { result, peakRss: Math.max(peakRss, process.memoryUsage.rss()) };
+    sample();
+    return { result, peakRss, heapBefore, peakHeap };
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A full collection, so the heap measured from is what is live (the flag is set here, not on the command line). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc: unknown = runInNewContext('gc');
+  if (typeof gc === 'function') (gc as () => void)();
 }
 
 const seconds = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
@@ -103,7 +126,7 @@ export async function runExportBench(): Promise<Record<string, number>> {
     const actor = { userId: subject, sessionId: null, context: {} };
     const rssBefore = process.memoryUsage.rss();
     const building = process.hrtime.bigint();
-    const { peakRss } = await sampled(async () => {
+    const { peakRss, heapBefore, peakHeap } = await sampled(async () => {
       const requested = await app.services.exports.request(tenantId, subject, actor, 'subject');
       await app.jobs.runner.tick();
       await app.jobs.runner.settled();
@@ -143,6 +166,8 @@ export async function runExportBench(): Promise<Record<string, number>> {
       downloadMs: Math.round(downloadSeconds * 1000),
       rssBeforeMiB: Math.round(rssBefore / MiB),
       peakRssDuringBuildMiB: Math.round(peakRss / MiB),
+      heapBeforeMiB: Math.round(heapBefore / MiB),
+      peakHeapDuringBuildMiB: Math.round(peakHeap / MiB),
       loadAverage1min: Number((loadavg()[0] ?? 0).toFixed(2)),
     };
   } finally {
