@@ -111,12 +111,13 @@ export class PostgresSearchIndex implements SearchIndex {
    * outer query checks each candidate in step order — visible to the caller, and its entry's `tsvector`
    * matches the whole query (phrases, tokens beyond the walked ones; no entry, no match: stray terms of a
    * lost entry find nothing) — and its LIMIT stops the walk as soon as a page and one more are found (a
-   * recursive query is evaluated only as far as its rows are read). Probes of one row keep the plan on the
-   * primary key whatever the statistics say: asked for the newest 2,000 entries of a very common token in
-   * one scan, PostgreSQL may prefer walking `message_search_terms_message` (every token's rows, by message
-   * id) and filtering, which reads many times that, and for a word common long ago but rare now, most of
-   * the history. The last step comes out too, matched or
-   * not, as the place to resume when the cap ends the walk (or, without a position, the end of the tokens).
+   * recursive query is evaluated only as far as its rows are read). The last step comes out too, matched or
+   * not: where the next page starts when the cap ends the walk (a null one: the tokens ran out).
+   *
+   * Probes of one row keep the plan on the primary key whatever the statistics say. Asked instead for a very
+   * common token's newest 2,000 entries in one ordered scan, PostgreSQL chose (on a table not yet vacuumed)
+   * to walk `message_search_terms_message` — every token's rows, by message id — and filter, reading 27,301
+   * rows for 2,001; and for a word common long ago but rare now such a walk reads most of the history.
    */
   async find(tx: TenantTx, request: SearchRequest): Promise<SearchPage> {
     const { tenantId } = request;

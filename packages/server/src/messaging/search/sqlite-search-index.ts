@@ -83,9 +83,11 @@ export class SqliteSearchIndex implements SearchIndex {
    * FTS5 walks the entries that hold every query token in row-id order, newest first, and stops early: the
    * subquery with its LIMIT (the cap) runs as a co-routine feeding the outer loop, which checks each
    * candidate's tenant and visibility by primary keys in walk order (SQLite knows the subquery's order, so
-   * the outer ORDER BY sorts nothing) and stops at a page and one more. When
-   * it finds fewer, it has examined every candidate up to the cap; then the cap-th candidate (if there is
-   * one) is where the walk stopped: one more walk of the same entries, without table lookups.
+   * the outer ORDER BY sorts nothing) and stops at a page and one more. When it finds fewer, it has examined
+   * every candidate up to the cap; then the cap-th candidate (if there is one) is where the walk stopped: one
+   * more walk of the same entries, without table lookups. FTS5 intersects several words (and checks
+   * phrases) inside its own walk, which the cap does not bound: entries of words that are each common but
+   * rarely together are read until a match (docs/performance.md).
    */
   async find(tx: TenantTx, request: SearchRequest): Promise<SearchPage> {
     const { maxCandidates: cap } = this.options;
