@@ -662,6 +662,24 @@ describeEachDialect(
                 await userAdmin.setRoles(owner.tenantId, restorer, owner.userId, ['owner'], {});
                 await userAdmin.setRoles(owner.tenantId, restorer, member.userId, ['member'], {});
               }
+              if (operation.path === '/v1/users/{userId}/erasure' && response.status === 202) {
+                // An erasure the fuzzer scheduled (graceDays 0 included) would erase a fixture: withdrawn here,
+                // long before the job runner's next look (PARLEY_JOB_POLL_INTERVAL_MS).
+                await server.app.storage.withTenant(owner.tenantId, async (tx) => {
+                  const now = Date.now();
+                  await tx
+                    .updateTable('erasures')
+                    .set({ status: 'cancelled', cancelled_at: now, updated_at: now })
+                    .where('status', '=', 'scheduled')
+                    .execute();
+                  await tx
+                    .updateTable('jobs')
+                    .set({ state: 'cancelled', updated_at: now, finished_at: now })
+                    .where('kind', '=', 'gdpr_erasure')
+                    .where('state', '=', 'queued')
+                    .execute();
+                });
+              }
             }),
             { numRuns: runsPerOperation, ...(seed === undefined ? {} : { seed }) },
           );

@@ -132,6 +132,12 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     path: `/v1/users/${other.userId}/rectification`,
     body: { changes: { displayName: 'Renamed across tenants' } },
   }),
+  'POST /v1/users/:userId/erasure': (other) => ({
+    path: `/v1/users/${other.userId}/erasure`,
+    body: { graceDays: 0 },
+  }),
+  'GET /v1/users/:userId/erasure': (other) => ({ path: `/v1/users/${other.userId}/erasure` }),
+  'DELETE /v1/users/:userId/erasure': (other) => ({ path: `/v1/users/${other.userId}/erasure` }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set([

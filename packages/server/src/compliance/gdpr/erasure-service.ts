@@ -181,7 +181,10 @@ export function createErasureService(deps: ErasureServiceDeps) {
     return row;
   }
 
-  /** Cancels the user's erasure while its grace period runs; after that it has started for good. */
+  /**
+   * Cancels the user's erasure while its grace period runs (after that it has started for good), by whoever
+   * asked for it: the user their own request, an administrator an administrator's.
+   */
   async function cancel(tenantId: string, userId: string, audited: DsrAudited & { userId: string }) {
     if (audited.userId === userId) await takeRate(tenantId, { subjectId: userId, tenant: false });
     const row = await storage.withTenant(tenantId, async (tx) => {
@@ -190,6 +193,16 @@ export function createErasureService(deps: ErasureServiceDeps) {
       if (!current) throw new AppError('not_found', 'No erasure of this account is scheduled.');
       const now = clock.now();
       if (current.status !== 'scheduled' || now >= current.erase_after) throw new AppError('erasure_started');
+      // The person who asked takes it back: an administrator cannot withdraw a subject's request (Art. 17 is
+      // theirs), nor a subject an erasure the organisation decided.
+      const bySubject = audited.userId === userId;
+      if (bySubject !== (current.source === 'subject'))
+        throw new AppError(
+          'forbidden',
+          bySubject
+            ? 'An administrator asked for this erasure; only an administrator can cancel it.'
+            : 'The user asked for this erasure themselves; only they can cancel it.',
+        );
       const cancelled: ErasureRow = {
         ...current,
         status: 'cancelled',

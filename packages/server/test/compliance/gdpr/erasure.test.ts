@@ -85,6 +85,12 @@ describeEachDialect('erasure', (dialect) => {
     // During the grace period the account works as before.
     expect((await server.request('/v1/me', bearer(victim.token))).status).toBe(200);
 
+    // An administrator cannot withdraw the user's own request.
+    const overruled = await server.request(
+      `/v1/users/${victim.userId}/erasure`,
+      bearer(owner.accessToken, 'DELETE'),
+    );
+    expect(overruled.status).toBe(403);
     const cancelled = await server.request('/v1/me/erasure', bearer(victim.token, 'DELETE'));
     expect(cancelled.status, cancelled.text).toBe(200);
     expect(cancelled.json<ErasureBody>().status).toBe('cancelled');
@@ -110,6 +116,9 @@ describeEachDialect('erasure', (dialect) => {
     expect(asked.status, asked.text).toBe(202);
     const twice = await eraseAsAdmin(member.userId, { graceDays: 1 });
     expect(codeOf(twice)).toBe('erasure_scheduled');
+    // Nor can the user cancel what an administrator decided.
+    const theirs = await server.request('/v1/me/erasure', bearer(member.token, 'DELETE'));
+    expect(theirs.status).toBe(403);
     await server.app.storage.withTenant(owner.tenantId, (tx) =>
       tx
         .updateTable('erasures')
