@@ -70,7 +70,8 @@ async function seed(app: App) {
 
 /**
  * Memory sampled every 50 ms while `work` runs: the peak resident set, and the peak of the JavaScript heap in
- * use (what a build that held its records or its archive would grow), from a collected heap at the start.
+ * use (what a build that held its records or its archive would grow), from a collected heap at the start;
+ * and the heap still live after it, collected again.
  */
 async function sampled<T>(work: () => Promise<T>) {
   collectGarbage();
@@ -86,7 +87,8 @@ async function sampled<T>(work: () => Promise<T>) {
   try {
     const result = await work();
     sample();
-    return { result, peakRss, heapBefore, peakHeap };
+    collectGarbage();
+    return { result, peakRss, heapBefore, peakHeap, heapAfter: process.memoryUsage().heapUsed };
   } finally {
     clearInterval(timer);
   }
@@ -126,7 +128,7 @@ export async function runExportBench(): Promise<Record<string, number>> {
     const actor = { userId: subject, sessionId: null, context: {} };
     const rssBefore = process.memoryUsage.rss();
     const building = process.hrtime.bigint();
-    const { peakRss, heapBefore, peakHeap } = await sampled(async () => {
+    const { peakRss, heapBefore, peakHeap, heapAfter } = await sampled(async () => {
       const requested = await app.services.exports.request(tenantId, subject, actor, 'subject');
       await app.jobs.runner.tick();
       await app.jobs.runner.settled();
@@ -168,6 +170,8 @@ export async function runExportBench(): Promise<Record<string, number>> {
       peakRssDuringBuildMiB: Math.round(peakRss / MiB),
       heapBeforeMiB: Math.round(heapBefore / MiB),
       peakHeapDuringBuildMiB: Math.round(peakHeap / MiB),
+      // What the build left live: a build that kept its records or archive would show them here.
+      heapAfterBuildMiB: Math.round(heapAfter / MiB),
       loadAverage1min: Number((loadavg()[0] ?? 0).toFixed(2)),
     };
   } finally {
