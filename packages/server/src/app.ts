@@ -175,6 +175,19 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   // Before anything is served: a database restored from a copy older than an erasure erases it again.
   const reErased = await services.erasures.reapplyRegister();
   if (reErased > 0) logger.warn({ accounts: reErased }, 'erased again accounts the erasure register names');
+  // Each node's register learns the erasures other nodes ran: at start-up, then every ten minutes.
+  const syncRegister = () =>
+    services.erasures.syncRegister().then(
+      (added) => {
+        if (added > 0) logger.info({ added }, 'erasure register: recorded erasures run by other nodes');
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'erasure register sync failed');
+      },
+    );
+  await syncRegister();
+  const registerSyncing = setInterval(() => void syncRegister(), 600_000);
+  registerSyncing.unref();
   const callSweeper = createCallSweeper({
     storage,
     clock,
@@ -329,6 +342,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     clearInterval(sweeping);
     clearInterval(callSweeping);
     clearInterval(checkpointing);
+    clearInterval(registerSyncing);
     services.calls.close();
     // Stop listening first (new connections are refused at once), then send realtime clients away.
     const closeServer = fastify.close();

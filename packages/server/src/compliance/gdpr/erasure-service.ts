@@ -361,6 +361,34 @@ export function createErasureService(deps: ErasureServiceDeps) {
     },
 
     /**
+     * Adds to this node's erasure register every erasure the database shows as started that the register
+     * lacks: erasures other nodes ran (each node appends those its own job runner runs). Run at start-up and
+     * periodically, so every node's register converges on the cluster's erasures. Returns how many it added.
+     */
+    async syncRegister(): Promise<number> {
+      const register = deps.keyring.erasureRegister;
+      const known = new Set(register.fullErasures().map((entry) => `${entry.tenantId}/${entry.userId}`));
+      const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
+      let added = 0;
+      for (const { id: tenantId } of tenants) {
+        const started = await storage.withTenant(tenantId, (tx) => erasureStore.started(tx, tenantId));
+        for (const row of started) {
+          if (known.has(`${tenantId}/${row.user_id}`)) continue;
+          register.record({
+            tenantId,
+            userId: row.user_id,
+            at: row.started_at ?? row.requested_at,
+            erasureId: row.id,
+            messagePolicy: row.message_policy,
+          });
+          known.add(`${tenantId}/${row.user_id}`);
+          added += 1;
+        }
+      }
+      return added;
+    },
+
+    /**
      * Erases again, before the server serves anything, every account the erasure register names that this
      * database does not show as erased to the end: a database restored from a copy older than an erasure
      * would otherwise bring its messages, files and profile back. Returns how many were erased again.

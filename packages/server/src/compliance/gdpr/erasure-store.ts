@@ -66,6 +66,17 @@ export const erasureStore = {
       .executeTakeFirst();
   },
 
+  /** Erasures that started (running or completed), oldest first: what every node's register must hold. */
+  async started(tx: TenantTx, tenantId: string): Promise<ErasureRow[]> {
+    return tx
+      .selectFrom('erasures')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['running', 'completed'])
+      .orderBy('requested_at')
+      .execute();
+  },
+
   async update(tx: TenantTx, tenantId: string, id: string, changes: Partial<ErasureRow>): Promise<void> {
     await tx
       .updateTable('erasures')

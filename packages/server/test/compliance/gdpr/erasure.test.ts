@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
 import type { ErasureBody } from '@parley/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -289,6 +291,26 @@ describeEachDialect('erasure', (dialect) => {
     const refused = await exportOf();
     expect(refused.status).toBe(409);
     expect(codeOf(refused)).toBe('subject_erased');
+  });
+
+  it('a node’s erasure register learns from the database the erasures another node ran', async () => {
+    const member = await newMember(server, owner, `elsewhere-${Date.now()}@erasure.example`);
+    expect((await eraseAsAdmin(member.userId)).status).toBe(202);
+    const { id } = await erasureReaching(server, owner.accessToken, member.userId);
+    // This node's register as another node's would be: without the entries of this erasure.
+    const file = path.join(server.database.dataDir, 'erasures.log');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    writeFileSync(file, lines.filter((line) => !line.includes(member.userId)).join('\n'));
+    const register = server.app.security.keyring.erasureRegister;
+    expect(register.fullErasures().map((entry) => entry.userId)).not.toContain(member.userId);
+
+    expect(await server.app.services.erasures.syncRegister()).toBeGreaterThanOrEqual(1);
+    expect(register.fullErasures().find((entry) => entry.userId === member.userId)).toMatchObject({
+      tenantId: owner.tenantId,
+      erasureId: id,
+      messagePolicy: 'erase',
+    });
+    expect(await server.app.services.erasures.syncRegister()).toBe(0);
   });
 
   it('signs a certificate that verifies with the audit signing key and fails once tampered with', async () => {
