@@ -78,6 +78,16 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   extendPrivacyRequest: { errors: ['request_closed', 'deadline_extension_limit'] },
   restrictUser: { errors: ['already_restricted', 'request_closed', 'conflict'] },
   liftUserRestriction: { responses: noContent('The restriction is lifted.'), errors: ['not_restricted'] },
+  deleteMe: {
+    errors: [
+      'invalid_credentials',
+      'account_locked',
+      'not_found',
+      'erasure_scheduled',
+      'conflict',
+      'rate_limited',
+    ],
+  },
   requestMyErasure: {
     errors: [
       'invalid_credentials',

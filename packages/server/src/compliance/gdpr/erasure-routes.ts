@@ -21,7 +21,24 @@ export function erasureRoutes(deps: { erasures: ErasureService }): RouteDeclarat
     ...personActing(request),
     isOwner: principalOf(request).roles.includes('owner'),
   });
+  const requestMine: RouteDeclaration['handler'] = async (request, reply) => {
+    const subject = personActing(request);
+    const { password } = requestMyErasureBody.parse(request.body);
+    const erasure = await erasures.requestOwn(principalOf(request).tenantId, subject, password);
+    return reply.code(202).send(erasure);
+  };
   return [
+    {
+      method: 'DELETE',
+      url: '/v1/me',
+      operationId: 'deleteMe',
+      summary:
+        'Delete your account: the same as POST /v1/me/erasure (your password again; erased when the grace period ends, cancellable until then).',
+      tags: ['privacy'],
+      access: { kind: 'authenticated', scope: 'profile', permission: null },
+      schema: { body: requestMyErasureBody, response: { 202: erasureBody } },
+      handler: requestMine,
+    },
     {
       method: 'POST',
       url: '/v1/me/erasure',
@@ -32,12 +49,7 @@ export function erasureRoutes(deps: { erasures: ErasureService }): RouteDeclarat
       // No permission: a data subject's right cannot be taken away by a role.
       access: { kind: 'authenticated', scope: 'profile', permission: null },
       schema: { body: requestMyErasureBody, response: { 202: erasureBody } },
-      handler: async (request, reply) => {
-        const subject = personActing(request);
-        const { password } = requestMyErasureBody.parse(request.body);
-        const erasure = await erasures.requestOwn(principalOf(request).tenantId, subject, password);
-        return reply.code(202).send(erasure);
-      },
+      handler: requestMine,
     },
     {
       method: 'GET',

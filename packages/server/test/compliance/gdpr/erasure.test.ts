@@ -17,6 +17,7 @@ import {
   newMember,
   newTenantOwner,
   type SignedIn,
+  signIn,
   tokenRequest,
 } from '../../support/identity-fixtures.ts';
 import { openSocket } from '../../support/realtime-socket.ts';
@@ -470,6 +471,12 @@ describeEachDialect('erasure', (dialect) => {
     expect(asked.status).toBe('scheduled');
     expect((await client.account.erasure.status()).id).toBe(asked.id);
     expect((await client.account.erasure.cancel()).status).toBe('cancelled');
+    // DELETE /v1/me is the same request (the API's fixed point for deleting one's account).
+    const token = (await signIn(server, owner.tenantId, email, memberPassword, 'profile')).accessToken;
+    const deleted = await server.request('/v1/me', json({ password: memberPassword }, token, 'DELETE'));
+    expect(deleted.status, deleted.text).toBe(202);
+    expect(deleted.json<ErasureBody>()).toMatchObject({ status: 'scheduled', source: 'subject' });
+    expect((await server.request('/v1/me/erasure', bearer(token, 'DELETE'))).status).toBe(200);
     expect((await client.account.me()).email).toBe(email);
   });
 
