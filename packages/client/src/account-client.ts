@@ -1,6 +1,8 @@
 import type { ProfileBody, sessionBody, UpdateProfileBody } from '@parley/protocol';
 import { ErasureClient } from './erasure-client.ts';
+import { ExportsClient } from './exports-client.ts';
 import { PrivacyRequestsClient } from './privacy-requests-client.ts';
+import type { RawRequester } from './rest/raw-request.ts';
 import type { TokenStore } from './token-store.ts';
 
 /** A signed-in device as `GET /v1/me/sessions` lists it; `current` marks this client's own session. */
@@ -55,15 +57,18 @@ export class AccountClient {
   readonly privacyRequests: PrivacyRequestsClient;
   /** The erasure of the user's own account (GDPR Art. 17). */
   readonly erasure: ErasureClient;
+  /** Exports of the user's data (GDPR Art. 15 and 20). */
+  readonly exports: ExportsClient;
   readonly #rest: Requester;
   readonly #tokens: TokenStore;
 
-  constructor(rest: Requester, tokens: TokenStore) {
+  constructor(rest: Requester & RawRequester, tokens: TokenStore) {
     this.#rest = rest;
     this.#tokens = tokens;
     this.mfa = new MfaClient(rest);
     this.privacyRequests = new PrivacyRequestsClient(rest);
     this.erasure = new ErasureClient(rest);
+    this.exports = new ExportsClient(rest);
   }
 
   me(): Promise<ProfileBody> {

@@ -22,6 +22,7 @@ export {
   type PrivacyRequest,
 } from './privacy-requests-client.ts';
 export { ErasureClient, type Erasure } from './erasure-client.ts';
+export { ExportsClient, type DataExport } from './exports-client.ts';
 export {
   DialogsClient,
   type CreateDialogRequest,

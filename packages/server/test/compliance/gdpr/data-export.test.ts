@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type DataExportBody, createDialogBody, sendMessageBody } from '@parley/protocol';
+import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryCounter } from '../../../src/counters/memory-counter.ts';
 import { createExportService } from '../../../src/compliance/gdpr/export-service.ts';
@@ -16,6 +17,7 @@ import {
   signIn,
   tokenRequest,
 } from '../../support/identity-fixtures.ts';
+import { trustingFetch } from '../../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../../support/start-server.ts';
 import { unpackArchive } from './export-archive-fixtures.ts';
 import { readArchiveFiles } from './export-expectations.ts';
@@ -240,6 +242,34 @@ describeEachDialect('data exports', (dialect) => {
       code: 'export_rate_limited',
     });
     await runDueJobs(server);
+  });
+
+  it('the SDK asks for an export, follows it, downloads the archive and destroys it', async () => {
+    const email = `sdk-${unique()}@exports.example`;
+    await newMember(server, owner, email, 'profile');
+    const client = new ParleyClient({
+      baseUrl: server.url,
+      fetch: trustingFetch(server.ca).fetch,
+      tokenStore: new MemoryTokenStore(),
+    });
+    await client.auth.signIn({
+      tenantId: owner.tenantId,
+      username: email,
+      password: memberPassword,
+      scope: 'profile',
+    });
+    const asked = await client.account.exports.request();
+    expect(asked.status).toBe('queued');
+    await expect(client.account.exports.download(asked.id)).rejects.toMatchObject({
+      code: 'export_not_ready',
+    });
+    await runDueJobs(server);
+    expect((await client.account.exports.get(asked.id)).status).toBe('ready');
+    expect((await client.account.exports.list()).map((entry) => entry.id)).toEqual([asked.id]);
+    const archive = Buffer.from(await (await client.account.exports.download(asked.id)).arrayBuffer());
+    expect(readArchiveFiles(await unpackArchive(archive), asked.id).manifest.subjectId).toBe(asked.subjectId);
+    await client.account.exports.remove(asked.id);
+    await expect(client.account.exports.download(asked.id)).rejects.toBeInstanceOf(ParleyApiError);
   });
 
   it('an erased user is not exported (409 subject_erased)', async () => {
