@@ -314,6 +314,58 @@ describeEachDialect('erasure', (dialect) => {
     expect(await server.app.services.erasures.syncRegister()).toBe(0);
   });
 
+  it('sweeps a message that committed after its messages pass (a send already past its checks)', async () => {
+    const victim = await newCanaryUser(server, owner);
+    const asked = await eraseAsAdmin(victim.userId, { graceDays: 1 });
+    const { id: erasureId } = asked.json<ErasureBody>();
+    const job = server.app.services.erasureJob;
+    let committed: ErasureProgress | undefined;
+    let crashed = false;
+    const run = () =>
+      job.run({
+        job: {
+          id: 'test',
+          kind: job.kind,
+          tenantId: owner.tenantId,
+          attempt: 1,
+          payload: { erasureId },
+          progress: committed,
+          requestedBy: null,
+        },
+        signal: new AbortController().signal,
+        isCancelled: () => false,
+        checkpoint: (progress) => {
+          // Stopped as it is about to leave the dialogs: the messages pass is done.
+          if (!crashed && progress.step >= 6) {
+            crashed = true;
+            return Promise.reject(new Error('paused'));
+          }
+          committed = progress;
+          return Promise.resolve();
+        },
+      });
+    await expect(run()).rejects.toThrow('paused');
+    expect(committed?.step).toBe(5);
+    // The send that was in flight when the sessions ended commits now.
+    const late = await server.app.services.messages.send(owner.tenantId, victim.userId, victim.dialogId, {
+      clientId: `late-${victim.userId}`,
+      body: `late ${victim.canaries.message}`,
+      mentions: [],
+      attachments: [],
+    });
+    expect(late.message.body).toContain(victim.canaries.message);
+    await run();
+    const row = await server.app.storage.withTenant(owner.tenantId, (tx) =>
+      tx
+        .selectFrom('messages')
+        .select(['body', 'deleted_at'])
+        .where('id', '=', late.message.id)
+        .executeTakeFirstOrThrow(),
+    );
+    expect(row).toEqual({ body: null, deleted_at: expect.any(Number) });
+    expect(foundIn((await history(victim.dialogId)).text, [victim.canaries.message])).toEqual([]);
+  });
+
   it('signs a certificate that verifies with the audit signing key and fails once tampered with', async () => {
     const member = await newMember(server, owner, `certified-${Date.now()}@erasure.example`);
     expect((await eraseAsAdmin(member.userId)).status).toBe(202);
