@@ -585,6 +585,18 @@ describeEachDialect(
       if (probe.status === 200) return;
       const userId = caller === 'owner' ? owner.userId : member.userId;
       const system = { type: 'system' as const };
+      // A generated restriction (owner restricting the member) refuses the status change below: lifted first.
+      if (userId !== owner.userId)
+        await server.app.services.restrictions
+          .lift(
+            owner.tenantId,
+            { actor: { type: 'user', id: owner.userId }, context: {}, userId: owner.userId, isOwner: true },
+            userId,
+            { reason: 'fuzz: give the fixture its account back' },
+          )
+          .catch((error: unknown) => {
+            if ((error as { code?: string }).code !== 'not_restricted') throw error;
+          });
       await server.app.services.accounts.setStatus(owner.tenantId, userId, 'active', system, {}, true);
       const [email, password] =
         caller === 'owner' ? [owner.email, ownerPassword] : [member.email, memberPassword];
