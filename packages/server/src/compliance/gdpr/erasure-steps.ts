@@ -106,17 +106,25 @@ export function createErasureSteps(deps: ErasureStepDeps) {
       return progress;
     });
 
-  /** The account stops: status erased, every session ended (their sockets close once this commits). */
-  const start: Step = async (run, row, progress) => {
-    const emailIndex = await storage.withTenant(run.tenantId, async (tx) => {
-      const user = await tx
+  /**
+   * The blind index of the account's address: from its row while the row has it, else from the register (a
+   * restored database whose keyring start-up cleared it already).
+   */
+  const emailIndexOf = async (run: ErasureRun, row: ErasureRow): Promise<string | undefined> => {
+    const user = await storage.withTenant(run.tenantId, (tx) =>
+      tx
         .selectFrom('users')
         .select('email_index')
         .where('tenant_id', '=', run.tenantId)
         .where('id', '=', row.user_id)
-        .executeTakeFirst();
-      return user?.email_index ?? run.emailIndex;
-    });
+        .executeTakeFirst(),
+    );
+    return user?.email_index ?? run.emailIndex;
+  };
+
+  /** The account stops: status erased, every session ended (their sockets close once this commits). */
+  const start: Step = async (run, row, progress) => {
+    const emailIndex = await emailIndexOf(run, row);
     // Registered before anything is erased: a database restored from a backup older than this erasure is
     // erased again at start-up (erasure-service.ts, `reapplyRegister`).
     security.keyring.erasureRegister.record({
@@ -162,17 +170,7 @@ export function createErasureSteps(deps: ErasureStepDeps) {
 
   /** Mail to the account's address kept in the embedded outbox (matched by the address's blind index). */
   const mail: Step = async (run, row, progress) => {
-    const index =
-      (
-        await storage.withTenant(run.tenantId, (tx) =>
-          tx
-            .selectFrom('users')
-            .select('email_index')
-            .where('tenant_id', '=', run.tenantId)
-            .where('id', '=', row.user_id)
-            .executeTakeFirst(),
-        )
-      )?.email_index ?? run.emailIndex;
+    const index = await emailIndexOf(run, row);
     if (index === undefined) return next(progress);
     return inBatch(run, async (tx) => {
       const page = await erasureSweepStore.outboxPage(tx, run.tenantId, progress.cursor, BATCH);
