@@ -438,6 +438,7 @@ describeEachDialect('erasure', (dialect) => {
       expect(firstRequest === -1 || reErased < firstRequest).toBe(true);
       const erasure = await again.request(`/v1/users/${victim.userId}/erasure`, bearer(owner.accessToken));
       expect(erasure.json<ErasureBody>()).toMatchObject({ status: 'completed', source: 'register' });
+      expect(foundIn(again.logs.text(), canaries)).toEqual([]);
     } finally {
       await again.close();
       if (restored.schema) await dropSchema(restored.schema);
