@@ -29,6 +29,10 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
     types,
   });
   pool.on('error', options.onPoolError);
+  // A connection that dies while checked out (a transaction between statements, e.g. a background job's)
+  // emits 'error' on its client, which the pool does not listen to then: without this, an uncaught exception.
+  // The statement in flight still fails and the pool drops the client.
+  pool.on('connect', (client) => client.on('error', options.onPoolError));
   return {
     name: 'postgres',
     schema,
