@@ -17,8 +17,13 @@ export interface DialectAdapter {
   prepareSchema(db: Kysely<unknown>): Promise<void>;
   /** Grants the restricted application role what it needs after migrations ran. */
   finishMigrations(db: Kysely<unknown>): Promise<void>;
-  /** Puts a tenant-owned table under row-level security keyed by `tenant_id`. */
+  /**
+   * Puts a tenant-owned table under row-level security keyed by `tenant_id` for tenant transactions, and
+   * opens it to the system context (`withSystem`, which does not run as the application role).
+   */
   isolateTenantTable(db: Kysely<unknown>, table: string): Promise<void>;
+  /** Opens to the system context every isolated tenant table that is not yet (migration 0021). */
+  admitSystemContextEverywhere(db: Kysely<unknown>): Promise<void>;
   /** Lets the restricted role see only its own row of `tenants`. */
   isolateTenantsTable(db: Kysely<unknown>): Promise<void>;
 }

@@ -84,6 +84,16 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
       await sql`create policy tenant_isolation on ${t}
         using (tenant_id = current_setting('app.tenant_id', true))
         with check (tenant_id = current_setting('app.tenant_id', true))`.execute(db);
+      await admitSystemContext(db, table);
+    },
+    async admitSystemContextEverywhere(db: Kysely<unknown>) {
+      // Every table under forced row-level security in this schema that lacks the policy: the tenant tables.
+      const { rows } = await sql<{ table: string }>`select c.relname as table
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = ${schema} and c.relkind = 'r' and c.relforcerowsecurity
+          and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polname = 'system_context')
+        order by c.relname`.execute(db);
+      for (const { table } of rows) await admitSystemContext(db, table);
     },
     async isolateTenantsTable(db: Kysely<unknown>) {
       await sql`alter table tenants enable row level security`.execute(db);
@@ -91,6 +101,21 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
         using (id = current_setting('app.tenant_id', true))`.execute(db);
     },
   };
+}
+
+/**
+ * The system context on a tenant table: every role except `parley_app` passes (`system_context`, beside
+ * `tenant_isolation`; permissive policies are OR-ed). Forced row-level security binds the tables' owner too,
+ * and production connects as that owner without superuser rights (docs/deployment.md): without this policy
+ * every `withSystem` statement on a tenant table (the job runner's claim, the export expiry sweep, …) sees no
+ * row and may insert none. It grants the owner nothing it does not hold already (an owner may switch row-level
+ * security off on its own tables); what it must not open is the tenant transaction, and that runs as
+ * `parley_app` (`enterTenant`), to which this policy does not apply: there `tenant_isolation` alone decides.
+ */
+async function admitSystemContext(db: Kysely<unknown>, table: string): Promise<void> {
+  const role = sql.lit(applicationRole);
+  await sql`create policy system_context on ${sql.table(table)}
+    using (current_user <> ${role}) with check (current_user <> ${role})`.execute(db);
 }
 
 /**

@@ -26,6 +26,7 @@ export function createSqliteAdapter(file: string): DialectAdapter {
     prepareSchema: () => Promise.resolve(),
     finishMigrations: () => Promise.resolve(),
     isolateTenantTable: () => Promise.resolve(),
+    admitSystemContextEverywhere: () => Promise.resolve(),
     isolateTenantsTable: () => Promise.resolve(),
   };
 }
