@@ -11,11 +11,21 @@ export const errorCatalogue = {
     message: 'Access tokens are accepted only in the Authorization header, never in the URL.',
   },
   password_policy: { status: 400, message: 'The password does not meet the password policy.' },
+  retention_rule_too_short: { status: 400, message: 'A retention rule is shorter than its minimum.' },
+  retention_below_legal_minimum: {
+    status: 400,
+    message: 'An audit retention rule is under the legal minimum the tenant chose.',
+  },
+  retention_rules_conflict: { status: 400, message: 'Two retention rules contradict each other.' },
   unauthorized: { status: 401, message: 'Authentication is required.' },
   invalid_token: { status: 401, message: 'The access token is invalid, expired or revoked.' },
   invalid_credentials: { status: 401, message: 'The credentials are not valid.' },
   mfa_code_reused: { status: 401, message: 'This code was already used; wait for the next one.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  retention_longer_than_tenant: {
+    status: 403,
+    message: 'Only an administrator with retention.manage keeps a dialog longer than the tenant’s rule.',
+  },
   account_restricted: {
     status: 403,
     message: 'Processing of this account is restricted; it cannot sign in or be changed.',
@@ -38,6 +48,10 @@ export const errorCatalogue = {
     message: 'A processing purpose changed since it was read; read the current version and accept that.',
   },
   already_restricted: { status: 409, message: 'Processing of this account is already restricted.' },
+  legal_hold_active: {
+    status: 409,
+    message: 'A legal hold covers this data; it cannot be deleted until the hold ends.',
+  },
   not_restricted: { status: 409, message: 'Processing of this account is not restricted.' },
   request_closed: { status: 409, message: 'The data subject request is already closed.' },
   erasure_scheduled: { status: 409, message: 'An erasure of this account is already scheduled or running.' },

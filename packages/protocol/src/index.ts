@@ -16,6 +16,7 @@ export * from './rest/oauth.ts';
 export * from './rest/audit.ts';
 export * from './rest/privacy-requests.ts';
 export * from './rest/erasure.ts';
+export * from './rest/retention.ts';
 export * from './rest/data-exports.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';

@@ -24,6 +24,8 @@ export const permissions = [
   'privacy.export',
   'users.restrict',
   'users.erase',
+  'retention.manage',
+  'legal_holds.manage',
 ] as const;
 export type Permission = (typeof permissions)[number];
 

@@ -29,6 +29,7 @@ import { createErasureService } from './compliance/gdpr/erasure-service.ts';
 import { createErasureSteps, ERASURE_SETTLE_MS } from './compliance/gdpr/erasure-steps.ts';
 import { createAttachmentErasure } from './attachments/attachment-erasure.ts';
 import { createMessageErasure } from './messaging/message-erasure.ts';
+import { createRetention } from './compliance/retention/index.ts';
 import { createJobQueue } from './jobs/job-queue.ts';
 import { createSessionService } from './identity/sessions/session-service.ts';
 import { owesRequiredConsent } from './compliance/gdpr/consent-gate.ts';
@@ -214,7 +215,17 @@ export function buildServices(input: {
     attachments: createAttachmentErasure({ storage }),
     settleMs: ERASURE_SETTLE_MS,
   });
-  const erasureJob = createErasureJob(erasureSteps);
+  const retention = createRetention({
+    storage,
+    clock,
+    audit,
+    fieldCipher: security.fieldCipher,
+    fanout,
+    index,
+    attachments,
+    eraseAttachments: createAttachmentErasure({ storage }).eraseIds,
+  });
+  const erasureJob = createErasureJob(erasureSteps, { storage, holds: retention.legalHolds });
   const attachmentService = createAttachmentService({ storage, fieldCipher, clock, limits });
   const exportRequests = dsrExportRequests(dsr);
   const exportJob = createExportJob({
@@ -306,6 +317,7 @@ export function buildServices(input: {
       clock,
     }),
     erasureJob,
+    ...retention,
     erasures: createErasureService({
       storage,
       users,

@@ -53,6 +53,7 @@ import { oauthRoutes } from './identity/oauth/oauth-routes.ts';
 import { tenantRoutes } from './tenancy/tenant-routes.ts';
 import { consentAdminRoutes } from './compliance/gdpr/consent-admin-routes.ts';
 import { consentRoutes } from './compliance/gdpr/consent-routes.ts';
+import { retentionRoutes } from './compliance/retention/index.ts';
 
 export interface AppOptions {
   /** Where JSON logs go; stdout when unset. */
@@ -236,6 +237,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   jobs.runner.register(services.exportJob);
   jobs.scheduler.register(createExportExpiryTask(services.exports));
   jobs.runner.register(services.erasureJob);
+  jobs.scheduler.register(services.retentionSweeper.task());
   const { tenants } = services;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
@@ -299,6 +301,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...restrictionRoutes(services),
       ...exportRoutes(services),
       ...erasureRoutes(services),
+      ...retentionRoutes(services),
       ...rectificationRoutes(services),
       ...(options.extraRoutes ?? []),
     ],

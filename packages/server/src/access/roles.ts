@@ -21,6 +21,8 @@ export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> 
     'privacy.requests.manage',
     'privacy.export',
     'consent.manage',
+    'retention.manage',
+    'legal_holds.manage',
   ],
   support_agent: [...self, 'users.read', 'tenant.read'],
   member: [...self, ...chat],

@@ -30,6 +30,22 @@ export function createAttachmentErasure(deps: { storage: Storage }) {
       }
       return rows.length;
     },
+
+    /**
+     * Erases these files (retention: they expired), each as the uploader's removal does: content, key and name
+     * gone; a tombstone stays only while a live message shows it. Returns how many held content.
+     */
+    async eraseIds(tx: TenantTx, tenantId: string, ids: readonly string[]): Promise<number> {
+      let erased = 0;
+      for (const id of [...ids].sort()) {
+        const row = await attachmentStore.lock(tx, tenantId, id, storage.dialect);
+        if (!row || row.status === 'removed') continue;
+        if (row.status === 'uploading') await attachmentStore.remove(tx, tenantId, id);
+        else await attachmentStore.erase(tx, tenantId, id);
+        erased += 1;
+      }
+      return erased;
+    },
   };
 }
 

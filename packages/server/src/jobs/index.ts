@@ -7,7 +7,7 @@ import { createJobRunner } from './job-runner.ts';
 import { createScheduler } from './scheduler.ts';
 
 export { defineJob, type JobContext, type JobDefinition } from './job-definition.ts';
-export { Interrupted, interruptionOf, JobError } from './job-error.ts';
+export { Interrupted, interruptionOf, JobDeferred, JobError } from './job-error.ts';
 export type { JobQueue } from './job-queue.ts';
 export type { JobRecord } from './job-store.ts';
 export type { JobRunner } from './job-runner.ts';

@@ -27,6 +27,22 @@ export function recordedError(error: unknown): { code: string; message: string }
   return { code: 'internal_error', message: `the handler failed (${name.slice(0, 64)})` };
 }
 
+/**
+ * Thrown by a handler that cannot go on yet and must not use up an attempt (a legal hold on an erasure's
+ * user): the job goes back to `queued` with `run_after` = `until`, its code and message recorded so operators
+ * see why it waits, and the attempt is not counted.
+ */
+export class JobDeferred extends JobError {
+  constructor(
+    code: string,
+    message: string,
+    readonly until: number,
+  ) {
+    super(code, message);
+    this.name = 'JobDeferred';
+  }
+}
+
 /** Why running work was told to stop early. */
 export type InterruptReason = 'cancelled' | 'stopping' | 'lost';
 

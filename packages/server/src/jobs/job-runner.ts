@@ -2,7 +2,14 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Storage, SystemTx, TenantTx } from '../storage/database.ts';
 import { type JobContext, type JobDefinition, JOB_KIND } from './job-definition.ts';
-import { type InterruptReason, Interrupted, interruptionOf, JobError, recordedError } from './job-error.ts';
+import {
+  type InterruptReason,
+  Interrupted,
+  interruptionOf,
+  JobError,
+  recordedError,
+  JobDeferred,
+} from './job-error.ts';
 import { endsWithin } from './grace-period.ts';
 import { type JobClaim, type JobRecord, jobStore } from './job-store.ts';
 
@@ -128,6 +135,16 @@ export function createJobRunner(options: JobRunnerOptions) {
     }
     if (reason === 'stopping' || reason === 'cancelled') {
       await settle(claim, reason === 'stopping' ? { state: 'released', now } : { state: 'cancelled', now });
+      return;
+    }
+    if (error instanceof JobDeferred) {
+      await settle(claim, {
+        state: 'deferred',
+        now,
+        runAfter: error.until,
+        errorCode: error.code,
+        errorMessage: error.message,
+      });
       return;
     }
     const { code, message } = recordedError(error);

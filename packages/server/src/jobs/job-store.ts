@@ -243,6 +243,7 @@ export const jobStore = {
       | { state: 'succeeded' | 'cancelled'; now: number }
       | { state: 'failed'; now: number; errorCode: string; errorMessage: string }
       | { state: 'queued'; now: number; runAfter: number; errorCode: string; errorMessage: string }
+      | { state: 'deferred'; now: number; runAfter: number; errorCode: string; errorMessage: string }
       | { state: 'released'; now: number },
   ): Promise<boolean> {
     const finished =
@@ -250,7 +251,7 @@ export const jobStore = {
     const result = await tx
       .updateTable('jobs')
       .set((eb) => ({
-        state: outcome.state === 'released' ? 'queued' : outcome.state,
+        state: outcome.state === 'released' || outcome.state === 'deferred' ? 'queued' : outcome.state,
         locked_by: null,
         locked_until: null,
         updated_at: outcome.now,
@@ -261,6 +262,10 @@ export const jobStore = {
         ...(outcome.state === 'queued' ? { run_after: outcome.runAfter } : {}),
         // Handed back by a stopping node: the interrupted attempt does not count against the job.
         ...(outcome.state === 'released' ? { run_after: outcome.now, attempts: eb('attempts', '-', 1) } : {}),
+        // Deferred (waiting on something outside it, e.g. a legal hold): not an attempt either.
+        ...(outcome.state === 'deferred'
+          ? { run_after: outcome.runAfter, attempts: eb('attempts', '-', 1) }
+          : {}),
       }))
       .where('id', '=', claim.id)
       .where('state', '=', 'running')

@@ -61,6 +61,9 @@ export interface Database {
   data_export_parts: DataExportPartsTable;
   data_export_chunks: DataExportChunksTable;
   erasures: ErasuresTable;
+  retention_rules: RetentionRulesTable;
+  legal_holds: LegalHoldsTable;
+  retention_sweeps: RetentionSweepsTable;
 }
 
 export type DialogType = 'private' | 'group' | 'broadcast' | 'public';
@@ -524,6 +527,9 @@ export const tenantOwnedTables = [
   'user_roles',
   'user_tokens',
   'users',
+  'legal_holds',
+  'retention_rules',
+  'retention_sweeps',
 ] as const satisfies readonly (keyof Database)[];
 
 /** A cluster-wide lease; `token` is the fencing token, one higher at every acquisition. */
@@ -750,4 +756,37 @@ export interface ErasuresTable {
   signature: string | null;
   key_id: string | null;
   updated_at: number;
+}
+
+/** A tenant's retention rules (`dialog_id` '') or a dialog's override: JSON of durations (retention-rules.ts). */
+export interface RetentionRulesTable {
+  tenant_id: string;
+  dialog_id: string;
+  rules: string;
+  updated_at: number;
+}
+
+/** A legal hold on a user, a dialog or the whole tenant; in force while not released and not past `ends_at`. */
+export interface LegalHoldsTable {
+  id: string;
+  tenant_id: string;
+  target_type: 'user' | 'dialog' | 'tenant';
+  /** The user's or dialog's id, or the tenant's own id. */
+  target_id: string;
+  /** Field-cipher envelope (tenant key). */
+  reason: string;
+  placed_by: string;
+  placed_at: number;
+  ends_at: number | null;
+  released_at: number | null;
+  released_by: string | null;
+}
+
+/** What one tenant's retention sweep deleted so far (JSON counts and id ranges per rule); the receipt's source. */
+export interface RetentionSweepsTable {
+  id: string;
+  tenant_id: string;
+  started_at: number;
+  finished_at: number | null;
+  counts: string;
 }

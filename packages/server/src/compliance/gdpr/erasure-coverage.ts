@@ -22,6 +22,16 @@ const kept = (columns: readonly string[], why: ErasureTreatment): Record<string,
   Object.fromEntries(columns.map((column) => [column, why]));
 
 export const erasureCoverage: Record<string, TableErasure> = {
+  legal_holds: {
+    columns: {
+      ...kept(
+        ['target_id', 'placed_by', 'released_by'],
+        'kept: a legal hold is evidence for a court; an erasure of a held user waits until the hold ends',
+      ),
+      reason: 'kept: sealed under the tenant key; it is about the case, kept with the hold',
+      ...kept(['placed_at', 'ends_at', 'released_at'], RECORD),
+    },
+  },
   users: {
     owner: 'id',
     columns: {

@@ -1,0 +1,231 @@
+import { setImmediate as yieldToSends } from 'node:timers/promises';
+import type { RetentionPlanBody } from '@parley/protocol';
+import type { Clock } from '../../clock.ts';
+import { newId } from '../../ids.ts';
+import type { ScheduledTask, TaskContext } from '../../jobs/index.ts';
+import type { MessageAttachments } from '../../messaging/message-attachments.ts';
+import type { MessageFanout } from '../../messaging/message-fanout.ts';
+import type { MessageIndex } from '../../messaging/message-index.ts';
+import type { Storage, SystemTx, TenantTx } from '../../storage/database.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { LegalHoldService } from './legal-hold-service.ts';
+import { retentionCandidates, type SweepScope } from './retention-candidates.ts';
+import { sweptRules, type SweptRule } from './retention-rules.ts';
+import { type ExpiryHint, retentionDeletion } from './retention-deletion.ts';
+import type { RetentionService } from './retention-service.ts';
+
+/** Every fifteen minutes: the "sweep interval" of docs/privacy.md. */
+export const RETENTION_SWEEP_CRON = '*/15 * * * *';
+export const RETENTION_SWEEP_INTERVAL_MS = 15 * 60_000;
+/** Rows per transaction: small enough that a batch holds a dialog's lock for milliseconds. */
+export const RETENTION_BATCH = 200;
+
+/** What one tenant's sweep deleted per rule: the receipt's body. */
+export type SweepCounts = Partial<Record<SweptRule, { count: number; firstId: string; lastId: string }>>;
+
+export interface RetentionSweeperDeps {
+  storage: Storage;
+  clock: Clock;
+  audit: AuditLog;
+  rules: Pick<RetentionService, 'rulesIn' | 'overridesIn'>;
+  holds: Pick<LegalHoldService, 'heldIn'>;
+  fanout: MessageFanout;
+  index: MessageIndex;
+  attachments: MessageAttachments;
+  eraseAttachments: (tx: TenantTx, tenantId: string, ids: readonly string[]) => Promise<number>;
+  batchSize?: number;
+}
+
+/**
+ * The retention sweeper (issue 14): once cluster-wide under the scheduler's lease, it deletes in every
+ * tenant what its rules expired, rule by rule, in batches of one transaction each. Each batch checks the
+ * lease (the fence) in its own transaction, deletes whole messages only (a message, its events, reactions,
+ * files and search entry go together, with a sequenced `deleted` event), adds its counts to the tenant's
+ * sweep row, and commits; between batches the sweeper yields to the event loop, so sends are not stalled.
+ * An interrupted sweep resumes at the next run from what is left (nothing is half done) and its counts stay
+ * on the unfinished sweep row, which becomes the deletion receipt in the audit log when the tenant is done.
+ */
+export function createRetentionSweeper(deps: RetentionSweeperDeps) {
+  const { storage, clock, audit } = deps;
+  const batchSize = deps.batchSize ?? RETENTION_BATCH;
+  const deletion = retentionDeletion(deps);
+
+  async function scopeIn(tx: TenantTx, tenantId: string): Promise<SweepScope> {
+    return {
+      tenantId,
+      rules: await deps.rules.rulesIn(tx, tenantId),
+      overrides: await deps.rules.overridesIn(tx, tenantId),
+      held: await deps.holds.heldIn(tx, tenantId),
+      now: clock.now(),
+    };
+  }
+
+  async function openSweep(tx: TenantTx, tenantId: string) {
+    const open = await tx
+      .selectFrom('retention_sweeps')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('finished_at', 'is', null)
+      .orderBy('started_at')
+      .executeTakeFirst();
+    if (open) return open;
+    const row = {
+      id: newId(),
+      tenant_id: tenantId,
+      started_at: clock.now(),
+      finished_at: null,
+      counts: '{}',
+    };
+    await tx.insertInto('retention_sweeps').values(row).execute();
+    return row;
+  }
+
+  async function addCounts(tx: TenantTx, sweepId: string, rule: SweptRule, ids: readonly string[]) {
+    const row = await tx
+      .selectFrom('retention_sweeps')
+      .select('counts')
+      .where('id', '=', sweepId)
+      .executeTakeFirstOrThrow();
+    const counts = JSON.parse(row.counts) as SweepCounts;
+    const sorted = [...ids].sort();
+    const before = counts[rule];
+    const first = sorted[0] ?? '';
+    const last = sorted.at(-1) ?? '';
+    counts[rule] = {
+      count: (before?.count ?? 0) + ids.length,
+      firstId: before && before.firstId < first ? before.firstId : first,
+      lastId: before && before.lastId > last ? before.lastId : last,
+    };
+    await tx
+      .updateTable('retention_sweeps')
+      .set({ counts: JSON.stringify(counts) })
+      .where('id', '=', sweepId)
+      .execute();
+  }
+
+  /** One batch of one rule in one transaction with the fence; resolves with how many rows it deleted. */
+  async function batch(tenantId: string, rule: SweptRule, fence: TaskContext['fence'] | undefined) {
+    const hints: ExpiryHint[] = [];
+    const deleted = await storage.withSystem(async (system: SystemTx) => {
+      if (fence) await fence(system);
+      const tx = await storage.enterTenant(system, tenantId);
+      const scope = await scopeIn(tx, tenantId);
+      if (scope.held.tenant) return 0;
+      const rows = await retentionCandidates[rule](tx, scope, batchSize);
+      if (rows.length === 0) return 0;
+      const sweep = await openSweep(tx, tenantId);
+      const ids = await deletion[rule](tx, tenantId, rows, hints);
+      if (ids.length > 0) await addCounts(tx, sweep.id, rule, ids);
+      return rows.length;
+    });
+    await deletion.announce(tenantId, hints);
+    return deleted;
+  }
+
+  /** Writes the receipt of the tenant's finished sweep (if it deleted anything) and closes it. */
+  async function finish(tenantId: string, fence: TaskContext['fence'] | undefined): Promise<void> {
+    await storage.withSystem(async (system) => {
+      if (fence) await fence(system);
+      const tx = await storage.enterTenant(system, tenantId);
+      const open = await tx
+        .selectFrom('retention_sweeps')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('finished_at', 'is', null)
+        .execute();
+      const { rules } = await scopeIn(tx, tenantId);
+      for (const sweep of open) {
+        const now = clock.now();
+        const counts = JSON.parse(sweep.counts) as SweepCounts;
+        await audit.append(tx, tenantId, {
+          actor: { type: 'system' },
+          action: 'retention.sweep_receipt',
+          target: { type: 'tenant', id: tenantId },
+          outcome: 'success',
+          details: {
+            sweepId: sweep.id,
+            startedAt: new Date(sweep.started_at).toISOString(),
+            finishedAt: new Date(now).toISOString(),
+            rules: Object.fromEntries(
+              Object.entries(counts).map(([rule, value]) => [
+                rule,
+                { rule: rules[rule as SweptRule], ...value },
+              ]),
+            ),
+          },
+        });
+        await tx
+          .updateTable('retention_sweeps')
+          .set({ finished_at: now })
+          .where('id', '=', sweep.id)
+          .execute();
+      }
+    });
+  }
+
+  async function sweepTenant(
+    tenantId: string,
+    signal: AbortSignal | undefined,
+    fence: TaskContext['fence'] | undefined,
+  ): Promise<void> {
+    for (const rule of sweptRules) {
+      for (;;) {
+        signal?.throwIfAborted();
+        const deleted = await batch(tenantId, rule, fence);
+        // Sends waiting on the event loop or a dialog lock go before the next batch.
+        await yieldToSends();
+        if (deleted < batchSize) break;
+      }
+    }
+    await finish(tenantId, fence);
+  }
+
+  const tenantIds = () =>
+    storage.withSystem(async (tx) =>
+      (await tx.selectFrom('tenants').select('id').orderBy('id').execute()).map((row) => row.id),
+    );
+
+  /** Sweeps every tenant (or one): what the scheduled task runs. */
+  async function sweep(
+    options: { tenantId?: string; signal?: AbortSignal; fence?: TaskContext['fence'] } = {},
+  ): Promise<void> {
+    const ids = options.tenantId === undefined ? await tenantIds() : [options.tenantId];
+    for (const tenantId of ids) await sweepTenant(tenantId, options.signal, options.fence);
+  }
+
+  return {
+    sweep,
+
+    /** What the next sweep would delete in a tenant now: counts per rule, and what holds keep. */
+    async plan(tenantId: string): Promise<RetentionPlanBody> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const scope = await scopeIn(tx, tenantId);
+        const rules: RetentionPlanBody['rules'] = [];
+        for (const rule of sweptRules) {
+          const all = (await retentionCandidates[rule](tx, scope, PLAN_LIMIT, false)).length;
+          const count = scope.held.tenant
+            ? 0
+            : (await retentionCandidates[rule](tx, scope, PLAN_LIMIT, true)).length;
+          rules.push({ rule, count, held: all - count });
+        }
+        return { at: new Date(scope.now).toISOString(), rules };
+      });
+    },
+
+    /** The scheduled task: every tenant, once cluster-wide, every fifteen minutes. */
+    task(): ScheduledTask {
+      return {
+        name: 'retention.sweep',
+        cron: RETENTION_SWEEP_CRON,
+        run: async (context) => {
+          await sweep({ signal: context.signal, fence: (tx) => context.fence(tx) });
+        },
+      };
+    },
+  };
+}
+
+/** The plan counts up to this many rows per rule (more shows as this many). */
+const PLAN_LIMIT = 1_000_000;
+
+export type RetentionSweeper = ReturnType<typeof createRetentionSweeper>;
