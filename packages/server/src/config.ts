@@ -430,6 +430,74 @@ export const settings = {
     description:
       'Base URL of the links in e-mails (password reset, address verification). Never taken from request headers.',
   }),
+  alerts: setting({
+    env: 'PARLEY_ALERTS',
+    schema: booleanSetting.default(true),
+    description:
+      'Embedded alerting: the server checks critical conditions itself and notifies operators (docs/monitoring.md). `false` turns it off.',
+  }),
+  alertEmail: setting({
+    env: 'PARLEY_ALERT_EMAIL',
+    schema: uriList(/^[^\s@,<>]+@[^\s@,<>]+$/, 'must be e-mail addresses'),
+    defaultText: 'unset (no e-mail)',
+    description: 'Comma-separated operator addresses for alert e-mails; needs `PARLEY_SMTP_URL`.',
+  }),
+  alertWebhookUrl: setting({
+    env: 'PARLEY_ALERT_WEBHOOK_URL',
+    schema: z
+      .string()
+      .regex(
+        /^(https:\/\/[^\s]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/[^\s]*)?)$/,
+        'must be an https:// URL (http:// only on loopback)',
+      )
+      .optional(),
+    defaultText: 'unset (no webhook)',
+    description:
+      'URL that receives alert notices as signed JSON POSTs (`parley-signature` header, docs/monitoring.md).',
+  }),
+  alertWebhookSecret: setting({
+    env: 'PARLEY_ALERT_WEBHOOK_SECRET',
+    schema: z.string().min(32, 'must be at least 32 characters').optional(),
+    defaultText: 'unset',
+    description: 'Shared secret of the alert webhook signature (HMAC-SHA256); required with the URL.',
+  }),
+  alertCron: setting({
+    env: 'PARLEY_ALERT_CRON',
+    schema: z.string().min(9).default('* * * * *'),
+    description: 'When the cluster-wide alert conditions are checked (cron, UTC; once cluster-wide).',
+  }),
+  alertNodeIntervalSeconds: setting({
+    env: 'PARLEY_ALERT_NODE_INTERVAL_SECONDS',
+    schema: positiveInt.max(3600).default(30),
+    description:
+      'How often each node checks its own alert conditions (database, Redis, certificate, event loop).',
+  }),
+  alertRepeatSeconds: setting({
+    env: 'PARLEY_ALERT_REPEAT_SECONDS',
+    schema: z.coerce.number().int().min(0).default(14_400),
+    description: 'A still-firing alert is notified again this long after its last notice; 0 = once only.',
+  }),
+  alertEventLoopLagMs: setting({
+    env: 'PARLEY_ALERT_EVENT_LOOP_LAG_MS',
+    schema: positiveInt.default(500),
+    description: 'Event-loop delay (p99 between checks) above which a node alerts.',
+  }),
+  alertCertificateDays: setting({
+    env: 'PARLEY_ALERT_CERTIFICATE_DAYS',
+    schema: positiveInt.default(14),
+    description: 'Alert when the served TLS certificate expires within this many days.',
+  }),
+  alertDsrDays: setting({
+    env: 'PARLEY_ALERT_DSR_DAYS',
+    schema: positiveInt.default(5),
+    description:
+      'Alert when an open data subject request is due within this many days (and again once past).',
+  }),
+  keyRotationDays: setting({
+    env: 'PARLEY_KEY_ROTATION_DAYS',
+    schema: positiveInt.default(365),
+    description: 'Rotation period: a master, signing or tenant key in use for longer raises an alert.',
+  }),
   configFile: setting({
     env: 'PARLEY_CONFIG_FILE',
     schema: z.string().min(1).optional(),
