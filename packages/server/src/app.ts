@@ -25,6 +25,7 @@ import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-job.ts';
 import { type BackgroundJobs, createBackgroundJobs } from './jobs/index.ts';
+import { type Alerting, buildAlerting } from './alerting/alerting-wiring.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
@@ -69,6 +70,8 @@ export interface App {
   readonly nodeId: string;
   /** Scheduled tasks and durable jobs of this node: features register their handlers here. */
   readonly jobs: BackgroundJobs;
+  /** The embedded alerting, unless `PARLEY_ALERTS=false`. */
+  readonly alerting: Alerting | undefined;
   readonly fastify: FastifyInstance;
   readonly storage: Storage;
   readonly logger: Logger;
@@ -212,6 +215,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ? setInterval(() => {
           auditCheckpoints.run().then(
             ({ refused, failed }) => {
+              alerting?.auditChains.report(refused.map((chain) => chain.tenantId));
               for (const chain of refused)
                 logger.error(chain, 'audit chain tail does not verify; not signed');
               for (const { tenantId, error } of failed)
@@ -239,6 +243,10 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   jobs.runner.register(services.erasureJob);
   jobs.scheduler.register(services.retentionSweeper.task());
   const { tenants } = services;
+  // Embedded alerting (docs/monitoring.md): cluster conditions as a scheduled task, this node's on a timer.
+  const alerting = config.alerts
+    ? buildAlerting({ config, storage, redis, clock, logger, nodeId, tls, jobs })
+    : undefined;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
   if (redis)
@@ -366,6 +374,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await services.emailFlows.drain();
     // A checkpoint pass under way finishes its transaction rather than meet a closed database.
     await auditCheckpoints.idle();
+    await alerting?.alerting.stop();
     // Running jobs wind down and hand back what they did not finish, to resume from their checkpoint.
     await jobs.stop(config.shutdownGraceMs);
     await services.bus.close();
@@ -379,10 +388,12 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
 
   // Started last, so a start-up that fails on the way leaves no runner behind.
   jobs.start();
+  alerting?.alerting.start();
   return {
     config,
     nodeId,
     jobs,
+    alerting: alerting?.alerting,
     fastify,
     storage,
     logger,

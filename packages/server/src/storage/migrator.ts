@@ -19,6 +19,7 @@ import { exportsMigration } from './migrations/0019-exports.ts';
 import { erasureMigration } from './migrations/0020-erasure.ts';
 import { retentionMigration } from './migrations/0022-retention.ts';
 import { systemContextMigration } from './migrations/0021-system-context.ts';
+import { alertsMigration } from './migrations/0025-alerts.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -48,6 +49,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0020-erasure': erasureMigration,
   '0021-system-context': systemContextMigration,
   '0022-retention': retentionMigration,
+  '0025-alerts': alertsMigration,
 };
 
 /** Every migration, in the order they run. */

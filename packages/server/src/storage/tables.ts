@@ -61,6 +61,7 @@ export interface Database {
   data_export_parts: DataExportPartsTable;
   data_export_chunks: DataExportChunksTable;
   erasures: ErasuresTable;
+  alert_states: AlertStatesTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
   retention_sweeps: RetentionSweepsTable;
@@ -789,4 +790,24 @@ export interface RetentionSweepsTable {
   started_at: number;
   finished_at: number | null;
   counts: string;
+}
+
+export type AlertStatus = 'firing' | 'resolved';
+
+/** An alert the embedded alerting raised (alerting/alert-state-store.ts); ids and times only, no personal data. */
+export interface AlertStatesTable {
+  /** `<condition>[:<subject>][@<node>]`. */
+  key: string;
+  condition: string;
+  /** The node a per-node condition was seen on; null for a cluster-wide condition. */
+  node_id: string | null;
+  status: AlertStatus;
+  severity: string;
+  summary: string;
+  started_at: number;
+  /** When the last firing notice went out; null while none could be delivered yet. */
+  last_notified_at: number | null;
+  /** When it resolved; its resolved notice is due while `last_notified_at` is before it. */
+  resolved_at: number | null;
+  updated_at: number;
 }
