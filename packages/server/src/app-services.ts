@@ -73,6 +73,8 @@ import { createAttachmentService } from './attachments/attachment-service.ts';
 import { createIceServerService } from './calls/ice-server-service.ts';
 import { createAttachmentSharing } from './attachments/attachment-sharing.ts';
 import type { Storage } from './storage/database.ts';
+import { meterAuditedSecurityEvents, meterBus } from './observability/metric-taps.ts';
+import type { ParleyMetrics } from './observability/metrics.ts';
 import { createTenantService } from './tenancy/tenant-service.ts';
 
 /** Runs of committed messages a node keeps for its own delivery: ~ a few seconds of a busy node's sends. */
@@ -91,9 +93,14 @@ export function buildServices(input: {
   logger: Logger;
   /** Base URL for links in mail: `PARLEY_PUBLIC_URL`, or the server's own URL once it listens. */
   publicUrl: () => string;
+  /** The server's metrics: bus publish failures and audited security events are counted here. */
+  metrics?: ParleyMetrics;
 }) {
-  const { config, storage, security, redis, clock, logger } = input;
-  const bus: Bus = config.redisUrl ? new RedisBus(config.redisUrl, config.redisKeyPrefix) : new LocalBus();
+  const { config, storage, security, redis, clock, logger, metrics } = input;
+  const adapterBus: Bus = config.redisUrl
+    ? new RedisBus(config.redisUrl, config.redisKeyPrefix)
+    : new LocalBus();
+  const bus = metrics ? meterBus(adapterBus, metrics) : adapterBus;
   const counter: Counter = redis ? new RedisCounter(redis, config.redisKeyPrefix) : new MemoryCounter(clock);
   const audit = new AuditLog({
     fieldCipher: security.fieldCipher,
@@ -110,6 +117,7 @@ export function buildServices(input: {
       },
     }),
   });
+  if (metrics) meterAuditedSecurityEvents(audit, metrics);
   const hasher = new PasswordHasher();
   const sessions = createSessionService({
     storage,

@@ -16,6 +16,11 @@ import { createHttpServer } from './http/server.ts';
 import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
 import type { HealthCheck } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetrics, type ParleyMetrics } from './observability/metrics.ts';
+import { type MetricsListener, startMetricsListener } from './observability/metrics-listener.ts';
+import { registerMetricSources } from './observability/metrics-sources.ts';
+import { meterHttp } from './observability/http-metrics-hook.ts';
+import { AppError } from './app-error.ts';
 import { nodeIdOf } from './observability/node-id.ts';
 import { acquireDataDirLock, type DataDirLock } from './storage/data-dir-lock.ts';
 import { openStorage, type Storage } from './storage/database.ts';
@@ -79,6 +84,10 @@ export interface App {
   readonly services: AppServices;
   readonly security: SecurityCore;
   readonly tls: TlsFiles | undefined;
+  /** This server's Prometheus metrics (its own registry; docs/monitoring.md). */
+  readonly metrics: ParleyMetrics;
+  /** `http://host:port/metrics` once listening, unless `PARLEY_METRICS_ENABLED=false`. */
+  readonly metricsUrl: string | undefined;
   /** Starts listening; resolves with the base URL (https://host:port). */
   listen(): Promise<string>;
   /** Stops accepting, drains in-flight work within the grace period, closes the database. */
@@ -113,6 +122,30 @@ function createRedis(url: string, logger: Logger): Redis {
   return redis;
 }
 
+/**
+ * The metrics listener: a port taken (another process, a second server on one machine) is logged, not
+ * fatal: chat matters more than its metrics, and Prometheus sees the target down (`up == 0`) and alerts.
+ */
+async function openMetricsListener(
+  config: Config,
+  metrics: ParleyMetrics,
+  logger: Logger,
+): Promise<MetricsListener | undefined> {
+  try {
+    const listener = await startMetricsListener({
+      registry: metrics.registry,
+      host: config.metricsHost,
+      port: config.metricsPort,
+      token: config.metricsToken,
+    });
+    logger.info({ metricsUrl: listener.url }, 'metrics listener started');
+    return listener;
+  } catch (error) {
+    logger.error({ err: error }, 'metrics listener could not start; serving without /metrics');
+    return undefined;
+  }
+}
+
 /** The composition root: the one place that picks concrete adapters and wires services to the edges. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   // SQLite: one server per data directory. PostgreSQL nodes share the database, and may share a directory.
@@ -130,10 +163,15 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const logger = createLogger(config.logLevel, options.logDestination, nodeId);
   const clock = options.clock ?? systemClock;
   const tls = await prepareDataDir(config);
+  const metrics = createMetrics();
   const storage = openStorage({
     ...config,
     onPoolError: (error) => {
       logger.warn({ err: error }, 'database connection lost');
+    },
+    // Parley's own refusals (not found, forbidden, …) roll back too; only the others are database errors.
+    onTransaction: (seconds, error) => {
+      metrics.database.transaction(seconds, error !== undefined && !(error instanceof AppError));
     },
   });
   await migrateToLatest(storage);
@@ -175,7 +213,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   let listeningUrl: string | undefined;
   const publicUrl = () =>
     config.publicUrl ?? listeningUrl ?? `${tls ? 'https' : 'http'}://localhost:${config.port}`;
-  const services = buildServices({ config, storage, security, redis, clock, logger, publicUrl });
+  const services = buildServices({ config, storage, security, redis, clock, logger, publicUrl, metrics });
   // Before anything is served: a database restored from a copy older than an erasure erases it again.
   const reErased = await services.erasures.reapplyRegister();
   if (reErased > 0) logger.warn({ accounts: reErased }, 'erased again accounts the erasure register names');
@@ -215,6 +253,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ? setInterval(() => {
           auditCheckpoints.run().then(
             ({ refused, failed }) => {
+              metrics.audit.verified(clock.now() / 1000, refused.length);
               alerting?.auditChains.report(refused.map((chain) => chain.tenantId));
               for (const chain of refused)
                 logger.error(chain, 'audit chain tail does not verify; not signed');
@@ -334,6 +373,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     logger,
     sessionSockets,
     maxFrameBytes: config.realtimeMaxFrameBytes,
+    metrics,
     refusalHeaders: securityHeaders(config.hstsMaxAgeSeconds),
     limits: {
       authTimeoutMs: config.realtimeAuthTimeoutMs,
@@ -342,6 +382,20 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       maxViolations: 20,
     },
   });
+
+  meterHttp(fastify, metrics);
+  registerMetricSources(metrics.registry, {
+    storage,
+    dataDir: config.dataDir,
+    certFile: tls?.certFile,
+    redisStatus: redis ? () => redis.status : undefined,
+    busReliable: () => services.bus.reliable,
+    openSockets: () => gateway.connections,
+    tenantLabels: config.metricsTenantLabels,
+    keyRotationDays: config.keyRotationDays,
+    now: () => clock.now(),
+  });
+  let metricsListener: MetricsListener | undefined;
 
   // While draining, every response closes its connection, so keep-alive sockets do not hold shutdown open.
   fastify.addHook('onSend', (_request, reply, payload, done) => {
@@ -379,6 +433,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await jobs.stop(config.shutdownGraceMs);
     await services.bus.close();
     await storage.close();
+    await metricsListener?.close();
     lock?.release();
     // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.
     if (redis?.status === 'ready') await redis.quit().catch(() => undefined);
@@ -401,8 +456,13 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     services,
     security,
     tls,
+    metrics,
+    get metricsUrl() {
+      return metricsListener?.url;
+    },
     async listen() {
       await fastify.listen({ host: config.host, port: config.port });
+      if (config.metricsEnabled) metricsListener = await openMetricsListener(config, metrics, logger);
       const { port } = fastify.server.address() as AddressInfo;
       const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
       listeningUrl = `${tls ? 'https' : 'http'}://${shownHost}:${port}`;

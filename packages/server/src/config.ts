@@ -378,6 +378,36 @@ export const settings = {
     schema: positiveInt.max(64, 'must be at most 64').default(2),
     description: 'Background jobs (exports, purges, backups) one node runs at once.',
   }),
+  metricsEnabled: setting({
+    env: 'PARLEY_METRICS_ENABLED',
+    schema: booleanSetting.default(true),
+    description:
+      'Serve Prometheus metrics at `/metrics` on a listener of their own, apart from the API (docs/monitoring.md).',
+  }),
+  metricsHost: setting({
+    env: 'PARLEY_METRICS_HOST',
+    schema: z.string().min(1).default('127.0.0.1'),
+    description:
+      'Address of the metrics listener: loopback by default. Any other address needs `PARLEY_METRICS_TOKEN`.',
+  }),
+  metricsPort: setting({
+    env: 'PARLEY_METRICS_PORT',
+    schema: port.default(9464),
+    description: 'Port of the metrics listener (plain HTTP; 0 picks a free port).',
+  }),
+  metricsToken: setting({
+    env: 'PARLEY_METRICS_TOKEN',
+    schema: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -hex 32`)').optional(),
+    defaultText: 'unset (no token)',
+    description:
+      'Bearer token a scrape must send (Prometheus `authorization.credentials`); 32+ characters, compared in constant time. Never logged.',
+  }),
+  metricsTenantLabels: setting({
+    env: 'PARLEY_METRICS_TENANT_LABELS',
+    schema: booleanSetting.default(false),
+    description:
+      'Label the per-tenant compliance gauges (audit tails, data-subject requests) with the tenant id. Off: summed over tenants. Never names or user ids.',
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -525,6 +555,10 @@ export class ConfigError extends Error {
   }
 }
 
+/** Loopback only: 127.0.0.0/8, ::1 and `localhost`. */
+const isLoopbackHost = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+
 const settingNames = Object.keys(settings) as SettingName[];
 
 function readConfigFile(file: string): Record<string, unknown> {
@@ -595,6 +629,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (values.corsCredentials === true && (values.corsOrigins as string[] | undefined)?.includes('*')) {
     problems.push(
       'PARLEY_CORS_ORIGINS: `*` cannot be combined with PARLEY_CORS_CREDENTIALS=true (browsers refuse it, and it would let any site send credentials); list the origins',
+    );
+  }
+  if (
+    values.metricsEnabled === true &&
+    values.metricsToken === undefined &&
+    !isLoopbackHost(values.metricsHost as string)
+  ) {
+    problems.push(
+      'PARLEY_METRICS_HOST: a metrics listener off loopback needs PARLEY_METRICS_TOKEN (metrics tell an outsider too much)',
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import type { Principal, SessionGrant } from '../identity/sessions/session-service.ts';
 import type { SharedStreamPage } from '../messaging/message-stream.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { RealtimeMetrics, SecurityMetrics } from '../observability/metrics.ts';
 import type { DeliveryHub, HubConnection } from './delivery-hub.ts';
 import { DialogDelivery } from './dialog-delivery.ts';
 import { dispatchFrame, type FrameContext } from './frame-dispatch.ts';
@@ -35,6 +36,7 @@ export interface ConnectionDeps {
   limits: RealtimeLimits;
   /** This node's sockets by session: evictions close or re-check them before the node acknowledges. */
   sessionSockets: SessionSockets;
+  metrics: { realtime: RealtimeMetrics; security: Pick<SecurityMetrics, 'rateLimited'> };
 }
 
 type AuthFrame = Extract<ClientFrame, { type: 'auth' }>;
@@ -88,7 +90,7 @@ export class RealtimeConnection implements HubConnection {
     private readonly deps: ConnectionDeps,
   ) {
     const { limits, services } = deps;
-    this.#writer = new FrameWriter(ws, socket, limits.sendBufferBytes);
+    this.#writer = new FrameWriter(ws, socket, limits.sendBufferBytes, deps.metrics.realtime);
     this.#deadline = new SessionDeadline({
       check: () => services.sessions.validate(this.#token, { touch: false }),
       end: (reason) => {
@@ -109,6 +111,7 @@ export class RealtimeConnection implements HubConnection {
       ws,
       writer: this.#writer,
       limits,
+      metrics: deps.metrics,
       enqueue: (work) => {
         this.#enqueue(work);
       },
@@ -165,6 +168,7 @@ export class RealtimeConnection implements HubConnection {
     }
     if (this.#ended) return;
     const send = frame.type === 'message.send';
+    const started = performance.now();
     // Any other frame waits until this socket's sends are acknowledged: it sees them committed.
     if (!send) await this.#settleSends();
     else if (this.#sendsInFlight.size >= MAX_SENDS_IN_FLIGHT) await Promise.race(this.#sendsInFlight);
@@ -194,7 +198,10 @@ export class RealtimeConnection implements HubConnection {
       .catch((error: unknown) => {
         this.deps.logger.error({ err: error }, 'realtime frame failed');
       })
-      .finally(() => this.#sendsInFlight.delete(done));
+      .finally(() => {
+        this.deps.metrics.realtime.sendAcked((performance.now() - started) / 1000);
+        this.#sendsInFlight.delete(done);
+      });
     this.#sendsInFlight.add(done);
   }
 

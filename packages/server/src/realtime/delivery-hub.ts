@@ -1,6 +1,7 @@
 import type { MessageFanout, UserHint } from '../messaging/message-fanout.ts';
 import type { MessageStream, SharedStreamPage } from '../messaging/message-stream.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { RealtimeMetrics } from '../observability/metrics.ts';
 
 const PAGE = 200;
 /** At most this many dialogs in one read (bounds the statement's parameters and the page sizes). */
@@ -45,7 +46,14 @@ export class DeliveryHub {
   /** Tenants whose reader is running (or scheduled). */
   readonly #reading = new Set<string>();
 
-  constructor(private readonly deps: { fanout: MessageFanout; stream: MessageStream; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      fanout: MessageFanout;
+      stream: MessageStream;
+      logger: Logger;
+      metrics?: Pick<RealtimeMetrics, 'delivered'>;
+    },
+  ) {}
 
   /** Starts delivering to a connection; resolves once its user's hints are subscribed. */
   async attach(tenantId: string, userId: string, connection: HubConnection): Promise<() => Promise<void>> {
@@ -149,6 +157,7 @@ export class DeliveryHub {
           PAGE,
         );
         const next: typeof reads = [];
+        this.#observeDelivery(pages);
         for (const { batch, after } of reads) {
           const page = pages.get(batch.dialogId);
           if (!page) continue;
@@ -162,5 +171,15 @@ export class DeliveryHub {
       // Nothing is lost: the next hint or the client's resume reads the database again.
       this.deps.logger.error({ err: error }, 'realtime delivery read failed');
     }
+  }
+
+  /** Commit→delivery latency: once per new message and node (not per socket), from its commit time. */
+  #observeDelivery(pages: Map<string, SharedStreamPage>): void {
+    const metrics = this.deps.metrics;
+    if (!metrics) return;
+    const now = Date.now();
+    for (const page of pages.values())
+      for (const { item } of page.items)
+        if (item.type === 'message.new') metrics.delivered((now - Date.parse(item.message.createdAt)) / 1000);
   }
 }

@@ -1,5 +1,6 @@
 import { type ClientFrame, closeCodes } from '@parley/protocol';
 import type { WebSocket } from 'ws';
+import type { RealtimeMetrics, SecurityMetrics } from '../observability/metrics.ts';
 import { FrameBacklog } from './frame-backlog.ts';
 import { checkClientFrame, frameId, frameText, parseFrameObject } from './frame-parser.ts';
 import { FrameThrottle } from './frame-throttle.ts';
@@ -9,6 +10,7 @@ export interface FrameIntakeDeps {
   ws: WebSocket;
   writer: FrameWriter;
   limits: { framesPerSecond: number; maxViolations: number };
+  metrics: { realtime: Pick<RealtimeMetrics, 'frameIn'>; security: Pick<SecurityMetrics, 'rateLimited'> };
   /** Queues work behind everything queued before it: the socket's one queue, shared with deliveries. */
   enqueue: (work: () => Promise<void>) => void;
   /** Handles one valid frame; called for each in arrival order, never two at once. */
@@ -41,6 +43,7 @@ export class FrameIntake {
     // Closing (a bad first frame or token, abuse, an ended session): nothing more is handled, so frames
     // queued behind the one that closed it cost nothing (each auth frame would be a database lookup).
     if (ws.readyState !== ws.OPEN) return;
+    this.deps.metrics.realtime.frameIn();
     const text = frameText(data, isBinary);
     const bytes = text === null ? 0 : text.length;
     // Counted from now until handled: a frame waiting in the queue holds its text in memory.
@@ -59,6 +62,7 @@ export class FrameIntake {
     // Every frame takes a token, valid or not; the frame's id, when it has one, tells the client which
     // request to retry later.
     if (!this.#throttle.take()) {
+      this.deps.metrics.security.rateLimited('realtime');
       this.#violation('rate_limited', 'Too many frames; slow down.', frameId(parsed));
       return;
     }

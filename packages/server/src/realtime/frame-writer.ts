@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { closeCodes, type ServerFrame } from '@parley/protocol';
 import type { WebSocket } from 'ws';
+import type { RealtimeMetrics } from '../observability/metrics.ts';
 
 /**
  * Writes a socket's frames. Nothing is written to a socket that is not open; a client too slow to read
@@ -15,6 +16,7 @@ export class FrameWriter {
     /** The TLS socket under `ws`, corked while a turn's frames are written. */
     private readonly socket: Pick<Writable, 'cork' | 'uncork'>,
     private readonly sendBufferBytes: number,
+    private readonly metrics: Pick<RealtimeMetrics, 'frameOut'>,
   ) {}
 
   send(frame: ServerFrame): void {
@@ -38,5 +40,6 @@ export class FrameWriter {
       });
     }
     this.ws.send(text);
+    this.metrics.frameOut();
   }
 }

@@ -41,6 +41,7 @@ export function attachGateway(
     fanout: options.services.fanout,
     stream: options.services.stream,
     logger: options.logger,
+    metrics: options.metrics.realtime,
   });
   const deps: ConnectionDeps = { ...options, hub };
   // `closeTimeout` is a recent `ws` option (we require ^8.23, which has it) that @types/ws lacks so far.
@@ -80,6 +81,9 @@ export function attachGateway(
         options.logger.debug({ wsError: error.code }, 'realtime socket closed on a protocol error');
       });
       logSocketLifecycle(ws, new RealtimeConnection(ws, socket, deps), options.logger);
+      ws.once('close', (code: number) => {
+        options.metrics.realtime.closed(code);
+      });
     });
   };
   server.on('upgrade', onUpgrade);

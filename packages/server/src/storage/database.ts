@@ -71,18 +71,26 @@ export async function withSavepoint<T>(tx: Transaction<Database>, work: () => Pr
 async function runTransaction<T>(
   kysely: Kysely<Database>,
   work: (tx: Transaction<Database>) => Promise<T>,
+  observe: TransactionObserver | undefined,
 ): Promise<T> {
   let current: Transaction<Database> | undefined;
+  const started = performance.now();
   try {
-    return await kysely.transaction().execute((tx) => {
+    const result = await kysely.transaction().execute((tx) => {
       current = tx;
       return work(tx);
     });
+    observe?.((performance.now() - started) / 1000, undefined);
+    return result;
   } catch (error) {
+    observe?.((performance.now() - started) / 1000, error);
     if (current) for (const hook of rollbackHooks.get(current) ?? []) hook();
     throw error;
   }
 }
+
+/** Told of every transaction's duration, and of the error it ended with (undefined when it committed). */
+export type TransactionObserver = (seconds: number, error: unknown) => void;
 
 export interface StorageOptions {
   databaseUrl?: string | undefined;
@@ -90,6 +98,8 @@ export interface StorageOptions {
   databasePoolSize: number;
   dataDir: string;
   onPoolError?: (error: Error) => void;
+  /** Metrics: called once per transaction, after it committed or rolled back. */
+  onTransaction?: TransactionObserver;
 }
 
 export function openStorage(options: StorageOptions): Storage {
@@ -111,8 +121,8 @@ export function openStorage(options: StorageOptions): Storage {
     kysely,
     adapter,
     withTenant: (tenantId, work) =>
-      runTransaction(kysely, async (tx) => work(await enterTenant(tx, tenantId))),
-    withSystem: (work) => runTransaction(kysely, (tx) => work(tx as SystemTx)),
+      runTransaction(kysely, async (tx) => work(await enterTenant(tx, tenantId)), options.onTransaction),
+    withSystem: (work) => runTransaction(kysely, (tx) => work(tx as SystemTx), options.onTransaction),
     enterTenant,
     async ping() {
       await sql`select 1`.execute(kysely);

@@ -72,6 +72,8 @@ export async function startTestServer(options: StartOptions = {}): Promise<TestS
     PARLEY_SEND_BURST: '1000000',
     // Every test client comes from 127.0.0.1; connection-limits.security.test.ts tries the caps themselves.
     PARLEY_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+    // Each test server's metrics listener on a port of its own (the default 9464 would collide).
+    PARLEY_METRICS_PORT: '0',
     ...database.env,
     ...options.env,
   });

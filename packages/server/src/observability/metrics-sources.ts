@@ -1,0 +1,340 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Gauge, type Registry } from 'prom-client';
+import { openStatuses } from '../compliance/gdpr/dsr-store.ts';
+import type { Storage } from '../storage/database.ts';
+
+/**
+ * Gauges read when Prometheus scrapes, not kept up to date on any request path: database state (audit tails,
+ * key ages, data-subject requests, pool, WAL), Redis state and the certificate. A scrape every 15 s costs a
+ * handful of small queries; the request and message paths pay nothing.
+ */
+export interface MetricSources {
+  storage: Storage;
+  /** SQLite only: the directory of `parley.db` (its `-wal` file is measured). */
+  dataDir: string;
+  /** The served certificate file (unset behind a TLS-terminating proxy). */
+  certFile?: string | undefined;
+  /** The Redis connection's state, when Redis is configured. */
+  redisStatus?: (() => string) | undefined;
+  /** False while the fan-out bus may be missing messages. */
+  busReliable: () => boolean;
+  openSockets: () => number;
+  /** Label the per-tenant compliance gauges with the tenant id (operator opt-in; ids only, never names). */
+  tenantLabels: boolean;
+  keyRotationDays: number;
+  now: () => number;
+}
+
+const DAY_SECONDS = 86_400;
+/** A database-backed gauge not read within this time is left out of the scrape. */
+const COLLECT_TIMEOUT_MS = 2000;
+
+/** Per-tenant values, summed (or reduced) into one series unless the operator opted into tenant labels. */
+function setPerTenant(
+  gauge: Gauge<'tenant_id'>,
+  perTenant: readonly { tenantId: string; value: number }[],
+  tenantLabels: boolean,
+  reduce: (values: number[]) => number | undefined,
+): void {
+  gauge.reset();
+  if (tenantLabels) {
+    for (const { tenantId, value } of perTenant) gauge.set({ tenant_id: tenantId }, value);
+    return;
+  }
+  const reduced = reduce(perTenant.map((entry) => entry.value));
+  if (reduced !== undefined) gauge.set(reduced);
+}
+
+/**
+ * A collect function that reads the database: when it cannot (the database is away), its gauge reports
+ * nothing rather than a stale value, and the rest of the scrape still answers.
+ */
+function guarded<G extends Gauge>(collect: (this: G) => Promise<void>): (this: G) => Promise<void> {
+  return async function (this: G) {
+    let timer: NodeJS.Timeout | undefined;
+    // A database that hangs must not hang the scrape: Prometheus would take the whole node for down.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error('timeout'));
+      }, COLLECT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([collect.call(this), timeout]);
+    } catch {
+      this.reset();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** The same result for calls within a second of each other: the gauges of one scrape share one query. */
+function onePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; result: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at > 1000) last = { at: now, result: read() };
+    return last.result;
+  };
+}
+
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+const min = (values: number[]) => (values.length === 0 ? undefined : Math.min(...values));
+const max = (values: number[]) => (values.length === 0 ? 0 : Math.max(...values));
+
+export function registerMetricSources(registry: Registry, sources: MetricSources): void {
+  const registers = [registry];
+  const { storage, tenantLabels } = sources;
+  const seconds = (ms: number) => Math.round(ms / 1000);
+
+  new Gauge({
+    name: 'parley_realtime_open_sockets',
+    help: 'Realtime (WebSocket) connections open on this node.',
+    registers,
+    collect() {
+      this.set(sources.openSockets());
+    },
+  });
+  new Gauge({
+    name: 'parley_bus_reliable',
+    help: '1 while the fan-out bus delivers every message; 0 while this node may be missing some (Redis away).',
+    registers,
+    collect() {
+      this.set(sources.busReliable() ? 1 : 0);
+    },
+  });
+  const { redisStatus } = sources;
+  if (redisStatus)
+    new Gauge({
+      name: 'parley_redis_up',
+      help: "1 while this node's Redis command connection is ready, else 0 (only when REDIS_URL is set).",
+      registers,
+      collect() {
+        this.set(redisStatus() === 'ready' ? 1 : 0);
+      },
+    });
+
+  registerDatabaseGauges(registers, sources);
+
+  // One query serves both gauges of a pair: each gauge's collect reads the same scrape's result.
+  const tails = onePerScrape(() => auditTails(storage, sources.now()));
+  new Gauge({
+    name: 'parley_audit_unsigned_entries',
+    help: 'Audit entries written since the last signed checkpoint of their chain (summed over chains).',
+    labelNames: ['tenant_id'],
+    registers,
+    collect: guarded(async function (this: Gauge<'tenant_id'>) {
+      const perTenant = (await tails()).map((tail) => ({ tenantId: tail.tenantId, value: tail.unsigned }));
+      setPerTenant(this, perTenant, tenantLabels, sum);
+    }),
+  });
+  new Gauge({
+    name: 'parley_audit_oldest_unsigned_entry_age_seconds',
+    help: 'Age of the oldest audit entry not yet covered by a signed checkpoint (0 when every entry is).',
+    labelNames: ['tenant_id'],
+    registers,
+    collect: guarded(async function (this: Gauge<'tenant_id'>) {
+      const perTenant = (await tails()).map((tail) => ({
+        tenantId: tail.tenantId,
+        value: seconds(tail.oldestUnsignedAgeMs),
+      }));
+      setPerTenant(this, perTenant, tenantLabels, max);
+    }),
+  });
+
+  const requests = onePerScrape(() => openDsrs(storage));
+  new Gauge({
+    name: 'parley_dsr_open_requests',
+    help: 'Data-subject requests (GDPR Art. 15-21) received and not yet closed.',
+    labelNames: ['tenant_id'],
+    registers,
+    collect: guarded(async function (this: Gauge<'tenant_id'>) {
+      const perTenant = (await requests()).map((entry) => ({ tenantId: entry.tenantId, value: entry.open }));
+      setPerTenant(this, perTenant, tenantLabels, sum);
+    }),
+  });
+  new Gauge({
+    name: 'parley_dsr_nearest_deadline_timestamp_seconds',
+    help: 'The nearest deadline (extended when extended) of an open data-subject request, Unix time; absent when none is open.',
+    labelNames: ['tenant_id'],
+    registers,
+    collect: guarded(async function (this: Gauge<'tenant_id'>) {
+      const perTenant = (await requests()).map((entry) => ({
+        tenantId: entry.tenantId,
+        value: seconds(entry.nearestDue),
+      }));
+      setPerTenant(this, perTenant, tenantLabels, min);
+    }),
+  });
+
+  new Gauge({
+    name: 'parley_key_rotation_period_seconds',
+    help: 'How old a key may grow before it is due for rotation (PARLEY_KEY_ROTATION_DAYS).',
+    registers,
+  }).set(sources.keyRotationDays * DAY_SECONDS);
+  new Gauge({
+    name: 'parley_key_age_seconds',
+    help: 'Age of the oldest key in use of each kind: master, signing, and the oldest current tenant data or index key.',
+    labelNames: ['kind'],
+    registers,
+    collect: guarded(async function (this: Gauge<'kind'>) {
+      const times = await keyCreationTimes(storage);
+      this.reset();
+      for (const [kind, createdAt] of Object.entries(times))
+        if (createdAt !== undefined) this.set({ kind }, seconds(sources.now() - createdAt));
+    }),
+  });
+
+  const { certFile } = sources;
+  if (certFile) {
+    let cached: { mtimeMs: number; expiresAt: number } | undefined;
+    new Gauge({
+      name: 'parley_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the served TLS certificate expires (Unix time); re-read when the file changes.',
+      registers,
+      collect() {
+        const { mtimeMs } = statSync(certFile);
+        if (cached?.mtimeMs !== mtimeMs) {
+          const certificate = new X509Certificate(readFileSync(certFile));
+          cached = { mtimeMs, expiresAt: Date.parse(certificate.validTo) };
+        }
+        this.set(seconds(cached.expiresAt));
+      },
+    });
+  }
+}
+
+function registerDatabaseGauges(registers: Registry[], sources: MetricSources): void {
+  const { adapter } = sources.storage;
+  const pool = 'pool' in adapter ? (adapter.pool as PoolCounts) : undefined;
+  if (pool) {
+    const connections = new Gauge({
+      name: 'parley_db_pool_connections',
+      help: 'PostgreSQL pool connections by state: in_use, idle (PostgreSQL only).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        connections.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+        connections.set({ state: 'idle' }, pool.idleCount);
+      },
+    });
+    new Gauge({
+      name: 'parley_db_pool_waiting_requests',
+      help: 'Queries waiting for a free PostgreSQL pool connection (PostgreSQL only).',
+      registers,
+      collect() {
+        this.set(pool.waitingCount);
+      },
+    });
+    return;
+  }
+  const wal = path.join(sources.dataDir, 'parley.db-wal');
+  new Gauge({
+    name: 'parley_sqlite_wal_bytes',
+    help: 'Size of the SQLite write-ahead log (SQLite only); it should shrink back after checkpoints.',
+    registers,
+    collect() {
+      try {
+        this.set(statSync(wal).size);
+      } catch {
+        this.set(0); // no WAL file: nothing written since the last checkpoint closed it
+      }
+    },
+  });
+}
+
+interface PoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+interface AuditTail {
+  tenantId: string;
+  unsigned: number;
+  oldestUnsignedAgeMs: number;
+}
+
+async function auditTails(storage: Storage, now: number): Promise<AuditTail[]> {
+  return storage.withSystem(async (tx) => {
+    const heads = await tx
+      .selectFrom('audit_heads as h')
+      .leftJoin('audit_checkpoints as c', 'c.tenant_id', 'h.tenant_id')
+      .select(['h.tenant_id', 'h.seq'])
+      .select((eb) => eb.fn.coalesce(eb.fn.max('c.seq'), eb.lit(0)).as('signed'))
+      .groupBy(['h.tenant_id', 'h.seq'])
+      .execute();
+    const tails: AuditTail[] = [];
+    for (const head of heads) {
+      const signed = head.signed;
+      const unsigned = head.seq - signed;
+      if (unsigned <= 0) {
+        tails.push({ tenantId: head.tenant_id, unsigned: 0, oldestUnsignedAgeMs: 0 });
+        continue;
+      }
+      const first = await tx
+        .selectFrom('audit_log')
+        .select('occurred_at')
+        .where('tenant_id', '=', head.tenant_id)
+        .where('seq', '=', signed + 1)
+        .executeTakeFirst();
+      const oldest = first ? first.occurred_at : now;
+      tails.push({ tenantId: head.tenant_id, unsigned, oldestUnsignedAgeMs: Math.max(now - oldest, 0) });
+    }
+    return tails;
+  });
+}
+
+async function openDsrs(storage: Storage): Promise<{ tenantId: string; open: number; nearestDue: number }[]> {
+  const rows = await storage.withSystem((tx) =>
+    tx
+      .selectFrom('data_subject_requests')
+      .where('status', 'in', openStatuses)
+      .select('tenant_id')
+      .select((eb) => eb.fn.countAll().as('open'))
+      .select((eb) => eb.fn.min(eb.fn.coalesce('extended_until', 'deadline_at')).as('nearest'))
+      .groupBy('tenant_id')
+      .execute(),
+  );
+  return rows.map((row) => ({
+    tenantId: row.tenant_id,
+    open: Number(row.open),
+    nearestDue: row.nearest,
+  }));
+}
+
+async function keyCreationTimes(storage: Storage): Promise<Record<string, number | undefined>> {
+  return storage.withSystem(async (tx) => {
+    const master = await tx
+      .selectFrom('master_key_checks')
+      .select('created_at')
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const signing = await tx
+      .selectFrom('signing_keys')
+      .where('retired_at', 'is', null)
+      .select((eb) => eb.fn.max('created_at').as('created_at'))
+      .executeTakeFirst();
+    // Per tenant and purpose the current key is the newest; the oldest of those is the most overdue.
+    const current = await tx
+      .selectFrom('tenant_keys')
+      .select(['purpose'])
+      .select((eb) => eb.fn.max('created_at').as('created_at'))
+      .groupBy(['tenant_id', 'purpose'])
+      .execute();
+    const oldestCurrent = (purpose: string) => {
+      const times = current.filter((row) => row.purpose === purpose).map((row) => row.created_at);
+      return times.length === 0 ? undefined : Math.min(...times);
+    };
+    const number = (value: unknown) => (value == null ? undefined : Number(value));
+    return {
+      master: number(master?.created_at),
+      signing: number(signing?.created_at),
+      tenant_data: oldestCurrent('data'),
+      tenant_index: oldestCurrent('index'),
+    };
+  });
+}
