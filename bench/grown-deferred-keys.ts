@@ -2,12 +2,12 @@ import type pg from 'pg';
 
 /**
  * Keys that growing builds once at the end instead of row by row (PostgreSQL only). The search terms table
- * takes about 67 rows per message, keyed by (tenant, token, message): each insert lands at a random place in
- * an index far larger than shared_buffers, and each row's foreign-key check locks its message. Measured with
+ * takes a few dozen rows per message, keyed by (tenant, token, message): each insert lands at a random place
+ * in an index far larger than shared_buffers (and, before migration 0026, each row's foreign-key check
+ * locked its message). Measured with
  * the server's own insert of 500 messages' terms into a table of 1.3 million: 1,340 ms with these keys,
  * 210 ms without (a plain COPY of 2.7 million term rows: 2.4 s into the bare table, 69 s with its keys; the
- * difference grows with the index). So while growing, the table has no primary or foreign key (its index by
- * message stays: removals use it, and new message ids only append to it); afterwards the keys are added back
+ * difference grows with the index). So while growing, the table has no primary key; afterwards the keys are added back
  * under the same names and definitions (checked), so the schema the server sees is the one its migrations
  * made. The index is then built sorted, as `REINDEX` would leave it, not split page by page as months of
  * sends leave it. (Unlogged while growing saved another sixth of the inserts but cost more in the rewrite

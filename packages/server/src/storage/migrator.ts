@@ -20,6 +20,7 @@ import { erasureMigration } from './migrations/0020-erasure.ts';
 import { retentionMigration } from './migrations/0022-retention.ts';
 import { systemContextMigration } from './migrations/0021-system-context.ts';
 import { alertsMigration } from './migrations/0025-alerts.ts';
+import { searchTermsLeanMigration } from './migrations/0026-search-terms-lean.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -50,6 +51,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0021-system-context': systemContextMigration,
   '0022-retention': retentionMigration,
   '0025-alerts': alertsMigration,
+  '0026-search-terms-lean': searchTermsLeanMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -4,6 +4,7 @@ import type { IndexedMessage } from '../message-index.ts';
 import {
   blindEntries,
   blindQuery,
+  blindWalkTokens,
   invalidCursor,
   maxCandidates,
   pageOf,
@@ -43,8 +44,9 @@ const aboveEveryId = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const messageIdShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * PostgreSQL: the blind tokens of a message are a `tsvector` (with positions, for phrases) and one
- * `message_search_terms` row per distinct token. A search walks the terms' primary key (tenant, token,
+ * PostgreSQL: the blind tokens of a message are a `tsvector` (with positions, for phrases; every token) and
+ * one `message_search_terms` row per distinct walked token (words, and beginnings of 3, 5 and 8 characters:
+ * `walkedPrefixLengths`; a query prefix walks the longest of those it reaches, the tsvector checks the rest). A search walks the terms' primary key (tenant, token,
  * message id) from the newest message id down — ids are UUIDv7, so that is creation order — and checks each
  * candidate's visibility (and phrases, against its tsvector) as it goes. A GIN index would go unused under
  * row-level security (see migration 0007); text comparisons are leakproof, so the B-tree serves the walk.
@@ -60,14 +62,14 @@ export class PostgresSearchIndex implements SearchIndex {
    * far below PostgreSQL's limit of 65,535 even for 256 long messages), and the terms are written only for
    * the messages whose `message_search` row this statement inserted, so a message that already has an
    * entry keeps it unchanged. The terms insert needs no conflict handling (measured: it cost about a fifth
-   * of the send rate): a message without an entry has no terms either, as `removeMessage` removes both and
-   * the re-index clears stray terms first.
+   * of the send rate): a message without an entry has no terms either, as they leave with the entry
+   * (migration 0026). Terms are written for the walked tokens only (`BlindEntry.walked`).
    */
   async indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void> {
-    const entries = await blindEntries(this.hasher, tx, messages);
+    const entries = await blindEntries(this.hasher, tx, messages, { walked: true });
     if (entries.length === 0) return;
-    const terms = entries.flatMap(({ message, tokens }) =>
-      [...new Set(tokens)].map((token) => [message.tenantId, token, message.messageId] as const),
+    const terms = entries.flatMap(({ message, walked = [] }) =>
+      walked.map((token) => [message.tenantId, token, message.messageId] as const),
     );
     await sql`with added as (
         insert into message_search (message_id, tenant_id, tokens)
@@ -94,9 +96,8 @@ export class PostgresSearchIndex implements SearchIndex {
     await this.indexMessages(tx, [message]);
   }
 
+  /** The entry's term rows go with it (the trigger of migration 0026, by the entry's own tokens). */
   async removeMessage(tx: TenantTx, tenantId: string, messageId: string): Promise<void> {
-    await sql`delete from message_search_terms
-      where tenant_id = ${tenantId} and message_id = ${messageId}`.execute(tx);
     await sql`delete from message_search where tenant_id = ${tenantId} and message_id = ${messageId}`.execute(
       tx,
     );
@@ -124,8 +125,7 @@ export class PostgresSearchIndex implements SearchIndex {
     const { maxCandidates: cap } = this.options;
     if (request.after !== undefined && !messageIdShape.test(request.after)) throw invalidCursor();
     const terms = await blindQuery(this.hasher, tx, request);
-    const tokens = [...new Set(terms.flat())];
-    const walked = tokens.slice(0, maxWalkedTokens);
+    const walked = (await blindWalkTokens(this.hasher, tx, request)).slice(0, maxWalkedTokens);
     const { rows } = await sql<{ step: number; at: string | null; dialog_id: string | null }>`
       with recursive walk (step, at, hit) as (
         select 1, p.at, p.hit from ${walkStep(tenantId, walked, sql`${request.after ?? aboveEveryId}::text`)} p

@@ -4,7 +4,17 @@ import { AppError } from '../../app-error.ts';
 import type { TenantTx } from '../../storage/database.ts';
 import type { IndexedMessage, MessageIndex } from '../message-index.ts';
 import type { BlindTokenFn, SearchTokenHasher } from './search-token-hasher.ts';
-import { indexedPrefix, type ParsedQuery, prefixTokens, textTokens } from './search-tokens.ts';
+import {
+  indexedPrefix,
+  type ParsedQuery,
+  prefixTokens,
+  textTokens,
+  tokenLength,
+  walkedPrefix,
+  walkedPrefixLengths,
+} from './search-tokens.ts';
+
+const walkedLengths = new Set(walkedPrefixLengths);
 
 /**
  * A place in the index's newest-first order: the engine's own key of a message's entry (PostgreSQL: the
@@ -76,6 +86,11 @@ export const invalidCursor = () => new AppError('validation_failed', 'The cursor
 export interface BlindEntry {
   message: IndexedMessage;
   tokens: string[];
+  /**
+   * With `walked` asked for: the distinct tokens a walk may seek by — every word, and the beginnings of the
+   * lengths in `walkedPrefixLengths` only.
+   */
+  walked?: string[];
 }
 
 /**
@@ -92,6 +107,7 @@ export async function blindEntries(
   hasher: SearchTokenHasher,
   tx: TenantTx,
   messages: readonly IndexedMessage[],
+  options: { walked?: boolean } = {},
 ): Promise<BlindEntry[]> {
   const byTenant = new Map<string, { word: BlindTokenFn; prefix: BlindTokenFn }>();
   const entries: BlindEntry[] = [];
@@ -108,6 +124,7 @@ export async function blindEntries(
     if (words.length === 0) continue;
     const wordTokens = words.map(blind.word);
     const distinct = new Set(wordTokens);
+    const walked = options.walked === true ? new Set(wordTokens) : undefined;
     const prefixes: string[] = [];
     for (const start of prefixTokens(words)) {
       const token = blind.prefix(start);
@@ -116,8 +133,10 @@ export async function blindEntries(
         distinct.add(token);
       }
       prefixes.push(token);
+      if (walked !== undefined && walkedLengths.has(tokenLength(start))) walked.add(token);
     }
-    entries.push({ message, tokens: [...wordTokens, ...prefixes.sort()] });
+    const tokens = [...wordTokens, ...prefixes.sort()];
+    entries.push(walked === undefined ? { message, tokens } : { message, tokens, walked: [...walked] });
   }
   return entries;
 }
@@ -136,6 +155,25 @@ export async function blindQuery(
   return [
     ...request.query.terms.map((term) => term.map(word)),
     ...request.query.prefixes.map((start) => [prefix(indexedPrefix(start))]),
+  ];
+}
+
+/**
+ * The blind tokens a walk over `BlindEntry.walked` seeks by, most selective kinds first: the query's words,
+ * then each prefix cut to a walked length (`walkedPrefix`). Distinct, in that order.
+ */
+export async function blindWalkTokens(
+  hasher: SearchTokenHasher,
+  tx: TenantTx,
+  request: SearchRequest,
+): Promise<string[]> {
+  const word = await hasher.forTenant(tx, request.tenantId, 'word');
+  const prefix = await hasher.forTenant(tx, request.tenantId, 'prefix');
+  return [
+    ...new Set([
+      ...request.query.terms.flat().map(word),
+      ...request.query.prefixes.map((start) => prefix(walkedPrefix(indexedPrefix(start)))),
+    ]),
   ];
 }
 

@@ -69,13 +69,10 @@ export function createSearchReindex(deps: {
           });
         }
         // Rebuild: replace each entry as an edit does, so it keeps its place in search order (SQLite's row
-        // id). Otherwise: clear what may be left of a lost entry (PostgreSQL's term rows), which
-        // `indexMessages` does not expect, then index the batch in one go.
+        // id). Otherwise: index the batch in one go (an entry's engine rows leave with it, by trigger on
+        // both dialects, so a message without an entry has none left to clear).
         if (rebuild) for (const entry of entries) await index.reindexMessage(tx, entry);
-        else {
-          for (const row of rows) await index.removeMessage(tx, tenantId, row.id);
-          await index.indexMessages(tx, entries);
-        }
+        else await index.indexMessages(tx, entries);
         const indexed = await searchStore.indexedAmong(
           tx,
           tenantId,
