@@ -51,6 +51,7 @@ import { dsrRoutes } from './compliance/gdpr/dsr-routes.ts';
 import { rectificationRoutes } from './compliance/gdpr/rectification-routes.ts';
 import { restrictionRoutes } from './compliance/gdpr/restriction-routes.ts';
 import { createExportExpiryTask } from './compliance/gdpr/export-expiry-task.ts';
+import { registerDataLifecycleTasks } from './compliance/retention/data-lifecycle-tasks.ts';
 import { exportRoutes } from './compliance/gdpr/export-routes.ts';
 import { erasureRoutes } from './compliance/gdpr/erasure-routes.ts';
 import { meRoutes } from './identity/me-routes.ts';
@@ -280,6 +281,15 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   jobs.runner.register(services.exportJob);
   jobs.scheduler.register(createExportExpiryTask(services.exports));
   jobs.runner.register(services.erasureJob);
+  registerDataLifecycleTasks({
+    scheduler: jobs.scheduler,
+    storage,
+    clock,
+    audit: services.audit,
+    fieldCipher: security.fieldCipher,
+    signingKeys: security.signingKeys,
+    logger,
+  });
   jobs.scheduler.register(services.retentionSweeper.task());
   const { tenants } = services;
   // Embedded alerting (docs/monitoring.md): cluster conditions as a scheduled task, this node's on a timer.

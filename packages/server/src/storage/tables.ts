@@ -26,6 +26,7 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_heads: AuditHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  audit_prunes: AuditPrunesTable;
   tenant_settings: TenantSettingsTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
@@ -375,6 +376,29 @@ export interface AuditLogTable {
   details: string;
   prev_hash: string;
   hash: string;
+  /**
+   * SHA-256 over the ip and user agent envelopes as first written; the hash covers this instead of them, so
+   * they can be minimised later (see `canonicalEntry`). Null on entries written before migration 0023.
+   */
+  pii_commitment: string | null;
+  /** When the ip was truncated and the user agent dropped; null while they are as written. */
+  pii_minimised_at: number | null;
+}
+
+/** A signed "pruned up to" record: the chain's entries up to `seq` were removed by retention. */
+export interface AuditPrunesTable {
+  tenant_id: string;
+  /** The last removed entry: a signed checkpoint. */
+  seq: number;
+  /** That entry's hash: the next entry's `prev_hash`. */
+  hash: string;
+  /** Entries removed by this pruning. */
+  entries: number;
+  /** The retention cut-off: every removed entry occurred before it (ms). */
+  older_than: number;
+  pruned_at: number;
+  key_id: string;
+  signature: string;
 }
 
 export interface AuditHeadsTable {
@@ -448,6 +472,11 @@ export interface SessionsTable {
   refresh_expires_at: number | null;
   /** Field-cipher envelope (tenant key): user agent and IP at sign-in. */
   device: string | null;
+  /**
+   * When the device's ip was truncated and its user agent dropped; null (or left out on insert) while they
+   * are as written.
+   */
+  device_minimised_at?: number | null;
   created_at: number;
   last_used_at: number;
   revoked_at: number | null;
@@ -495,6 +524,7 @@ export const tenantOwnedTables = [
   'audit_checkpoints',
   'audit_heads',
   'audit_log',
+  'audit_prunes',
   'call_participants',
   'calls',
   'consent_ledger',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditCheckpointsTable, AuditLogTable } from '../../storage/tables.ts';
+import type { AuditCheckpointsTable, AuditLogTable, AuditPrunesTable } from '../../storage/tables.ts';
 
 /** Who acted: an end user, operator staff, the server itself, or an API client (machine credential). */
 export type AuditActorType = 'user' | 'staff' | 'system' | 'client';
@@ -28,6 +28,15 @@ export interface AuditInput {
 /** The chain of events that belong to no tenant (operator actions, start-up, key rotation). */
 export const SYSTEM_TENANT_ID = 'system';
 
+/**
+ * The action of the entry the minimisation job appends before it minimises entries up to
+ * `details.throughSeq`: `audit verify` refuses minimised entries no such entry accounts for.
+ */
+export const PII_MINIMISED_ACTION = 'audit.personal_data_minimised';
+
+/** The action of the entry the pruner appends with each "pruned up to" record: the gap, explained. */
+export const PRUNED_ACTION = 'audit.pruned';
+
 /** `prev_hash` of the first entry of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -37,8 +46,11 @@ export const outcomes: readonly AuditOutcome[] = ['success', 'failure', 'denied'
 /** `tenant.created`, `auth.login_failed`: at least two lower-case segments. */
 export const actionPattern = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 
-/** A stored entry as it is hashed: every column except `hash` itself. */
-export type UnhashedAuditRow = Omit<AuditLogTable, 'hash'>;
+/**
+ * A stored entry as it is hashed: every column except `hash` itself and `pii_minimised_at` (a later change
+ * the hash must survive; see `canonicalEntry`).
+ */
+export type UnhashedAuditRow = Omit<AuditLogTable, 'hash' | 'pii_minimised_at'>;
 
 /**
  * Deterministic JSON: object keys sorted by code unit, no whitespace, `undefined` properties left out (as
@@ -76,11 +88,19 @@ function isPlainObject(value: object): boolean {
 }
 
 /**
- * The canonical form of a stored entry: exactly these columns, as stored (ip and user agent as their
- * ciphertexts, details as its canonical JSON text). Adding a column to the hash is a format change.
+ * The canonical form of a stored entry: exactly these columns, as stored (details as its canonical JSON
+ * text). Adding a column to the hash is a format change. Two formats live side by side, told apart by
+ * `pii_commitment` and bound into the hash by their different key sets, so one cannot pass for the other:
+ *
+ * - entries from before migration 0023 (`pii_commitment` null) cover the ip and user agent ciphertexts
+ *   themselves; those can never change without breaking the chain;
+ * - later entries cover `pii_commitment`, SHA-256 over the two ciphertexts as first written
+ *   (`piiCommitment`), instead. While they are as written, `audit verify` checks them against it; data
+ *   minimisation may replace them (ip truncated, user agent dropped, `pii_minimised_at` set) and the chain
+ *   still verifies. The ciphertexts carry a random nonce, so the commitment reveals nothing about them.
  */
 export function canonicalEntry(row: UnhashedAuditRow): string {
-  return canonicalJson({
+  const common = {
     tenant_id: row.tenant_id,
     seq: row.seq,
     id: row.id,
@@ -92,12 +112,20 @@ export function canonicalEntry(row: UnhashedAuditRow): string {
     target_type: row.target_type,
     target_id: row.target_id,
     outcome: row.outcome,
-    ip: row.ip,
-    user_agent: row.user_agent,
     request_id: row.request_id,
     details: row.details,
     prev_hash: row.prev_hash,
-  });
+  };
+  return row.pii_commitment === null
+    ? canonicalJson({ ...common, ip: row.ip, user_agent: row.user_agent })
+    : canonicalJson({ ...common, pii_commitment: row.pii_commitment });
+}
+
+/** hex(SHA-256(canonical JSON of the ip and user agent envelopes)): what a hash covers in their place. */
+export function piiCommitment(ip: string | null, userAgent: string | null): string {
+  return createHash('sha256')
+    .update(canonicalJson({ ip, user_agent: userAgent }))
+    .digest('hex');
 }
 
 /** hash = hex(SHA-256(prev_hash ‖ canonical entry)). */
@@ -115,6 +143,27 @@ export function checkpointPayload(
       seq: checkpoint.seq,
       hash: checkpoint.hash,
       signed_at: checkpoint.signed_at,
+    }),
+    'utf8',
+  );
+}
+
+/**
+ * The bytes a "pruned up to" record's signature covers. `kind` keeps it apart from a checkpoint's payload,
+ * so a checkpoint's signature can never be passed off as a pruning record (or the reverse).
+ */
+export function prunePayload(
+  prune: Pick<AuditPrunesTable, 'tenant_id' | 'seq' | 'hash' | 'entries' | 'older_than' | 'pruned_at'>,
+): Buffer {
+  return Buffer.from(
+    canonicalJson({
+      kind: 'audit.pruned_up_to',
+      tenant_id: prune.tenant_id,
+      seq: prune.seq,
+      hash: prune.hash,
+      entries: prune.entries,
+      older_than: prune.older_than,
+      pruned_at: prune.pruned_at,
     }),
     'utf8',
   );

@@ -16,6 +16,7 @@ import {
   entryHash,
   type JsonObject,
   outcomes,
+  piiCommitment,
   SYSTEM_TENANT_ID,
   type UnhashedAuditRow,
 } from './audit-entry.ts';
@@ -126,6 +127,11 @@ export class AuditLog {
     }
   }
 
+  /** Entries between count-based checkpoints: part of the chain format (pruning ends segments on them). */
+  get checkpointEvery(): number {
+    return this.#checkpointEvery;
+  }
+
   /**
    * Records one entry inside the caller's transaction, so it commits or rolls back with the change it
    * records. On PostgreSQL this locks the tenant's chain head until that transaction ends: append late.
@@ -155,9 +161,10 @@ export class AuditLog {
       request_id: input.requestId ?? null,
       details,
       prev_hash: head.hash,
+      pii_commitment: piiCommitment(ip, userAgent),
     };
     const hash = entryHash(row);
-    await auditStore.insertEntry(tx, { ...row, hash });
+    await auditStore.insertEntry(tx, { ...row, hash, pii_minimised_at: null });
     await auditStore.updateHead(tx, { tenant_id: tenantId, seq: row.seq, hash });
     if (row.seq % this.#checkpointEvery === 0) await this.#checkpoint(tx, tenantId, row.seq, hash);
     return { id, seq: row.seq };

@@ -1,7 +1,14 @@
 import type { TenantTx } from '../../storage/database.ts';
 import { entryHash, GENESIS_HASH } from './audit-entry.ts';
 import { type AuditHeadRow, auditStore } from './audit-store.ts';
-import { type AuditVerifierDeps, checkCheckpoint, checkLink, type FirstBad } from './audit-verifier.ts';
+import { auditPruneStore } from './audit-prune-store.ts';
+import {
+  type AuditVerifierDeps,
+  checkCheckpoint,
+  checkLink,
+  type FirstBad,
+  pruneRecordValid,
+} from './audit-verifier.ts';
 
 /**
  * The unsigned tail of a chain: the entries after its last checkpoint. Count-based checkpoints leave up to
@@ -34,6 +41,15 @@ export async function checkUnsignedTail(
 ): Promise<FirstBad | undefined> {
   const { batchSize } = deps;
   const last = await auditStore.lastCheckpoint(tx, tenantId);
+  const prune = await auditPruneStore.lastPrune(tx, tenantId);
+  // A pruned chain whose newest checkpoint is the pruned segment's last one (its entry is gone) starts from
+  // the signed "pruned up to" record instead, as `audit verify` does.
+  if (prune && prune.seq >= (last?.seq ?? 0)) {
+    if (!(await pruneRecordValid(tenantId, prune, deps))) {
+      return { seq: prune.seq, reason: 'prune record signature invalid' };
+    }
+    return checkLinksToHead(tx, tenantId, head, { lastSeq: prune.seq, lastHash: prune.hash }, batchSize);
+  }
   if (last) {
     const [entry] = await auditStore.readEntriesAfter(tx, tenantId, last.seq - 1, 1);
     if (entry?.seq !== last.seq) return { seq: last.seq, reason: 'sequence gap' };
@@ -42,6 +58,17 @@ export async function checkUnsignedTail(
     if (bad) return bad;
   }
   const state = { lastSeq: last?.seq ?? 0, lastHash: last?.hash ?? GENESIS_HASH };
+  return checkLinksToHead(tx, tenantId, head, state, batchSize);
+}
+
+/** Each entry after `state` must follow the one before and hash to what it says; the head names the last. */
+async function checkLinksToHead(
+  tx: TenantTx,
+  tenantId: string,
+  head: AuditHeadRow,
+  state: { lastSeq: number; lastHash: string },
+  batchSize: number,
+): Promise<FirstBad | undefined> {
   while (state.lastSeq < head.seq) {
     const rows = await auditStore.readEntriesAfter(tx, tenantId, state.lastSeq, batchSize);
     if (rows.length === 0) break;

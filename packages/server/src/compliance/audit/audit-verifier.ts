@@ -1,7 +1,15 @@
 import type { SigningKeys } from '../../crypto/signing-keys.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
 import type { DialectName } from '../../storage/dialects/dialect-adapter.ts';
-import { checkpointPayload, entryHash, GENESIS_HASH } from './audit-entry.ts';
+import {
+  checkpointPayload,
+  entryHash,
+  GENESIS_HASH,
+  PII_MINIMISED_ACTION,
+  piiCommitment,
+  prunePayload,
+} from './audit-entry.ts';
+import { type AuditPruneRow, auditPruneStore } from './audit-prune-store.ts';
 import { type AuditCheckpointRow, type AuditHeadRow, type AuditRow, auditStore } from './audit-store.ts';
 
 /** Why an entry is not what was recorded; the first one found is reported. */
@@ -10,8 +18,22 @@ export type AuditFailureReason =
   | 'sequence gap'
   /** An entry does not follow the one before it: inserted, reordered or forged. */
   | 'previous hash mismatch'
-  /** An entry's columns changed after it was written. */
+  /**
+   * An entry's columns changed after it was written (also its sealed ip or user agent, while not
+   * minimised: they no longer match the commitment its hash covers).
+   */
   | 'hash mismatch'
+  /**
+   * The "pruned up to" record the chain starts from was not signed by this server's signing key: forged,
+   * altered, or moved from another tenant. Entries removed without a genuine record show as a
+   * `sequence gap` at the first entry left.
+   */
+  | 'prune record signature invalid'
+  /**
+   * Entries are marked minimised (ip truncated, user agent dropped) beyond what the chain's minimisation
+   * records cover: someone who can write the database erased them outside the minimisation job.
+   */
+  | 'minimised without record'
   /**
    * No checkpoint where one is due (every `checkpointEvery` entries): it was deleted. Time-based checkpoints
    * (see `AuditLog.checkpointTail`) may stand at any seq in between and are checked wherever they are.
@@ -44,7 +66,13 @@ export interface ChainExpectations {
 }
 
 export type AuditVerification =
-  | { ok: true; entries: number; checkpoints: number }
+  | {
+      ok: true;
+      entries: number;
+      checkpoints: number;
+      /** Present when retention removed the chain's oldest entries: up to which seq, and when. */
+      prunedThrough?: { seq: number; prunedAt: string; olderThan: string };
+    }
   | {
       ok: false;
       /** Entries found intact before the first bad one. */
@@ -64,6 +92,8 @@ export type FirstBad = Extract<AuditVerification, { ok: false }>['firstBad'];
 
 interface VerifyBatch {
   head: AuditHeadRow | undefined;
+  /** The newest "pruned up to" record; read with the first batch only. */
+  prune?: AuditPruneRow | undefined;
   entries: AuditRow[];
   checkpoints: AuditCheckpointRow[];
   final: boolean;
@@ -74,6 +104,10 @@ interface VerifyState {
   lastHash: string;
   entries: number;
   checkpoints: number;
+  /** The highest seq of an entry whose ip and user agent were minimised (0: none). */
+  minimisedUpTo: number;
+  /** The highest seq the chain's minimisation records cover (0: none). */
+  minimisationRecordedUpTo: number;
 }
 
 /**
@@ -86,17 +120,73 @@ export async function verifyAuditChain(
   deps: AuditVerifierDeps,
   expected: ChainExpectations = {},
 ): Promise<AuditVerification> {
-  const state: VerifyState = { lastSeq: 0, lastHash: GENESIS_HASH, entries: 0, checkpoints: 0 };
-  for (;;) {
+  const state: VerifyState = {
+    lastSeq: 0,
+    lastHash: GENESIS_HASH,
+    entries: 0,
+    checkpoints: 0,
+    minimisedUpTo: 0,
+    minimisationRecordedUpTo: 0,
+  };
+  let prune: AuditPruneRow | undefined;
+  for (let first = true; ; first = false) {
     const afterSeq = state.lastSeq;
-    const batch = await storage.withTenant(tenantId, (tx) => readBatch(tx, tenantId, afterSeq, deps));
+    const batch = await storage.withTenant(tenantId, (tx) => readBatch(tx, tenantId, afterSeq, deps, first));
     // Signatures are checked outside the transaction: an unknown key id is loaded from the database.
+    const badStart = first ? await startAfterPrune(tenantId, batch, state, deps) : undefined;
+    if (first) prune = batch.prune;
     const bad =
+      badStart ??
       (await checkBatch(tenantId, batch, state, deps, expected)) ??
-      (batch.final ? (checkHead(batch, state) ?? checkAnchoredEnd(state, expected)) : undefined);
+      (batch.final
+        ? (checkHead(batch, state) ?? checkAnchoredEnd(state, expected) ?? checkMinimised(state))
+        : undefined);
     if (bad) return { ok: false, entries: state.entries, firstBad: bad };
-    if (batch.final) return { ok: true, entries: state.entries, checkpoints: state.checkpoints };
+    if (batch.final) {
+      const result = { ok: true as const, entries: state.entries, checkpoints: state.checkpoints };
+      if (!prune) return result;
+      const prunedThrough = {
+        seq: prune.seq,
+        prunedAt: new Date(prune.pruned_at).toISOString(),
+        olderThan: new Date(prune.older_than).toISOString(),
+      };
+      return { ...result, prunedThrough };
+    }
   }
+}
+
+/**
+ * A chain whose oldest entries retention removed starts after its newest "pruned up to" record, from the
+ * hash that record names, once its signature checks out: the next entry must link to it. Entries at or
+ * before the record that are still there (a pruning interrupted half way) are not read.
+ */
+async function startAfterPrune(
+  tenantId: string,
+  batch: VerifyBatch,
+  state: VerifyState,
+  deps: Pick<AuditVerifierDeps, 'signingKeys'>,
+): Promise<FirstBad | undefined> {
+  const { prune } = batch;
+  if (!prune) return undefined;
+  if (!(await pruneRecordValid(tenantId, prune, deps))) {
+    return { seq: prune.seq, reason: 'prune record signature invalid' };
+  }
+  state.lastSeq = prune.seq;
+  state.lastHash = prune.hash;
+  // The batch was read after seq 0: drop what the record covers, and the checkpoints it left behind.
+  batch.entries = batch.entries.filter((row) => row.seq > prune.seq);
+  batch.checkpoints = batch.checkpoints.filter((checkpoint) => checkpoint.seq > prune.seq);
+  return undefined;
+}
+
+/** True when the record carries this server's signature over exactly its fields and this tenant id. */
+export async function pruneRecordValid(
+  tenantId: string,
+  prune: AuditPruneRow,
+  deps: Pick<AuditVerifierDeps, 'signingKeys'>,
+): Promise<boolean> {
+  const payload = prunePayload({ ...prune, tenant_id: tenantId });
+  return deps.signingKeys.verify(prune.key_id, payload, prune.signature).catch(() => false);
 }
 
 /**
@@ -108,14 +198,18 @@ async function readBatch(
   tenantId: string,
   afterSeq: number,
   deps: AuditVerifierDeps,
+  first: boolean,
 ): Promise<VerifyBatch> {
   const head = await auditStore.readHead(tx, tenantId, deps.dialect === 'postgres' ? 'share' : 'none');
-  const entries = await auditStore.readEntriesAfter(tx, tenantId, afterSeq, deps.batchSize);
+  const prune = first ? await auditPruneStore.lastPrune(tx, tenantId) : undefined;
+  // The first batch starts after the pruned segment (a half-done pruning may have left some of it).
+  const from = Math.max(afterSeq, prune?.seq ?? 0);
+  const entries = await auditStore.readEntriesAfter(tx, tenantId, from, deps.batchSize);
   const final = entries.length < deps.batchSize;
   // The last batch also takes every later checkpoint: one past the last entry is itself a finding.
   const upTo = final ? undefined : entries.at(-1)?.seq;
-  const checkpoints = await auditStore.readCheckpoints(tx, tenantId, afterSeq, upTo);
-  return { head, entries, checkpoints, final };
+  const checkpoints = await auditStore.readCheckpoints(tx, tenantId, from, upTo);
+  return { head, prune, entries, checkpoints, final };
 }
 
 async function checkBatch(
@@ -137,6 +231,7 @@ async function checkBatch(
         : { seq: row.seq, id: row.id, reason: 'anchored hash mismatch' as const });
     if (bad) return bad;
     if (checkpoints.delete(row.seq)) state.checkpoints += 1;
+    noteMinimisation(row, state);
     state.lastSeq = row.seq;
     state.lastHash = row.hash;
     state.entries += 1;
@@ -145,7 +240,10 @@ async function checkBatch(
   return orphan === undefined ? undefined : { seq: orphan, reason: 'checkpoint without entry' };
 }
 
-/** Sequence continuity, linkage to the previous entry, and the entry's own hash, in that order. */
+/**
+ * Sequence continuity, linkage to the previous entry, and the entry's own hash, in that order; then, for an
+ * entry whose hash covers a commitment to its ip and user agent, that they still match it unless minimised.
+ */
 export function checkLink(
   row: AuditRow,
   state: Pick<VerifyState, 'lastSeq' | 'lastHash'>,
@@ -154,7 +252,30 @@ export function checkLink(
   if (row.seq !== state.lastSeq + 1) return { ...at, reason: 'sequence gap' };
   if (row.prev_hash !== state.lastHash) return { ...at, reason: 'previous hash mismatch' };
   if (entryHash(row) !== row.hash) return { ...at, reason: 'hash mismatch' };
+  if (
+    row.pii_commitment !== null &&
+    row.pii_minimised_at === null &&
+    piiCommitment(row.ip, row.user_agent) !== row.pii_commitment
+  ) {
+    return { ...at, reason: 'hash mismatch' };
+  }
   return undefined;
+}
+
+/** Tracks minimised entries and the minimisation records (entries of the chain) that account for them. */
+function noteMinimisation(row: AuditRow, state: VerifyState): void {
+  if (row.pii_minimised_at !== null) state.minimisedUpTo = row.seq;
+  if (row.action !== PII_MINIMISED_ACTION) return;
+  const details = JSON.parse(row.details) as { throughSeq?: unknown };
+  if (typeof details.throughSeq === 'number' && details.throughSeq < row.seq) {
+    state.minimisationRecordedUpTo = Math.max(state.minimisationRecordedUpTo, details.throughSeq);
+  }
+}
+
+/** Every minimised entry must come before a minimisation record that covers it (written by the job first). */
+function checkMinimised(state: VerifyState): FirstBad | undefined {
+  if (state.minimisedUpTo <= state.minimisationRecordedUpTo) return undefined;
+  return { seq: state.minimisedUpTo, reason: 'minimised without record' };
 }
 
 /** A checkpoint must name its entry's hash and carry a valid signature; one is due every `checkpointEvery`. */
@@ -188,7 +309,10 @@ function checkHead(batch: VerifyBatch, state: VerifyState): FirstBad | undefined
 
 /** After the last entry: the chain must exist when expected, and reach every anchored entry. */
 function checkAnchoredEnd(state: VerifyState, expected: ChainExpectations): FirstBad | undefined {
-  if (expected.mustExist && state.entries === 0) return { seq: 1, reason: 'chain missing' };
+  // A chain that was pruned exists even if no entry followed the record (the pruner always appends one).
+  if (expected.mustExist && state.entries === 0 && state.lastSeq === 0) {
+    return { seq: 1, reason: 'chain missing' };
+  }
   let lastAnchored = 0;
   for (const seq of expected.anchored?.keys() ?? []) lastAnchored = Math.max(lastAnchored, seq);
   if (lastAnchored <= state.lastSeq) return undefined;

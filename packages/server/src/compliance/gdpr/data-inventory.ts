@@ -234,6 +234,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       refresh_expires_at: pd('metadata'),
       // The user agent and the IP address at sign-in, in one sealed JSON value.
       device: pd(['device', 'network'], 'tenant field key'),
+      device_minimised_at: pd('metadata'),
       created_at: pd('behavioural'),
       last_used_at: pd('behavioural'),
       revoked_at: pd('metadata'),
@@ -305,7 +306,23 @@ export const dataInventory: Record<string, TableDeclaration> = {
       details: pd('metadata'),
       prev_hash: plain,
       hash: plain,
+      // SHA-256 over the two ciphertexts above (nonce included): reveals nothing about them.
+      pii_commitment: plain,
+      pii_minimised_at: plain,
     },
+  },
+  audit_prunes: {
+    purpose: 'Signed "pruned up to" records: where audit retention removed the oldest entries of a chain.',
+    columns: plainColumns(
+      'tenant_id',
+      'seq',
+      'hash',
+      'entries',
+      'older_than',
+      'pruned_at',
+      'key_id',
+      'signature',
+    ),
   },
   audit_heads: {
     purpose: 'The newest entry of each audit chain.',

@@ -73,7 +73,8 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
         db,
       );
       // The audit trail is append-only for the application: an injected query cannot rewrite history.
-      await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')} from ${sql.id(applicationRole)}`.execute(
+      // Retention (pruning, `audit_prunes`) and minimisation run as the owner (audit-prune-store.ts).
+      await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')} from ${sql.id(applicationRole)}`.execute(
         db,
       );
     },
