@@ -14,7 +14,7 @@ import type { RouteDeclaration } from './http/route-table.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createHttpServer } from './http/server.ts';
 import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
-import type { HealthCheck } from './observability/health.ts';
+import { type HealthCheck, keyFileCheck } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type ParleyMetrics } from './observability/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './observability/metrics-listener.ts';
@@ -298,6 +298,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     : undefined;
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
+  // A master key from the environment has no file to lose.
+  if (config.masterKey === undefined) readinessChecks.push(keyFileCheck(config.masterKeyFile));
   if (redis)
     readinessChecks.push({
       name: 'redis',

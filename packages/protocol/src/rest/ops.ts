@@ -4,7 +4,17 @@ import { errorCodes } from '../error-codes.ts';
 export const healthBody = z
   .object({
     status: z.enum(['ok', 'unavailable']),
-    checks: z.record(z.string(), z.object({ ok: z.boolean(), latencyMs: z.number().optional() })).optional(),
+    /** Per dependency (`database`, `redis`, `keyFile`): up or not; a failed one says only how (no error text). */
+    checks: z
+      .record(
+        z.string(),
+        z.object({
+          ok: z.boolean(),
+          latencyMs: z.number().optional(),
+          reason: z.enum(['failed', 'timeout']).optional(),
+        }),
+      )
+      .optional(),
   })
   .meta({ id: 'Health' });
 export type HealthBody = z.infer<typeof healthBody>;

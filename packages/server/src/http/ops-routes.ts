@@ -35,7 +35,8 @@ export function opsRoutes(deps: OpsRouteDeps): RouteDeclaration[] {
       method: 'GET',
       url: '/readyz',
       operationId: 'getReadiness',
-      summary: 'Readiness: 503 when the database (or Redis, when configured) cannot answer.',
+      summary:
+        'Readiness: 503 when the database, Redis (when configured) or the master key file cannot be reached; `checks` names which, without error details.',
       tags: ['operations'],
       access: publicAccess,
       schema: { response: { 200: healthBody, 503: healthBody } },

@@ -25,6 +25,9 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize,
+    // A database that stopped answering (a network partition) fails new connections after this long instead
+    // of holding callers (and /readyz) for ever; once it answers again, new connections simply succeed.
+    connectionTimeoutMillis: 5000,
     options: `-c search_path=${schema}`,
     types,
   });
