@@ -51,7 +51,7 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     responses: noContent('MFA is off.'),
     errors: ['invalid_credentials', 'mfa_code_reused', 'account_locked', 'conflict'],
   },
-  resetUserMfa: { responses: noContent('The user’s MFA is reset.') },
+  resetUserMfa: { responses: noContent('The user’s MFA is reset.'), errors: ['account_restricted'] },
   requestPasswordReset: {
     responses: accepted('If the address belongs to an active user, a reset link is on its way.'),
     errors: ['rate_limited'],
@@ -118,7 +118,7 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   },
   createUser: { errors: ['conflict', 'password_policy'] },
   setUserStatus: { responses: noContent('The status is set.'), errors: ['account_restricted'] },
-  setUserRoles: { responses: noContent('The roles are set.') },
+  setUserRoles: { responses: noContent('The roles are set.'), errors: ['account_restricted'] },
   defineRole: { responses: noContent('The role is defined.'), errors: ['conflict'] },
   createDialog: { errors: ['not_found', 'blocked', 'dialog_full'] },
   joinDialog: { errors: ['dialog_full'] },

@@ -54,18 +54,21 @@ export function createProfileService(deps: {
 
     /**
      * Writes corrected personal fields inside the caller's transaction and names the fields it changed.
-     * A restricted account is not changed (GDPR Art. 18); a new e-mail address must be free in the tenant
-     * and counts as unconfirmed until its owner confirms it.
+     * A restricted account is not changed (GDPR Art. 18) unless `whileRestricted` says the change answers the
+     * subject's own rectification request (the contested accuracy the restriction is for); a new e-mail
+     * address must be free in the tenant and counts as unconfirmed until its owner confirms it.
      */
     async correctIn(
       tx: TenantTx,
       tenantId: string,
       userId: string,
       changes: ProfileCorrection,
+      options: { whileRestricted?: boolean } = {},
     ): Promise<string[]> {
       const row = await userStore.lockById(tx, tenantId, userId, storage.dialect);
       if (!row || row.status === 'erased') throw new AppError('not_found');
-      if (row.status === 'restricted') throw new AppError('account_restricted');
+      if (row.status === 'restricted' && options.whileRestricted !== true)
+        throw new AppError('account_restricted');
       const at = (column: SealedColumn) => ({ tenantId, table: 'users', column, rowId: userId });
       const seal = (column: SealedColumn, value: string) =>
         security.fieldCipher.sealForUser(tx, at(column), userId, value);

@@ -88,7 +88,11 @@ export function createUserAdminService(deps: {
     ) {
       await knownRoles(tenantId, roles, actor.permissions);
       await storage.withTenant(tenantId, async (tx) => {
-        if (!(await userStore.findById(tx, tenantId, userId))) throw new AppError('not_found');
+        const target = await userStore.lockById(tx, tenantId, userId, storage.dialect);
+        if (!target) throw new AppError('not_found');
+        // Restricted processing (GDPR Art. 18) freezes the account as it is: its roles change only once the
+        // restriction is lifted. Locked, so a restriction committing meanwhile is seen.
+        if (target.status === 'restricted') throw new AppError('account_restricted');
         const before = await userStore.roles(tx, tenantId, userId);
         const touchesOwner = before.includes('owner') !== roles.includes('owner');
         if (touchesOwner && !actor.roles.includes('owner'))

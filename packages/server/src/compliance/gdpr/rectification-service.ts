@@ -33,10 +33,18 @@ export function createRectificationService(deps: RectificationServiceDeps) {
       input: { changes: ProfileCorrection; requestId?: string | undefined },
     ): Promise<{ requestId: string; fields: string[] }> {
       const done = await storage.withTenant(tenantId, async (tx) => {
-        const { roles } = await users.statusForChangeIn(tx, tenantId, userId);
+        const { status, roles } = await users.statusForChangeIn(tx, tenantId, userId);
         // An owner's address is where their password resets go: an admin who could move it could take over.
         if (roles.includes('owner') && !actor.isOwner)
           throw new AppError('forbidden', 'Only owners can correct an owner’s personal data.');
+        // A restricted account (Art. 18) is frozen: corrected only in answer to a rectification request the
+        // subject made and the administrator names, which is what a restriction for contested accuracy awaits.
+        const restricted = status === 'restricted';
+        if (restricted && input.requestId === undefined)
+          throw new AppError(
+            'account_restricted',
+            'Processing of this account is restricted; correct it only in answer to the user’s open rectification request (requestId).',
+          );
         const request =
           input.requestId === undefined
             ? await dsr.createIn(
@@ -47,7 +55,9 @@ export function createRectificationService(deps: RectificationServiceDeps) {
               )
             : await dsr.openRequestIn(tx, tenantId, input.requestId, userId, ['rectification']);
         const previousEmail = (await users.getUserIn(tx, tenantId, userId)).email;
-        const fields = await profiles.correctIn(tx, tenantId, userId, input.changes);
+        const fields = await profiles.correctIn(tx, tenantId, userId, input.changes, {
+          whileRestricted: restricted,
+        });
         await audit.append(tx, tenantId, {
           actor: actor.actor,
           action: 'privacy.rectified',
@@ -55,7 +65,7 @@ export function createRectificationService(deps: RectificationServiceDeps) {
           outcome: 'success',
           ...actor.context,
           // Which fields, never their values: details are stored in the clear.
-          details: { fields, requestId: request.id },
+          details: { fields, requestId: request.id, ...(restricted ? { whileRestricted: true } : {}) },
         });
         await dsr.transitionIn(
           tx,

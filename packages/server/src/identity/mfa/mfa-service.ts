@@ -342,6 +342,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     ) {
       await storage.withTenant(tenantId, async (tx) => {
         const user = await lockUser(tx, tenantId, targetUserId);
+        // Restricted processing (GDPR Art. 18): the account is frozen as it is until the restriction is lifted.
+        if (user.status === 'restricted') throw new AppError('account_restricted');
         // Stripping an owner's second factor is a step towards taking the tenant: owners only.
         if (!admin.isOwner && (await userStore.roles(tx, tenantId, targetUserId)).includes('owner')) {
           throw new AppError('forbidden', "Only owners can reset an owner's MFA.");

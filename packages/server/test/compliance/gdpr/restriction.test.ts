@@ -14,6 +14,7 @@ import {
 } from '../../support/identity-fixtures.ts';
 import { openSocket } from '../../support/realtime-socket.ts';
 import { startTestServer, type TestResponse, type TestServer } from '../../support/start-server.ts';
+import { enrolTotp } from '../../support/mfa-fixtures.ts';
 import { auditEntries, storedRequestsOf } from './gdpr-fixtures.ts';
 
 /**
@@ -111,6 +112,106 @@ describeEachDialect('restriction of processing', (dialect) => {
     // The data is kept and still readable by administrators.
     const user = await server.app.services.users.getUser(owner.tenantId, member.userId);
     expect(user).toMatchObject({ status: 'restricted', email });
+  });
+
+  it('an administrator cannot change a restricted account’s roles or second factor, nor rectify it unasked', async () => {
+    const email = `frozen-roles-${Date.now()}@frozen.example`;
+    const member = await newMember(server, owner, email);
+    const { recoveryCodes } = await enrolTotp(server, member.token, memberPassword);
+    // The user contests the accuracy of their data and asks for a correction; processing is restricted meanwhile.
+    const filed = await server.request(
+      '/v1/me/privacy-requests',
+      json({ kind: 'rectification' }, member.token),
+    );
+    expect(filed.status, filed.text).toBe(201);
+    const rectification = filed.json<OwnDataSubjectRequestBody>();
+    expect((await restrict(member.userId, { reason: 'Accuracy contested.' })).status).toBe(201);
+    const stored = () =>
+      server.app.storage.withTenant(owner.tenantId, async (tx) => ({
+        roles: (
+          await tx
+            .selectFrom('user_roles')
+            .select('role')
+            .where('tenant_id', '=', owner.tenantId)
+            .where('user_id', '=', member.userId)
+            .execute()
+        ).map((row) => row.role),
+        mfa: (
+          await tx
+            .selectFrom('users')
+            .select('totp_enabled_at')
+            .where('tenant_id', '=', owner.tenantId)
+            .where('id', '=', member.userId)
+            .executeTakeFirstOrThrow()
+        ).totp_enabled_at,
+      }));
+    const before = await stored();
+    expect(before).toEqual({ roles: ['member'], mfa: expect.any(Number) });
+
+    // Attack: the frozen account is changed by another door, an administrator granting it a role or
+    // stripping its second factor (so someone could take it over once the restriction is lifted).
+    const promoted = await server.request(
+      `/v1/users/${member.userId}/roles`,
+      json({ roles: ['admin'] }, owner.accessToken, 'PUT'),
+    );
+    expect(promoted.status, promoted.text).toBe(403);
+    expect(codeOf(promoted)).toBe('account_restricted');
+    const reset = await server.request(`/v1/users/${member.userId}/mfa`, bearer(owner.accessToken, 'DELETE'));
+    expect(reset.status, reset.text).toBe(403);
+    expect(codeOf(reset)).toBe('account_restricted');
+    // A correction the user did not ask for is refused; one answering their own request of another kind too.
+    const unasked = await server.request(
+      `/v1/users/${member.userId}/rectification`,
+      json({ changes: { displayName: 'Renamed' } }, owner.accessToken),
+    );
+    expect(unasked.status).toBe(403);
+    expect(codeOf(unasked)).toBe('account_restricted');
+    const objection = (
+      await server.request(
+        '/v1/me/privacy-requests',
+        json({ kind: 'objection' }, (await newMember(server, owner, `x-${Date.now()}@frozen.example`)).token),
+      )
+    ).json<OwnDataSubjectRequestBody>();
+    const foreign = await server.request(
+      `/v1/users/${member.userId}/rectification`,
+      json({ changes: { displayName: 'Renamed' }, requestId: objection.id }, owner.accessToken),
+    );
+    expect(foreign.status).toBe(409);
+    expect(await stored()).toEqual(before);
+    expect((await server.app.services.users.getUser(owner.tenantId, member.userId)).displayName).not.toBe(
+      'Corrected Name',
+    );
+
+    // The correction the user asked for is what the restriction waits for: allowed, and audited as such.
+    const answered = await server.request(
+      `/v1/users/${member.userId}/rectification`,
+      json({ changes: { displayName: 'Corrected Name' }, requestId: rectification.id }, owner.accessToken),
+    );
+    expect(answered.status, answered.text).toBe(200);
+    expect(await server.app.services.users.getUser(owner.tenantId, member.userId)).toMatchObject({
+      status: 'restricted',
+      displayName: 'Corrected Name',
+    });
+    const audited = await auditEntries(server, owner.tenantId, 'privacy.rectified');
+    const entry = audited.find((row) => row.target_id === member.userId);
+    expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({
+      requestId: rectification.id,
+      whileRestricted: true,
+    });
+
+    // Once lifted, the account is an ordinary one again.
+    expect((await lift(member.userId, { reason: 'Corrected.' })).status).toBe(204);
+    const later = await server.request(
+      `/v1/users/${member.userId}/roles`,
+      json({ roles: ['member', 'admin'] }, owner.accessToken, 'PUT'),
+    );
+    expect(later.status, later.text).toBe(204);
+    expect(recoveryCodes).toHaveLength(10);
+    const resetLater = await server.request(
+      `/v1/users/${member.userId}/mfa`,
+      bearer(owner.accessToken, 'DELETE'),
+    );
+    expect(resetLater.status, resetLater.text).toBe(204);
   });
 
   it('is recorded as a completed restriction request, audited, with its reason sealed', async () => {
