@@ -289,6 +289,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     fieldCipher: security.fieldCipher,
     signingKeys: security.signingKeys,
     logger,
+    rules: services.retention,
+    holds: services.legalHolds,
   });
   jobs.scheduler.register(services.retentionSweeper.task());
   const { tenants } = services;

@@ -312,5 +312,19 @@ describeEachDialect('audit log retention', (dialect) => {
       expect((await strict.run()).pruned).toEqual([]);
       expect(await seqs(kept.tenant)).toHaveLength(10);
     });
+
+    it('keeps the whole chain of a tenant with anything under legal hold', async () => {
+      const held = await chain(10, 1);
+      const retention = createAuditRetention({
+        storage: f.storage,
+        clock: { now: () => f.clock.time },
+        pruner: pruner(),
+        ruleFor: (tenantId) =>
+          Promise.resolve({ minimumMs: DAY, maximumMs: tenantId === held.tenant ? DAY : null }),
+        isHeld: (tenantId) => Promise.resolve(tenantId === held.tenant),
+      });
+      expect((await retention.run()).held).toEqual([held.tenant]);
+      expect(await seqs(held.tenant)).toHaveLength(11);
+    });
   });
 });

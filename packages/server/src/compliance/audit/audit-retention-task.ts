@@ -21,6 +21,8 @@ export const DEFAULT_AUDIT_RETENTION_RULE: AuditRetentionRule = Object.freeze({
 });
 
 export interface AuditRetentionPass {
+  /** Tenants with a maximum whose chain was left alone because of a legal hold. */
+  held: string[];
   pruned: { tenantId: string; throughSeq: number; removed: number }[];
   refused: { tenantId: string; outcome: Extract<PruneOutcome, { status: 'refused' }> }[];
   failed: { tenantId: string; error: unknown }[];
@@ -29,7 +31,8 @@ export interface AuditRetentionPass {
 /**
  * Audit retention, every day at 03:40 UTC once cluster-wide (`audit.retention`): each tenant's chain is
  * pruned of the whole signed segments older than its audit maximum (never younger than its minimum).
- * The system chain has no tenant rule and is kept. A chain whose old segment does not verify is refused
+ * The system chain has no tenant rule and is kept, and so is the chain of a tenant with anything under
+ * legal hold. A chain whose old segment does not verify is refused
  * (and reported), never pruned: tampering is not deleted away.
  */
 export function createAuditRetention(deps: {
@@ -37,17 +40,23 @@ export function createAuditRetention(deps: {
   clock: Clock;
   pruner: Pick<AuditPruner, 'prune'>;
   ruleFor: (tenantId: string) => Promise<AuditRetentionRule>;
+  /** True while anything in the tenant is under legal hold: its audit entries are evidence, none go. */
+  isHeld?: ((tenantId: string) => Promise<boolean>) | undefined;
 }) {
   const { storage, clock, pruner } = deps;
   return {
     async run(signal?: AbortSignal): Promise<AuditRetentionPass> {
       const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
-      const pass: AuditRetentionPass = { pruned: [], refused: [], failed: [] };
+      const pass: AuditRetentionPass = { held: [], pruned: [], refused: [], failed: [] };
       for (const { id: tenantId } of tenants) {
         signal?.throwIfAborted();
         try {
           const rule = await deps.ruleFor(tenantId);
           if (rule.maximumMs === null) continue;
+          if (await deps.isHeld?.(tenantId)) {
+            pass.held.push(tenantId);
+            continue;
+          }
           // The longer of the two: a maximum under the minimum never shortens what is kept.
           const keepMs = Math.max(rule.maximumMs, rule.minimumMs);
           const outcome = await pruner.prune(tenantId, {

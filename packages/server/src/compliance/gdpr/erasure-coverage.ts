@@ -71,7 +71,7 @@ export const erasureCoverage: Record<string, TableErasure> = {
     columns: {
       ...kept(['id', 'user_id'], PSEUDONYM),
       ...kept(['scopes', 'access_expires_at', 'refresh_expires_at', 'created_at', 'last_used_at'], RECORD),
-      ...kept(['revoked_at', 'revoked_reason'], RECORD),
+      ...kept(['revoked_at', 'revoked_reason', 'device_minimised_at'], RECORD),
       ...kept(
         ['access_token_hash', 'refresh_token_hash'],
         'kept: hashes of tokens of ended sessions, which open nothing',

@@ -17,6 +17,9 @@ import {
   createNetworkDataMinimisationTask,
   DEFAULT_IP_MINIMISATION_DAYS,
 } from './network-data-minimisation-task.ts';
+import type { LegalHoldService } from './legal-hold-service.ts';
+import { durationMs, type RetentionRules } from './retention-rules.ts';
+import type { RetentionService } from './retention-service.ts';
 import { createSessionDeviceMinimiser } from './session-device-minimiser.ts';
 
 /** The rule values these tasks need from a tenant's retention rules (docs/privacy.md). */
@@ -27,12 +30,21 @@ export interface DataLifecycleRules {
   ipMinimisationDays: number;
 }
 
-/** Until the tenant's retention rules are read: keep audit entries, minimise network data after 30 days. */
+/** Without the tenants' rules (tests, tools): keep audit entries, minimise network data after 30 days. */
 export const DEFAULT_DATA_LIFECYCLE_RULES: DataLifecycleRules = Object.freeze({
   auditMinimumMs: DEFAULT_AUDIT_RETENTION_RULE.minimumMs,
   auditMaximumMs: DEFAULT_AUDIT_RETENTION_RULE.maximumMs,
   ipMinimisationDays: DEFAULT_IP_MINIMISATION_DAYS,
 });
+
+/** The values these tasks read from a tenant's retention rules (retention-rules.ts). */
+export function lifecycleRules(rules: RetentionRules): DataLifecycleRules {
+  return {
+    auditMinimumMs: durationMs(rules.auditMinimum),
+    auditMaximumMs: rules.auditMaximum === null ? null : durationMs(rules.auditMaximum),
+    ipMinimisationDays: rules.ipMinimisationDays,
+  };
+}
 
 /**
  * Registers audit retention (`audit.retention`, daily) and network data minimisation
@@ -46,11 +58,15 @@ export function registerDataLifecycleTasks(deps: {
   fieldCipher: FieldCipher;
   signingKeys: Pick<SigningKeys, 'sign' | 'verify'>;
   logger: Logger;
-  /** A tenant's rules; without it every tenant has `DEFAULT_DATA_LIFECYCLE_RULES`. */
-  rulesFor?: ((tenantId: string) => Promise<DataLifecycleRules>) | undefined;
+  /** The tenants' retention rules; without them every tenant has `DEFAULT_DATA_LIFECYCLE_RULES`. */
+  rules?: Pick<RetentionService, 'get'> | undefined;
+  /** Legal holds: a tenant with anything held keeps its whole audit chain. */
+  holds?: Pick<LegalHoldService, 'isHeld'> | undefined;
 }): void {
-  const { storage, clock, audit, fieldCipher, logger } = deps;
-  const rulesFor = deps.rulesFor ?? (() => Promise.resolve(DEFAULT_DATA_LIFECYCLE_RULES));
+  const { storage, clock, audit, fieldCipher, logger, rules, holds } = deps;
+  const rulesFor = rules
+    ? async (tenantId: string) => lifecycleRules(await rules.get(tenantId))
+    : () => Promise.resolve(DEFAULT_DATA_LIFECYCLE_RULES);
   const retention = createAuditRetention({
     storage,
     clock,
@@ -62,9 +78,10 @@ export function registerDataLifecycleTasks(deps: {
       checkpointEvery: audit.checkpointEvery,
     }),
     ruleFor: async (tenantId) => {
-      const rules = await rulesFor(tenantId);
-      return { minimumMs: rules.auditMinimumMs, maximumMs: rules.auditMaximumMs };
+      const tenantRules = await rulesFor(tenantId);
+      return { minimumMs: tenantRules.auditMinimumMs, maximumMs: tenantRules.auditMaximumMs };
     },
+    isHeld: holds && ((tenantId) => holds.isHeld(tenantId, { type: 'tenant' })),
   });
   deps.scheduler.register(
     createAuditRetentionTask(retention, ({ refused, failed }) => {
