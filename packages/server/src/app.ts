@@ -32,6 +32,9 @@ import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-jo
 import { type BackgroundJobs, createBackgroundJobs } from './jobs/index.ts';
 import { type Alerting, buildAlerting } from './alerting/alerting-wiring.ts';
 import { installAuthHook } from './http/auth-hook.ts';
+import { installTenantClosedHook } from './http/tenant-closed-hook.ts';
+import { tenantCloseRoutes } from './tenancy/tenant-close-routes.ts';
+import { createTenantPurgeTask } from './tenancy/tenant-purge-task.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
@@ -281,6 +284,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   jobs.runner.register(services.exportJob);
   jobs.scheduler.register(createExportExpiryTask(services.exports));
   jobs.runner.register(services.erasureJob);
+  jobs.scheduler.register(createTenantPurgeTask(services.tenantClosures, logger));
   registerDataLifecycleTasks({
     scheduler: jobs.scheduler,
     storage,
@@ -364,10 +368,12 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...erasureRoutes(services),
       ...retentionRoutes(services),
       ...rectificationRoutes(services),
+      ...tenantCloseRoutes(services),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
       installAuthHook(instance, services.sessions);
+      installTenantClosedHook(instance, services.tenantClosures);
     },
   });
 

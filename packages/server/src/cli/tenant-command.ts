@@ -1,14 +1,27 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
+import type { TenantCloseService, TenantStage } from '../tenancy/tenant-close-service.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
-async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>): Promise<T> {
+async function withTenantService<T>(
+  work: (tenants: TenantService, closures: TenantCloseService) => Promise<T>,
+): Promise<T> {
   // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
-  const [{ createTenantService }, { openAuditAnchors }, { AuditLog }] = await Promise.all([
+  const [
+    { createTenantService },
+    { openAuditAnchors },
+    { AuditLog },
+    { createTenantCloseService },
+    { createTenantPurge },
+    { legalHoldStore },
+  ] = await Promise.all([
     import('../tenancy/tenant-service.ts'),
     import('../compliance/audit/audit-anchors.ts'),
     import('../compliance/audit/audit-log.ts'),
+    import('../tenancy/tenant-close-service.ts'),
+    import('../tenancy/tenant-purge.ts'),
+    import('../compliance/retention/legal-hold-store.ts'),
   ]);
   return withCliSecurity((storage, security, config) => {
     const audit = new AuditLog({
@@ -29,8 +42,26 @@ async function withTenantService<T>(work: (tenants: TenantService) => Promise<T>
       audit,
       setupTokenTtlSeconds: config.setupTokenTtlSeconds,
     });
+    const closures = createTenantCloseService({
+      storage,
+      clock: systemClock,
+      audit,
+      purge: createTenantPurge({
+        storage,
+        clock: systemClock,
+        audit,
+        keyring: security.keyring,
+        signingKeys: security.signingKeys,
+        // As in app-services.ts: a hold on the tenant, or on anything in it, refuses the purge.
+        holds: (tenantId) =>
+          storage.withTenant(tenantId, async (tx) => {
+            const inForce = await legalHoldStore.list(tx, tenantId, systemClock.now());
+            return inForce.length > 0;
+          }),
+      }),
+    });
     // The webhook copy of a new tenant's anchor is sent in the background: wait for it before exiting.
-    return work(tenants).finally(() => audit.idle());
+    return work(tenants, closures).finally(() => audit.idle());
   });
 }
 
@@ -57,9 +88,61 @@ export function tenantCommand(): Command {
     });
   tenant
     .command('list')
-    .description('List tenants as JSON')
+    .description('List tenants as JSON; with --stage, their termination stage (purged ones included)')
+    .option('--stage <stages>', 'comma-separated: active, closed, purging, purged (or all)')
+    .action(async ({ stage }: { stage?: string }) => {
+      if (stage === undefined) {
+        printJson(await withTenantService((tenants) => tenants.listTenants()));
+        return;
+      }
+      const wanted = parseStages(stage);
+      printJson(await withTenantService((_tenants, closures) => closures.list(wanted)));
+    });
+  tenant
+    .command('close')
+    .description('Close a tenant: read-only now, exportable for the export window, then purged with its keys')
+    .argument('<tenantId>', 'the tenant to close')
+    .option('--export-days <days>', 'days of the export window before the purge', '30')
+    .action(async (tenantId: string, { exportDays }: { exportDays: string }) => {
+      const days = Number(exportDays);
+      printJson(
+        await withTenantService((_tenants, closures) =>
+          closures.close(tenantId, { type: 'operator' }, { exportWindowDays: days }),
+        ),
+      );
+    });
+  tenant
+    .command('reopen')
+    .description('Reopen a closed tenant during its export window')
+    .argument('<tenantId>', 'the tenant to reopen')
+    .action(async (tenantId: string) => {
+      printJson(
+        await withTenantService((_tenants, closures) => closures.reopen(tenantId, { type: 'operator' })),
+      );
+    });
+  tenant
+    .command('status')
+    .description("A tenant's stage, export window and, once purged, its signed certificate of deletion")
+    .argument('<tenantId>', 'the tenant')
+    .action(async (tenantId: string) => {
+      printJson(await withTenantService((_tenants, closures) => closures.status(tenantId)));
+    });
+  tenant
+    .command('purge-due')
+    .description('Run now the purges that are due (the server runs them every ten minutes by itself)')
     .action(async () => {
-      printJson(await withTenantService((tenants) => tenants.listTenants()));
+      printJson(await withTenantService((_tenants, closures) => closures.purgeDue()));
     });
   return tenant;
+}
+
+const stageNames: readonly TenantStage[] = ['active', 'closed', 'purging', 'purged'];
+
+function parseStages(text: string): TenantStage[] {
+  if (text === 'all') return [...stageNames];
+  const wanted = text.split(',').map((part) => part.trim());
+  for (const stage of wanted)
+    if (!(stageNames as readonly string[]).includes(stage))
+      throw new Error(`unknown stage "${stage}" (one of ${stageNames.join(', ')}, or all)`);
+  return wanted as TenantStage[];
 }

@@ -33,4 +33,9 @@ export class KeyCache<V> {
   delete(key: string): void {
     this.#entries.delete(key);
   }
+
+  /** Drops every entry whose key matches (a purged tenant's keys). */
+  deleteWhere(matches: (key: string) => boolean): void {
+    for (const key of [...this.#entries.keys()]) if (matches(key)) this.#entries.delete(key);
+  }
 }

@@ -6,6 +6,7 @@ import type { TenantKeyPurpose } from '../storage/tables.ts';
 import { DecryptionError, open, seal } from './aead.ts';
 import { ErasureRegister } from './erasure-register.ts';
 import { KeyCache } from './key-cache.ts';
+import { TenantPurgeRegister, tenantPurgeRegisterFile } from './tenant-purge-register.ts';
 import {
   addMasterKeyVersion,
   generateMasterKeyFile,
@@ -56,6 +57,7 @@ export class Keyring {
   readonly #clock: Clock;
   readonly #file: string;
   readonly #erasures: ErasureRegister;
+  readonly #purgedTenants: TenantPurgeRegister;
   readonly #tenantKeys = new KeyCache<Buffer>(50_000, Number.POSITIVE_INFINITY);
   readonly #activeVersions = new KeyCache<number>(50_000, 10_000);
   readonly #userKeys = new KeyCache<Buffer>(100_000, 30_000);
@@ -66,6 +68,7 @@ export class Keyring {
     this.#clock = options.clock;
     this.#file = options.masterKeyFile;
     this.#erasures = new ErasureRegister(options.erasureLogFile);
+    this.#purgedTenants = new TenantPurgeRegister(tenantPurgeRegisterFile(options.erasureLogFile));
   }
 
   /** Loads the master key and proves it matches the database; never starts on a wrong or missing key. */
@@ -108,6 +111,8 @@ export class Keyring {
     await keyring.#recordChecks(new Set(checks.map((check) => check.version)));
     // A restore may have brought back keys of users erased after the backup was taken.
     await keyring.#erasures.reapply(options.storage);
+    // ...and the keys of tenants purged after it: none of their fields opens again.
+    await keyring.#purgedTenants.reapply(options.storage);
     return keyring;
   }
 
@@ -118,6 +123,21 @@ export class Keyring {
   /** The erasure register (outside the database), for whole-account erasures to record themselves in. */
   get erasureRegister(): ErasureRegister {
     return this.#erasures;
+  }
+
+  /** The purged tenants (outside the database), for the tenant purge to record itself in. */
+  get tenantPurgeRegister(): TenantPurgeRegister {
+    return this.#purgedTenants;
+  }
+
+  /**
+   * Forgets every cached key of a purged tenant on this node. Called after the purge registered the tenant, so
+   * `tenantKey` refuses it from then on.
+   */
+  forgetTenant(tenantId: string): void {
+    for (const purpose of ['data', 'index'] as const) this.#activeVersions.delete(`${tenantId}/${purpose}`);
+    this.#tenantKeys.deleteWhere((key) => key.startsWith(`${tenantId}/`));
+    this.#userKeys.deleteWhere((key) => key.startsWith(`${tenantId}/`));
   }
 
   async #recordChecks(known: Set<number>): Promise<void> {
@@ -184,6 +204,8 @@ export class Keyring {
     purpose: TenantKeyPurpose,
     version?: number,
   ): Promise<VersionedKey> {
+    // A purged tenant's keys are destroyed for good: never opened from a restored copy, never made anew.
+    if (this.#purgedTenants.has(tenantId)) throw new KeyDestroyedError();
     const wanted = version ?? (await this.#activeVersion(tx, tenantId, purpose));
     const cacheKey = `${tenantId}/${purpose}/${wanted}`;
     const cached = this.#tenantKeys.get(cacheKey);
@@ -285,6 +307,7 @@ export class Keyring {
   }
 
   async userKey(tx: TenantTx, tenantId: string, userId: string): Promise<Buffer> {
+    if (this.#purgedTenants.has(tenantId)) throw new KeyDestroyedError();
     const cacheKey = `${tenantId}/${userId}`;
     const cached = this.#userKeys.get(cacheKey);
     if (cached) return cached;

@@ -95,6 +95,8 @@ async function handleChange(
     if (!principal.permissions.has(framePermissions[frame.type])) throw new AppError('forbidden');
     if (callFrames.has(frame.type) && !principal.scopes.has('calls'))
       throw new AppError('insufficient_scope');
+    // A closed tenant is read-only: sends, edits, reactions, receipts, typing and calls are refused.
+    await services.tenantClosures?.assertWritable(tenantId);
     const actor = { tenantId, userId, deviceId: context.deviceId };
     switch (frame.type) {
       case 'message.send': {

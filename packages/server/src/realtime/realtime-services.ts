@@ -7,6 +7,7 @@ import type { MessageStream } from '../messaging/message-stream.ts';
 import type { ReceiptService } from '../messaging/receipt-service.ts';
 import type { TypingService } from '../messaging/typing-service.ts';
 import type { PresenceService } from '../presence/presence-service.ts';
+import type { TenantCloseService } from '../tenancy/tenant-close-service.ts';
 
 /** The services the realtime gateway calls; the same ones the REST routes call. */
 export interface RealtimeServices {
@@ -19,4 +20,6 @@ export interface RealtimeServices {
   presence: PresenceService;
   fanout: MessageFanout;
   calls: CallService;
+  /** Refuses state-changing frames of a closed tenant, as the REST routes are refused. */
+  tenantClosures?: Pick<TenantCloseService, 'assertWritable'>;
 }

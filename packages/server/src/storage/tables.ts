@@ -62,6 +62,7 @@ export interface Database {
   data_export_parts: DataExportPartsTable;
   data_export_chunks: DataExportChunksTable;
   erasures: ErasuresTable;
+  tenant_closures: TenantClosuresTable;
   alert_states: AlertStatesTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
@@ -266,7 +267,8 @@ export interface MailOutboxTable {
 export interface TenantsTable {
   id: string;
   name: string;
-  status: 'active' | 'suspended';
+  /** `closed` while a closure's export window runs (read-only), `purging` while its purge runs. */
+  status: 'active' | 'suspended' | 'closed' | 'purging';
   created_at: number;
   /** 1 while a data-key rotation still has user keys to re-wrap. */
   key_rotation_pending?: number;
@@ -839,5 +841,30 @@ export interface AlertStatesTable {
   last_notified_at: number | null;
   /** When it resolved; its resolved notice is due while `last_notified_at` is before it. */
   resolved_at: number | null;
+  updated_at: number;
+}
+
+export type TenantClosureStage = 'closed' | 'reopened' | 'purging' | 'purged';
+
+/** A closure of a tenant and, once purged, its certificate of deletion (tenancy/tenant-close-service.ts). */
+export interface TenantClosuresTable {
+  id: string;
+  tenant_id: string;
+  stage: TenantClosureStage;
+  closed_at: number;
+  /** `operator`, or `user:<id>` for an owner. */
+  closed_by: string;
+  /** End of the export window: the purge runs from then on. */
+  purge_after: number;
+  reopened_at: number | null;
+  reopened_by: string | null;
+  purge_started_at: number | null;
+  purged_at: number | null;
+  /** JSON `TenantPurgeProgress`: rows deleted per table and keys destroyed so far. */
+  progress: string;
+  /** JSON of the signed certificate of deletion, once purged. */
+  certificate: string | null;
+  signature: string | null;
+  key_id: string | null;
   updated_at: number;
 }

@@ -671,6 +671,31 @@ export const dataInventory: Record<string, TableDeclaration> = {
       updated_at: pd('metadata'),
     },
   },
+  tenant_closures: {
+    purpose:
+      'Tenant termination: each closure, its export window, the purge’s progress and the signed certificate of deletion (ids, times and counts only); kept after the purge as its proof.',
+    retention: 'requests',
+    columns: {
+      ...plainColumns(
+        'id',
+        'tenant_id',
+        'stage',
+        'closed_at',
+        'purge_after',
+        'reopened_at',
+        'purge_started_at',
+        'purged_at',
+        'progress',
+        'certificate',
+        'signature',
+        'key_id',
+        'updated_at',
+      ),
+      // `user:<id>` of the owner who closed or reopened it (or `operator`).
+      closed_by: pd('identifier'),
+      reopened_by: pd('identifier'),
+    },
+  },
   jobs: {
     purpose: 'Durable background jobs (exports, purges, backups); payloads hold ids only.',
     retention: 'jobs',

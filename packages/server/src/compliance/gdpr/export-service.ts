@@ -162,13 +162,15 @@ export function createExportService(deps: ExportServiceDeps) {
       subjectId: string,
       actor: ExportActor,
       source: 'subject' | 'admin',
+      /** `tenantExport`: one of the tenant-wide export of a closed tenant (tenancy/), not under the limits. */
+      options: { tenantExport?: boolean } = {},
     ): Promise<DataExportBody> {
       return storage.withTenant(tenantId, async (tx) => {
         // Locks the user row (PostgreSQL): two requests for one subject take turns at the checks below.
         const { status } = await users.statusForChangeIn(tx, tenantId, subjectId);
         service.assertExportable(status);
         if (await exportStore.hasActive(tx, tenantId, subjectId)) throw new AppError('export_in_progress');
-        await takeAllowance(tenantId, subjectId);
+        if (options.tenantExport !== true) await takeAllowance(tenantId, subjectId);
         const settings = await deps.settings(tx, tenantId);
         const id = newId();
         const now = clock.now();
