@@ -15,9 +15,12 @@ export class ErasureClient {
     this.#rest = rest;
   }
 
-  /** Schedules the erasure for the end of the tenant's grace period. */
-  request(password: string): Promise<Erasure> {
-    return this.#rest.request<Erasure>('POST', '/v1/me/erasure', { password });
+  /**
+   * Schedules the erasure for the end of the tenant's grace period. An account with MFA must also give a
+   * current TOTP `code` or one `recoveryCode` (refused with `mfa_code_required` otherwise).
+   */
+  request(password: string, secondFactor?: { code: string } | { recoveryCode: string }): Promise<Erasure> {
+    return this.#rest.request<Erasure>('POST', '/v1/me/erasure', { password, ...secondFactor });
   }
 
   /** The latest erasure of the account (a `ParleyApiError` with `not_found` when there was none). */

@@ -24,8 +24,6 @@ import { createRestrictionService } from './compliance/gdpr/restriction-service.
 import { createExportJob } from './compliance/gdpr/export-job.ts';
 import { dsrExportRequests } from './compliance/gdpr/export-request-log.ts';
 import { createExportService } from './compliance/gdpr/export-service.ts';
-import { createTenantCloseService } from './tenancy/tenant-close-service.ts';
-import { createTenantPurge } from './tenancy/tenant-purge.ts';
 import { createErasureJob } from './compliance/gdpr/erasure-job.ts';
 import { createErasureService } from './compliance/gdpr/erasure-service.ts';
 import { createErasureSteps, ERASURE_SETTLE_MS } from './compliance/gdpr/erasure-steps.ts';
@@ -213,6 +211,7 @@ export function buildServices(input: {
     ? new RedisPresenceStore(redis, config.redisKeyPrefix, clock)
     : new MemoryPresenceStore(clock);
   const profiles = createProfileService({ storage, security, users, audit, clock });
+  const mfa = createMfaService({ storage, security, hasher, audit, counter, clock, sessions });
   const dsr = createDsrService({ storage, fieldCipher: security.fieldCipher, users, audit, clock });
   const erasureSteps = createErasureSteps({
     storage,
@@ -246,41 +245,24 @@ export function buildServices(input: {
     requests: exportRequests,
     clock,
   });
-  const exports = createExportService({
-    storage,
-    fieldCipher,
-    users,
-    audit,
-    clock,
-    counter,
-    queue: createJobQueue({ clock }),
-    job: exportJob,
-    requests: exportRequests,
-    settings: exportSettingsIn,
-  });
-  const tenantClosures = createTenantCloseService({
-    storage,
-    clock,
-    audit,
-    exports,
-    purge: createTenantPurge({
-      storage,
-      clock,
-      audit,
-      keyring: security.keyring,
-      signingKeys: security.signingKeys,
-      // A hold on the tenant, or on any user or dialog in it, refuses the purge (issue 14, point 3).
-      holds: (tenantId) => retention.legalHolds.isHeld(tenantId, { type: 'tenant' }),
-    }),
-  });
   return {
     dialogs,
     fanout,
     messages: createMessageService(messageDeps),
     attachments: attachmentService,
     exportJob,
-    exports,
-    tenantClosures,
+    exports: createExportService({
+      storage,
+      fieldCipher,
+      users,
+      audit,
+      clock,
+      counter,
+      queue: createJobQueue({ clock }),
+      job: exportJob,
+      requests: exportRequests,
+      settings: exportSettingsIn,
+    }),
     messageChanges: createMessageChangeService(messageDeps),
     stream: createMessageStream({ storage, fieldCipher, attachments, committed }),
     search: createSearchService({ storage, index, fieldCipher, attachments }),
@@ -348,7 +330,7 @@ export function buildServices(input: {
     erasures: createErasureService({
       storage,
       users,
-      accounts,
+      stepUp: mfa,
       dsr,
       steps: erasureSteps,
       job: erasureJob,
@@ -371,7 +353,7 @@ export function buildServices(input: {
       publicUrl: input.publicUrl,
     }),
     clients: createClientService({ storage, sessions, audit, clock }),
-    mfa: createMfaService({ storage, security, hasher, audit, counter, clock, sessions }),
+    mfa,
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

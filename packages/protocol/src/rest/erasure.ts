@@ -19,8 +19,23 @@ export const DEFAULT_ERASURE_GRACE_DAYS = 14;
 
 const graceDays = z.number().int().min(0).max(MAX_ERASURE_GRACE_DAYS);
 
-/** Self-service erasure: the account's password again, so a stolen session alone cannot erase anyone. */
-export const requestMyErasureBody = z.object({ password: z.string().min(1).max(1024) }).strict();
+/**
+ * Self-service erasure: the account's password again and, when the account has MFA, a current TOTP `code`
+ * or one `recoveryCode` (at most one of the two), so a stolen session alone cannot erase anyone.
+ */
+export const requestMyErasureBody = z
+  .object({
+    password: z.string().min(1).max(1024),
+    code: z
+      .string()
+      .regex(/^[0-9]{6}$/)
+      .optional(),
+    recoveryCode: z.string().min(1).max(64).optional(),
+  })
+  .strict()
+  .refine((body) => body.code === undefined || body.recoveryCode === undefined, {
+    message: 'give at most one of code and recoveryCode',
+  });
 
 /**
  * An administrator erases a user: `requestId` names the open erasure request it answers (else one is

@@ -81,6 +81,8 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   deleteMe: {
     errors: [
       'invalid_credentials',
+      'mfa_code_reused',
+      'mfa_code_required',
       'account_locked',
       'not_found',
       'erasure_scheduled',
@@ -91,6 +93,8 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   requestMyErasure: {
     errors: [
       'invalid_credentials',
+      'mfa_code_reused',
+      'mfa_code_required',
       'account_locked',
       'not_found',
       'erasure_scheduled',
@@ -163,4 +167,6 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   downloadExport: exportDownload,
   deleteMyExport: { responses: noContent('The archive is deleted, or its preparation stopped.') },
   deleteExport: { responses: noContent('The archive is deleted, or its preparation stopped.') },
+  closeTenant: { errors: ['tenant_closed', 'tenant_purge_started', 'tenant_purged'] },
+  reopenTenant: { errors: ['tenant_not_closed', 'tenant_purge_started'] },
 };

@@ -23,8 +23,8 @@ export function erasureRoutes(deps: { erasures: ErasureService }): RouteDeclarat
   });
   const requestMine: RouteDeclaration['handler'] = async (request, reply) => {
     const subject = personActing(request);
-    const { password } = requestMyErasureBody.parse(request.body);
-    const erasure = await erasures.requestOwn(principalOf(request).tenantId, subject, password);
+    const proof = requestMyErasureBody.parse(request.body);
+    const erasure = await erasures.requestOwn(principalOf(request).tenantId, subject, proof);
     return reply.code(202).send(erasure);
   };
   return [
@@ -33,7 +33,7 @@ export function erasureRoutes(deps: { erasures: ErasureService }): RouteDeclarat
       url: '/v1/me',
       operationId: 'deleteMe',
       summary:
-        'Delete your account: the same as POST /v1/me/erasure (your password again; erased when the grace period ends, cancellable until then).',
+        'Delete your account: the same as POST /v1/me/erasure (your password again, and a TOTP or recovery code when you have MFA; erased when the grace period ends, cancellable until then).',
       tags: ['privacy'],
       access: { kind: 'authenticated', scope: 'profile', permission: null },
       schema: { body: requestMyErasureBody, response: { 202: erasureBody } },
@@ -44,7 +44,7 @@ export function erasureRoutes(deps: { erasures: ErasureService }): RouteDeclarat
       url: '/v1/me/erasure',
       operationId: 'requestMyErasure',
       summary:
-        'Ask for the erasure of your own account, proving it is you with your password. It runs when the tenant’s grace period ends (until then you can cancel it); you can go on signing in until it starts.',
+        'Ask for the erasure of your own account, proving it is you with your password and, when you have MFA, a current TOTP code or a recovery code (refused with mfa_code_required without one). It runs when the tenant’s grace period ends (until then you can cancel it); you can go on signing in until it starts.',
       tags: ['privacy'],
       // No permission: a data subject's right cannot be taken away by a role.
       access: { kind: 'authenticated', scope: 'profile', permission: null },

@@ -8,7 +8,7 @@ import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
 import type { Counter } from '../../counters/counter.ts';
 import type { Keyring } from '../../crypto/keyring.ts';
-import type { AccountService } from '../../identity/account-service.ts';
+import type { MfaDisableProof, MfaService } from '../../identity/mfa/mfa-service.ts';
 import type { UserService } from '../../identity/user-service.ts';
 import { newId } from '../../ids.ts';
 import type { JobQueue } from '../../jobs/index.ts';
@@ -29,7 +29,8 @@ export const defaultErasureLimits = { perUserPerHour: 5, perTenantPerHour: 30 };
 export interface ErasureServiceDeps {
   storage: Storage;
   users: Pick<UserService, 'statusForChangeIn'>;
-  accounts: Pick<AccountService, 'verifyPassword'>;
+  /** The step-up a self-service erasure needs: the password, and a second factor when the user has MFA. */
+  stepUp: Pick<MfaService, 'stepUp'>;
   dsr: Pick<DsrService, 'createIn' | 'openRequestIn' | 'transitionIn'>;
   steps: ErasureSteps;
   job: ErasureJob;
@@ -40,6 +41,9 @@ export interface ErasureServiceDeps {
   clock: Clock;
   limits?: typeof defaultErasureLimits;
 }
+
+/** What a user proves to erase their own account: the password, and a second factor when they have MFA. */
+export type StepUpProof = MfaDisableProof;
 
 /** The person asking: the data subject themselves, with the request behind the call for the audit. */
 export type Subject = DsrAudited & { userId: string };
@@ -56,7 +60,7 @@ const iso = (at: number | null) => (at === null ? null : new Date(at).toISOStrin
  * older database erase the account again at start-up, before the server serves anything.
  */
 export function createErasureService(deps: ErasureServiceDeps) {
-  const { storage, users, accounts, dsr, steps, queue, audit, counter, clock } = deps;
+  const { storage, users, stepUp, dsr, steps, queue, audit, counter, clock } = deps;
   const limits = deps.limits ?? defaultErasureLimits;
   const publicKeys = new Map<string, string>();
 
@@ -242,10 +246,16 @@ export function createErasureService(deps: ErasureServiceDeps) {
   }
 
   return {
-    /** The data subject asks for their own erasure, proving it is them with their password. */
-    async requestOwn(tenantId: string, subject: Subject, password: string): Promise<ErasureBody> {
+    /**
+     * The data subject asks for their own erasure, proving it is them: the password, and with MFA enrolled
+     * also a current TOTP code or a recovery code (`mfa_code_required` without one). A stolen access token
+     * alone starts nothing.
+     */
+    async requestOwn(tenantId: string, subject: Subject, proof: StepUpProof): Promise<ErasureBody> {
       await takeRate(tenantId, { subjectId: subject.userId, tenant: true });
-      await accounts.verifyPassword(tenantId, subject.userId, password, subject.context);
+      // A user's request always comes through one of their sessions (personActing).
+      const actor = { userId: subject.userId, sessionId: subject.actor.sessionId ?? '' };
+      await stepUp.stepUp(tenantId, actor, proof, 'erasure', subject.context);
       const row = await storage.withTenant(tenantId, async (tx) => {
         const { status, roles } = await users.statusForChangeIn(tx, tenantId, subject.userId);
         if (status === 'erased') throw new AppError('not_found');

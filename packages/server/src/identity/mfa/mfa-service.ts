@@ -129,13 +129,17 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { codes, hashes: JSON.stringify(codes.map((code) => hashRecoveryCode(code, pepper))) };
   }
 
-  /** The user's second factor: a fresh TOTP code, or an unused recovery code. `reused`: a used TOTP step. */
+  /**
+   * The user's second factor: a fresh TOTP code, or an unused recovery code. `reused`: a used TOTP step.
+   * `spend` is what using it changes on the row (the TOTP step recorded, the recovery code struck out), so
+   * a proof that is kept (a step-up) cannot be replayed.
+   */
   async function secondFactorMatches(
     tx: TenantTx,
     tenantId: string,
     user: UserRow,
     proof: MfaDisableProof,
-  ): Promise<'ok' | 'invalid' | 'reused'> {
+  ): Promise<{ verdict: 'ok' | 'invalid' | 'reused'; spend?: Partial<UserRow> }> {
     if (proof.code !== undefined && user.totp_secret != null) {
       const secret = await fieldCipher.open(
         tx,
@@ -149,55 +153,91 @@ export function createMfaService(deps: MfaServiceDeps) {
         now: clock.now(),
         lastUsedStep: user.totp_last_step ?? null,
       });
-      if (verdict.ok) return 'ok';
-      return verdict.reason === 'replayed' ? 'reused' : 'invalid';
+      if (verdict.ok) return { verdict: 'ok', spend: { totp_last_step: verdict.step } };
+      return { verdict: verdict.reason === 'replayed' ? 'reused' : 'invalid' };
     }
     if (proof.recoveryCode !== undefined) {
       const stored = JSON.parse(user.recovery_codes ?? '[]') as (string | null)[];
       const pepper = (await security.keyring.tenantKey(tx, tenantId, 'index')).key;
       const hashes = stored.map((hash) => hash ?? '');
-      return matchRecoveryCode(proof.recoveryCode, hashes, pepper) !== -1 ? 'ok' : 'invalid';
+      const index = matchRecoveryCode(proof.recoveryCode, hashes, pepper);
+      if (index === -1) return { verdict: 'invalid' };
+      stored[index] = null;
+      return { verdict: 'ok', spend: { recovery_codes: JSON.stringify(stored) } };
     }
-    return 'invalid';
+    return { verdict: 'invalid' };
   }
 
+  /** Audit actions of a proof's refusals: MFA's own removal, or a step-up before another sensitive act. */
+  interface ProofActions {
+    locked: string;
+    failed: string;
+    /** Said in the failure's details (which act the step-up was for). */
+    purpose?: string;
+  }
+  const disableActions: ProofActions = {
+    locked: 'auth.mfa_disable_refused_locked',
+    failed: 'auth.mfa_disable_failed',
+  };
+
   /**
-   * Checks the password and the second factor for `disable`, under the account lockout sign-in uses: a
-   * locked account is refused unchecked, and every failure counts (and is audited) like a failed sign-in.
+   * Checks the password, and the second factor when `factorNeeded`, under the account lockout sign-in uses:
+   * a locked account is refused unchecked, and every failure counts (and is audited) like a failed sign-in.
    */
-  async function proveForDisable(
+  async function prove(
     tx: TenantTx,
     tenantId: string,
     user: UserRow,
     proof: MfaDisableProof,
-    actor: MfaActor,
-    context: RequestContext,
-  ): Promise<{ ok: true } | { ok: false; retryAfter?: number; codeReused?: boolean }> {
+    subject: { actor: MfaActor; context: RequestContext; actions: ProofActions; factorNeeded: boolean },
+  ): Promise<
+    { ok: true; spend?: Partial<UserRow> } | { ok: false; retryAfter?: number; codeReused?: boolean }
+  > {
+    const { actor, context, actions } = subject;
+    const purpose: Record<string, string> = actions.purpose === undefined ? {} : { purpose: actions.purpose };
     const policy = await loadPasswordPolicy(tx, tenantId);
     const lockedFor = await lockout.lockedForSeconds(lockoutKeyForUser(tenantId, user), policy);
     if (lockedFor > 0) {
       await hasher.verifyUnknownUser(proof.password);
-      const action = 'auth.mfa_disable_refused_locked';
-      await record(tx, tenantId, { actor, userId: user.id, action, outcome: 'denied' }, context);
+      const entry = { actor, userId: user.id, action: actions.locked, outcome: 'denied' } as const;
+      await record(
+        tx,
+        tenantId,
+        actions.purpose === undefined ? entry : { ...entry, details: purpose },
+        context,
+      );
       return { ok: false, retryAfter: lockedFor };
     }
     // Both checks always run, so the answer does not say which of the two was wrong.
     const passwordOk =
       user.password_hash != null && (await hasher.verify(user.password_hash, proof.password));
-    const factor = await secondFactorMatches(tx, tenantId, user, proof);
-    if (passwordOk && factor === 'ok') return { ok: true };
+    const factor = subject.factorNeeded
+      ? await secondFactorMatches(tx, tenantId, user, proof)
+      : { verdict: 'ok' as const };
+    if (passwordOk && factor.verdict === 'ok')
+      return factor.spend === undefined ? { ok: true } : { ok: true, spend: factor.spend };
     const { failures, delay } = await lockout.registerFailure(lockoutKeyForUser(tenantId, user), policy);
     const reason = passwordOk
-      ? factor === 'reused'
+      ? factor.verdict === 'reused'
         ? 'reused_second_factor'
         : 'wrong_second_factor'
       : 'wrong_password';
-    const details = { reason, failures, lockedForSeconds: delay };
-    const action = 'auth.mfa_disable_failed';
-    await record(tx, tenantId, { actor, userId: user.id, action, outcome: 'failure', details }, context);
+    const details = { ...purpose, reason, failures, lockedForSeconds: delay };
+    const entry = { actor, userId: user.id, action: actions.failed, outcome: 'failure', details } as const;
+    await record(tx, tenantId, entry, context);
     // A reused code is said so whatever the password: answering it only when the password is right would
     // turn an old code into a password oracle.
-    return { ok: false, codeReused: factor === 'reused' };
+    return { ok: false, codeReused: factor.verdict === 'reused' };
+  }
+
+  /** The refusal a failed proof answers with. */
+  function refusal(outcome: { retryAfter?: number; codeReused?: boolean }): AppError {
+    if (outcome.retryAfter !== undefined)
+      return new AppError('account_locked', 'Too many failed attempts; the account is temporarily locked.', {
+        'retry-after': String(outcome.retryAfter),
+      });
+    if (outcome.codeReused === true) return new AppError('mfa_code_reused');
+    return new AppError('invalid_credentials', 'The password or the code is not valid.');
   }
 
   return {
@@ -305,7 +345,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       const outcome = await storage.withTenant(tenantId, async (tx) => {
         const user = await lockUser(tx, tenantId, actor.userId);
         if (user.totp_enabled_at == null) throw new AppError('conflict', 'MFA is not enabled.');
-        const proven = await proveForDisable(tx, tenantId, user, proof, actor, context);
+        const subject = { actor, context, actions: disableActions, factorNeeded: true };
+        const proven = await prove(tx, tenantId, user, proof, subject);
         if (!proven.ok) return proven;
         await userStore.update(tx, tenantId, user.id, {
           ...MFA_CLEARED,
@@ -317,17 +358,48 @@ export function createMfaService(deps: MfaServiceDeps) {
         await record(tx, tenantId, { ...entry, action: 'auth.mfa_disabled' }, context);
         return proven;
       });
-      if (!outcome.ok && outcome.retryAfter !== undefined) {
-        throw new AppError('account_locked', 'Too many failed attempts; the account is temporarily locked.', {
-          'retry-after': String(outcome.retryAfter),
-        });
-      }
-      if (!outcome.ok && outcome.codeReused === true) throw new AppError('mfa_code_reused');
-      if (!outcome.ok) throw new AppError('invalid_credentials', 'The password or the code is not valid.');
+      if (!outcome.ok) throw refusal(outcome);
       await sessions.revokeUserSessions(tenantId, actor.userId, {
         except: actor.sessionId,
         reason: 'mfa_changed',
       });
+    },
+
+    /**
+     * Step-up before a sensitive self-service act (erasure of one's own account): the password, and when the
+     * user has MFA also a current TOTP code or one recovery code, which is spent (the step recorded, the
+     * recovery code struck out) so the same proof cannot serve twice. Without a second factor from a user
+     * who has one, refused with `mfa_code_required` before the password is judged, so the answer is no
+     * password oracle. Failures count towards the account lockout and are audited (`auth.step_up_failed`).
+     */
+    async stepUp(
+      tenantId: string,
+      actor: MfaActor,
+      proof: MfaDisableProof,
+      purpose: string,
+      context: RequestContext,
+    ): Promise<{ method: 'password' | 'password+totp' | 'password+recovery_code' }> {
+      const actions = { locked: 'auth.step_up_refused_locked', failed: 'auth.step_up_failed', purpose };
+      const outcome = await storage.withTenant(tenantId, async (tx) => {
+        const user = await lockUser(tx, tenantId, actor.userId);
+        const factorNeeded = user.totp_enabled_at != null;
+        if (factorNeeded && proof.code === undefined && proof.recoveryCode === undefined)
+          throw new AppError('mfa_code_required');
+        const proven = await prove(tx, tenantId, user, proof, { actor, context, actions, factorNeeded });
+        if (!proven.ok) return proven;
+        if (proven.spend !== undefined) await userStore.update(tx, tenantId, user.id, proven.spend);
+        await lockout.clear(lockoutKeyForUser(tenantId, user));
+        return {
+          ok: true as const,
+          method: !factorNeeded
+            ? ('password' as const)
+            : proof.code !== undefined
+              ? ('password+totp' as const)
+              : ('password+recovery_code' as const),
+        };
+      });
+      if (!outcome.ok) throw refusal(outcome);
+      return { method: outcome.method };
     },
 
     /**
