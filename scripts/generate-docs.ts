@@ -1,7 +1,7 @@
 /**
  * Regenerates the tables that tests keep equal to the code: the README configuration table, the error
  * catalogue in docs/errors.md, the permission matrix in docs/access-control.md and the data inventory in
- * docs/privacy.md. Run `npm run docs`.
+ * docs/privacy.md, the metrics table in docs/monitoring.md. Run `npm run docs`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { builtInRolePermissions } from '../packages/server/src/access/roles.js';
 import { configTableMarkdown } from '../packages/server/src/config.js';
 import { dataInventoryMarkdown } from '../packages/server/src/compliance/gdpr/data-inventory-markdown.js';
 import { errorTableMarkdown } from '../packages/server/src/http/error-table.js';
+import { metricsTableMarkdown } from '../packages/server/src/observability/metrics-table.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -34,3 +35,4 @@ replaceSection('README.md', 'config-table', configTableMarkdown());
 replaceSection('docs/errors.md', 'error-table', errorTableMarkdown());
 replaceSection('docs/access-control.md', 'permission-matrix', matrix);
 replaceSection('docs/privacy.md', 'data-inventory', dataInventoryMarkdown());
+replaceSection('docs/monitoring.md', 'metrics-table', metricsTableMarkdown());

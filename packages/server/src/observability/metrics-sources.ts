@@ -169,6 +169,32 @@ export function registerMetricSources(registry: Registry, sources: MetricSources
     }),
   });
 
+  const tasks = onePerScrape(() => scheduledTasks(storage));
+  new Gauge({
+    name: 'parley_scheduled_task_lag_seconds',
+    help: 'How far behind its schedule each scheduled task is (retention sweeps, export expiry, …): 0 when not yet due.',
+    labelNames: ['task'],
+    registers,
+    collect: guarded(async function (this: Gauge<'task'>) {
+      const rows = await tasks();
+      this.reset();
+      for (const row of rows)
+        this.set({ task: row.name }, Math.max(seconds(sources.now() - row.next_run_at), 0));
+    }),
+  });
+  new Gauge({
+    name: 'parley_scheduled_task_last_success',
+    help: '1 when the last run of each scheduled task succeeded, 0 when it failed (absent before its first run).',
+    labelNames: ['task'],
+    registers,
+    collect: guarded(async function (this: Gauge<'task'>) {
+      const rows = await tasks();
+      this.reset();
+      for (const row of rows)
+        if (row.last_outcome !== null) this.set({ task: row.name }, row.last_outcome === 'succeeded' ? 1 : 0);
+    }),
+  });
+
   new Gauge({
     name: 'parley_key_rotation_period_seconds',
     help: 'How old a key may grow before it is due for rotation (PARLEY_KEY_ROTATION_DAYS).',
@@ -303,6 +329,13 @@ async function openDsrs(storage: Storage): Promise<{ tenantId: string; open: num
     open: Number(row.open),
     nearestDue: row.nearest,
   }));
+}
+
+/** Task names are fixed in code (`retention.sweep`, …): a bounded label set. */
+function scheduledTasks(storage: Storage) {
+  return storage.withSystem((tx) =>
+    tx.selectFrom('scheduled_tasks').select(['name', 'next_run_at', 'last_outcome']).execute(),
+  );
 }
 
 async function keyCreationTimes(storage: Storage): Promise<Record<string, number | undefined>> {
