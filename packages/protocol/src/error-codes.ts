@@ -74,9 +74,22 @@ export const errorCatalogue = {
   export_not_ready: { status: 409, message: 'The export archive is still being prepared.' },
   export_failed: { status: 409, message: 'The export could not be completed; request a new one.' },
   subject_erased: { status: 409, message: 'The user was erased; there is nothing left to export.' },
+  tenant_closed: {
+    status: 409,
+    message:
+      'The tenant is closed: it is read-only until it is reopened or purged; reads and exports still work.',
+  },
+  tenant_not_closed: { status: 409, message: 'The tenant is not closed.' },
+  tenant_purge_started: {
+    status: 409,
+    message: 'The tenant is being purged or was purged; it can no longer be reopened.',
+  },
+  tenant_purge_not_due: { status: 409, message: 'The tenant’s export window has not ended yet.' },
+  tenant_on_hold: { status: 409, message: 'A legal hold exists in this tenant; it cannot be purged.' },
   gone: { status: 410, message: 'The token was already used or has expired.' },
   export_expired: { status: 410, message: 'The export archive expired and was destroyed.' },
   export_destroyed: { status: 410, message: 'The export archive was deleted.' },
+  tenant_purged: { status: 410, message: 'The tenant was closed and its data purged.' },
   payload_too_large: { status: 413, message: 'The request body is larger than the configured limit.' },
   message_too_large: { status: 413, message: 'The message text is longer than the tenant allows.' },
   attachment_too_large: { status: 413, message: 'The attachment is larger than this tenant allows.' },

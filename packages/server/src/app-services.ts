@@ -24,6 +24,8 @@ import { createRestrictionService } from './compliance/gdpr/restriction-service.
 import { createExportJob } from './compliance/gdpr/export-job.ts';
 import { dsrExportRequests } from './compliance/gdpr/export-request-log.ts';
 import { createExportService } from './compliance/gdpr/export-service.ts';
+import { createTenantCloseService } from './tenancy/tenant-close-service.ts';
+import { createTenantPurge } from './tenancy/tenant-purge.ts';
 import { createErasureJob } from './compliance/gdpr/erasure-job.ts';
 import { createErasureService } from './compliance/gdpr/erasure-service.ts';
 import { createErasureSteps, ERASURE_SETTLE_MS } from './compliance/gdpr/erasure-steps.ts';
@@ -245,24 +247,41 @@ export function buildServices(input: {
     requests: exportRequests,
     clock,
   });
+  const exports = createExportService({
+    storage,
+    fieldCipher,
+    users,
+    audit,
+    clock,
+    counter,
+    queue: createJobQueue({ clock }),
+    job: exportJob,
+    requests: exportRequests,
+    settings: exportSettingsIn,
+  });
+  const tenantClosures = createTenantCloseService({
+    storage,
+    clock,
+    audit,
+    exports,
+    purge: createTenantPurge({
+      storage,
+      clock,
+      audit,
+      keyring: security.keyring,
+      signingKeys: security.signingKeys,
+      // A hold on the tenant, or on any user or dialog in it, refuses the purge (issue 14, point 3).
+      holds: (tenantId) => retention.legalHolds.isHeld(tenantId, { type: 'tenant' }),
+    }),
+  });
   return {
     dialogs,
     fanout,
     messages: createMessageService(messageDeps),
     attachments: attachmentService,
     exportJob,
-    exports: createExportService({
-      storage,
-      fieldCipher,
-      users,
-      audit,
-      clock,
-      counter,
-      queue: createJobQueue({ clock }),
-      job: exportJob,
-      requests: exportRequests,
-      settings: exportSettingsIn,
-    }),
+    exports,
+    tenantClosures,
     messageChanges: createMessageChangeService(messageDeps),
     stream: createMessageStream({ storage, fieldCipher, attachments, committed }),
     search: createSearchService({ storage, index, fieldCipher, attachments }),
