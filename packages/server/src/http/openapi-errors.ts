@@ -37,6 +37,9 @@ const authenticated: readonly ErrorCode[] = [
   'forbidden',
 ];
 
+/** Public routes that write into the tenant in their path: refused while it is closed. */
+const tenantWrites = new Set(['signUp', 'setUpTenantOwner']);
+
 /** Every coded error a route can answer: derived from its declaration, plus the ones its services throw. */
 export function errorCodesOf(route: RouteDeclaration, thrown: readonly ErrorCode[] = []): ErrorCode[] {
   const codes = new Set<ErrorCode>(everyRequest);
@@ -46,6 +49,11 @@ export function errorCodesOf(route: RouteDeclaration, thrown: readonly ErrorCode
   // Fastify parses no body on GET; a streamed upload is read by its handler, under its own limit.
   if (route.method !== 'GET' && route.streamsBody !== true) add(parsedBody);
   if (route.access.kind === 'authenticated') add(authenticated);
+  // A closed tenant is read-only (http/tenant-closed-hook.ts); one being purged, or purged, answers nothing.
+  if (route.access.kind === 'authenticated' || tenantWrites.has(route.operationId)) {
+    if (route.method !== 'GET') codes.add('tenant_closed');
+    codes.add('tenant_purged');
+  }
   // A user who owes consent holds a token that acts as `profile` only: every other route refuses them.
   if (route.access.kind === 'authenticated' && route.access.scope !== 'profile')
     codes.add('consent_required');
