@@ -226,6 +226,7 @@ export function buildServices(input: {
     attachments: createAttachmentErasure({ storage }),
     settleMs: ERASURE_SETTLE_MS,
   });
+  const retentionAttachments = createAttachmentErasure({ storage });
   const retention = createRetention({
     storage,
     clock,
@@ -234,9 +235,9 @@ export function buildServices(input: {
     fanout,
     index,
     attachments,
-    eraseAttachments: createAttachmentErasure({ storage }).eraseIds,
+    eraseAttachments: (tx, tenantId, ids) => retentionAttachments.eraseIds(tx, tenantId, ids),
   });
-  const erasureJob = createErasureJob(erasureSteps, { storage, holds: retention.legalHolds });
+  const erasureJob = createErasureJob(erasureSteps, { storage, holds: retention.legalHolds, clock });
   const attachmentService = createAttachmentService({ storage, fieldCipher, clock, limits });
   const exportRequests = dsrExportRequests(dsr);
   const exportJob = createExportJob({

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './cli/audit-command.ts';
+import { retentionCommand } from './cli/retention-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { migrateCommand } from './cli/migrate-command.ts';
@@ -19,6 +20,7 @@ const program = new Command('parley')
   .addCommand(tenantCommand())
   .addCommand(keysCommand())
   .addCommand(auditCommand())
+  .addCommand(retentionCommand())
   .addCommand(searchCommand())
   .addCommand(configCommand());
 

@@ -28,6 +28,8 @@ interface OtherTenant {
   requestId: string;
   /** An export of the other tenant's owner, asked for by them. */
   exportId: string;
+  /** A legal hold the other tenant placed on its owner. */
+  holdId: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -138,6 +140,18 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   }),
   'GET /v1/users/:userId/erasure': (other) => ({ path: `/v1/users/${other.userId}/erasure` }),
   'DELETE /v1/users/:userId/erasure': (other) => ({ path: `/v1/users/${other.userId}/erasure` }),
+  'GET /v1/retention/dialogs/:dialogId': (other) => ({ path: `/v1/retention/dialogs/${other.dialogId}` }),
+  'PUT /v1/retention/dialogs/:dialogId': (other) => ({
+    path: `/v1/retention/dialogs/${other.dialogId}`,
+    body: { messages: '1h' },
+  }),
+  'DELETE /v1/retention/dialogs/:dialogId': (other) => ({ path: `/v1/retention/dialogs/${other.dialogId}` }),
+  'PUT /v1/dialogs/:dialogId/retention': (other) => ({
+    path: `/v1/dialogs/${other.dialogId}/retention`,
+    body: { messages: '1h' },
+  }),
+  'GET /v1/legal-holds/:holdId': (other) => ({ path: `/v1/legal-holds/${other.holdId}` }),
+  'POST /v1/legal-holds/:holdId/release': (other) => ({ path: `/v1/legal-holds/${other.holdId}/release` }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set([
@@ -212,8 +226,14 @@ describe('every route refuses callers without its scope, permission or tenant', 
       headers: { authorization: `Bearer ${otherOwner.accessToken}` },
     });
     expect(exported.status, exported.text).toBe(202);
+    const hold = await server.request(
+      '/v1/legal-holds',
+      json({ targetType: 'user', targetId: otherOwner.userId, reason: 'Their case' }, otherOwner.accessToken),
+    );
+    expect(hold.status, hold.text).toBe(201);
     other = {
       exportId: exported.json<{ id: string }>().id,
+      holdId: hold.json<{ id: string }>().id,
       purposeKey: 'other_only',
       requestId: request.json<{ id: string }>().id,
       messageId: sent.json<{ id: string }>().id,
@@ -345,6 +365,12 @@ describe('every route refuses callers without its scope, permission or tenant', 
     expect(request).toMatchObject({ status: 'received', extendedUntil: null });
     const user = await server.app.services.users.getUser(other.tenantId, other.userId);
     expect(user).toMatchObject({ status: 'active', displayName: 'Olivia Owner' });
+    expect(await server.app.services.legalHolds.get(other.tenantId, other.holdId)).toMatchObject({
+      active: true,
+    });
+    expect(await server.app.services.retention.getDialog(other.tenantId, other.dialogId)).not.toHaveProperty(
+      'messages',
+    );
     const file = await server.app.services.attachments.open(other.tenantId, other.userId, other.attachmentId);
     expect(file).toMatchObject({ name: 'welcome.txt', size: 'Welcome pack'.length });
   });

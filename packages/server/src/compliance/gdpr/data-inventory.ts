@@ -58,8 +58,8 @@ export const retentionRules = {
   messaging:
     'Until its author deletes it (message deletion, dialog deletion, leaving) or is erased (by the tenant’s erasure policy: erased, or kept under the erased account); no retention period yet.',
   attachment: 'Until the uploader removes it or is erased; uploads never completed are swept after a day.',
-  calls: 'No purge yet.',
-  mail: 'No purge yet (the embedded outbox is for installations without SMTP).',
+  calls: 'Until the tenant’s call record rule (retention, default 365 days after the call ended).',
+  mail: 'Until the tenant’s outbox rule (retention, default 30 days; the embedded outbox is for installations without SMTP).',
   requests:
     'Kept as evidence of how each request was answered; the subject’s note becomes unreadable when the subject is erased (no retention period yet).',
   consent: 'For the life of the tenant: proof of consent (Art. 7(1)) outlives the account.',
@@ -722,6 +722,31 @@ export const dataInventory: Record<string, TableDeclaration> = {
       payload: pd('identifier'),
       requested_by: pd('identifier'),
     },
+  },
+  retention_rules: {
+    purpose: 'Each tenant’s retention rules and its dialogs’ overrides of the message rule (durations only).',
+    columns: plainColumns('tenant_id', 'dialog_id', 'rules', 'updated_at'),
+  },
+  legal_holds: {
+    purpose:
+      'Legal holds on a user, a dialog or the whole tenant: who placed and released them, when, until when, and why (sealed).',
+    retention: 'requests',
+    columns: {
+      ...plainColumns('id', 'tenant_id', 'target_type'),
+      // The held user's id (or a dialog's, or the tenant's).
+      target_id: pd('identifier'),
+      reason: pd('content', 'tenant field key'),
+      placed_by: pd('identifier'),
+      released_by: pd('identifier'),
+      placed_at: pd('metadata'),
+      ends_at: pd('metadata'),
+      released_at: pd('metadata'),
+    },
+  },
+  retention_sweeps: {
+    purpose:
+      'What each retention sweep deleted per rule (counts and id ranges): the source of its audit receipt.',
+    columns: plainColumns('id', 'tenant_id', 'started_at', 'finished_at', 'counts'),
   },
   retention_rules: {
     purpose: 'Each tenant’s retention rules and its dialogs’ overrides of the message rule (durations only).',

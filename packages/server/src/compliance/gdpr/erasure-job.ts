@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineJob, JobDeferred, JobError } from '../../jobs/index.ts';
+import type { Clock } from '../../clock.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { LegalHoldService } from '../retention/legal-hold-service.ts';
 import { erasureStore } from './erasure-store.ts';
@@ -20,7 +21,7 @@ export const ERASURE_HOLD_RECHECK_MS = 60_000;
 
 export function createErasureJob(
   steps: ErasureSteps,
-  legalHold?: { storage: Storage; holds: Pick<LegalHoldService, 'isHeldIn'> },
+  legalHold?: { storage: Storage; holds: Pick<LegalHoldService, 'isHeldIn'>; clock: Clock },
 ) {
   return defineJob({
     kind: ERASURE_JOB_KIND,
@@ -36,7 +37,7 @@ export function createErasureJob(
         throw new JobDeferred(
           'legal_hold',
           'the user is under legal hold; the erasure waits until the hold ends',
-          Date.now() + ERASURE_HOLD_RECHECK_MS,
+          legalHold.clock.now() + ERASURE_HOLD_RECHECK_MS,
         );
       await steps.run(
         {

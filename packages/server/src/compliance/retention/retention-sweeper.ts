@@ -10,6 +10,7 @@ import type { Storage, SystemTx, TenantTx } from '../../storage/database.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { LegalHoldService } from './legal-hold-service.ts';
 import { retentionCandidates, type SweepScope } from './retention-candidates.ts';
+import { planRetention } from './retention-plan.ts';
 import { sweptRules, type SweptRule } from './retention-rules.ts';
 import { type ExpiryHint, retentionDeletion } from './retention-deletion.ts';
 import type { RetentionService } from './retention-service.ts';
@@ -197,20 +198,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
     sweep,
 
     /** What the next sweep would delete in a tenant now: counts per rule, and what holds keep. */
-    async plan(tenantId: string): Promise<RetentionPlanBody> {
-      return storage.withTenant(tenantId, async (tx) => {
-        const scope = await scopeIn(tx, tenantId);
-        const rules: RetentionPlanBody['rules'] = [];
-        for (const rule of sweptRules) {
-          const all = (await retentionCandidates[rule](tx, scope, PLAN_LIMIT, false)).length;
-          const count = scope.held.tenant
-            ? 0
-            : (await retentionCandidates[rule](tx, scope, PLAN_LIMIT, true)).length;
-          rules.push({ rule, count, held: all - count });
-        }
-        return { at: new Date(scope.now).toISOString(), rules };
-      });
-    },
+    plan: (tenantId: string): Promise<RetentionPlanBody> => planRetention(deps, tenantId),
 
     /** The scheduled task: every tenant, once cluster-wide, every fifteen minutes. */
     task(): ScheduledTask {
@@ -224,8 +212,5 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
     },
   };
 }
-
-/** The plan counts up to this many rows per rule (more shows as this many). */
-const PLAN_LIMIT = 1_000_000;
 
 export type RetentionSweeper = ReturnType<typeof createRetentionSweeper>;
