@@ -748,31 +748,6 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'What each retention sweep deleted per rule (counts and id ranges): the source of its audit receipt.',
     columns: plainColumns('id', 'tenant_id', 'started_at', 'finished_at', 'counts'),
   },
-  retention_rules: {
-    purpose: 'Each tenant’s retention rules and its dialogs’ overrides of the message rule (durations only).',
-    columns: plainColumns('tenant_id', 'dialog_id', 'rules', 'updated_at'),
-  },
-  legal_holds: {
-    purpose:
-      'Legal holds on a user, a dialog or the whole tenant: who placed and released them, when, until when, and why (sealed).',
-    retention: 'requests',
-    columns: {
-      ...plainColumns('id', 'tenant_id', 'target_type'),
-      // The held user's id (or a dialog's, or the tenant's).
-      target_id: pd('identifier'),
-      reason: pd('content', 'tenant field key'),
-      placed_by: pd('identifier'),
-      released_by: pd('identifier'),
-      placed_at: pd('metadata'),
-      ends_at: pd('metadata'),
-      released_at: pd('metadata'),
-    },
-  },
-  retention_sweeps: {
-    purpose:
-      'What each retention sweep deleted per rule (counts and id ranges): the source of its audit receipt.',
-    columns: plainColumns('id', 'tenant_id', 'started_at', 'finished_at', 'counts'),
-  },
   job_leases: {
     purpose: 'Cluster-wide leases of scheduled tasks.',
     columns: plainColumns('name', 'holder', 'token', 'expires_at'),
