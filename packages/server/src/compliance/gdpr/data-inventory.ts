@@ -764,6 +764,22 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'last_error_code',
     ),
   },
+  alert_states: {
+    purpose:
+      'Alerts the embedded alerting raised: condition, node, status and when notices went out (ids and times only, never personal data).',
+    columns: plainColumns(
+      'key',
+      'condition',
+      'node_id',
+      'status',
+      'severity',
+      'summary',
+      'started_at',
+      'last_notified_at',
+      'resolved_at',
+      'updated_at',
+    ),
+  },
   parley_meta: {
     purpose: 'Installation facts (the stream epoch).',
     columns: plainColumns('key', 'value'),
