@@ -4,6 +4,7 @@ import { retentionCommand } from './cli/retention-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
 import { migrateCommand } from './cli/migrate-command.ts';
+import { probeCommand } from './cli/probe-command.ts';
 import { searchCommand } from './cli/search-command.ts';
 import { startCommand } from './cli/start-command.ts';
 import { tenantCommand } from './cli/tenant-command.ts';
@@ -22,6 +23,7 @@ const program = new Command('parley')
   .addCommand(auditCommand())
   .addCommand(retentionCommand())
   .addCommand(searchCommand())
+  .addCommand(probeCommand())
   .addCommand(configCommand());
 
 // Usage errors in any subcommand must surface here (exit 2), not call process.exit(1) inside commander.
