@@ -6,7 +6,11 @@ import {
   SIGNATURE_HEADER,
   verifyAlertSignature,
 } from '../../src/alerting/index.ts';
-import { dsrDeadlineConditions } from '../../src/alerting/cluster-conditions.ts';
+import {
+  auditCheckpointCondition,
+  dsrDeadlineConditions,
+  keyAgeCondition,
+} from '../../src/alerting/cluster-conditions.ts';
 import { certificateCondition, databaseCondition } from '../../src/alerting/node-conditions.ts';
 import type { Storage } from '../../src/storage/database.ts';
 import { describeEachDialect } from '../support/dialects.ts';
@@ -233,6 +237,23 @@ describeEachDialect('embedded alerting', (dialect) => {
         .executeTakeFirst(),
     );
     expect(row).toMatchObject({ status: 'resolved', node_id: 'node-a' });
+  });
+
+  it('keys older than the rotation period fire, one alert per key, naming versions and ids only', async () => {
+    const condition = keyAgeCondition(server.app.storage, 365);
+    expect(await condition.evaluate(Date.now())).toEqual([]);
+    const findings = await condition.evaluate(Date.now() + 400 * DAY_MS);
+    const subjects = findings.map((finding) => finding.subject);
+    expect(subjects).toContain('master');
+    expect(subjects).toContain(`tenant.${owner.tenantId}.data`);
+    expect(subjects.some((subject) => subject?.startsWith('signing.'))).toBe(true);
+  });
+
+  it('an audit chain left unsigned for three checkpoint intervals fires as overdue', async () => {
+    const condition = auditCheckpointCondition(server.app.storage, 60);
+    // The owner's sign-in and the requests above wrote entries after the chain was sealed at creation.
+    const later = await condition.evaluate(Date.now() + 3600 * 1000);
+    expect(later.map((finding) => finding.subject)).toContain(owner.tenantId);
   });
 
   it('a certificate that expires within 14 days fires', async () => {
