@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.ts';
+import { DecryptionError } from '../../crypto/aead.ts';
 import type { FieldCipher, FieldLocation } from '../../crypto/field-cipher.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
 import { PII_MINIMISED_ACTION } from './audit-entry.ts';
@@ -33,7 +34,8 @@ const location = (tenantId: string, column: 'ip' | 'user_agent', rowId: string):
  * minimised entries no such entry accounts for, so erasing an entry's ip outside this job shows.
  *
  * Entries written before migration 0023 hash their ciphertexts themselves and are left as they are (their
- * ip and user agent go with the entries, under audit retention). Idempotent: minimised entries are skipped,
+ * ip and user agent go with the entries, under audit retention), and so is an entry whose sealed ip does not
+ * open (it was tampered with: `audit verify` shows it, and minimising it would hide that). Idempotent: minimised entries are skipped,
  * and a record is appended only when it covers more than the last one.
  */
 export function createAuditMinimiser(deps: AuditMinimiserDeps) {
@@ -69,40 +71,59 @@ export function createAuditMinimiser(deps: AuditMinimiserDeps) {
     });
   }
 
+  /** One batch after `afterSeq`; an entry whose ip does not open (tampered) is left as it is. */
   async function minimiseBatch(
     tenantId: string,
-    range: { throughSeq: number; olderThan: number },
+    range: { afterSeq: number; throughSeq: number; olderThan: number },
     reduceIp: IpReducer,
-  ): Promise<number> {
-    const { throughSeq, olderThan } = range;
+  ): Promise<{ read: number; lastSeq: number; changed: number }> {
+    const { afterSeq, throughSeq, olderThan } = range;
     return withAuditMaintenance(storage, tenantId, async (tx) => {
       const rows = await due(tx, tenantId, olderThan)
-        .select(['id', 'ip'])
+        .select(['seq', 'id', 'ip'])
+        .where('seq', '>', afterSeq)
         .where('seq', '<=', throughSeq)
         .orderBy('seq', 'asc')
         .limit(batchSize)
         .execute();
       const now = clock.now();
+      let changed = 0;
       for (const row of rows) {
         const ip = row.ip === null ? null : await reducedIp(tx, tenantId, row.id, row.ip, reduceIp);
+        // Left in full: `audit verify` reports it (its ciphertext no longer matches the commitment).
+        if (ip === undefined) continue;
         await tx
           .updateTable('audit_log')
           .set({ ip, user_agent: null, pii_minimised_at: now })
           .where('tenant_id', '=', tenantId)
           .where('id', '=', row.id)
           .execute();
+        changed += 1;
       }
-      return rows.length;
+      return { read: rows.length, lastSeq: rows.at(-1)?.seq ?? throughSeq, changed };
     });
   }
 
-  async function reducedIp(tx: TenantTx, tenantId: string, id: string, sealed: string, reduceIp: IpReducer) {
-    const reduced = reduceIp(await deps.fieldCipher.open(tx, location(tenantId, 'ip', id), sealed));
+  /** The reduced ip sealed again; null when dropped; undefined when the sealed value does not open. */
+  async function reducedIp(
+    tx: TenantTx,
+    tenantId: string,
+    id: string,
+    sealed: string,
+    reduceIp: IpReducer,
+  ): Promise<string | null | undefined> {
+    let ip: string;
+    try {
+      ip = await deps.fieldCipher.open(tx, location(tenantId, 'ip', id), sealed);
+    } catch (error) {
+      if (error instanceof DecryptionError) return undefined;
+      throw error;
+    }
+    const reduced = reduceIp(ip);
     return reduced === null
       ? null
       : deps.fieldCipher.sealForTenant(tx, location(tenantId, 'ip', id), reduced);
   }
-
   return {
     /** Minimises the entries of one chain that occurred before `olderThan` (ms). Answers how many. */
     async minimise(tenantId: string, olderThan: number, reduceIp: IpReducer): Promise<number> {
@@ -116,10 +137,11 @@ export function createAuditMinimiser(deps: AuditMinimiserDeps) {
       });
       if (throughSeq === undefined) return 0;
       let total = 0;
-      for (;;) {
-        const n = await minimiseBatch(tenantId, { throughSeq, olderThan }, reduceIp);
-        total += n;
-        if (n < batchSize) return total;
+      for (let afterSeq = 0; ;) {
+        const batch = await minimiseBatch(tenantId, { afterSeq, throughSeq, olderThan }, reduceIp);
+        total += batch.changed;
+        if (batch.read < batchSize) return total;
+        afterSeq = batch.lastSeq;
       }
     },
   };

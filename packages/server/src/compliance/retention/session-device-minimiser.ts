@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.ts';
+import { DecryptionError } from '../../crypto/aead.ts';
 import type { FieldCipher } from '../../crypto/field-cipher.ts';
 import { openDevice, sealDevice } from '../../identity/sessions/session-device.ts';
 import type { Storage } from '../../storage/database.ts';
@@ -21,7 +22,13 @@ export function createSessionDeviceMinimiser(deps: {
   const { storage, fieldCipher, clock } = deps;
   const batchSize = deps.batchSize ?? 200;
 
-  async function batch(tenantId: string, olderThan: number, reduceIp: IpReducer): Promise<number> {
+  /** One batch; a device that does not open (tampered) is left as it is and named in `unreadable`. */
+  async function batch(
+    tenantId: string,
+    olderThan: number,
+    reduceIp: IpReducer,
+    unreadable: Set<string>,
+  ): Promise<number> {
     return storage.withTenant(tenantId, async (tx) => {
       const rows = await tx
         .selectFrom('sessions')
@@ -30,6 +37,7 @@ export function createSessionDeviceMinimiser(deps: {
         .where('created_at', '<', olderThan)
         .where('device', 'is not', null)
         .where('device_minimised_at', 'is', null)
+        .$if(unreadable.size > 0, (query) => query.where('id', 'not in', [...unreadable]))
         .orderBy('created_at')
         .orderBy('id')
         .limit(batchSize)
@@ -37,7 +45,16 @@ export function createSessionDeviceMinimiser(deps: {
       const now = clock.now();
       for (const row of rows) {
         if (row.device === null) continue;
-        const device = await openDevice(fieldCipher, tx, tenantId, row.id, row.device);
+        const device = await openDevice(fieldCipher, tx, tenantId, row.id, row.device).catch(
+          (error: unknown) => {
+            if (error instanceof DecryptionError) return undefined;
+            throw error;
+          },
+        );
+        if (device === undefined) {
+          unreadable.add(row.id);
+          continue;
+        }
         const ip = device.ip === undefined ? null : reduceIp(device.ip);
         const minimised = ip === null ? {} : { ip };
         await tx
@@ -58,10 +75,11 @@ export function createSessionDeviceMinimiser(deps: {
     /** Minimises the devices of the tenant's sessions opened before `olderThan` (ms). Answers how many. */
     async minimise(tenantId: string, olderThan: number, reduceIp: IpReducer): Promise<number> {
       let total = 0;
+      const unreadable = new Set<string>();
       for (;;) {
-        const n = await batch(tenantId, olderThan, reduceIp);
+        const n = await batch(tenantId, olderThan, reduceIp, unreadable);
         total += n;
-        if (n < batchSize) return total;
+        if (n < batchSize) return total - unreadable.size;
       }
     },
   };
