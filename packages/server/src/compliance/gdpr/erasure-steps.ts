@@ -13,6 +13,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { certificateOf, signCertificate, zeroCounts } from './erasure-certificate.ts';
 import { type ErasureRow, erasureStore } from './erasure-store.ts';
 import { erasureSweepStore } from './erasure-sweep-store.ts';
+import { vacuumAfterErasure } from './erasure-vacuum.ts';
 import type { DsrService } from './dsr-service.ts';
 
 /**
@@ -343,6 +344,8 @@ export function createErasureSteps(deps: ErasureStepDeps) {
     // Old page images in the WAL still hold the erased rows' ciphertext until a checkpoint moves them out
     // and the file is truncated; with secure_delete on, the database file keeps no copy either.
     if (storage.dialect === 'sqlite') await sql`pragma wal_checkpoint(TRUNCATE)`.execute(storage.kysely);
+    // PostgreSQL keeps old row versions in the heap pages until VACUUM removes them.
+    await vacuumAfterErasure(storage);
     return null;
   };
 
