@@ -131,15 +131,27 @@ function httpMetrics(registers: Registry[]): HttpMetrics {
 }
 
 function realtimeMetrics(registers: Registry[]): RealtimeMetrics {
-  const framesIn = new Counter({
+  // Per-frame counts are plain numbers, handed to prom-client only when scraped: prom-client's `inc()`
+  // allocates a label object and a result per call, too much for every frame of every socket.
+  let received = 0;
+  let sent = 0;
+  new Counter({
     name: 'parley_realtime_frames_received_total',
     help: 'Realtime frames received from clients (valid or not).',
     registers,
+    collect() {
+      this.reset();
+      this.inc(received);
+    },
   });
-  const framesOut = new Counter({
+  new Counter({
     name: 'parley_realtime_frames_sent_total',
     help: 'Realtime frames written to clients.',
     registers,
+    collect() {
+      this.reset();
+      this.inc(sent);
+    },
   });
   const closes = new Counter({
     name: 'parley_realtime_socket_closes_total',
@@ -165,10 +177,10 @@ function realtimeMetrics(registers: Registry[]): RealtimeMetrics {
   for (const child of closeChildren.values()) child.inc(0);
   return {
     frameIn: () => {
-      framesIn.inc();
+      received += 1;
     },
     frameOut: () => {
-      framesOut.inc();
+      sent += 1;
     },
     closed: (code) => {
       (closeChildren.get(code) ?? otherClose).inc();

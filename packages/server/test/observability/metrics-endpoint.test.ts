@@ -128,7 +128,7 @@ describe('the metrics listener with a scrape token', () => {
       {},
       { authorization: `Bearer ${randomBytes(32).toString('hex')}` },
       { authorization: token },
-    ]) {
+    ] as Record<string, string>[]) {
       const refused = await fetch(url, { headers });
       expect(refused.status).toBe(401);
       expect(await refused.text()).not.toContain('parley_');
