@@ -251,6 +251,202 @@ describeEachDialect('retention', (dialect) => {
     ).toHaveLength(1);
   });
 
+  it('leaves nothing older than its rule plus one sweep interval in any swept table', async () => {
+    const tenant = await newTenantOwner(server, 'Every Table Clinic');
+    const tenantId = tenant.tenantId;
+    const dialogId = (
+      await server.request(
+        '/v1/dialogs',
+        json({ type: 'group', name: 'All', memberIds: [] }, tenant.accessToken),
+      )
+    ).json<{ id: string }>().id;
+    await server.request(
+      `/v1/dialogs/${dialogId}/messages`,
+      json({ clientId: 'every-table', body: 'to expire' }, tenant.accessToken),
+    );
+    const rule = '1d';
+    const patched = await server.request(
+      '/v1/retention',
+      json(
+        {
+          messages: rule,
+          attachments: rule,
+          callRecords: rule,
+          searchEntries: rule,
+          sessions: rule,
+          mailOutbox: rule,
+          exportArchives: rule,
+        },
+        tenant.accessToken,
+        'PATCH',
+      ),
+    );
+    expect(patched.status, patched.text).toBe(200);
+    const at = clock.now();
+    const id = () => crypto.randomUUID();
+    const callId = id();
+    const fileId = id();
+    await server.app.storage.withTenant(tenantId, async (tx) => {
+      await tx
+        .insertInto('calls')
+        .values({
+          id: callId,
+          tenant_id: tenantId,
+          dialog_id: dialogId,
+          caller_id: tenant.userId,
+          caller_device_id: 'device',
+          media: 'audio',
+          state: 'ended',
+          outcome: 'completed',
+          created_at: at,
+          answered_at: at,
+          ended_at: at,
+        })
+        .execute();
+      await tx
+        .insertInto('call_participants')
+        .values({
+          tenant_id: tenantId,
+          call_id: callId,
+          user_id: tenant.userId,
+          state: 'left',
+          device_id: null,
+          joined_at: at,
+          left_at: at,
+        })
+        .execute();
+      await tx
+        .insertInto('mail_outbox')
+        .values({
+          id: id(),
+          tenant_id: tenantId,
+          recipient: 'x',
+          subject: 'x',
+          body: 'x',
+          kind: 'invite',
+          created_at: at,
+          sent_at: null,
+        })
+        .execute();
+      await tx
+        .insertInto('attachments')
+        .values({
+          id: fileId,
+          tenant_id: tenantId,
+          uploader_id: tenant.userId,
+          status: 'complete',
+          name: 'x',
+          declared_type: null,
+          content_type: 'text/plain',
+          size: 1,
+          content_key: 'x',
+          stream_header: 'x',
+          chunk_count: 1,
+          created_at: at,
+          completed_at: at,
+        })
+        .execute();
+      await tx
+        .insertInto('attachment_chunks')
+        .values({ tenant_id: tenantId, attachment_id: fileId, idx: 0, data: Buffer.from('x') })
+        .execute();
+      await tx
+        .insertInto('data_exports')
+        .values({
+          id: id(),
+          tenant_id: tenantId,
+          subject_id: tenant.userId,
+          requested_by: tenant.userId,
+          source: 'subject',
+          request_id: null,
+          job_id: id(),
+          status: 'destroyed',
+          others_messages: 'redacted',
+          retention_days: 7,
+          archive_key: null,
+          part_count: 0,
+          archive_bytes: 0,
+          records: 0,
+          error_code: null,
+          download_count: 0,
+          created_at: at,
+          started_at: at,
+          completed_at: at,
+          expires_at: at,
+          destroyed_at: at,
+          destroyed_reason: 'expired',
+          updated_at: at,
+        })
+        .execute();
+    });
+
+    // The owner signs out: the session ended, with its sign-in record (device: IP and user agent).
+    await server.app.storage.withTenant(tenantId, (tx) =>
+      tx
+        .updateTable('sessions')
+        .set({ revoked_at: at, revoked_reason: 'signed_out' })
+        .where('tenant_id', '=', tenantId)
+        .execute(),
+    );
+
+    offset += DAY + RETENTION_SWEEP_INTERVAL_MS;
+    await server.app.services.retentionSweeper.sweep({ tenantId });
+
+    const cutoff = clock.now() - DAY - RETENTION_SWEEP_INTERVAL_MS;
+    const left = await server.app.storage.withTenant(tenantId, async (tx) => ({
+      liveMessages: await tx
+        .selectFrom('messages')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('created_at', '<', cutoff + RETENTION_SWEEP_INTERVAL_MS)
+        .where('body', 'is not', null)
+        .execute(),
+      search: await tx
+        .selectFrom('message_search')
+        .select('message_id')
+        .where('tenant_id', '=', tenantId)
+        .execute(),
+      calls: await tx.selectFrom('calls').select('id').where('tenant_id', '=', tenantId).execute(),
+      participants: await tx
+        .selectFrom('call_participants')
+        .select('call_id')
+        .where('tenant_id', '=', tenantId)
+        .execute(),
+      mail: await tx.selectFrom('mail_outbox').select('id').where('tenant_id', '=', tenantId).execute(),
+      files: await tx.selectFrom('attachments').select('id').where('tenant_id', '=', tenantId).execute(),
+      chunks: await tx
+        .selectFrom('attachment_chunks')
+        .select('idx')
+        .where('tenant_id', '=', tenantId)
+        .execute(),
+      exports: await tx.selectFrom('data_exports').select('id').where('tenant_id', '=', tenantId).execute(),
+      sessions: await tx.selectFrom('sessions').select('id').where('tenant_id', '=', tenantId).execute(),
+    }));
+    expect(left).toEqual({
+      liveMessages: [],
+      search: [],
+      calls: [],
+      participants: [],
+      mail: [],
+      files: [],
+      chunks: [],
+      exports: [],
+      sessions: [],
+    });
+    const receipt = await server.app.storage.withTenant(tenantId, (tx) =>
+      tx
+        .selectFrom('audit_log')
+        .select('details')
+        .where('tenant_id', '=', tenantId)
+        .where('action', '=', 'retention.sweep_receipt')
+        .executeTakeFirstOrThrow(),
+    );
+    const rules = (JSON.parse(receipt.details) as { rules: Record<string, { count: number }> }).rules;
+    expect(Object.keys(rules).sort()).toEqual(
+      ['attachments', 'callRecords', 'exportArchives', 'mailOutbox', 'messages', 'sessions'].sort(),
+    );
+  });
+
   async function lastSeq(dialogId: string, tenantId: string) {
     const row = await server.app.storage.withTenant(tenantId, (tx) =>
       tx.selectFrom('dialogs').select('last_seq').where('id', '=', dialogId).executeTakeFirstOrThrow(),
