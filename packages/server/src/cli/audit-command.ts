@@ -19,10 +19,11 @@ export function auditCommand(): Command {
     )
     .action(async ({ tenant }: { tenant?: string }) => {
       // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
-      const [{ openAuditAnchors }, { SYSTEM_TENANT_ID }, { AuditLog }] = await Promise.all([
+      const [{ openAuditAnchors }, { SYSTEM_TENANT_ID }, { AuditLog }, { provenPurges }] = await Promise.all([
         import('../compliance/audit/audit-anchors.ts'),
         import('../compliance/audit/audit-entry.ts'),
         import('../compliance/audit/audit-log.ts'),
+        import('../tenancy/tenant-purge.ts'),
       ]);
       const allIntact = await withCliSecurity(async (storage, security, config) => {
         const anchors = openAuditAnchors({
@@ -54,7 +55,15 @@ export function auditCommand(): Command {
         const chains = tenant === undefined ? [...tenantIds, SYSTEM_TENANT_ID] : [tenant];
         let intact = !finding;
         // One chain at a time: each verification opens its own transactions, never inside another.
+        // A tenant purged at the end of its closure (docs/privacy.md, "Tenant termination") has no chain on
+        // purpose: explained by its certificate of deletion, signed with a trusted audit key, not hidden.
+        const purged = await provenPurges(storage, security.signingKeys);
         for (const tenantId of chains) {
+          const purge = purged.get(tenantId);
+          if (purge) {
+            process.stdout.write(`${JSON.stringify({ tenantId, ok: true, purged: purge })}\n`);
+            continue;
+          }
           const result = await auditLog.verify(storage, tenantId, {
             anchored: contents.anchors.get(tenantId),
             mustExist: tenantId !== SYSTEM_TENANT_ID,

@@ -229,3 +229,27 @@ export function verifyTenantCertificate(signed: SignedTenantDeletionCertificate)
     Buffer.from(signed.signature, 'base64'),
   );
 }
+
+/**
+ * The purged tenants whose certificate of deletion verifies under a trusted audit signing key (one sealed by
+ * the master key), and whose tenant row is gone: `parley audit verify` reports their missing chain as purged,
+ * not as deleted. A row a database writer inserted to hide a deleted chain carries no valid signature.
+ */
+export async function provenPurges(
+  storage: Storage,
+  signingKeys: Pick<SigningKeys, 'verify'>,
+): Promise<Map<string, { closureId: string; purgedAt: string; keyId: string }>> {
+  const rows = await storage.withSystem((tx) => tenantCloseStore.list(tx, ['purged']));
+  const proven = new Map<string, { closureId: string; purgedAt: string; keyId: string }>();
+  for (const row of rows) {
+    if (row.certificate === null || row.signature === null || row.key_id === null) continue;
+    const certificate = JSON.parse(row.certificate) as TenantDeletionCertificate;
+    if (certificate.tenantId !== row.tenant_id || certificate.closureId !== row.id) continue;
+    const bytes = Buffer.from(canonicalJson(certificate), 'utf8');
+    if (!(await signingKeys.verify(row.key_id, bytes, row.signature))) continue;
+    const exists = await storage.withSystem((tx) => tenantCloseStore.tenantExists(tx, row.tenant_id));
+    if (!exists)
+      proven.set(row.tenant_id, { closureId: row.id, purgedAt: certificate.completedAt, keyId: row.key_id });
+  }
+  return proven;
+}

@@ -51,6 +51,26 @@ describeEachDialect('parley tenant close / reopen / status / list --stage', (dia
     expect(notClosed.stderr).toContain('tenant_not_closed');
   });
 
+  it('a purge at the end of the window leaves a signed certificate, and audit verify reports the purged chain as purged, not deleted', async () => {
+    const tenantId = String((await run(['create', '--name', 'Gone GmbH'])).json().tenantId);
+    expect((await run(['close', tenantId, '--export-days', '0'])).code).toBe(0);
+    expect((await run(['purge-due'])).json()).toEqual({ purged: [tenantId], held: [] });
+    const status = (await run(['status', tenantId])).json() as {
+      stage: string;
+      certificate: { certificate: { tenantId: string }; signature: string } | null;
+    };
+    expect(status.stage).toBe('purged');
+    expect(status.certificate?.certificate.tenantId).toBe(tenantId);
+    const verified = await parley(['audit', 'verify'], database.env);
+    expect(verified.code, verified.stdout).toBe(0);
+    const line = verified.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((text) => JSON.parse(text) as { tenantId?: string; ok: boolean; purged?: unknown })
+      .find((entry) => entry.tenantId === tenantId);
+    expect(line).toMatchObject({ ok: true, purged: expect.objectContaining({ keyId: expect.any(String) }) });
+  });
+
   it('refuses an unknown stage and an unknown tenant', async () => {
     const stage = await run(['list', '--stage', 'archived']);
     expect(stage.code).toBe(1);
