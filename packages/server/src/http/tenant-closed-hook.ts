@@ -16,6 +16,7 @@ const allowedWhileClosed = new Set([
   'endMySessions',
   'endMySession',
 ]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Public routes that write into the tenant named in their path. */
 const publicWrites = new Set(['signUp', 'setUpTenantOwner']);
 
@@ -34,7 +35,10 @@ export function installTenantClosedHook(
     if (access?.kind === 'public') {
       // A tenant id that never existed stays the route's own 404.
       const tenantId = (request.params as Record<string, string> | undefined)?.tenantId;
-      if (tenantId === undefined || !publicWrites.has(operationId ?? '')) return undefined;
+      // Only a well-formed id is looked up: anything else is the route's own 400 or 404 (a NUL byte in a path
+      // segment must not reach the database before the route's validation refuses it).
+      if (tenantId === undefined || !publicWrites.has(operationId ?? '') || !UUID.test(tenantId))
+        return undefined;
       const stage = await closures.stageOf(tenantId);
       if (stage === 'closed') return sendError(reply, 'tenant_closed');
       return stage === 'purging' ? sendError(reply, 'tenant_purged') : undefined;
