@@ -4,6 +4,7 @@ import { runCallsBench } from './calls-bench.js';
 import { runExportBench } from './export-bench.js';
 import { runIdentityBench } from './identity-bench.js';
 import { runRealtimeBench } from './realtime-bench.js';
+import { runRetentionBench } from './retention-bench.js';
 import { runStreamCipherBench } from './stream-cipher-bench.js';
 
 /**
@@ -17,6 +18,7 @@ const parts = {
   realtime: runRealtimeBench,
   calls: runCallsBench,
   export: runExportBench,
+  retention: runRetentionBench,
 } as const satisfies Record<string, () => Promise<Record<string, number>>>;
 
 type PartName = keyof typeof parts;
