@@ -674,6 +674,10 @@ describeEachDialect(
                 await userAdmin.setRoles(owner.tenantId, restorer, owner.userId, ['owner'], {});
                 await userAdmin.setRoles(owner.tenantId, restorer, member.userId, ['member'], {});
               }
+              if (operation.path === '/v1/tenant/closure' && response.status === 201) {
+                // A closure the fuzzer made would leave the fixture tenant read-only for every later case.
+                await server.app.services.tenantClosures.reopen(owner.tenantId, { type: 'operator' });
+              }
               if (operation.path === '/v1/users/{userId}/erasure' && response.status === 202) {
                 // An erasure the fuzzer scheduled (graceDays 0 included) would erase a fixture: withdrawn here,
                 // long before the job runner's next look (PARLEY_JOB_POLL_INTERVAL_MS).
