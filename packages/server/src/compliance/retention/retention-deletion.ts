@@ -96,22 +96,22 @@ export function retentionDeletion(deps: {
         for (const id of liveIds) await deps.attachments.release(tx, tenantId, id);
         await removeSearch(tx, tenantId, liveIds);
         const from = dialog.last_seq + 1;
-        let seq = dialog.last_seq;
-        for (const id of liveIds) {
-          seq += 1;
-          await tx
-            .insertInto('dialog_events')
-            .values({
+        const seq = dialog.last_seq + liveIds.length;
+        // One statement for the batch's events: the dialog's lock is held for as short a time as possible.
+        await tx
+          .insertInto('dialog_events')
+          .values(
+            liveIds.map((id, i) => ({
               tenant_id: tenantId,
               dialog_id: dialogId,
-              seq,
-              kind: 'deleted',
+              seq: from + i,
+              kind: 'deleted' as const,
               message_id: id,
               actor_id: RETENTION_ACTOR,
               created_at: now,
-            })
-            .execute();
-        }
+            })),
+          )
+          .execute();
         await tx
           .updateTable('dialogs')
           .set({ last_seq: seq })

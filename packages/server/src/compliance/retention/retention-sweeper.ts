@@ -18,8 +18,10 @@ import type { RetentionService } from './retention-service.ts';
 /** Every fifteen minutes: the "sweep interval" of docs/privacy.md. */
 export const RETENTION_SWEEP_CRON = '*/15 * * * *';
 export const RETENTION_SWEEP_INTERVAL_MS = 15 * 60_000;
-/** Rows per transaction: small enough that a batch holds a dialog's lock for milliseconds. */
+/** Rows per transaction: small enough that a batch holds a dialog's lock (and SQLite's writer) briefly. */
 export const RETENTION_BATCH = 200;
+/** Messages per transaction: each takes more statements (files, search, events) than a row of the others. */
+export const RETENTION_MESSAGE_BATCH = 25;
 
 /** What one tenant's sweep deleted per rule: the receipt's body. */
 export type SweepCounts = Partial<Record<SweptRule, { count: number; firstId: string; lastId: string }>>;
@@ -48,7 +50,8 @@ export interface RetentionSweeperDeps {
  */
 export function createRetentionSweeper(deps: RetentionSweeperDeps) {
   const { storage, clock, audit } = deps;
-  const batchSize = deps.batchSize ?? RETENTION_BATCH;
+  const limitOf = (rule: SweptRule) =>
+    deps.batchSize ?? (rule === 'messages' ? RETENTION_MESSAGE_BATCH : RETENTION_BATCH);
   const deletion = retentionDeletion(deps);
 
   async function scopeIn(tx: TenantTx, tenantId: string): Promise<SweepScope> {
@@ -112,7 +115,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
       const tx = await storage.enterTenant(system, tenantId);
       const scope = await scopeIn(tx, tenantId);
       if (scope.held.tenant) return 0;
-      const rows = await retentionCandidates[rule](tx, scope, batchSize);
+      const rows = await retentionCandidates[rule](tx, scope, limitOf(rule));
       if (rows.length === 0) return 0;
       const sweep = await openSweep(tx, tenantId);
       const ids = await deletion[rule](tx, tenantId, rows, hints);
@@ -175,7 +178,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
         const deleted = await batch(tenantId, rule, fence);
         // Sends waiting on the event loop or a dialog lock go before the next batch.
         await yieldToSends();
-        if (deleted < batchSize) break;
+        if (deleted < limitOf(rule)) break;
       }
     }
     await finish(tenantId, fence);
