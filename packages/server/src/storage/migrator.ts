@@ -17,10 +17,10 @@ import { consentMigration } from './migrations/0017-consent.ts';
 import { dataSubjectRequestsMigration } from './migrations/0018-data-subject-requests.ts';
 import { exportsMigration } from './migrations/0019-exports.ts';
 import { erasureMigration } from './migrations/0020-erasure.ts';
-import { tenantClosureMigration } from './migrations/0024-tenant-closure.ts';
-import { auditRetentionMigration } from './migrations/0023-audit-retention.ts';
-import { retentionMigration } from './migrations/0022-retention.ts';
 import { systemContextMigration } from './migrations/0021-system-context.ts';
+import { retentionMigration } from './migrations/0022-retention.ts';
+import { auditRetentionMigration } from './migrations/0023-audit-retention.ts';
+import { tenantClosureMigration } from './migrations/0024-tenant-closure.ts';
 import { alertsMigration } from './migrations/0025-alerts.ts';
 import { searchTermsLeanMigration } from './migrations/0026-search-terms-lean.ts';
 import type { Storage } from './database.ts';
@@ -50,10 +50,10 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0018-data-subject-requests': dataSubjectRequestsMigration,
   '0019-exports': exportsMigration,
   '0020-erasure': erasureMigration,
-  '0024-tenant-closure': tenantClosureMigration,
-  '0023-audit-retention': auditRetentionMigration,
   '0021-system-context': systemContextMigration,
   '0022-retention': retentionMigration,
+  '0023-audit-retention': auditRetentionMigration,
+  '0024-tenant-closure': tenantClosureMigration,
   '0025-alerts': alertsMigration,
   '0026-search-terms-lean': searchTermsLeanMigration,
 };

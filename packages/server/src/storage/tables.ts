@@ -550,6 +550,7 @@ export const tenantOwnedTables = [
   'oauth_clients',
   'roles',
   'sessions',
+  'tenant_closures',
   'tenant_keys',
   'tenant_settings',
   'tenant_setup_tokens',

@@ -1,13 +1,16 @@
 import type { Kysely, Migration } from 'kysely';
+import type { DialectAdapter } from '../dialects/dialect-adapter.ts';
 
 /**
  * Tenant termination (issue 14, docs/privacy.md "Tenant termination"): one row per closure of a tenant, with
  * its stage (closed → purging → purged, or reopened), the end of its export window, the purge's progress (rows
- * deleted per table, keys destroyed) and, once purged, the signed certificate of deletion. A system table: it
- * does not reference `tenants` and has no row-level security, because it is the proof of a deletion and must
- * outlive every row of the tenant it describes. It holds ids, times and counts only, no personal data.
+ * deleted per table, keys destroyed) and, once purged, the signed certificate of deletion. It does not
+ * reference `tenants`, because it is the proof of a deletion and must outlive every row of the tenant it
+ * describes (the purge keeps it). Under forced row-level security like every table with a `tenant_id`: system
+ * transactions (the purge, the operator's commands) see every closure, a tenant's own transaction only its
+ * own. It holds ids, times and counts only, no personal data.
  */
-export const tenantClosureMigration = (): Migration => ({
+export const tenantClosureMigration = (adapter: DialectAdapter): Migration => ({
   async up(db: Kysely<unknown>) {
     await db.schema
       .createTable('tenant_closures')
@@ -33,5 +36,6 @@ export const tenantClosureMigration = (): Migration => ({
       .columns(['tenant_id', 'closed_at'])
       .execute();
     await db.schema.createIndex('tenant_closures_stage').on('tenant_closures').columns(['stage']).execute();
+    await adapter.isolateTenantTable(db, 'tenant_closures');
   },
 });
