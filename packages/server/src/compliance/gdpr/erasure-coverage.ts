@@ -22,6 +22,12 @@ const kept = (columns: readonly string[], why: ErasureTreatment): Record<string,
   Object.fromEntries(columns.map((column) => [column, why]));
 
 export const erasureCoverage: Record<string, TableErasure> = {
+  tenant_closures: {
+    columns: kept(
+      ['closed_by', 'reopened_by'],
+      'kept: `user:<id>` of the owner who closed or reopened the tenant, a pseudonymous id (the tenant purge removes everything else)',
+    ),
+  },
   legal_holds: {
     columns: {
       ...kept(
