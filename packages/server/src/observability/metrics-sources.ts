@@ -47,6 +47,26 @@ function setPerTenant(
   if (reduced !== undefined) gauge.set(reduced);
 }
 
+/** A gauge of one value per tenant, read once per scrape by `read` and set through `setPerTenant`. */
+function perTenantGauge<T extends { tenantId: string }>(
+  registers: Registry[],
+  tenantLabels: boolean,
+  metric: { name: string; help: string },
+  read: () => Promise<readonly T[]>,
+  value: (entry: T) => number,
+  reduce: (values: number[]) => number | undefined,
+): void {
+  new Gauge({
+    ...metric,
+    labelNames: ['tenant_id'],
+    registers,
+    collect: guarded(async function (this: Gauge<'tenant_id'>) {
+      const perTenant = (await read()).map((entry) => ({ tenantId: entry.tenantId, value: value(entry) }));
+      setPerTenant(this, perTenant, tenantLabels, reduce);
+    }),
+  });
+}
+
 /**
  * A collect function that reads the database: when it cannot (the database is away), its gauge reports
  * nothing rather than a stale value, and the rest of the scrape still answers.
@@ -120,54 +140,52 @@ export function registerMetricSources(registry: Registry, sources: MetricSources
 
   // One query serves both gauges of a pair: each gauge's collect reads the same scrape's result.
   const tails = onePerScrape(() => auditTails(storage, sources.now()));
-  new Gauge({
-    name: 'parley_audit_unsigned_entries',
-    help: 'Audit entries written since the last signed checkpoint of their chain (summed over chains).',
-    labelNames: ['tenant_id'],
+  perTenantGauge(
     registers,
-    collect: guarded(async function (this: Gauge<'tenant_id'>) {
-      const perTenant = (await tails()).map((tail) => ({ tenantId: tail.tenantId, value: tail.unsigned }));
-      setPerTenant(this, perTenant, tenantLabels, sum);
-    }),
-  });
-  new Gauge({
-    name: 'parley_audit_oldest_unsigned_entry_age_seconds',
-    help: 'Age of the oldest audit entry not yet covered by a signed checkpoint (0 when every entry is).',
-    labelNames: ['tenant_id'],
+    tenantLabels,
+    {
+      name: 'parley_audit_unsigned_entries',
+      help: 'Audit entries written since the last signed checkpoint of their chain (summed over chains).',
+    },
+    tails,
+    (tail) => tail.unsigned,
+    sum,
+  );
+  perTenantGauge(
     registers,
-    collect: guarded(async function (this: Gauge<'tenant_id'>) {
-      const perTenant = (await tails()).map((tail) => ({
-        tenantId: tail.tenantId,
-        value: seconds(tail.oldestUnsignedAgeMs),
-      }));
-      setPerTenant(this, perTenant, tenantLabels, max);
-    }),
-  });
+    tenantLabels,
+    {
+      name: 'parley_audit_oldest_unsigned_entry_age_seconds',
+      help: 'Age of the oldest audit entry not yet covered by a signed checkpoint (0 when every entry is).',
+    },
+    tails,
+    (tail) => seconds(tail.oldestUnsignedAgeMs),
+    max,
+  );
 
   const requests = onePerScrape(() => openDsrs(storage));
-  new Gauge({
-    name: 'parley_dsr_open_requests',
-    help: 'Data-subject requests (GDPR Art. 15-21) received and not yet closed.',
-    labelNames: ['tenant_id'],
+  perTenantGauge(
     registers,
-    collect: guarded(async function (this: Gauge<'tenant_id'>) {
-      const perTenant = (await requests()).map((entry) => ({ tenantId: entry.tenantId, value: entry.open }));
-      setPerTenant(this, perTenant, tenantLabels, sum);
-    }),
-  });
-  new Gauge({
-    name: 'parley_dsr_nearest_deadline_timestamp_seconds',
-    help: 'The nearest deadline (extended when extended) of an open data-subject request, Unix time; absent when none is open.',
-    labelNames: ['tenant_id'],
+    tenantLabels,
+    {
+      name: 'parley_dsr_open_requests',
+      help: 'Data-subject requests (GDPR Art. 15-21) received and not yet closed.',
+    },
+    requests,
+    (entry) => entry.open,
+    sum,
+  );
+  perTenantGauge(
     registers,
-    collect: guarded(async function (this: Gauge<'tenant_id'>) {
-      const perTenant = (await requests()).map((entry) => ({
-        tenantId: entry.tenantId,
-        value: seconds(entry.nearestDue),
-      }));
-      setPerTenant(this, perTenant, tenantLabels, min);
-    }),
-  });
+    tenantLabels,
+    {
+      name: 'parley_dsr_nearest_deadline_timestamp_seconds',
+      help: 'The nearest deadline (extended when extended) of an open data-subject request, Unix time; absent when none is open.',
+    },
+    requests,
+    (entry) => seconds(entry.nearestDue),
+    min,
+  );
 
   const tasks = onePerScrape(() => scheduledTasks(storage));
   new Gauge({
