@@ -109,7 +109,7 @@ export function createErasureSteps(deps: ErasureStepDeps) {
 
   /**
    * The blind index of the account's address: from its row while the row has it, else from the register (a
-   * restored database whose keyring start-up cleared it already).
+   * restored database whose keyring start-up cleared it already, or the second pass after the account step).
    */
   const emailIndexOf = async (run: ErasureRun, row: ErasureRow): Promise<string | undefined> => {
     const user = await storage.withTenant(run.tenantId, (tx) =>
@@ -120,7 +120,10 @@ export function createErasureSteps(deps: ErasureStepDeps) {
         .where('id', '=', row.user_id)
         .executeTakeFirst(),
     );
-    return user?.email_index ?? run.emailIndex;
+    if (user?.email_index != null) return user.email_index;
+    if (run.emailIndex !== undefined) return run.emailIndex;
+    return security.keyring.erasureRegister.entries().findLast((entry) => entry.erasureId === row.id)
+      ?.emailIndex;
   };
 
   /** The account stops: status erased, every session ended (their sockets close once this commits). */
@@ -360,6 +363,9 @@ export function createErasureSteps(deps: ErasureStepDeps) {
     messagesStep(true),
     attachmentsStep(true),
     accountAgain,
+    // A reset or notice that read the address before the sessions ended may store its mail after the first
+    // pass; `settle` waited it out. Kept just before `finish` so a resumed run's step numbers stay as they were.
+    mail,
     finish,
   ];
 

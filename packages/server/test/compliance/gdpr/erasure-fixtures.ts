@@ -108,6 +108,7 @@ export async function erasureReaching(
   userId: string,
   status: ErasureBody['status'] = 'completed',
   timeoutMs = 60_000,
+  pollMs = 100,
 ): Promise<ErasureBody> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -115,7 +116,7 @@ export async function erasureReaching(
     const body = response.json<ErasureBody>();
     if (response.status === 200 && body.status === status) return body;
     if (Date.now() > until) throw new Error(`erasure did not reach ${status}: ${response.text}`);
-    await sleep(100);
+    await sleep(pollMs);
   }
 }
 

@@ -484,6 +484,24 @@ describeEachDialect('erasure', (dialect) => {
     expect(foundIn(page.text, [victim.canaries.message])).toEqual([]);
   });
 
+  it('erases mail to the address that a flow in flight stored while the erasure ran', async () => {
+    const victim = await newCanaryUser(server, owner);
+    expect((await eraseAsAdmin(victim.userId)).status).toBe(202);
+    await erasureReaching(server, owner.accessToken, victim.userId, 'running', 60_000, 10);
+    // A reset or notice that looked the address up before the sessions ended stores its mail now, after the
+    // erasure's first pass over the outbox.
+    const { emailFlows } = server.app.services;
+    emailFlows.deliver(owner.tenantId, victim.canaries.email, 'password_reset', {
+      subject: 'Reset your Parley password',
+      text: `A link for ${victim.canaries.email}`,
+    });
+    await emailFlows.drain();
+    await erasureReaching(server, owner.accessToken, victim.userId);
+    const outbox = await server.request('/v1/admin/outbox', bearer(owner.accessToken));
+    expect(outbox.status).toBe(200);
+    expect(foundIn(outbox.text, [victim.canaries.email])).toEqual([]);
+  });
+
   it('under keep_as_deleted_user the text stays for the others, while files, search entries and profile go', async () => {
     const tenant = await newTenantOwner(server, 'Keeping Clinic');
     const set = await server.request(
