@@ -408,6 +408,29 @@ export const settings = {
     description:
       'Label the per-tenant compliance gauges (audit tails, data-subject requests) with the tenant id. Off: summed over tenants. Never names or user ids.',
   }),
+  tracing: setting({
+    env: 'PARLEY_TRACING',
+    schema: booleanSetting.default(false),
+    description:
+      'Export OpenTelemetry spans of HTTP requests, realtime frames and database transactions over OTLP/HTTP (docs/monitoring.md, Tracing). Off: no span is made.',
+  }),
+  tracingEndpoint: setting({
+    env: 'PARLEY_OTEL_EXPORTER_OTLP_ENDPOINT',
+    schema: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    defaultText: 'unset',
+    description:
+      'Base URL of the OTLP/HTTP collector (`/v1/traces` is appended). Unset: the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318`.',
+  }),
+  tracingSampleRatio: setting({
+    env: 'PARLEY_TRACING_SAMPLE_RATIO',
+    schema: z.coerce
+      .number({ error: 'must be a number between 0 and 1' })
+      .min(0, 'must be between 0 and 1')
+      .max(1, 'must be between 0 and 1')
+      .default(1),
+    description:
+      "Share of traces started here that are recorded (0 to 1). A request carrying a `traceparent` follows its caller's sampling decision.",
+  }),
   logLevel: setting({
     env: 'PARLEY_LOG_LEVEL',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
