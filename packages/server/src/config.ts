@@ -546,6 +546,41 @@ export const settings = {
     description:
       'Alert when an open data subject request is due within this many days (and again once past).',
   }),
+  backups: setting({
+    env: 'PARLEY_BACKUPS',
+    schema: booleanSetting.default(true),
+    description:
+      'Scheduled encrypted backups of the embedded SQLite database (docs/backups.md); `false` turns the schedule off (`parley backup create` still works).',
+  }),
+  backupDir: setting({
+    env: 'PARLEY_BACKUP_DIR',
+    schema: z.string().min(1).optional(),
+    defaultText: '`<data dir>/backups`',
+    description: 'Where backups are written; best another disk or a mounted remote volume.',
+  }),
+  backupKeyFile: setting({
+    env: 'PARLEY_BACKUP_KEY_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: '`<data dir>/backup.key`',
+    description:
+      'Backup key file (encrypts and signs backups; never inside a backup); generated with mode 0600 at the first backup. Keep it away from the data dir in production.',
+  }),
+  backupFullCron: setting({
+    env: 'PARLEY_BACKUP_FULL_CRON',
+    schema: z.string().min(9).default('0 3 * * 0'),
+    description: 'When a full backup is taken (cron, UTC; once cluster-wide).',
+  }),
+  backupIncrementalCron: setting({
+    env: 'PARLEY_BACKUP_INCREMENTAL_CRON',
+    schema: z.string().min(9).default('0 3 * * 1-6'),
+    description: 'When an incremental backup is taken (cron, UTC; once cluster-wide).',
+  }),
+  backupRetentionDays: setting({
+    env: 'PARLEY_BACKUP_RETENTION_DAYS',
+    schema: positiveInt.default(90),
+    description:
+      'Backups older than this are deleted, except a full or incremental backup that a kept backup needs.',
+  }),
   keyRotationDays: setting({
     env: 'PARLEY_KEY_ROTATION_DAYS',
     schema: positiveInt.default(365),
@@ -567,6 +602,8 @@ export type Config = Readonly<
     masterKeyFile: string;
     erasureLogFile: string;
     auditAnchorFile: string;
+    backupDir: string;
+    backupKeyFile: string;
   }
 >;
 
@@ -676,6 +713,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     auditAnchorFile: path.resolve(
       (values.auditAnchorFile as string | undefined) ?? path.join(dataDir, 'audit-anchors.log'),
+    ),
+    backupDir: path.resolve((values.backupDir as string | undefined) ?? path.join(dataDir, 'backups')),
+    backupKeyFile: path.resolve(
+      (values.backupKeyFile as string | undefined) ?? path.join(dataDir, 'backup.key'),
     ),
   }) as Config;
 }
