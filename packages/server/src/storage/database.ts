@@ -3,6 +3,7 @@ import { Kysely, sql, type Transaction } from 'kysely';
 import type { DialectAdapter, DialectName } from './dialects/dialect-adapter.ts';
 import { createPostgresAdapter } from './dialects/postgres.ts';
 import { createSqliteAdapter } from './dialects/sqlite.ts';
+import type { FileSync } from './dialects/sqlite-wal-sync.ts';
 import type { Database } from './tables.ts';
 
 declare const tenantTxBrand: unique symbol;
@@ -70,16 +71,22 @@ export async function withSavepoint<T>(tx: Transaction<Database>, work: () => Pr
 
 async function runTransaction<T>(
   kysely: Kysely<Database>,
+  adapter: DialectAdapter,
   work: (tx: Transaction<Database>) => Promise<T>,
   observe: TransactionObserver | undefined,
 ): Promise<T> {
   let current: Transaction<Database> | undefined;
+  let durable: (() => Promise<void>) | undefined;
   const started = performance.now();
   try {
-    const result = await kysely.transaction().execute((tx) => {
+    const result = await kysely.transaction().execute(async (tx) => {
       current = tx;
-      return work(tx);
+      const value = await work(tx);
+      durable = adapter.durableAfterCommit?.();
+      return value;
     });
+    // Committed; on SQLite, durable only once the WAL's fsync is done (the connection serves others meanwhile).
+    if (durable) await durable();
     observe?.((performance.now() - started) / 1000, undefined);
     return result;
   } catch (error) {
@@ -100,6 +107,8 @@ export interface StorageOptions {
   onPoolError?: (error: Error) => void;
   /** Metrics: called once per transaction, after it committed or rolled back. */
   onTransaction?: TransactionObserver;
+  /** SQLite: how the WAL is flushed to disk (tests observe or delay it; the default is `fdatasync`). */
+  sqliteWalSync?: FileSync;
 }
 
 export function openStorage(options: StorageOptions): Storage {
@@ -110,7 +119,9 @@ export function openStorage(options: StorageOptions): Storage {
         poolSize: options.databasePoolSize,
         onPoolError: options.onPoolError ?? (() => undefined),
       })
-    : createSqliteAdapter(path.join(options.dataDir, 'parley.db'));
+    : createSqliteAdapter(path.join(options.dataDir, 'parley.db'), {
+        ...(options.sqliteWalSync ? { walSync: options.sqliteWalSync } : {}),
+      });
   const kysely = new Kysely<Database>({ dialect: adapter.dialect });
   const enterTenant = async (tx: SystemTx | Transaction<Database>, tenantId: string): Promise<TenantTx> => {
     await adapter.enterTenant(tx as Transaction<unknown>, tenantId);
@@ -121,8 +132,14 @@ export function openStorage(options: StorageOptions): Storage {
     kysely,
     adapter,
     withTenant: (tenantId, work) =>
-      runTransaction(kysely, async (tx) => work(await enterTenant(tx, tenantId)), options.onTransaction),
-    withSystem: (work) => runTransaction(kysely, (tx) => work(tx as SystemTx), options.onTransaction),
+      runTransaction(
+        kysely,
+        adapter,
+        async (tx) => work(await enterTenant(tx, tenantId)),
+        options.onTransaction,
+      ),
+    withSystem: (work) =>
+      runTransaction(kysely, adapter, (tx) => work(tx as SystemTx), options.onTransaction),
     enterTenant,
     async ping() {
       await sql`select 1`.execute(kysely);

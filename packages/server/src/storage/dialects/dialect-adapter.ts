@@ -11,6 +11,12 @@ export interface DialectAdapter {
   readonly dialect: Dialect;
   /** The PostgreSQL schema holding Parley's tables (SQLite has none). */
   readonly schema?: string;
+  /**
+   * Asked at the end of a transaction's work, before it commits: what to call once it committed and wait for
+   * before the transaction counts as durable (SQLite: the WAL's fsync, off the event loop), or undefined when
+   * nothing needs waiting (it wrote nothing; PostgreSQL, whose commit returns durable).
+   */
+  durableAfterCommit?(): (() => Promise<void>) | undefined;
   /** Binds the running transaction to one tenant (PostgreSQL: `app.tenant_id` + the restricted role). */
   enterTenant(tx: Transaction<unknown>, tenantId: string): Promise<void>;
   /** Creates the schema before migrations run. */
