@@ -20,6 +20,8 @@ import { createMetrics, type ParleyMetrics } from './observability/metrics.ts';
 import { type MetricsListener, startMetricsListener } from './observability/metrics-listener.ts';
 import { registerMetricSources } from './observability/metrics-sources.ts';
 import { meterHttp } from './observability/http-metrics-hook.ts';
+import { traceHttp } from './observability/http-tracing-hook.ts';
+import { startTracing } from './observability/tracing.ts';
 import { AppError } from './app-error.ts';
 import { nodeIdOf } from './observability/node-id.ts';
 import { acquireDataDirLock, type DataDirLock } from './storage/data-dir-lock.ts';
@@ -168,6 +170,15 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const clock = options.clock ?? systemClock;
   const tls = await prepareDataDir(config);
   const metrics = createMetrics();
+  // Off by default; on, the OpenTelemetry SDK is loaded now (docs/monitoring.md, Tracing).
+  const tracing = await startTracing({
+    enabled: config.tracing,
+    endpoint: config.tracingEndpoint,
+    sampleRatio: config.tracingSampleRatio,
+    nodeId,
+    dialect: config.databaseUrl ? 'postgres' : 'sqlite',
+    logger,
+  });
   const storage = openStorage({
     ...config,
     onPoolError: (error) => {
@@ -176,6 +187,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     // Parley's own refusals (not found, forbidden, …) roll back too; only the others are database errors.
     onTransaction: (seconds, error) => {
       metrics.database.transaction(seconds, error !== undefined && !(error instanceof AppError));
+      tracing.transactionEnded(seconds, error);
     },
   });
   await migrateToLatest(storage);
@@ -372,6 +384,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
+      traceHttp(instance, tracing);
       installAuthHook(instance, services.sessions);
       installTenantClosedHook(instance, services.tenantClosures);
     },
@@ -394,6 +407,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     sessionSockets,
     maxFrameBytes: config.realtimeMaxFrameBytes,
     metrics,
+    tracing,
     refusalHeaders: securityHeaders(config.hstsMaxAgeSeconds),
     limits: {
       authTimeoutMs: config.realtimeAuthTimeoutMs,
@@ -454,6 +468,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await services.bus.close();
     await storage.close();
     await metricsListener?.close();
+    // The last spans (this shutdown's transactions among them) go to the collector before the process ends.
+    await tracing.shutdown();
     lock?.release();
     // QUIT is polite only to a Redis that answers; while it is away, QUIT would wait forever.
     if (redis?.status === 'ready') await redis.quit().catch(() => undefined);

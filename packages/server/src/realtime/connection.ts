@@ -6,6 +6,7 @@ import type { Principal, SessionGrant } from '../identity/sessions/session-servi
 import type { SharedStreamPage } from '../messaging/message-stream.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RealtimeMetrics, SecurityMetrics } from '../observability/metrics.ts';
+import type { Tracing } from '../observability/tracing.ts';
 import type { DeliveryHub, HubConnection } from './delivery-hub.ts';
 import { DialogDelivery } from './dialog-delivery.ts';
 import { dispatchFrame, type FrameContext } from './frame-dispatch.ts';
@@ -37,6 +38,8 @@ export interface ConnectionDeps {
   /** This node's sockets by session: evictions close or re-check them before the node acknowledges. */
   sessionSockets: SessionSockets;
   metrics: { realtime: RealtimeMetrics; security: Pick<SecurityMetrics, 'rateLimited'> };
+  /** One span per frame handled (a no-op unless tracing is on). */
+  tracing: Pick<Tracing, 'startFrame'>;
 }
 
 type AuthFrame = Extract<ClientFrame, { type: 'auth' }>;
@@ -163,7 +166,19 @@ export class RealtimeConnection implements HubConnection {
   /** A valid frame, in arrival order: the auth frame first, then each checked against the session. */
   async #onFrame(frame: ClientFrame): Promise<void> {
     if (!this.#principal) {
-      await this.#authenticate(frame);
+      const span = this.deps.tracing.startFrame(frame.type);
+      let signedIn: boolean;
+      try {
+        signedIn = await span.run(async () => {
+          await this.#authenticate(frame);
+          return this.#principal !== undefined;
+        });
+      } catch (error) {
+        span.end(true);
+        throw error;
+      }
+      if (!signedIn) span.refused('unauthorized');
+      span.end();
       return;
     }
     if (this.#ended) return;
@@ -370,11 +385,14 @@ export class RealtimeConnection implements HubConnection {
   }
 
   async #dispatch(principal: Principal, frame: ClientFrame): Promise<void> {
+    const span = this.deps.tracing.startFrame(frame.type);
     const context: FrameContext = {
       services: this.deps.services,
       deviceId: this.#id,
       epoch: this.deps.epoch,
       send: (out) => {
+        // Refusals travel as error frames: their catalogue code is the frame's outcome.
+        if (out.type === 'error') span.refused(out.code);
         this.#send(out);
       },
       resumeFrom: (dialogId, seq) => this.#deliveries.resumeFrom(dialogId, seq),
@@ -382,6 +400,14 @@ export class RealtimeConnection implements HubConnection {
         await this.#presence?.follow(userIds);
       },
     };
-    await dispatchFrame(context, principal, frame);
+    let failed = false;
+    try {
+      await span.run(() => dispatchFrame(context, principal, frame));
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      span.end(failed);
+    }
   }
 }
