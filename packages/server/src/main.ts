@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './cli/audit-command.ts';
+import { backupCommand } from './cli/backup-command.ts';
 import { retentionCommand } from './cli/retention-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
@@ -22,6 +23,7 @@ const program = new Command('parley')
   .addCommand(keysCommand())
   .addCommand(auditCommand())
   .addCommand(retentionCommand())
+  .addCommand(backupCommand())
   .addCommand(searchCommand())
   .addCommand(probeCommand())
   .addCommand(configCommand());

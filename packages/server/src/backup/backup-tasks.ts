@@ -1,0 +1,95 @@
+import type { AlertCondition } from '../alerting/index.ts';
+import { JobError, type ScheduledTask } from '../jobs/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Storage } from '../storage/database.ts';
+import { BackupError } from './backup-error.ts';
+import type { BackupKind } from './backup-manifest.ts';
+import type { BackupService } from './backup-service.ts';
+import { readBackupState } from './backup-state.ts';
+
+/** A failed backup (full target, key file unreadable) is tried again this much later, not every minute. */
+const RETRY_DELAY_MS = 15 * 60_000;
+/** Without a successful backup for this long, the daily incremental has failed or not run twice. */
+export const BACKUP_OVERDUE_MS = 2 * 24 * 3600 * 1000;
+
+function backupTask(
+  name: string,
+  cron: string,
+  kind: BackupKind,
+  service: BackupService,
+  logger: Logger,
+): ScheduledTask {
+  return {
+    name,
+    cron,
+    retryDelayMs: RETRY_DELAY_MS,
+    async run() {
+      try {
+        const result = await service.create(kind);
+        logger.info(
+          {
+            backupId: result.id,
+            kind: result.kind,
+            storedPages: result.storedPages,
+            pageCount: result.pageCount,
+            bytes: result.bytes,
+            durationMs: result.durationMs,
+            deleted: result.deleted.length,
+            ...(result.fullBecause ? { fullBecause: result.fullBecause } : {}),
+          },
+          'backup written',
+        );
+      } catch (error) {
+        // The code names what to fix (backup_target_full, backup_key_invalid, …); the state row keeps it too.
+        if (error instanceof BackupError) throw new JobError(error.code, error.message);
+        throw error;
+      }
+    },
+  };
+}
+
+/** The two scheduled backups (once cluster-wide each, docs/jobs.md): `backup.full` and `backup.incremental`. */
+export function backupTasks(
+  service: BackupService,
+  crons: { full: string; incremental: string },
+  logger: Logger,
+): ScheduledTask[] {
+  return [
+    backupTask('backup.full', crons.full, 'full', service, logger),
+    backupTask('backup.incremental', crons.incremental, 'incremental', service, logger),
+  ];
+}
+
+/**
+ * `backup_failed` (critical): the latest backup attempt failed; resolved by the next one that succeeds.
+ * `backup_overdue` (warning): the last successful backup is older than two days.
+ */
+export function backupConditions(storage: Storage): AlertCondition[] {
+  return [
+    {
+      name: 'backup_failed',
+      scope: 'cluster',
+      severity: 'critical',
+      async evaluate() {
+        const state = await readBackupState(storage);
+        if (state?.lastOutcome !== 'failed') return [];
+        return [
+          {
+            summary: `The ${state.lastKind} backup at ${new Date(state.lastAttemptAt).toISOString()} failed (${state.lastErrorCode ?? 'unknown'}); see docs/backups.md.`,
+          },
+        ];
+      },
+    },
+    {
+      name: 'backup_overdue',
+      scope: 'cluster',
+      severity: 'warning',
+      async evaluate(now) {
+        const state = await readBackupState(storage);
+        const last = state?.lastSuccessAt;
+        if (last === undefined || last === null || now - last <= BACKUP_OVERDUE_MS) return [];
+        return [{ summary: `The last successful backup is from ${new Date(last).toISOString()}.` }];
+      },
+    },
+  ];
+}
