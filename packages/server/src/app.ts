@@ -33,6 +33,7 @@ import { auditRoutes } from './compliance/audit/audit-routes.ts';
 import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-job.ts';
 import { type BackgroundJobs, createBackgroundJobs } from './jobs/index.ts';
 import { type Alerting, buildAlerting } from './alerting/alerting-wiring.ts';
+import { registerBackups } from './backup/index.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { installTenantClosedHook } from './http/tenant-closed-hook.ts';
 import { tenantCloseRoutes } from './tenancy/tenant-close-routes.ts';
@@ -314,6 +315,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const alerting = config.alerts
     ? buildAlerting({ config, storage, redis, clock, logger, nodeId, tls, jobs })
     : undefined;
+  // Scheduled encrypted backups of the embedded database and their alerts (docs/backups.md).
+  registerBackups({ config, storage, clock, logger, scheduler: jobs.scheduler, alerting: alerting?.alerting });
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
   // A master key from the environment has no file to lose.
