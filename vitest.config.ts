@@ -2,9 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   // The workspace packages' TypeScript sources (`source` in their exports), never their builds in dist/.
-  // Tests run in Vite's server environment, which reads `ssr.resolve` (Vite's server defaults after `source`).
+  // Tests run in Vite's server environment, which reads `ssr.resolve` (Vite's server defaults after `source`,
+  // less `module`: Vitest hands these conditions to Node too, and some packages answer `module` with an ESM
+  // build Node cannot load, e.g. @opentelemetry/api 1.9, whose imports lack file extensions).
   resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
+  ssr: { resolve: { conditions: ['source', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     globalSetup: [
