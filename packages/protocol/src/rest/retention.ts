@@ -49,19 +49,48 @@ export type RetentionRulesBody = z.infer<typeof retentionRulesBody>;
 /** `PUT /v1/retention`: any subset of the rules; the others keep their value. */
 export const updateRetentionRulesBody = retentionRulesBody.partial().strict();
 
-/** A dialog's override of the tenant's message rule; null keeps its messages without limit. */
+/**
+ * The kinds of data a dialog may override the tenant's rule for: its messages (and their events), the files
+ * shared in it, its calls' records, and its messages' search entries.
+ */
+export const dialogRetentionKinds = ['messages', 'attachments', 'callRecords', 'searchEntries'] as const;
+export type DialogRetentionKind = (typeof dialogRetentionKinds)[number];
+
+export const dialogRetentionRules = z.object({
+  /** The dialog's messages, their edits, reactions and deletion events. At least an hour. */
+  messages: retentionDuration.nullable().optional(),
+  /**
+   * Files shared in the dialog. A file shared in several dialogs is kept as long as the longest of their rules.
+   */
+  attachments: retentionDuration.nullable().optional(),
+  /** Records of the dialog's calls, after the call ended. */
+  callRecords: retentionDuration.nullable().optional(),
+  /** Search entries of the dialog's messages; never longer than the dialog's messages. */
+  searchEntries: retentionDuration.nullable().optional(),
+});
+export type DialogRetentionRules = z.infer<typeof dialogRetentionRules>;
+
+/** A dialog's overrides of the tenant's rules; a kind it does not override follows the tenant's rule. */
 export const dialogRetentionBody = z
   .object({
     dialogId: z.string(),
-    /** The override; absent when the dialog follows the tenant's rule. */
-    messages: retentionDuration.nullable().optional(),
-    /** The rule its messages follow now (the override, or the tenant's). */
-    effectiveMessages: retentionDuration.nullable(),
+    /** The overrides (null: kept without limit); a kind absent here follows the tenant's rule. */
+    ...dialogRetentionRules.shape,
+    /** The rule each kind of the dialog's data follows now (its override, or the tenant's). */
+    effective: z.object({
+      messages: retentionDuration.nullable(),
+      attachments: retentionDuration.nullable(),
+      callRecords: retentionDuration.nullable(),
+      searchEntries: retentionDuration.nullable(),
+    }),
   })
   .meta({ id: 'DialogRetention' });
-export const setDialogRetentionBody = z
-  .object({ messages: retentionDuration.nullable() })
+export type DialogRetentionView = z.infer<typeof dialogRetentionBody>;
+
+/** Replaces the dialog's overrides with these (at least one kind; a kind left out follows the tenant's rule). */
+export const setDialogRetentionBody = dialogRetentionRules
   .strict()
+  .refine((body) => Object.keys(body).length > 0, 'name at least one rule')
   .meta({ id: 'SetDialogRetention' });
 
 /** What the next sweep would delete: counts per rule, never contents. */

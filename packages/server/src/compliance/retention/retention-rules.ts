@@ -1,4 +1,8 @@
 import {
+  type DialogRetentionKind,
+  type DialogRetentionRules,
+  dialogRetentionKinds,
+  dialogRetentionRules,
   type RetentionDuration,
   type RetentionRulesBody,
   retentionRulesBody,
@@ -112,19 +116,56 @@ export function validateRules(rules: RetentionRules): void {
 }
 
 /**
- * Checks a dialog's override of the message rule: at least an hour, and no longer than the tenant's rule
- * unless the caller may extend it (an administrator with `retention.manage`).
+ * Checks a dialog's overrides, with the same codes as the tenant's rules: each at least an hour
+ * (`retention_rule_too_short`); none longer than the tenant's rule of its kind unless the caller may extend it,
+ * an administrator with `retention.manage` (`retention_longer_than_tenant`); search entries no longer than the
+ * dialog's messages (`retention_rules_conflict`).
  */
 export function validateDialogOverride(
   tenant: RetentionRules,
-  messages: RetentionDuration | null,
+  override: DialogRetentionRules,
   mayExtend: boolean,
 ): void {
-  if (durationMs(messages) < MIN_MESSAGE_RULE_MS)
-    throw new AppError('retention_rule_too_short', 'messages: a message is kept at least an hour (1h).');
-  if (!mayExtend && durationMs(messages) > durationMs(tenant.messages))
+  for (const kind of dialogRetentionKinds) {
+    const rule = override[kind];
+    if (rule === undefined) continue;
+    if (durationMs(rule) < HOUR_MS)
+      throw new AppError(
+        'retention_rule_too_short',
+        kind === 'messages'
+          ? 'messages: a message is kept at least an hour (1h).'
+          : `${kind}: a rule is at least an hour (1h).`,
+      );
+    if (!mayExtend && durationMs(rule) > durationMs(tenant[kind]))
+      throw new AppError(
+        'retention_longer_than_tenant',
+        `${kind}: longer than the tenant’s rule (${tenant[kind] ?? 'unlimited'}).`,
+      );
+  }
+  const messages = override.messages === undefined ? tenant.messages : override.messages;
+  if (
+    override.searchEntries !== undefined &&
+    override.searchEntries !== null &&
+    durationMs(override.searchEntries) > durationMs(messages)
+  )
     throw new AppError(
-      'retention_longer_than_tenant',
-      `messages: longer than the tenant’s rule (${tenant.messages ?? 'unlimited'}).`,
+      'retention_rules_conflict',
+      'searchEntries: a search entry cannot outlive the message it indexes; keep it no longer than messages.',
     );
+}
+
+/** The rule each dialog kind follows: the dialog's override where it has one, else the tenant's. */
+export function effectiveDialogRules(
+  tenant: RetentionRules,
+  override: DialogRetentionRules,
+): Record<DialogRetentionKind, RetentionDuration | null> {
+  return Object.fromEntries(
+    dialogRetentionKinds.map((kind) => [kind, override[kind] === undefined ? tenant[kind] : override[kind]]),
+  ) as Record<DialogRetentionKind, RetentionDuration | null>;
+}
+
+/** A stored override (a row written before every kind could be overridden holds `messages` only). */
+export function overrideFromStored(stored: string): DialogRetentionRules {
+  const parsed = dialogRetentionRules.safeParse(JSON.parse(stored));
+  return parsed.success ? definedOnly(parsed.data) : {};
 }

@@ -1,4 +1,4 @@
-import type { RetentionDuration } from '@parley/protocol';
+import type { DialogRetentionRules, DialogRetentionView } from '@parley/protocol';
 import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
@@ -6,6 +6,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { HoldActor } from './legal-hold-service.ts';
 import {
   applyUpdate,
+  effectiveDialogRules,
+  overrideFromStored,
   type RetentionRules,
   type RetentionRulesUpdate,
   rulesFromStored,
@@ -13,18 +15,15 @@ import {
 } from './retention-rules.ts';
 import { retentionStore, TENANT_RULES } from './retention-store.ts';
 
-export interface DialogRetention {
-  dialogId: string;
-  /** The override; undefined when the dialog follows the tenant's rule. */
-  messages?: RetentionDuration | null;
-  effectiveMessages: RetentionDuration | null;
-}
+/** A dialog's overrides (absent kinds follow the tenant) and the rule each kind follows now. */
+export type DialogRetention = DialogRetentionView;
 
 /** A dialog of this tenant that exists (another tenant's dialog is a 404). */
 export type DialogCheck = (tx: TenantTx, tenantId: string, dialogId: string) => Promise<boolean>;
 
 /**
- * A tenant's retention rules and its dialogs' overrides of the message rule (docs/privacy.md, "Retention").
+ * A tenant's retention rules and its dialogs' overrides of the dialog-scoped rules (messages, attachments,
+ * call records, search entries; docs/privacy.md, "Retention").
  * Every change is validated as a whole (retention-rules.ts) and audited with the rules before and after
  * (durations only, nothing personal).
  */
@@ -42,24 +41,18 @@ export function createRetentionService(deps: {
     return rulesFromStored((await retentionStore.get(tx, tenantId, TENANT_RULES))?.rules);
   }
 
-  /** The dialog overrides of message retention: dialog id → duration (null: unlimited). */
-  async function overridesIn(tx: TenantTx, tenantId: string): Promise<Map<string, RetentionDuration | null>> {
+  /** Every dialog override of the tenant: dialog id → the kinds it overrides. */
+  async function overridesIn(tx: TenantTx, tenantId: string): Promise<Map<string, DialogRetentionRules>> {
     const rows = await retentionStore.overrides(tx, tenantId);
-    return new Map(
-      rows.map((row) => [
-        row.dialog_id,
-        (JSON.parse(row.rules) as { messages: RetentionDuration | null }).messages,
-      ]),
-    );
+    return new Map(rows.map((row) => [row.dialog_id, overrideFromStored(row.rules)]));
   }
 
   async function dialogIn(tx: TenantTx, tenantId: string, dialogId: string): Promise<DialogRetention> {
     if (!(await deps.dialogExists(tx, tenantId, dialogId))) throw new AppError('not_found');
     const tenant = await rulesIn(tx, tenantId);
     const row = await retentionStore.get(tx, tenantId, dialogId);
-    if (!row) return { dialogId, effectiveMessages: tenant.messages };
-    const { messages } = JSON.parse(row.rules) as { messages: RetentionDuration | null };
-    return { dialogId, messages, effectiveMessages: messages };
+    const override = row ? overrideFromStored(row.rules) : {};
+    return { dialogId, ...override, effective: effectiveDialogRules(tenant, override) };
   }
 
   return {
@@ -94,25 +87,26 @@ export function createRetentionService(deps: {
       storage.withTenant(tenantId, (tx) => dialogIn(tx, tenantId, dialogId)),
 
     /**
-     * Sets a dialog's message rule. Stricter than the tenant's for anyone allowed here; longer (or unlimited)
-     * only when `mayExtend` (an administrator with `retention.manage`).
+     * Replaces a dialog's overrides with `override` (kinds left out follow the tenant's rule). Stricter than
+     * the tenant's for anyone allowed here; longer (or unlimited) only when `mayExtend` (an administrator with
+     * `retention.manage`).
      */
     async setDialog(
       tenantId: string,
       actor: HoldActor,
       dialogId: string,
-      messages: RetentionDuration | null,
+      override: DialogRetentionRules,
       mayExtend: boolean,
     ): Promise<DialogRetention> {
       return storage.withTenant(tenantId, async (tx) => {
         if (!(await deps.dialogExists(tx, tenantId, dialogId))) throw new AppError('not_found');
         if (!mayExtend && !(await deps.managesDialog(tx, tenantId, dialogId, actor.userId)))
           throw new AppError('forbidden', 'Only the dialog’s owners and admins set its retention.');
-        validateDialogOverride(await rulesIn(tx, tenantId), messages, mayExtend);
+        validateDialogOverride(await rulesIn(tx, tenantId), override, mayExtend);
         await retentionStore.put(tx, {
           tenant_id: tenantId,
           dialog_id: dialogId,
-          rules: JSON.stringify({ messages }),
+          rules: JSON.stringify(override),
           updated_at: clock.now(),
         });
         await audit.append(tx, tenantId, {
@@ -121,7 +115,7 @@ export function createRetentionService(deps: {
           target: { type: 'dialog', id: dialogId },
           outcome: 'success',
           ...actor.context,
-          details: { messages },
+          details: { ...override },
         });
         return dialogIn(tx, tenantId, dialogId);
       });
@@ -138,7 +132,7 @@ export function createRetentionService(deps: {
             target: { type: 'dialog', id: dialogId },
             outcome: 'success',
             ...actor.context,
-            details: { messages: 'tenant' },
+            details: { cleared: true },
           });
         return dialogIn(tx, tenantId, dialogId);
       });

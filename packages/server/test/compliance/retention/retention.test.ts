@@ -77,13 +77,13 @@ describeEachDialect('retention', (dialect) => {
       json({ messages: '7d' }, member.token, 'PUT'),
     );
     expect(stricter.status, stricter.text).toBe(200);
-    expect(stricter.json()).toMatchObject({ messages: '7d', effectiveMessages: '7d' });
+    expect(stricter.json()).toMatchObject({ messages: '7d', effective: { messages: '7d' } });
     const byAdmin = await server.request(
       `/v1/retention/dialogs/${dialogId}`,
       json({ messages: null }, owner.accessToken, 'PUT'),
     );
     expect(byAdmin.status, byAdmin.text).toBe(200);
-    expect(byAdmin.json()).toMatchObject({ messages: null, effectiveMessages: null });
+    expect(byAdmin.json()).toMatchObject({ messages: null, effective: { messages: null } });
   });
 
   it('a hold on another tenant’s user or dialog is 404, and a member cannot place one', async () => {
