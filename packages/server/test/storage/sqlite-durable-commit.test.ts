@@ -129,6 +129,16 @@ describe('SQLite durable commits', () => {
     await next;
   });
 
+  it('flushes a write outside any transaction before it returns, without the shared flush', async () => {
+    const { storage, held } = await open();
+    const { rows } = await sql<{ n: number }>`insert into t (n) values (7) returning n`.execute(
+      storage.kysely,
+    );
+    expect(rows).toEqual([{ n: 7 }]);
+    await sql`delete from t where n = 7`.execute(storage.kysely);
+    expect(held.started).toHaveLength(0);
+  });
+
   it('runs the connection with synchronous = NORMAL only because the commits are flushed as above', async () => {
     const { storage } = await open();
     const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(storage.kysely);

@@ -63,9 +63,14 @@ function trackWrites(sqlite: SqliteDatabase.Database, wal: WalSync, database: Ky
         wrote = true;
         return statement;
       }
+      // Kysely streams only selects; `all` also serves writes with `returning`.
       return {
         reader: statement.reader,
-        all: (parameters) => statement.all(parameters),
+        all(parameters) {
+          const rows = statement.all(parameters);
+          wal.flushNow();
+          return rows;
+        },
         iterate: (parameters) => statement.iterate(parameters),
         run(parameters) {
           const result = statement.run(parameters);
