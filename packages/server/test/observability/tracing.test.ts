@@ -305,3 +305,25 @@ describeEachDialect('tracing', (dialect) => {
     expect(receiver.bodies).toEqual([]);
   });
 });
+
+describeEachDialect('tracing without a collector', (dialect) => {
+  it('serves on when the collector is down, warns in the log, and shuts down within its 5 s wait', async () => {
+    const gone = new OtlpReceiver();
+    const endpoint = await gone.start();
+    await gone.close(); // the port is free again: connections are refused
+    const server = await startTestServer({
+      dialect,
+      env: { PARLEY_TRACING: 'true', PARLEY_OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+    });
+    const owner = await newTenantOwner(server);
+    expect((await server.request('/v1/me', bearer(owner.accessToken))).status).toBe(200);
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(8_000);
+    const warnings = server.logs
+      .entries()
+      .filter((entry) => entry.msg === 'trace export failed; spans dropped');
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings)).not.toContain(owner.email);
+  });
+});
