@@ -64,7 +64,7 @@ export function buildAlerting(deps: {
   alerting.register(keyAgeCondition(storage, config.keyRotationDays));
   if (config.auditCheckpointIntervalSeconds > 0)
     alerting.register(auditCheckpointCondition(storage, config.auditCheckpointIntervalSeconds));
-  // Backup age (issue 15) registers its own condition here once backups exist: `alerting.register(…)`.
+  // Backups register theirs (backup_failed, backup_stale) in backup/index.ts, through `alerting.register(…)`.
   jobs.scheduler.register(alerting.clusterTask());
   return { alerting, auditChains };
 }

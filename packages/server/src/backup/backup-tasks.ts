@@ -62,7 +62,7 @@ export function backupTasks(
 
 /**
  * `backup_failed` (critical): the latest backup attempt failed; resolved by the next one that succeeds.
- * `backup_overdue` (warning): the last successful backup is older than two days.
+ * `backup_stale` (warning): the last successful backup is older than two days.
  */
 export function backupConditions(storage: Storage): AlertCondition[] {
   return [
@@ -81,7 +81,7 @@ export function backupConditions(storage: Storage): AlertCondition[] {
       },
     },
     {
-      name: 'backup_overdue',
+      name: 'backup_stale',
       scope: 'cluster',
       severity: 'warning',
       async evaluate(now) {
