@@ -1,5 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Clock } from '../clock.ts';
 import type { Storage } from '../storage/database.ts';
 import { parleyVersion } from '../version.ts';
@@ -17,6 +16,7 @@ import {
 import { type CheckedBackup, checkBackup, decryptSmallFile, listBackups } from './backup-reader.ts';
 import { pruneBackups } from './backup-retention.ts';
 import { recordBackupAttempt } from './backup-state.ts';
+import { workPath } from './backup-work-dir.ts';
 import { once, SnapshotPages } from './page-map.ts';
 import { type SnapshotFacts, snapshotSqlite } from './sqlite-snapshot.ts';
 
@@ -131,8 +131,7 @@ export function createBackupService(options: BackupServiceOptions) {
       generate: true,
       ...(options.onKeyGenerated ? { onGenerated: options.onKeyGenerated } : {}),
     });
-    await mkdir(options.workDir, { recursive: true, mode: 0o700 });
-    const snapshotFile = path.join(options.workDir, `snapshot-${process.pid}-${started}.db`);
+    const snapshotFile = await workPath(options.workDir, 'snapshot');
     try {
       let facts: SnapshotFacts;
       try {

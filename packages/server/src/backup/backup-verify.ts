@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,6 +12,7 @@ import type { BackupKeySet } from './backup-key.ts';
 import { DATABASE_FILE_NAME } from './backup-files.ts';
 import { checkChain } from './backup-reader.ts';
 import { rebuildDatabase } from './backup-restore.ts';
+import { workPath } from './backup-work-dir.ts';
 
 export interface ChainCheck {
   tenantId: string;
@@ -98,7 +98,7 @@ async function checkAuditChains(dataDir: string, options: VerifyOptions): Promis
  */
 export async function verifyBackup(options: VerifyOptions): Promise<VerifyReport> {
   const chain = await checkChain(options.backupDir, options.id, options.keys);
-  const scratch = path.join(options.scratchDir, `verify-${randomBytes(6).toString('hex')}`);
+  const scratch = await workPath(options.scratchDir, 'verify');
   await mkdir(scratch, { recursive: true, mode: 0o700 });
   try {
     const file = path.join(scratch, DATABASE_FILE_NAME);

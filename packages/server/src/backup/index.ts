@@ -8,12 +8,11 @@ import type { Storage } from '../storage/database.ts';
 import { DATABASE_FILE_NAME } from './backup-files.ts';
 import { type BackupService, createBackupService } from './backup-service.ts';
 import { backupConditions, backupTasks } from './backup-tasks.ts';
+import { backupWorkDir } from './backup-work-dir.ts';
 
 export { BackupError } from './backup-error.ts';
 export type { BackupService } from './backup-service.ts';
-
-/** Where a data directory's snapshots are taken before encryption: beside the database it copies. */
-export const backupWorkDir = (dataDir: string): string => path.join(dataDir, '.backup-work');
+export { backupWorkDir } from './backup-work-dir.ts';
 
 /** The backup service of the embedded database, as `config` sets it (server and CLI alike). */
 export function backupServiceFor(deps: {

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,8 +103,15 @@ describe('backup faults [sqlite]', () => {
     );
     const { attempt } = restoreInto(place.backupDir, '20991231T000000000Z-full-0badc0de');
     await expect(attempt).rejects.toMatchObject({ code: 'backup_incomplete' });
+    // The plaintext snapshot a killed backup process left beside the database goes at the next backup.
+    const workDir = path.join(server.database.dataDir, '.backup-work');
+    const deadPid = spawnSync('true').pid;
+    const leftOver = path.join(workDir, `snapshot-${deadPid}-0123456789ab`);
+    writeFileSync(leftOver, 'a plaintext copy of the database');
     const next = await place.service.create('incremental');
     expect(next.parentId).toBe(incremental.id);
+    expect(existsSync(leftOver)).toBe(false);
+    expect(readdirSync(workDir)).toEqual([]);
     await cut.abandon();
   });
 

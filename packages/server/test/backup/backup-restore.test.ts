@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupError } from '../../src/backup/backup-error.ts';
 import { restoreBackup } from '../../src/backup/backup-restore.ts';
+import { bearer } from '../support/identity-fixtures.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import {
@@ -31,6 +32,9 @@ describe('backup and restore [sqlite]', () => {
 
   beforeAll(async () => {
     server = await startTestServer({ env: QUIET });
+    // Scheduled tasks (retention sweeps, export expiry, …) write on their own clock; stopped, the database
+    // changes only by what the test sends, so "the source at the backup point" is known exactly.
+    await server.app.jobs.stop(5_000);
     tenant = await newChatTenant(server, 'Backup Clinic');
     dialogId = await tenant.newDialog('Night shift');
     // A history of some size, so that "a few pages changed" is a small part of the database.
@@ -141,6 +145,34 @@ describe('backup and restore [sqlite]', () => {
     expect(dialogMessages(restoredFile(middle), dialogId).length).toBe(
       dialogMessages(restoredFile(target), dialogId).length - secondIds.length,
     );
+  });
+
+  it('a backup taken while the master key rotates restores and serves under the rotated key file', async () => {
+    const place = backupPlace(server);
+    const body = `during-rotation-${Date.now()}`;
+    await send(server, tenant.owner.accessToken, dialogId, body);
+    const [backup] = await Promise.all([
+      place.service.create('full'),
+      server.app.security.keyring.rotateMaster(),
+    ]);
+    const target = path.join(tempDir('restore'), 'data');
+    await restoreBackup({ backupDir: place.backupDir, keys: place.keys(), id: backup.id, target });
+    // As `parley backup restore` does: the key file (now holding both versions) and the register come along.
+    for (const name of ['master.key', 'erasures.log']) {
+      const from = path.join(server.database.dataDir, name);
+      if (existsSync(from)) copyFileSync(from, path.join(target, name));
+    }
+    const again = await startTestServer({ env: { ...QUIET, PARLEY_DATA_DIR: target } });
+    try {
+      const history = await again.request(
+        `/v1/dialogs/${dialogId}/messages?limit=5`,
+        bearer(tenant.owner.accessToken),
+      );
+      expect(history.status, history.text).toBe(200);
+      expect(history.text).toContain(body);
+    } finally {
+      await again.close();
+    }
   });
 
   it('an incremental asked for without an earlier backup is taken as a full one, and says why', async () => {
