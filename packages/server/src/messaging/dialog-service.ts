@@ -151,6 +151,7 @@ export function createDialogService(deps: {
           created_by: userId,
           hide_history: body.hideHistory ? 1 : 0,
           last_seq: 0,
+          pruned_seq: 0,
           last_activity_at: now,
           created_at: now,
           deleted_at: null,

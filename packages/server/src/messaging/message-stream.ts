@@ -38,6 +38,11 @@ export interface SharedStreamPage {
   upTo: number;
   /** True when more may follow. */
   more: boolean;
+  /**
+   * The dialog's `pruned_seq`: changes at or below it may have been removed for good (retention), so a reader
+   * whose position is below it cannot be brought up to date by replay and must resync.
+   */
+  prunedTo: number;
   /** The readers who may read the dialog, with their view; a reader absent here may not read it any more. */
   viewers: Map<string, StreamViewer>;
 }
@@ -55,6 +60,8 @@ export interface StreamPage {
   /** False when the member cannot read the dialog (not a member any more): stop delivering. */
   readable: boolean;
   more: boolean;
+  /** See {@link SharedStreamPage.prunedTo}. */
+  prunedTo: number;
 }
 
 /** The items of a shared page one viewer may see. */
@@ -147,8 +154,8 @@ export function createMessageStream(deps: {
     limit: number,
   ): Promise<Map<string, SharedStreamPage>> {
     const pages = new Map<string, SharedStreamPage>();
-    const empty = (read: SharedRead, viewers = new Map<string, StreamViewer>()) =>
-      pages.set(read.dialogId, { items: [], upTo: read.after, more: false, viewers });
+    const empty = (read: SharedRead, viewers = new Map<string, StreamViewer>(), prunedTo = 0) =>
+      pages.set(read.dialogId, { items: [], upTo: read.after, more: false, prunedTo, viewers });
     const dialogIds = reads.map((read) => read.dialogId);
     const dialogs = new Map(
       (await messageStreamStore.dialogs(tx, tenantId, dialogIds)).map((dialog) => [dialog.id, dialog]),
@@ -168,7 +175,7 @@ export function createMessageStream(deps: {
         continue;
       }
       const viewers = viewersOf(dialog, read.readerIds, members.get(dialog.id) ?? []);
-      if (viewers.size === 0) empty(read, viewers);
+      if (viewers.size === 0) empty(read, viewers, dialog.pruned_seq);
       else
         open.push({ read, dialog, viewers, floor: Math.min(...[...viewers.values()].map((v) => v.floor)) });
     }
@@ -248,15 +255,21 @@ export function createMessageStream(deps: {
     }
     for (const { entry, page } of fromMemory) {
       const items = page.items.filter((item) => item.messageSeq > entry.floor);
-      pages.set(entry.read.dialogId, { items, upTo: page.upTo, more: page.more, viewers: entry.viewers });
+      pages.set(entry.read.dialogId, {
+        items,
+        upTo: page.upTo,
+        more: page.more,
+        prunedTo: entry.dialog.pruned_seq,
+        viewers: entry.viewers,
+      });
     }
-    for (const { read, merged, more, upTo, viewers } of slices) {
+    for (const { read, dialog, merged, more, upTo, viewers } of slices) {
       const items: SharedItem[] = [];
       for (const entry of merged) {
         const message = presented.get('row' in entry ? entry.row.id : entry.event.message_id);
         if (message) items.push(itemOf(entry, message));
       }
-      pages.set(read.dialogId, { items, upTo, more, viewers });
+      pages.set(read.dialogId, { items, upTo, more, prunedTo: dialog.pruned_seq, viewers });
     }
     return pages;
   }
@@ -282,8 +295,14 @@ export function createMessageStream(deps: {
       );
       const page = pages.get(dialogId);
       const viewer = page?.viewers.get(userId);
-      if (!page || !viewer) return { items: [], upTo: after, readable: false, more: false };
-      return { items: visibleItems(page.items, viewer), upTo: page.upTo, readable: true, more: page.more };
+      if (!page || !viewer) return { items: [], upTo: after, readable: false, more: false, prunedTo: 0 };
+      return {
+        items: visibleItems(page.items, viewer),
+        upTo: page.upTo,
+        readable: true,
+        more: page.more,
+        prunedTo: page.prunedTo,
+      };
     },
   };
 }

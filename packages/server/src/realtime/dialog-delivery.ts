@@ -45,7 +45,10 @@ export class DialogDelivery {
     return this.#delivered.get(dialogId);
   }
 
-  /** The client's `resume`: it has everything up to `seq`; sends every later change of the dialog. */
+  /**
+   * The client's `resume`: it has everything up to `seq`; sends every later change of the dialog — or, when
+   * retention has since removed changes above `seq` for good (below the dialog's `pruned_seq`), a `resync`.
+   */
   async resumeFrom(dialogId: string, seq: number): Promise<void> {
     this.#delivered.set(dialogId, Math.max(this.#delivered.get(dialogId) ?? 0, seq));
     await this.#deliver(dialogId, Number.MAX_SAFE_INTEGER);
@@ -64,14 +67,26 @@ export class DialogDelivery {
     if (known < pageAfter) {
       this.#delivered.set(dialogId, known);
       await this.#deliver(dialogId, pageAfter);
-      known = this.#delivered.get(dialogId) ?? known;
+      const caughtUp = this.#delivered.get(dialogId);
+      if (caughtUp === undefined) return; // told to resync
+      known = caughtUp;
     }
     const viewer = page.viewers.get(viewerId);
     if (!viewer) return; // not a reader of this dialog (any more)
+    if (this.#delivered.has(dialogId) && known < page.prunedTo) {
+      this.#resync(dialogId);
+      return;
+    }
     for (const item of visibleItems(page.items, viewer)) {
       if (item.seq > known) this.deps.writer.sendText(serialized(item, dialogId, this.deps.epoch));
     }
     this.#delivered.set(dialogId, Math.max(known, page.upTo));
+  }
+
+  /** Tells the client to reload the dialog over REST; the socket forgets its position there. */
+  #resync(dialogId: string): void {
+    this.#delivered.delete(dialogId);
+    this.deps.writer.send({ type: 'resync', dialogId, reason: 'too_far_behind' });
   }
 
   /** Sends, in order, every change of the dialog above what this socket delivered, up to `seq`. */
@@ -85,6 +100,13 @@ export class DialogDelivery {
     for (;;) {
       const page = await this.deps.stream.after(reader.tenantId, reader.userId, dialogId, after, REPLAY_PAGE);
       if (!page.readable) return; // no longer a member: nothing to deliver
+      // Changes above this position were pruned for good (a tombstone past the resume horizon): replaying what
+      // is left would leave the client showing a message that is gone. A socket without a position has shown
+      // nothing of the dialog and starts at the hinted change as always.
+      if (known !== undefined && after < page.prunedTo) {
+        this.#resync(dialogId);
+        return;
+      }
       for (const item of page.items) this.deps.writer.send({ ...item, dialogId, epoch: this.deps.epoch });
       after = Math.max(after, page.upTo);
       this.#delivered.set(dialogId, after);

@@ -18,7 +18,13 @@ function controlledStream() {
   return { stream, reads };
 }
 
-const page = (upTo: number): SharedStreamPage => ({ items: [], upTo, more: false, viewers: new Map() });
+const page = (upTo: number): SharedStreamPage => ({
+  items: [],
+  upTo,
+  more: false,
+  prunedTo: 0,
+  viewers: new Map(),
+});
 
 function recordingConnection(handed: string[]): HubConnection {
   return {

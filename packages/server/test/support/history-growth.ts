@@ -194,6 +194,7 @@ export async function addPrivateDialogs(
           created_by: memberIds[0] ?? '',
           hide_history: 0,
           last_seq: 0,
+          pruned_seq: 0,
           last_activity_at: now,
           created_at: now,
           deleted_at: null,

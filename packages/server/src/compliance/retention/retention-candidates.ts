@@ -1,7 +1,7 @@
 import type { DialogRetentionKind, DialogRetentionRules, RetentionDuration } from '@parley/protocol';
 import type { TenantTx } from '../../storage/database.ts';
 import type { HeldSet } from './legal-hold-service.ts';
-import { durationMs, type RetentionRules, type SweptRule } from './retention-rules.ts';
+import { durationMs, RESUME_HORIZON_MS, type RetentionRules, type SweepStep } from './retention-rules.ts';
 
 /** What a sweep of one tenant works from: its rules, overrides, holds and the time. */
 export interface SweepScope {
@@ -85,7 +85,7 @@ const noneHeld = new Set<string>();
  * where it has one. Rows a legal hold covers are left out: a held user's messages, files, calls and sessions,
  * and everything of a held dialog.
  */
-export const retentionCandidates: Record<SweptRule, CandidateQuery> = {
+export const retentionCandidates: Record<SweepStep, CandidateQuery> = {
   /** Live messages past their dialog's rule (the override, else the tenant's). */
   async messages(tx, scope, limit, respectHolds = true) {
     const heldDialogs = respectHolds ? scope.held.dialogs : noneHeld;
@@ -96,6 +96,29 @@ export const retentionCandidates: Record<SweptRule, CandidateQuery> = {
         .select(['id', 'dialog_id as dialogId'])
         .where('tenant_id', '=', scope.tenantId)
         .where('deleted_at', 'is', null)
+        .where('created_at', '<', cutoff)
+        .where('sender_id', 'not in', heldUsers)
+        .where('dialog_id', opOf(dialogs), idsOf(dialogs))
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(max)
+        .execute(),
+    );
+  },
+
+  /**
+   * Tombstones of messages past their dialog's rule, deleted (by the rule or a person) longer than the resume
+   * horizon ago: a client offline for less than that still replays the deletion; the rest get a resync.
+   */
+  async messageTombstones(tx, scope, limit, respectHolds = true) {
+    const heldDialogs = respectHolds ? scope.held.dialogs : noneHeld;
+    const heldUsers = list(respectHolds ? scope.held.users : []);
+    return perDialogRule(scope, 'messages', limit, heldDialogs, (cutoff, dialogs, max) =>
+      tx
+        .selectFrom('messages')
+        .select(['id', 'dialog_id as dialogId'])
+        .where('tenant_id', '=', scope.tenantId)
+        .where('deleted_at', '<=', scope.now - RESUME_HORIZON_MS)
         .where('created_at', '<', cutoff)
         .where('sender_id', 'not in', heldUsers)
         .where('dialog_id', opOf(dialogs), idsOf(dialogs))

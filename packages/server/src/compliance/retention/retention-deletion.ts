@@ -3,7 +3,7 @@ import type { MessageAttachments } from '../../messaging/message-attachments.ts'
 import type { MessageFanout } from '../../messaging/message-fanout.ts';
 import type { MessageIndex } from '../../messaging/message-index.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
-import type { SweptRule } from './retention-rules.ts';
+import type { SweepStep } from './retention-rules.ts';
 
 /** Dialogs whose sequence moved in a committed batch, to tell their members' nodes. */
 export interface ExpiryHint {
@@ -24,7 +24,9 @@ export const RETENTION_ACTOR = 'retention';
  * for everyone does (messaging/message-change-service.ts): under the dialog's lock, text, properties,
  * reactions, files, search entry and earlier events of the message go, the row stays as a tombstone and a
  * sequenced `deleted` event takes the dialog's next sequence number, so every client drops the message — live,
- * or at its next resume (no gap: the event is read from the database like any other).
+ * or at its next resume (no gap: the event is read from the database like any other). Past the resume horizon
+ * the tombstone goes too (`messageTombstones`), with every row keyed by the message, and the dialog's
+ * `pruned_seq` records how far its stream was pruned, so a resume from before it gets a resync, not a gap.
  */
 export function retentionDeletion(deps: {
   storage: Storage;
@@ -33,7 +35,7 @@ export function retentionDeletion(deps: {
   index: MessageIndex;
   attachments: MessageAttachments;
   eraseAttachments: (tx: TenantTx, tenantId: string, ids: readonly string[]) => Promise<number>;
-}): Record<SweptRule, Deletion> & { announce(tenantId: string, hints: ExpiryHint[]): Promise<void> } {
+}): Record<SweepStep, Deletion> & { announce(tenantId: string, hints: ExpiryHint[]): Promise<void> } {
   const { storage, clock, index } = deps;
   const ids = (rows: Rows) => rows.map((row) => row.id);
 
@@ -129,6 +131,98 @@ export function retentionDeletion(deps: {
         expired.push(...liveIds);
       }
       return expired;
+    },
+
+    /**
+     * The last rows of messages deleted longer than the resume horizon ago: the tombstone, its events, and by
+     * cascade its reactions, "deleted for me" rows, search entry and file shares; a removed file no message
+     * shares any more goes with them. Under the dialog's lock, as the deletion was.
+     */
+    async messageTombstones(tx, tenantId, rows) {
+      const byDialog = new Map<string, string[]>();
+      for (const row of rows)
+        byDialog.set(row.dialogId ?? '', [...(byDialog.get(row.dialogId ?? '') ?? []), row.id]);
+      const pruned: string[] = [];
+      for (const dialogId of [...byDialog.keys()].sort()) {
+        const dialog = await tx
+          .selectFrom('dialogs')
+          .select(['id', 'pruned_seq'])
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', dialogId)
+          .$if(storage.dialect === 'postgres', (query) => query.forUpdate())
+          .executeTakeFirst();
+        if (!dialog) continue;
+        const tombstones = await tx
+          .selectFrom('messages')
+          .select(['id', 'seq'])
+          .where('tenant_id', '=', tenantId)
+          .where('dialog_id', '=', dialogId)
+          .where('id', 'in', byDialog.get(dialogId) ?? [])
+          .where('deleted_at', 'is not', null)
+          .execute();
+        if (tombstones.length === 0) continue;
+        const messageIds = tombstones.map((row) => row.id);
+        const events = await tx
+          .selectFrom('dialog_events')
+          .select('seq')
+          .where('tenant_id', '=', tenantId)
+          .where('dialog_id', '=', dialogId)
+          .where('message_id', 'in', messageIds)
+          .execute();
+        const files = await tx
+          .selectFrom('attachment_shares')
+          .select('attachment_id')
+          .where('tenant_id', '=', tenantId)
+          .where('message_id', 'in', messageIds)
+          .execute();
+        await removeSearch(tx, tenantId, messageIds);
+        await tx
+          .deleteFrom('dialog_events')
+          .where('tenant_id', '=', tenantId)
+          .where('dialog_id', '=', dialogId)
+          .where('message_id', 'in', messageIds)
+          .execute();
+        await tx
+          .deleteFrom('messages')
+          .where('tenant_id', '=', tenantId)
+          .where('id', 'in', messageIds)
+          .execute();
+        if (files.length > 0)
+          await tx
+            .deleteFrom('attachments')
+            .where('tenant_id', '=', tenantId)
+            .where(
+              'id',
+              'in',
+              files.map((file) => file.attachment_id),
+            )
+            .where('status', '=', 'removed')
+            .where((eb) =>
+              eb.not(
+                eb.exists(
+                  eb
+                    .selectFrom('attachment_shares')
+                    .select('attachment_id')
+                    .whereRef('attachment_shares.attachment_id', '=', 'attachments.id')
+                    .where('attachment_shares.tenant_id', '=', tenantId),
+                ),
+              ),
+            )
+            .execute();
+        const top = Math.max(
+          dialog.pruned_seq,
+          ...tombstones.map((row) => row.seq),
+          ...events.map((e) => e.seq),
+        );
+        await tx
+          .updateTable('dialogs')
+          .set({ pruned_seq: top })
+          .where('tenant_id', '=', tenantId)
+          .where('id', '=', dialogId)
+          .execute();
+        pruned.push(...messageIds);
+      }
+      return pruned;
     },
 
     async searchEntries(tx, tenantId, rows) {

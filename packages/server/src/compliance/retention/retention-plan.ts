@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { LegalHoldService } from './legal-hold-service.ts';
 import { retentionCandidates } from './retention-candidates.ts';
-import { sweptRules } from './retention-rules.ts';
+import { sweepSteps } from './retention-rules.ts';
 import type { RetentionService } from './retention-service.ts';
 
 /** The plan counts up to this many rows per rule (more shows as this many). */
@@ -30,7 +30,7 @@ export async function planRetention(deps: RetentionPlanDeps, tenantId: string): 
       now: deps.clock.now(),
     };
     const rules: RetentionPlanBody['rules'] = [];
-    for (const rule of sweptRules) {
+    for (const rule of sweepSteps) {
       const all = (await retentionCandidates[rule](tx, scope, PLAN_LIMIT, false)).length;
       const count = scope.held.tenant
         ? 0

@@ -27,11 +27,25 @@ export const sweptRules = [
 ] as const;
 export type SweptRule = (typeof sweptRules)[number];
 
+/**
+ * What the sweeper does, in order: each rule, then `messageTombstones` — the last rows of messages past their
+ * rule that were deleted (by the rule or by a person) longer than the resume horizon ago.
+ */
+export const sweepSteps = [...sweptRules, 'messageTombstones'] as const;
+export type SweepStep = (typeof sweepSteps)[number];
+
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
 
 /** HIPAA keeps documentation six years (45 CFR 164.316(b)(2)); 2 leap days included. */
 export const HIPAA_AUDIT_MINIMUM: RetentionDuration = '2192d';
+
+/**
+ * How long a deleted message's tombstone and its `deleted` event stay after the deletion, so that a client
+ * resuming within it replays the deletion; one resuming from before a tombstone removed later is told to
+ * resync (docs/privacy.md, "The sweeper"; docs/realtime.md).
+ */
+export const RESUME_HORIZON_MS = 7 * DAY_MS;
 
 /** The shortest a message may be kept: an hour. */
 export const MIN_MESSAGE_RULE_MS = HOUR_MS;

@@ -11,7 +11,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { LegalHoldService } from './legal-hold-service.ts';
 import { retentionCandidates, type SweepScope } from './retention-candidates.ts';
 import { planRetention } from './retention-plan.ts';
-import { sweptRules, type SweptRule } from './retention-rules.ts';
+import { type SweepStep, sweepSteps, type SweptRule } from './retention-rules.ts';
 import { type ExpiryHint, retentionDeletion } from './retention-deletion.ts';
 import type { RetentionService } from './retention-service.ts';
 
@@ -24,7 +24,7 @@ export const RETENTION_BATCH = 200;
 export const RETENTION_MESSAGE_BATCH = 25;
 
 /** What one tenant's sweep deleted per rule: the receipt's body. */
-export type SweepCounts = Partial<Record<SweptRule, { count: number; firstId: string; lastId: string }>>;
+export type SweepCounts = Partial<Record<SweepStep, { count: number; firstId: string; lastId: string }>>;
 
 export interface RetentionSweeperDeps {
   storage: Storage;
@@ -50,8 +50,9 @@ export interface RetentionSweeperDeps {
  */
 export function createRetentionSweeper(deps: RetentionSweeperDeps) {
   const { storage, clock, audit } = deps;
-  const limitOf = (rule: SweptRule) =>
-    deps.batchSize ?? (rule === 'messages' ? RETENTION_MESSAGE_BATCH : RETENTION_BATCH);
+  const limitOf = (rule: SweepStep) =>
+    deps.batchSize ??
+    (rule === 'messages' || rule === 'messageTombstones' ? RETENTION_MESSAGE_BATCH : RETENTION_BATCH);
   const deletion = retentionDeletion(deps);
 
   async function scopeIn(tx: TenantTx, tenantId: string): Promise<SweepScope> {
@@ -84,7 +85,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
     return row;
   }
 
-  async function addCounts(tx: TenantTx, sweepId: string, rule: SweptRule, ids: readonly string[]) {
+  async function addCounts(tx: TenantTx, sweepId: string, rule: SweepStep, ids: readonly string[]) {
     const row = await tx
       .selectFrom('retention_sweeps')
       .select('counts')
@@ -108,7 +109,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
   }
 
   /** One batch of one rule in one transaction with the fence; resolves with how many rows it deleted. */
-  async function batch(tenantId: string, rule: SweptRule, fence: TaskContext['fence'] | undefined) {
+  async function batch(tenantId: string, rule: SweepStep, fence: TaskContext['fence'] | undefined) {
     const hints: ExpiryHint[] = [];
     const deleted = await storage.withSystem(async (system: SystemTx) => {
       if (fence) await fence(system);
@@ -153,7 +154,8 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
             rules: Object.fromEntries(
               Object.entries(counts).map(([rule, value]) => [
                 rule,
-                { rule: rules[rule as SweptRule], ...value },
+                // Tombstones go by the message rule (their dialogs' overrides aside, as for messages).
+                { rule: rules[rule === 'messageTombstones' ? 'messages' : (rule as SweptRule)], ...value },
               ]),
             ),
           },
@@ -172,7 +174,7 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
     signal: AbortSignal | undefined,
     fence: TaskContext['fence'] | undefined,
   ): Promise<void> {
-    for (const rule of sweptRules) {
+    for (const rule of sweepSteps) {
       for (;;) {
         signal?.throwIfAborted();
         const deleted = await batch(tenantId, rule, fence);
