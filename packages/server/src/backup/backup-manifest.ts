@@ -40,7 +40,9 @@ const manifestBodySchema = z.object({
   /** Fingerprint of the backup key the files are encrypted and this manifest is signed under. */
   keyId: z.string().regex(/^[0-9a-f]{16}$/),
   files: z
-    .array(z.object({ name: z.string().regex(/^[a-z.-]+$/), bytes: z.number().int(), sha256: sha256Hex }))
+    .array(
+      z.object({ name: z.string().regex(/^[a-z]+\.[a-z]+$/), bytes: z.number().int(), sha256: sha256Hex }),
+    )
     .min(1),
 });
 

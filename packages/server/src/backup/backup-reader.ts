@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createDecryptStream, StreamIntegrityError } from '../crypto/stream-cipher.ts';
 import { fileAssociatedData, INCOMPLETE_PREFIX } from './archive-writer.ts';
 import { BackupError } from './backup-error.ts';
+import { DATABASE_FILE, PAGE_MAP_FILE, PAGES_FILE } from './backup-files.ts';
 import { type BackupKey, type BackupKeySet, keyFor } from './backup-key.ts';
 import {
   BACKUP_ID,
@@ -80,6 +81,13 @@ export async function checkBackup(backupDir: string, id: string, keys: BackupKey
   const manifest = parseManifest(text, id);
   const key = keyFor(keys, manifest.body.keyId, id);
   verifyManifest(manifest, key);
+  // Exactly the files its kind is restored from: a restore never opens a file the manifest did not vouch for.
+  const expected =
+    manifest.body.kind === 'full' ? [DATABASE_FILE, PAGE_MAP_FILE] : [PAGES_FILE, PAGE_MAP_FILE];
+  const listed = manifest.body.files.map((file) => file.name).sort();
+  if (listed.join() !== expected.sort().join()) {
+    throw new BackupError('backup_corrupt', `backup ${id}: the manifest lists ${listed.join(', ')}`);
+  }
   for (const file of manifest.body.files) {
     const location = path.join(dir, file.name);
     const size = await stat(location).then(

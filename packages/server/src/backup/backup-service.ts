@@ -166,18 +166,16 @@ export function createBackupService(options: BackupServiceOptions) {
   async function create(requested: BackupKind): Promise<BackupResult> {
     const attempt = queue.then(async () => {
       const at = options.clock.now();
+      // The record is for the alerts; failing to write it (the database is away) changes no outcome.
+      const record = (attempt: Parameters<typeof recordBackupAttempt>[1]) =>
+        recordBackupAttempt(options.storage, attempt).catch(() => undefined);
       try {
         const result = await run(requested);
-        await recordBackupAttempt(options.storage, { at, kind: result.kind, errorCode: null, id: result.id });
+        await record({ at, kind: result.kind, errorCode: null, id: result.id });
         return result;
       } catch (error) {
         const failure = error instanceof BackupError ? error : targetError(error, options.backupDir);
-        await recordBackupAttempt(options.storage, {
-          at,
-          kind: requested,
-          errorCode: failure.code,
-          id: null,
-        });
+        await record({ at, kind: requested, errorCode: failure.code, id: null });
         throw failure;
       }
     });
