@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupError } from '../../src/backup/backup-error.ts';
 import { restoreBackup } from '../../src/backup/backup-restore.ts';
 import { bearer } from '../support/identity-fixtures.ts';
+import { openSocket } from '../support/realtime-socket.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import {
@@ -147,7 +148,7 @@ describe('backup and restore [sqlite]', () => {
     );
   });
 
-  it('a backup taken while the master key rotates restores and serves under the rotated key file', async () => {
+  it('a backup taken while the master key rotates restores and serves; a realtime client of the old epoch is told to resync', async () => {
     const place = backupPlace(server);
     const body = `during-rotation-${Date.now()}`;
     await send(server, tenant.owner.accessToken, dialogId, body);
@@ -170,6 +171,18 @@ describe('backup and restore [sqlite]', () => {
       );
       expect(history.status, history.text).toBe(200);
       expect(history.text).toContain(body);
+      // A client that saw the source's stream resumes with its old epoch and is told to resync.
+      const socket = await openSocket(again, tenant.owner.accessToken);
+      expect(socket.frames[0]).toMatchObject({ type: 'ready', epoch: metaOf(restoredFile(target)).epoch });
+      socket.send({
+        type: 'resume',
+        positions: { [dialogId]: { seq: 1, epoch: metaOf(databaseFile()).epoch } },
+      });
+      expect(await socket.next((frame) => frame.type === 'resync')).toMatchObject({
+        dialogId,
+        reason: 'epoch_changed',
+      });
+      socket.ws.close();
     } finally {
       await again.close();
     }
