@@ -81,6 +81,15 @@ describe('parley backup [sqlite]', () => {
     ]);
   });
 
+  it('says plainly that PostgreSQL backups are not built yet', async () => {
+    const refused = await parley(['backup', 'create'], {
+      ...env,
+      DATABASE_URL: 'postgres://parley@127.0.0.1:1/none',
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/PostgreSQL support \(pgBackRest\) is not built yet/);
+  });
+
   it('verifies every checksum and signature, restores on trial and finds the audit chains intact', async () => {
     const verified = await parley(['backup', 'verify', incremental.id], env);
     expect(verified.code, verified.stderr).toBe(0);
