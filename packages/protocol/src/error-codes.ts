@@ -21,6 +21,10 @@ export const errorCatalogue = {
   invalid_token: { status: 401, message: 'The access token is invalid, expired or revoked.' },
   invalid_credentials: { status: 401, message: 'The credentials are not valid.' },
   mfa_code_reused: { status: 401, message: 'This code was already used; wait for the next one.' },
+  staff_enrolment_invalid: {
+    status: 401,
+    message: 'The staff enrolment token is not valid, expired or already used.',
+  },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   mfa_code_required: {
     status: 403,

@@ -18,6 +18,7 @@ export * from './rest/privacy-requests.ts';
 export * from './rest/erasure.ts';
 export * from './rest/retention.ts';
 export * from './rest/data-exports.ts';
+export * from './rest/platform.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';
 export * from './frames/server-frames.ts';

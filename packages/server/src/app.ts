@@ -40,6 +40,7 @@ import { tenantCloseRoutes } from './tenancy/tenant-close-routes.ts';
 import { createTenantPurgeTask } from './tenancy/tenant-purge-task.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
+import { staffRoutes } from './platform/index.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
 import { iceServersRoutes } from './calls/ice-servers-routes.ts';
 import { memberRoutes } from './messaging/member-routes.ts';
@@ -316,7 +317,14 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     ? buildAlerting({ config, storage, redis, clock, logger, nodeId, tls, jobs })
     : undefined;
   // Scheduled encrypted backups of the embedded database and their alerts (docs/backups.md).
-  registerBackups({ config, storage, clock, logger, scheduler: jobs.scheduler, alerting: alerting?.alerting });
+  registerBackups({
+    config,
+    storage,
+    clock,
+    logger,
+    scheduler: jobs.scheduler,
+    alerting: alerting?.alerting,
+  });
 
   const readinessChecks: HealthCheck[] = [{ name: 'database', check: () => storage.ping() }];
   // A master key from the environment has no file to lose.
@@ -384,11 +392,12 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...retentionRoutes(services),
       ...rectificationRoutes(services),
       ...tenantCloseRoutes(services),
+      ...staffRoutes(services),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
       traceHttp(instance, tracing);
-      installAuthHook(instance, services.sessions);
+      installAuthHook(instance, services.sessions, services.staff);
       installTenantClosedHook(instance, services.tenantClosures);
     },
   });

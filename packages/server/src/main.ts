@@ -9,6 +9,7 @@ import { probeCommand } from './cli/probe-command.ts';
 import { searchCommand } from './cli/search-command.ts';
 import { startCommand } from './cli/start-command.ts';
 import { tenantCommand } from './cli/tenant-command.ts';
+import { staffCommand } from './cli/staff-command.ts';
 import { ConfigError } from './config.ts';
 import { parleyVersion } from './version.ts';
 
@@ -20,6 +21,7 @@ const program = new Command('parley')
   .addCommand(startCommand())
   .addCommand(migrateCommand())
   .addCommand(tenantCommand())
+  .addCommand(staffCommand())
   .addCommand(keysCommand())
   .addCommand(auditCommand())
   .addCommand(retentionCommand())

@@ -1,4 +1,4 @@
-import { SYSTEM_TENANT_ID } from '../compliance/audit/audit-entry.ts';
+import { NON_TENANT_CHAINS } from '../compliance/audit/audit-entry.ts';
 import { unsignedTailDue } from '../compliance/audit/audit-tail.ts';
 import { dsrStore } from '../compliance/gdpr/dsr-store.ts';
 import type { Storage } from '../storage/database.ts';
@@ -77,12 +77,12 @@ export function auditCheckpointCondition(storage: Storage, intervalSeconds: numb
     async evaluate(now) {
       const findings: AlertFinding[] = [];
       const unsignedBefore = now - 3 * intervalSeconds * 1000;
-      for (const tenantId of [...(await tenantIds(storage)), SYSTEM_TENANT_ID]) {
+      for (const tenantId of [...(await tenantIds(storage)), ...NON_TENANT_CHAINS]) {
         const due = await storage.withTenant(tenantId, (tx) => unsignedTailDue(tx, tenantId, unsignedBefore));
         if (due)
           findings.push({
             subject: tenantId,
-            summary: `The audit chain ${tenantId === SYSTEM_TENANT_ID ? 'system' : `of tenant ${tenantId}`} has entries unsigned for over ${3 * intervalSeconds} s (three checkpoint intervals).`,
+            summary: `The audit chain ${NON_TENANT_CHAINS.includes(tenantId) ? tenantId : `of tenant ${tenantId}`} has entries unsigned for over ${3 * intervalSeconds} s (three checkpoint intervals).`,
           });
       }
       return findings;

@@ -12,19 +12,23 @@ export function auditCommand(): Command {
   const audit = new Command('audit').description('Check the tamper-evident audit log');
   audit
     .command('verify')
-    .description('Verify the audit chain of one tenant, or of every tenant and the system chain')
+    .description(
+      'Verify the audit chain of one tenant, or of every tenant and the system and platform chains',
+    )
     .option(
       '--tenant <id>',
-      'tenant id (default: every tenant, every anchored tenant, then the system chain)',
+      'tenant id (default: every tenant, every anchored tenant, then the system and platform chains)',
     )
     .action(async ({ tenant }: { tenant?: string }) => {
       // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
-      const [{ openAuditAnchors }, { SYSTEM_TENANT_ID }, { AuditLog }, { provenPurges }] = await Promise.all([
-        import('../compliance/audit/audit-anchors.ts'),
-        import('../compliance/audit/audit-entry.ts'),
-        import('../compliance/audit/audit-log.ts'),
-        import('../tenancy/tenant-purge.ts'),
-      ]);
+      const [{ openAuditAnchors }, { NON_TENANT_CHAINS }, { AuditLog }, { provenPurges }] = await Promise.all(
+        [
+          import('../compliance/audit/audit-anchors.ts'),
+          import('../compliance/audit/audit-entry.ts'),
+          import('../compliance/audit/audit-log.ts'),
+          import('../tenancy/tenant-purge.ts'),
+        ],
+      );
       const allIntact = await withCliSecurity(async (storage, security, config) => {
         const anchors = openAuditAnchors({
           file: config.auditAnchorFile,
@@ -51,8 +55,8 @@ export function auditCommand(): Command {
         );
         // A tenant the anchors know of but the database does not was deleted with its chain: check it too.
         for (const anchored of contents.anchors.keys()) tenantIds.add(anchored);
-        tenantIds.delete(SYSTEM_TENANT_ID);
-        const chains = tenant === undefined ? [...tenantIds, SYSTEM_TENANT_ID] : [tenant];
+        for (const chain of NON_TENANT_CHAINS) tenantIds.delete(chain);
+        const chains = tenant === undefined ? [...tenantIds, ...NON_TENANT_CHAINS] : [tenant];
         let intact = !finding;
         // One chain at a time: each verification opens its own transactions, never inside another.
         // A tenant purged at the end of its closure (docs/privacy.md, "Tenant termination") has no chain on
@@ -66,7 +70,7 @@ export function auditCommand(): Command {
           }
           const result = await auditLog.verify(storage, tenantId, {
             anchored: contents.anchors.get(tenantId),
-            mustExist: tenantId !== SYSTEM_TENANT_ID,
+            mustExist: !NON_TENANT_CHAINS.includes(tenantId),
           });
           process.stdout.write(`${JSON.stringify({ tenantId, ...result })}\n`);
           intact &&= result.ok;

@@ -12,6 +12,10 @@ export const tokenPrefixes = {
   reset: 'parley_pr_',
   verify: 'parley_ev_',
   client: 'parley_cs_',
+  /** An operator staff session (platform/): never valid on a tenant's routes. */
+  staff: 'parley_st_',
+  /** The one-time token that lets a new staff member set a password and confirm their TOTP secret. */
+  staffEnrolment: 'parley_se_',
 } as const;
 export type TokenKind = keyof typeof tokenPrefixes;
 

@@ -1,13 +1,28 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorCatalogue } from '@parley/protocol';
 import type { AuthFailure, Principal, SessionService } from '../identity/sessions/session-service.ts';
+import type { StaffPrincipal } from '../platform/staff-service.ts';
+import { tokenPrefixes } from '../crypto/token.ts';
 import { sendError } from './error-mapper.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook on every authenticated route. */
     principal?: Principal;
+    /** Set by the auth hook on every platform route: the staff member calling. */
+    staff?: StaffPrincipal;
   }
+}
+
+/** Resolves staff tokens (platform/staff-service.ts). */
+export interface StaffAuthenticator {
+  authenticate(token: string): Promise<StaffPrincipal | Exclude<AuthFailure, 'idle'>>;
+}
+
+/** The staff member calling a platform route; the auth hook guarantees it exists there. */
+export function staffOf(request: FastifyRequest): StaffPrincipal {
+  if (!request.staff) throw new Error('route is not declared platform');
+  return request.staff;
 }
 
 /** The principal of an authenticated route; the auth hook guarantees it exists there. */
@@ -47,8 +62,14 @@ const insufficientScopeChallenge = (scope: string) =>
 /**
  * Enforces each route's declared access before the body is even read: bearer token → principal → scope →
  * permission; a tenant id in the path that is not the caller's tenant answers 404, as if it did not exist.
+ * Staff tokens and tenant tokens never cross: a staff token on a tenant route, or a tenant token on a
+ * platform route, answers 404 before the token is even looked up.
  */
-export function installAuthHook(fastify: FastifyInstance, sessions: SessionService): void {
+export function installAuthHook(
+  fastify: FastifyInstance,
+  sessions: SessionService,
+  staff: StaffAuthenticator,
+): void {
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Tokens in URLs end up in logs, proxies and browser history: refused everywhere, even on public routes.
     const query = request.url.indexOf('?');
@@ -65,7 +86,17 @@ export function installAuthHook(fastify: FastifyInstance, sessions: SessionServi
     if (!match?.[1]) {
       return refuseToken(reply, 'malformed');
     }
-    const result = await sessions.authenticate(match[1]);
+    const token = match[1];
+    const staffToken = token.startsWith(tokenPrefixes.staff);
+    if (staffToken !== (access.kind === 'platform')) return sendError(reply, 'not_found');
+    if (access.kind === 'platform') {
+      const caller = await staff.authenticate(token);
+      if (typeof caller === 'string') return refuseToken(reply, caller);
+      if (!access.roles.includes(caller.role)) return sendError(reply, 'forbidden');
+      request.staff = caller;
+      return undefined;
+    }
+    const result = await sessions.authenticate(token);
     if (typeof result === 'string') {
       return refuseToken(reply, result);
     }

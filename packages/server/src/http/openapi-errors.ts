@@ -49,6 +49,10 @@ export function errorCodesOf(route: RouteDeclaration, thrown: readonly ErrorCode
   // Fastify parses no body on GET; a streamed upload is read by its handler, under its own limit.
   if (route.method !== 'GET' && route.streamsBody !== true) add(parsedBody);
   if (route.access.kind === 'authenticated') add(authenticated);
+  // A platform route refuses a tenant token as if it did not exist, and a tenant route a staff token
+  // (http/auth-hook.ts).
+  if (route.access.kind === 'platform') add(authenticated.filter((code) => code !== 'insufficient_scope'));
+  if (route.access.kind !== 'public') codes.add('not_found');
   // A closed tenant is read-only (http/tenant-closed-hook.ts); one being purged, or purged, answers nothing.
   if (route.access.kind === 'authenticated' || tenantWrites.has(route.operationId)) {
     if (route.method !== 'GET') codes.add('tenant_closed');

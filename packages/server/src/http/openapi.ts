@@ -12,7 +12,7 @@ import {
 } from './openapi-components.ts';
 import { anyRequestErrors, errorCodesOf, errorResponses } from './openapi-errors.ts';
 import { operationOutcomes } from './operation-outcomes.ts';
-import type { DocumentedResponse, RouteDeclaration } from './route-table.ts';
+import type { DocumentedResponse, RouteAccess, RouteDeclaration } from './route-table.ts';
 
 type SwaggerTransform = Parameters<typeof jsonSchemaTransform>[0];
 
@@ -53,7 +53,7 @@ function documentedSchema(
     ...schema,
     ...(documentation.body && schema.body === undefined ? { body: documentation.body } : {}),
     ...(Object.keys(response).length > 0 ? { response } : {}),
-    security: route.access.kind === 'public' ? [] : [{ bearer: [route.access.scope] }],
+    security: securityOf(route.access),
   };
 }
 
@@ -77,6 +77,12 @@ function addErrorResponses(document: OpenApiDocument, routes: ReadonlyMap<string
  * component schemas, each operation's security requirement and every error it can answer. Built on first
  * request (after every route is registered) and cached.
  */
+/** The security requirement of a route: none, a tenant token with its one scope, or a staff token. */
+function securityOf(access: RouteAccess): Record<string, string[]>[] {
+  if (access.kind === 'public') return [];
+  return access.kind === 'platform' ? [{ staffBearer: [] }] : [{ bearer: [access.scope] }];
+}
+
 export async function installOpenApi(fastify: FastifyInstance): Promise<void> {
   const routes = () => new Map(fastify.routeDeclarations.map((route) => [route.operationId, route]));
   await fastify.register(swagger, {
@@ -90,6 +96,12 @@ export async function installOpenApi(fastify: FastifyInstance): Promise<void> {
             scheme: 'bearer',
             description:
               'An opaque OAuth 2.0 access token from /oauth/token, in the Authorization header only. Each operation lists the one scope the token must carry.',
+          },
+          staffBearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'An operator staff session token (parley_st_…) from POST /v1/platform/sessions: accepted on /v1/platform/… operations only; every tenant operation answers it 404.',
           },
         },
       },

@@ -169,4 +169,10 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   deleteExport: { responses: noContent('The archive is deleted, or its preparation stopped.') },
   closeTenant: { errors: ['tenant_closed', 'tenant_purge_started', 'tenant_purged'] },
   reopenTenant: { errors: ['tenant_not_closed', 'tenant_purge_started'] },
+  enrolStaff: {
+    responses: noContent('Enrolled: the password is set and the TOTP secret confirmed.'),
+    errors: ['staff_enrolment_invalid', 'invalid_credentials', 'password_policy'],
+  },
+  signInStaff: { errors: ['invalid_credentials', 'mfa_code_reused'] },
+  signOutStaff: { responses: noContent('The staff session ended.') },
 };

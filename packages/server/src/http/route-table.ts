@@ -1,13 +1,17 @@
-import type { Permission, Scope } from '@parley/protocol';
+import type { Permission, Scope, StaffRole } from '@parley/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 
 /**
  * Who may call a route. Every route declares one: `public` routes answer anyone (operations endpoints);
- * every other route names the OAuth scope and the RBAC permission it needs.
+ * tenant routes (`authenticated`) name the OAuth scope and the RBAC permission they need; `platform` routes
+ * (`/v1/platform/…`) answer operator staff tokens only, of the roles named. A staff token on a tenant route, or
+ * a tenant token on a platform route, is answered 404: neither side can even see the other's routes.
  */
 export type RouteAccess =
-  { kind: 'public' } | { kind: 'authenticated'; scope: Scope; permission: Permission | null };
+  | { kind: 'public' }
+  | { kind: 'authenticated'; scope: Scope; permission: Permission | null }
+  | { kind: 'platform'; roles: readonly StaffRole[] };
 
 export interface RouteSchema {
   params?: ZodType;

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.ts';
 import { openAuditAnchors } from '../../src/compliance/audit/audit-anchors.ts';
-import { SYSTEM_TENANT_ID } from '../../src/compliance/audit/audit-entry.ts';
+import { PLATFORM_CHAIN_ID, SYSTEM_TENANT_ID } from '../../src/compliance/audit/audit-entry.ts';
 import { AuditLog } from '../../src/compliance/audit/audit-log.ts';
 import { openSecurityCore } from '../../src/crypto/security-core.ts';
 import { openStorage, type Storage } from '../../src/storage/database.ts';
@@ -119,7 +119,7 @@ describe('parley audit verify [sqlite]', () => {
   // Each tenant chain starts with `tenant.created`, checkpointed and anchored at once; the system chain
   // holds both tenants' `tenant.created` and `server.started`. Four anchor lines: each tenant's seq 1 and
   // the system chain's head after each creation.
-  it('verifies the anchor file, then every tenant and the system chain, one JSON line each, exit 0 when intact', async () => {
+  it('verifies the anchor file, then every tenant, the system and the platform chain, one JSON line each, exit 0 when intact', async () => {
     const result = await auditVerify(database.env);
     expect(result.code).toBe(0);
     expect(result.lines).toEqual([
@@ -127,6 +127,8 @@ describe('parley audit verify [sqlite]', () => {
       { tenantId: tenantA, ok: true, entries: 6, checkpoints: 4 },
       { tenantId: tenantB, ok: true, entries: 4, checkpoints: 3 },
       { tenantId: SYSTEM_TENANT_ID, ok: true, entries: 3, checkpoints: 2 },
+      // No staff here yet: the operator staff chain is empty, and verifies as such.
+      { tenantId: PLATFORM_CHAIN_ID, ok: true, entries: 0, checkpoints: 0 },
     ]);
   });
 

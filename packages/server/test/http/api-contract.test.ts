@@ -201,9 +201,15 @@ describe('the API contracts', () => {
     expect(Object.keys(operationOutcomes).filter((name) => !names.includes(name))).toEqual([]);
   });
 
-  it('gives each operation its security requirement: the bearer token with its scope, none when public', () => {
+  it('gives each operation its security requirement: the bearer token with its scope, the staff token on platform operations, none when public', () => {
     for (const route of routes) {
-      const expected = route.access.kind === 'public' ? [] : [{ bearer: [route.access.scope] }];
+      const { access } = route;
+      const expected =
+        access.kind === 'public'
+          ? []
+          : access.kind === 'platform'
+            ? [{ staffBearer: [] }]
+            : [{ bearer: [access.scope] }];
       expect(operation(route).security, route.operationId).toEqual(expected);
     }
   });
@@ -234,9 +240,11 @@ describe('the API contracts', () => {
       const has = (status: number) => expect(responses[String(status)], `${route.operationId} ${status}`);
       has(400).toBeDefined();
       has(500).toBeDefined();
-      if (route.access.kind === 'authenticated') {
+      if (route.access.kind !== 'public') {
         has(401).toBeDefined();
         has(403).toBeDefined();
+        // A token of the other side (staff on a tenant route, tenant on a platform route) is answered 404.
+        has(404).toBeDefined();
       }
       if (route.url.includes(':')) has(404).toBeDefined();
       if (route.method !== 'GET' && route.streamsBody !== true) {

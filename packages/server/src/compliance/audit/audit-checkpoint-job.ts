@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.ts';
 import type { Storage } from '../../storage/database.ts';
-import { SYSTEM_TENANT_ID } from './audit-entry.ts';
+import { NON_TENANT_CHAINS } from './audit-entry.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { FirstBad } from './audit-verifier.ts';
 
@@ -39,7 +39,7 @@ export function createAuditCheckpointJob(deps: {
     const tenants = await storage.withSystem((tx) => tx.selectFrom('tenants').select('id').execute());
     const unsignedBefore = clock.now() - intervalSeconds * 1000;
     const result: CheckpointPass = { signed: 0, anchored: 0, refused: [], failed: [] };
-    const chains = [...tenants.map((tenant) => tenant.id), SYSTEM_TENANT_ID];
+    const chains = [...tenants.map((tenant) => tenant.id), ...NON_TENANT_CHAINS];
     for (const tenantId of chains) {
       try {
         const chain = await audit.checkpointTail(storage, tenantId, unsignedBefore);

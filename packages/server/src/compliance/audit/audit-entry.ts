@@ -29,6 +29,15 @@ export interface AuditInput {
 export const SYSTEM_TENANT_ID = 'system';
 
 /**
+ * The chain of operator staff (platform/): accounts created, enrolled, signed in, their platform acts. Like
+ * `system` it is no tenant: tenant ids are UUIDs, so no tenant, token or path can ever name this chain.
+ */
+export const PLATFORM_CHAIN_ID = 'platform';
+
+/** The chains that belong to no tenant, verified and checkpointed beside every tenant's. */
+export const NON_TENANT_CHAINS: readonly string[] = [SYSTEM_TENANT_ID, PLATFORM_CHAIN_ID];
+
+/**
  * The action of the entry the minimisation job appends before it minimises entries up to
  * `details.throughSeq`: `audit verify` refuses minimised entries no such entry accounts for.
  */

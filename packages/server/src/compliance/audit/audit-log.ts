@@ -17,7 +17,7 @@ import {
   type JsonObject,
   outcomes,
   piiCommitment,
-  SYSTEM_TENANT_ID,
+  NON_TENANT_CHAINS,
   type UnhashedAuditRow,
 } from './audit-entry.ts';
 import { type AuditHeadRow, type AuditRow, type AuditRowFilter, auditStore } from './audit-store.ts';
@@ -276,9 +276,9 @@ export class AuditLog {
     value: string | undefined,
   ): Promise<string | null> {
     if (value === undefined) return null;
-    if (tenantId === SYSTEM_TENANT_ID) {
-      // Tenant data keys hang off a `tenants` row, which the system chain does not have.
-      throw new TypeError('the system audit chain has no data key to seal an ip or user agent with');
+    if (NON_TENANT_CHAINS.includes(tenantId)) {
+      // Tenant data keys hang off a `tenants` row, which the system and platform chains do not have.
+      throw new TypeError(`the ${tenantId} audit chain has no data key to seal an ip or user agent with`);
     }
     return this.#deps.fieldCipher.sealForTenant(tx, location(tenantId, column, rowId), value);
   }
