@@ -11,7 +11,7 @@ import {
 import { bearer, json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
 import { parley } from '../support/run-cli.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { flipByte, metaOf, QUIET, sendContinuously, tempDir } from './backup-fixtures.ts';
+import { flipByte, metaOf, QUIET, sendContinuously, tempDir, removeTempDirs } from './backup-fixtures.ts';
 
 interface Created {
   id: string;
@@ -63,6 +63,7 @@ describe('parley backup [sqlite]', () => {
 
   afterAll(async () => {
     await server.close();
+    removeTempDirs();
   });
 
   it('creates full and incremental backups and lists them', async () => {

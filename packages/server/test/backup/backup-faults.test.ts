@@ -12,7 +12,15 @@ import type { BackupResult } from '../../src/backup/backup-service.ts';
 import type { Clock } from '../../src/clock.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { backupPlace, type BackupPlace, flipByte, QUIET, send, tempDir } from './backup-fixtures.ts';
+import {
+  backupPlace,
+  type BackupPlace,
+  flipByte,
+  QUIET,
+  send,
+  tempDir,
+  removeTempDirs,
+} from './backup-fixtures.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -44,6 +52,7 @@ describe('backup faults [sqlite]', () => {
 
   afterAll(async () => {
     await server.close();
+    removeTempDirs();
   });
 
   const restoreInto = (backupDir: string, id: string, keyFile = place.keyFile) => {

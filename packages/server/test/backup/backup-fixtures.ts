@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -18,7 +18,19 @@ export const QUIET = {
   PARLEY_JOB_POLL_INTERVAL_MS: '100',
 };
 
-export const tempDir = (label: string): string => mkdtempSync(path.join(os.tmpdir(), `parley-${label}-`));
+const made: string[] = [];
+
+/** A fresh temporary directory, removed by `removeTempDirs` when the test file ends. */
+export function tempDir(label: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `parley-${label}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every directory `tempDir` made (backups, keys, restores). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 export interface BackupPlace {
   backupDir: string;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../src/backup/backup-reader.ts';
 import { parley } from '../support/run-cli.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { QUIET, tempDir } from './backup-fixtures.ts';
+import { QUIET, tempDir, removeTempDirs } from './backup-fixtures.ts';
 
 const parleyBin = path.resolve(import.meta.dirname, '../../bin/parley.js');
 
@@ -37,6 +37,7 @@ describe('an interrupted backup [sqlite]', () => {
 
   afterAll(async () => {
     await server.close();
+    removeTempDirs();
   });
 
   it('is never listed as good, and the next backup cleans up after it', async () => {

@@ -16,6 +16,7 @@ import {
   sendContinuously,
   tableDigests,
   tempDir,
+  removeTempDirs,
 } from './backup-fixtures.ts';
 
 /**
@@ -51,6 +52,7 @@ describe('backup and restore [sqlite]', () => {
 
   afterAll(async () => {
     await server.close();
+    removeTempDirs();
   });
 
   it('takes a full backup while messages are being sent: the sends go on, and the restore holds one consistent moment', async () => {

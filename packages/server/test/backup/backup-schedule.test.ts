@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBackups } from '../../src/backup/backup-reader.ts';
 import { readBackupState } from '../../src/backup/backup-state.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { tempDir } from './backup-fixtures.ts';
+import { tempDir, removeTempDirs } from './backup-fixtures.ts';
 
 /**
  * The server takes its backups itself, as scheduled tasks under a lease (docs/jobs.md): here the full
@@ -31,6 +31,7 @@ describe('scheduled backups [sqlite]', () => {
 
   afterAll(async () => {
     await server.close();
+    removeTempDirs();
   });
 
   it('takes the full backup when it is due, records it, and warns that the new backup key must be kept apart', async () => {
