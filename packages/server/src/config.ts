@@ -581,6 +581,34 @@ export const settings = {
     description:
       'Backups older than this are deleted, except a full or incremental backup that a kept backup needs.',
   }),
+  pgbackrestConfigFile: setting({
+    env: 'PARLEY_PGBACKREST_CONFIG_FILE',
+    schema: z.string().min(1).optional(),
+    defaultText: '`/etc/pgbackrest/parley.conf`',
+    description:
+      "PostgreSQL only: the pgBackRest configuration `parley backup configure` writes (mode 0600, owned by the cluster's owner; holds the repository cipher pass).",
+  }),
+  pgbackrestStanza: setting({
+    env: 'PARLEY_PGBACKREST_STANZA',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only')
+      .default('parley'),
+    description: 'PostgreSQL only: the pgBackRest stanza (the name of this cluster in the repository).',
+  }),
+  pgbackrestPgPath: setting({
+    env: 'PARLEY_PGBACKREST_PG_PATH',
+    schema: z.string().min(1).optional(),
+    defaultText: 'unset',
+    description:
+      "PostgreSQL only: the cluster's data directory (pgBackRest runs on the database host, as the owner of this directory); needed by `parley backup` on PostgreSQL.",
+  }),
+  pgbackrestPgSocketPath: setting({
+    env: 'PARLEY_PGBACKREST_PG_SOCKET_PATH',
+    schema: z.string().min(1).default('/var/run/postgresql'),
+    description:
+      "PostgreSQL only: the directory of the server's Unix socket, which pgBackRest connects through.",
+  }),
   keyRotationDays: setting({
     env: 'PARLEY_KEY_ROTATION_DAYS',
     schema: positiveInt.default(365),

@@ -4,8 +4,12 @@ import type { Logger } from '../observability/logger.ts';
 import type { Storage } from '../storage/database.ts';
 import { BackupError } from './backup-error.ts';
 import type { BackupKind } from './backup-manifest.ts';
-import type { BackupService } from './backup-service.ts';
 import { readBackupState } from './backup-state.ts';
+
+/** What a scheduled backup needs of either backup service (embedded SQLite, or pgBackRest on PostgreSQL). */
+export interface BackupTaker {
+  create(kind: BackupKind): Promise<{ id: string; kind: BackupKind; deleted: string[] } & object>;
+}
 
 /** A failed backup (full target, key file unreadable) is tried again this much later, not every minute. */
 const RETRY_DELAY_MS = 15 * 60_000;
@@ -16,7 +20,7 @@ function backupTask(
   name: string,
   cron: string,
   kind: BackupKind,
-  service: BackupService,
+  service: BackupTaker,
   logger: Logger,
 ): ScheduledTask {
   return {
@@ -25,20 +29,9 @@ function backupTask(
     retryDelayMs: RETRY_DELAY_MS,
     async run() {
       try {
-        const result = await service.create(kind);
-        logger.info(
-          {
-            backupId: result.id,
-            kind: result.kind,
-            storedPages: result.storedPages,
-            pageCount: result.pageCount,
-            bytes: result.bytes,
-            durationMs: result.durationMs,
-            deleted: result.deleted.length,
-            ...(result.fullBecause ? { fullBecause: result.fullBecause } : {}),
-          },
-          'backup written',
-        );
+        // Sizes, counts and durations only: a backup result holds no secret.
+        const { id, deleted, ...facts } = await service.create(kind);
+        logger.info({ backupId: id, ...facts, deleted: deleted.length }, 'backup written');
       } catch (error) {
         // The code names what to fix (backup_target_full, backup_key_invalid, …); the state row keeps it too.
         if (error instanceof BackupError) throw new JobError(error.code, error.message);
@@ -50,7 +43,7 @@ function backupTask(
 
 /** The two scheduled backups (once cluster-wide each, docs/jobs.md): `backup.full` and `backup.incremental`. */
 export function backupTasks(
-  service: BackupService,
+  service: BackupTaker,
   crons: { full: string; incremental: string },
   logger: Logger,
 ): ScheduledTask[] {

@@ -1,19 +1,26 @@
 import { Command, Option } from 'commander';
 import { systemClock } from '../clock.ts';
-import { loadConfig } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
+import type { Storage } from '../storage/database.ts';
 import { withCliStorage } from './cli-storage.ts';
 
 const printJson = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };
 
-/** Backups are of the embedded database; PostgreSQL is backed up with its own tools (docs/backups.md). */
-function refusePostgres(databaseUrl: string | undefined): void {
-  if (databaseUrl !== undefined) {
-    throw new Error(
-      'parley backup covers the embedded SQLite database; PostgreSQL support (pgBackRest) is not built yet: see docs/backups.md',
-    );
-  }
+/** On PostgreSQL every command drives pgBackRest (docs/backups.md, PostgreSQL). */
+async function pgbackrest(config: Config, storage?: Storage) {
+  const { pgbackrestServiceFor } = await import('../backup/index.ts');
+  return pgbackrestServiceFor({
+    config,
+    storage,
+    clock: systemClock,
+    onKeyGenerated: (file) => {
+      process.stderr.write(
+        `generated the backup key ${file}: keep a copy away from this server; without it no backup can be restored\n`,
+      );
+    },
+  });
 }
 
 /**
@@ -22,14 +29,38 @@ function refusePostgres(databaseUrl: string | undefined): void {
  * main.ts prints it and exits 1.
  */
 export function backupCommand(): Command {
-  const backup = new Command('backup').description('Encrypted backups of the embedded database');
+  const backup = new Command('backup').description(
+    'Encrypted backups: built in for the embedded database, through pgBackRest on PostgreSQL',
+  );
+  backup
+    .command('configure')
+    .description(
+      'PostgreSQL: write the pgBackRest configuration; prints the postgresql.conf archive settings',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      if (config.databaseUrl === undefined) {
+        throw new Error('parley backup configure is for PostgreSQL (pgBackRest); embedded backups need none');
+      }
+      printJson((await pgbackrest(config)).configure());
+    });
   backup
     .command('create')
     .description('Take a backup now (the server may keep running)')
     .addOption(new Option('--full', 'a full backup (the default)').conflicts('incremental'))
     .addOption(new Option('--incremental', 'only the pages changed since the previous backup'))
     .action(async ({ incremental }: { full?: boolean; incremental?: boolean }) => {
-      refusePostgres(loadConfig().databaseUrl);
+      const kind = incremental ? 'incremental' : 'full';
+      const checked = loadConfig();
+      if (checked.databaseUrl !== undefined) {
+        // Says what is missing (PARLEY_PGBACKREST_PG_PATH) before opening the database.
+        const { pgbackrestSettings } = await import('../backup/pgbackrest-config.ts');
+        pgbackrestSettings(checked);
+        printJson(
+          await withCliStorage(async (storage, config) => (await pgbackrest(config, storage)).create(kind)),
+        );
+        return;
+      }
       const { backupServiceFor } = await import('../backup/index.ts');
       const result = await withCliStorage((storage, config) =>
         backupServiceFor({
@@ -41,7 +72,7 @@ export function backupCommand(): Command {
               `generated the backup key ${file}: keep a copy away from this server; without it no backup can be restored\n`,
             );
           },
-        }).create(incremental ? 'incremental' : 'full'),
+        }).create(kind),
       );
       printJson(result);
     });
@@ -50,6 +81,10 @@ export function backupCommand(): Command {
     .description('The backups in PARLEY_BACKUP_DIR, oldest first (manifests only; `verify` checks them)')
     .action(async () => {
       const config = loadConfig();
+      if (config.databaseUrl !== undefined) {
+        printJson(await (await pgbackrest(config)).list());
+        return;
+      }
       const { listBackups } = await import('../backup/backup-reader.ts');
       const listed = await listBackups(config.backupDir);
       printJson(
@@ -79,6 +114,12 @@ export function backupCommand(): Command {
     .argument('<id>', 'backup id (from `parley backup list`)')
     .action(async (id: string) => {
       const config = loadConfig();
+      if (config.databaseUrl !== undefined) {
+        const report = await (await pgbackrest(config)).verify(id);
+        printJson(report);
+        if (!report.ok) process.exitCode = 1;
+        return;
+      }
       const [{ openBackupKeys }, { verifyBackup }, { backupWorkDir }] = await Promise.all([
         import('../backup/backup-key.ts'),
         import('../backup/backup-verify.ts'),
@@ -101,9 +142,33 @@ export function backupCommand(): Command {
     .command('restore')
     .description('Restore a backup (with the chain it needs) into an empty data directory')
     .argument('<id>', 'backup id (from `parley backup list`)')
-    .requiredOption('--into <dir>', 'an empty or new data directory')
-    .action(async (id: string, { into }: { into: string }) => {
+    .requiredOption('--into <dir>', 'an empty or new data directory (PostgreSQL: cluster directory)')
+    .addOption(
+      new Option('--to <time>', 'PostgreSQL: replay archived WAL up to this time').conflicts('latest'),
+    )
+    .addOption(new Option('--latest', 'PostgreSQL: replay every archived WAL segment'))
+    .action(async (id: string, options: { into: string; to?: string; latest?: boolean }) => {
       const config = loadConfig();
+      const { into } = options;
+      if (config.databaseUrl !== undefined) {
+        const path = await import('node:path');
+        printJson(
+          await (
+            await pgbackrest(config)
+          ).restore({
+            id,
+            target: path.resolve(into),
+            ...(options.to === undefined ? {} : { to: options.to }),
+            ...(options.latest === true ? { latest: true } : {}),
+          }),
+        );
+        return;
+      }
+      if (options.to !== undefined || options.latest === true) {
+        throw new Error(
+          '--to and --latest are for PostgreSQL: an embedded backup restores to its backup point',
+        );
+      }
       const [{ openBackupKeys }, { restoreBackup }, { carryOutsideFiles }] = await Promise.all([
         import('../backup/backup-key.ts'),
         import('../backup/backup-restore.ts'),

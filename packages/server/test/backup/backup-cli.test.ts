@@ -82,13 +82,13 @@ describe('parley backup [sqlite]', () => {
     ]);
   });
 
-  it('says plainly that PostgreSQL backups are not built yet', async () => {
+  it('on PostgreSQL without the cluster directory, says which setting pgBackRest needs', async () => {
     const refused = await parley(['backup', 'create'], {
       ...env,
       DATABASE_URL: 'postgres://parley@127.0.0.1:1/none',
     });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/PostgreSQL support \(pgBackRest\) is not built yet/);
+    expect(refused.stderr).toMatch(/set PARLEY_PGBACKREST_PG_PATH to the PostgreSQL data directory/);
   });
 
   it('verifies every checksum and signature, restores on trial and finds the audit chains intact', async () => {
