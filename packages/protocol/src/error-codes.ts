@@ -26,6 +26,18 @@ export const errorCatalogue = {
     message: 'The staff enrolment token is not valid, expired or already used.',
   },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
+  support_access_forbidden: { status: 403, message: 'This tenant does not allow operator support access.' },
+  grant_not_approved: { status: 403, message: 'This support access grant is not approved.' },
+  grant_expired: { status: 403, message: 'This support access grant has expired.' },
+  grant_revoked: { status: 403, message: 'This support access grant was revoked.' },
+  support_scope_exceeded: {
+    status: 403,
+    message: 'This request is outside the approved support access scope.',
+  },
+  self_approval: {
+    status: 403,
+    message: 'Support access cannot be approved, refused or revoked under a support grant.',
+  },
   mfa_code_required: {
     status: 403,
     message: 'This account has MFA: send a current TOTP code or a recovery code with the password.',
@@ -51,6 +63,7 @@ export const errorCatalogue = {
   not_acceptable: { status: 406, message: 'The requested representation is not available.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  grant_not_pending: { status: 409, message: 'This support access request was already decided.' },
   consent_version_stale: {
     status: 409,
     message: 'A processing purpose changed since it was read; read the current version and accept that.',

@@ -19,6 +19,7 @@ export * from './rest/erasure.ts';
 export * from './rest/retention.ts';
 export * from './rest/data-exports.ts';
 export * from './rest/platform.ts';
+export * from './rest/support-access.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';
 export * from './frames/server-frames.ts';

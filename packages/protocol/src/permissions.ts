@@ -26,6 +26,8 @@ export const permissions = [
   'users.erase',
   'retention.manage',
   'legal_holds.manage',
+  /** See, approve, refuse and revoke operator support access, and forbid it (docs/security.md). */
+  'support_access.manage',
 ] as const;
 export type Permission = (typeof permissions)[number];
 

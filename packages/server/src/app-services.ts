@@ -17,6 +17,7 @@ import { createEmailFlowsService } from './identity/email/email-flows-service.ts
 import { createMfaService } from './identity/mfa/mfa-service.ts';
 import { PasswordHasher } from './identity/passwords/password-hasher.ts';
 import { createStaffService } from './platform/index.ts';
+import { createSupportGrantService } from './compliance/support-access/index.ts';
 import { createProfileService } from './identity/profile-service.ts';
 import { createEmailChangeService } from './identity/email/email-change-service.ts';
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
@@ -376,6 +377,7 @@ export function buildServices(input: {
     clients: createClientService({ storage, sessions, audit, clock }),
     mfa,
     staff: createStaffService({ storage, keyring: security.keyring, hasher, audit, clock }),
+    supportGrants: createSupportGrantService({ storage, audit, clock }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

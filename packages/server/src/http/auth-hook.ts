@@ -1,8 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorCatalogue } from '@parley/protocol';
+import { errorCatalogue, type Permission } from '@parley/protocol';
 import type { AuthFailure, Principal, SessionService } from '../identity/sessions/session-service.ts';
 import type { StaffPrincipal } from '../platform/staff-service.ts';
 import { tokenPrefixes } from '../crypto/token.ts';
+import { AppError } from '../app-error.ts';
+import type { SupportGrantService } from '../compliance/support-access/support-grant-service.ts';
+import { requestContext } from './request-context.ts';
 import { sendError } from './error-mapper.ts';
 
 declare module 'fastify' {
@@ -18,6 +21,13 @@ declare module 'fastify' {
 export interface StaffAuthenticator {
   authenticate(token: string): Promise<StaffPrincipal | Exclude<AuthFailure, 'idle'>>;
 }
+
+/** Turns a staff request under a support grant into a tenant principal, or throws a coded refusal. */
+export type SupportGrantAuthorizer = Pick<SupportGrantService, 'authorize'>;
+
+/** The header naming the support access grant a staff request acts under (compliance/support-access/). */
+export const SUPPORT_GRANT_HEADER = 'parley-support-grant';
+const grantIdPattern = /^[0-9a-f-]{36}$/;
 
 /** The staff member calling a platform route; the auth hook guarantees it exists there. */
 export function staffOf(request: FastifyRequest): StaffPrincipal {
@@ -69,7 +79,36 @@ export function installAuthHook(
   fastify: FastifyInstance,
   sessions: SessionService,
   staff: StaffAuthenticator,
+  grants: SupportGrantAuthorizer,
 ): void {
+  /**
+   * A staff token on a tenant route: 404 unless it names a support grant of that staff member, which then
+   * decides (status, expiry, tenant policy, scope) and records the request in the tenant's audit chain.
+   */
+  async function underGrant(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    token: string,
+    permission: Permission | null,
+  ): Promise<Principal | FastifyReply> {
+    const grantId = request.headers[SUPPORT_GRANT_HEADER];
+    if (typeof grantId !== 'string' || !grantIdPattern.test(grantId)) return sendError(reply, 'not_found');
+    const caller = await staff.authenticate(token);
+    if (typeof caller === 'string') return refuseToken(reply, caller);
+    try {
+      return await grants.authorize(caller, grantId, {
+        operationId: request.routeOptions.schema?.operationId ?? '',
+        method: request.method,
+        path: request.url.split('?')[0] ?? '',
+        decidesSupportAccess: permission === 'support_access.manage',
+        context: requestContext(request),
+      });
+    } catch (error) {
+      if (error instanceof AppError) return sendError(reply, error.code);
+      throw error;
+    }
+  }
+
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Tokens in URLs end up in logs, proxies and browser history: refused everywhere, even on public routes.
     const query = request.url.indexOf('?');
@@ -88,7 +127,7 @@ export function installAuthHook(
     }
     const token = match[1];
     const staffToken = token.startsWith(tokenPrefixes.staff);
-    if (staffToken !== (access.kind === 'platform')) return sendError(reply, 'not_found');
+    if (access.kind === 'platform' && !staffToken) return sendError(reply, 'not_found');
     if (access.kind === 'platform') {
       const caller = await staff.authenticate(token);
       if (typeof caller === 'string') return refuseToken(reply, caller);
@@ -96,9 +135,16 @@ export function installAuthHook(
       request.staff = caller;
       return undefined;
     }
-    const result = await sessions.authenticate(token);
-    if (typeof result === 'string') {
-      return refuseToken(reply, result);
+    let result: Principal;
+    if (staffToken) {
+      const granted = await underGrant(request, reply, token, access.permission);
+      // A refusal under a grant was sent already.
+      if (!isPrincipal(granted)) return granted;
+      result = granted;
+    } else {
+      const resolved = await sessions.authenticate(token);
+      if (typeof resolved === 'string') return refuseToken(reply, resolved);
+      result = resolved;
     }
     const params = request.params as Record<string, string> | undefined;
     if (params?.tenantId !== undefined && params.tenantId !== result.tenantId)
@@ -117,3 +163,5 @@ export function installAuthHook(
     return undefined;
   });
 }
+
+const isPrincipal = (value: Principal | FastifyReply): value is Principal => 'permissions' in value;

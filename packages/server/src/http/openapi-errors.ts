@@ -37,6 +37,16 @@ const authenticated: readonly ErrorCode[] = [
   'forbidden',
 ];
 
+/** What a staff token under a support grant can meet on any tenant route (compliance/support-access/). */
+const underSupportGrant: readonly ErrorCode[] = [
+  'support_access_forbidden',
+  'grant_not_approved',
+  'grant_expired',
+  'grant_revoked',
+  'support_scope_exceeded',
+  'self_approval',
+];
+
 /** Public routes that write into the tenant in their path: refused while it is closed. */
 const tenantWrites = new Set(['signUp', 'setUpTenantOwner']);
 
@@ -48,7 +58,10 @@ export function errorCodesOf(route: RouteDeclaration, thrown: readonly ErrorCode
   };
   // Fastify parses no body on GET; a streamed upload is read by its handler, under its own limit.
   if (route.method !== 'GET' && route.streamsBody !== true) add(parsedBody);
-  if (route.access.kind === 'authenticated') add(authenticated);
+  if (route.access.kind === 'authenticated') {
+    add(authenticated);
+    add(underSupportGrant);
+  }
   // A platform route refuses a tenant token as if it did not exist, and a tenant route a staff token
   // (http/auth-hook.ts).
   if (route.access.kind === 'platform') add(authenticated.filter((code) => code !== 'insufficient_scope'));

@@ -175,4 +175,8 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   },
   signInStaff: { errors: ['invalid_credentials', 'mfa_code_reused'] },
   signOutStaff: { responses: noContent('The staff session ended.') },
+  requestSupportGrant: { errors: ['support_access_forbidden'] },
+  approveSupportGrant: { errors: ['grant_not_pending'] },
+  refuseSupportGrant: { errors: ['grant_not_pending'] },
+  revokeSupportGrant: { errors: ['grant_not_pending'] },
 };

@@ -62,11 +62,15 @@ const userSummary = z.object({
   status: z.string(),
 });
 
-/** Who the audit entry names: the user, or the tenant's server for client_credentials tokens. */
-const auditActor = (principal: Principal): AuditInput['actor'] =>
-  principal.userId === null
+/** Who the audit entry names: the user, staff under a support grant, or the tenant's server (client_credentials). */
+const auditActor = (principal: Principal): AuditInput['actor'] => {
+  // Operator staff under a support grant (compliance/support-access/) are named as staff.
+  if (principal.supportGrant)
+    return { type: 'staff', id: principal.supportGrant.staffId, sessionId: principal.sessionId };
+  return principal.userId === null
     ? { type: 'client', id: principal.clientId ?? undefined, sessionId: principal.sessionId }
     : { type: 'user', id: principal.userId, sessionId: principal.sessionId };
+};
 
 /** Tenant administration: users, roles, API clients, security settings. */
 export function adminRoutes(deps: {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtInRolePermissions } from '../../src/access/roles.ts';
 import type { RouteDeclaration } from '../../src/http/route-table.ts';
 import { json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
+import { newStaff } from '../support/staff-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
@@ -30,6 +31,8 @@ interface OtherTenant {
   exportId: string;
   /** A legal hold the other tenant placed on its owner. */
   holdId: string;
+  /** A support access request operator staff made to the other tenant. */
+  grantId: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -152,6 +155,19 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   }),
   'GET /v1/legal-holds/:holdId': (other) => ({ path: `/v1/legal-holds/${other.holdId}` }),
   'POST /v1/legal-holds/:holdId/release': (other) => ({ path: `/v1/legal-holds/${other.holdId}/release` }),
+  'POST /v1/support-grants/:grantId/approve': (other) => ({
+    path: `/v1/support-grants/${other.grantId}/approve`,
+    body: {},
+  }),
+  'POST /v1/support-grants/:grantId/refuse': (other) => ({
+    path: `/v1/support-grants/${other.grantId}/refuse`,
+  }),
+  'POST /v1/support-grants/:grantId/revoke': (other) => ({
+    path: `/v1/support-grants/${other.grantId}/revoke`,
+  }),
+  'GET /v1/support-grants/:grantId/accesses': (other) => ({
+    path: `/v1/support-grants/${other.grantId}/accesses`,
+  }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set([
@@ -231,7 +247,22 @@ describe('every route refuses callers without its scope, permission or tenant', 
       json({ targetType: 'user', targetId: otherOwner.userId, reason: 'Their case' }, otherOwner.accessToken),
     );
     expect(hold.status, hold.text).toBe(201);
+    const staff = await newStaff(server, 'support');
+    const grant = await server.request(
+      '/v1/platform/support-grants',
+      json(
+        {
+          tenantId: otherOwner.tenantId,
+          reason: 'Their ticket about sign-in.',
+          scope: 'metadata',
+          durationHours: 1,
+        },
+        staff.accessToken,
+      ),
+    );
+    expect(grant.status, grant.text).toBe(201);
     other = {
+      grantId: grant.json<{ id: string }>().id,
       exportId: exported.json<{ id: string }>().id,
       holdId: hold.json<{ id: string }>().id,
       purposeKey: 'other_only',
@@ -370,6 +401,9 @@ describe('every route refuses callers without its scope, permission or tenant', 
     expect(await server.app.services.legalHolds.get(other.tenantId, other.holdId)).toMatchObject({
       active: true,
     });
+    expect(await server.app.services.supportGrants.listForTenant(other.tenantId)).toEqual([
+      expect.objectContaining({ id: other.grantId, status: 'pending' }),
+    ]);
     expect(await server.app.services.retention.getDialog(other.tenantId, other.dialogId)).not.toHaveProperty(
       'messages',
     );

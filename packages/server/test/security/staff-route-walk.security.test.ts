@@ -6,7 +6,7 @@ import { newStaff, type SignedInStaff } from '../support/staff-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
- * Attack: an operator staff member (any role, with a valid staff session and no support grant) calls a
+ * Attack: an operator staff member (any role, with a valid staff session, naming no support grant) calls a
  * tenant's routes with their staff token — or a tenant's owner calls the platform routes with theirs. Every
  * route in the route table is walked and each request sent for real: the staff token gets 404 on every tenant
  * route (it cannot even learn that the resource exists), the tenant token 404 on every platform route.
@@ -57,7 +57,13 @@ describeEachDialect('staff and tenant tokens never cross', (dialect) => {
   it('answers 404 to a tenant token on every platform route, and 401 without a token', async () => {
     const platformRoutes = routes.filter((route) => route.access.kind === 'platform');
     expect(platformRoutes.map(key).sort()).toEqual(
-      ['DELETE /v1/platform/sessions/current', 'GET /v1/platform/me', 'GET /v1/platform/staff'].sort(),
+      [
+        'DELETE /v1/platform/sessions/current',
+        'GET /v1/platform/me',
+        'GET /v1/platform/staff',
+        'GET /v1/platform/support-grants',
+        'POST /v1/platform/support-grants',
+      ].sort(),
     );
     for (const route of platformRoutes) {
       const response = await send(route, owner.accessToken);

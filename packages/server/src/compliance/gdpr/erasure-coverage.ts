@@ -22,6 +22,39 @@ const kept = (columns: readonly string[], why: ErasureTreatment): Record<string,
   Object.fromEntries(columns.map((column) => [column, why]));
 
 export const erasureCoverage: Record<string, TableErasure> = {
+  // Operator staff are no tenant's users: erasing a tenant user never touches them (docs/security.md).
+  staff_accounts: {
+    columns: kept(
+      [
+        'id',
+        'email',
+        'role',
+        'password_hash',
+        'totp_secret',
+        'totp_last_step',
+        'enrolment_hash',
+        'enrolment_expires_at',
+        'enrolled_at',
+        'created_at',
+        'disabled_at',
+      ],
+      'kept: an operator staff member, not a tenant user; a tenant user’s erasure has nothing here',
+    ),
+  },
+  staff_sessions: {
+    columns: kept(
+      ['id', 'staff_id', 'access_hash', 'created_at', 'expires_at', 'revoked_at'],
+      'kept: an operator staff member’s session, not a tenant user’s',
+    ),
+  },
+  support_grants: {
+    columns: {
+      staff_id: 'kept: the operator staff member the grant was for',
+      reason: 'kept: written by operator staff about the request, not about a user',
+      ...kept(['decided_by', 'revoked_by'], PSEUDONYM),
+      ...kept(['requested_at', 'decided_at', 'revoked_at'], RECORD),
+    },
+  },
   tenant_closures: {
     columns: kept(
       ['closed_by', 'reopened_by'],

@@ -25,6 +25,11 @@ export interface Principal {
    * outside `profile` answer `consent_required` until they do, and realtime sockets close.
    */
   consentRequired: boolean;
+  /**
+   * Set when operator staff act under a support access grant (compliance/support-access/): the principal then
+   * holds only the grant's scope, and `sessionId` is the staff session's.
+   */
+  supportGrant?: { id: string; staffId: string };
 }
 
 /**
@@ -52,6 +57,7 @@ const CLIENT_WITHHELD: readonly Permission[] = [
   'clients.manage',
   'mfa.reset',
   'consent.manage',
+  'support_access.manage',
 ];
 
 /** The known scopes in a space-separated list, each once; unknown ones are dropped, not refused. */
