@@ -23,6 +23,8 @@ import { auditRetentionMigration } from './migrations/0023-audit-retention.ts';
 import { tenantClosureMigration } from './migrations/0024-tenant-closure.ts';
 import { alertsMigration } from './migrations/0025-alerts.ts';
 import { searchTermsLeanMigration } from './migrations/0026-search-terms-lean.ts';
+import { dialogPrunedSeqMigration } from './migrations/0027-dialog-pruned-seq.ts';
+import { platformStaffMigration } from './migrations/0029-platform-staff.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -56,6 +58,8 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0024-tenant-closure': tenantClosureMigration,
   '0025-alerts': alertsMigration,
   '0026-search-terms-lean': searchTermsLeanMigration,
+  '0027-dialog-pruned-seq': dialogPrunedSeqMigration,
+  '0029-platform-staff': platformStaffMigration,
 };
 
 /** Every migration, in the order they run. */

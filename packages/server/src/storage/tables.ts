@@ -64,6 +64,10 @@ export interface Database {
   erasures: ErasuresTable;
   tenant_closures: TenantClosuresTable;
   alert_states: AlertStatesTable;
+  staff_accounts: StaffAccountsTable;
+  staff_sessions: StaffSessionsTable;
+  support_grants: SupportGrantsTable;
+  support_policies: SupportPoliciesTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
   retention_sweeps: RetentionSweepsTable;
@@ -86,6 +90,11 @@ export interface DialogsTable {
   /** 1: members see only what was sent after they joined. */
   hide_history: number;
   last_seq: number;
+  /**
+   * The highest sequence number whose change the retention sweeper removed for good (migration 0027): a resume
+   * from below it is answered with a resync.
+   */
+  pruned_seq: number;
   last_activity_at: number;
   created_at: number;
   deleted_at: number | null;
@@ -564,6 +573,8 @@ export const tenantOwnedTables = [
   'legal_holds',
   'retention_rules',
   'retention_sweeps',
+  'support_grants',
+  'support_policies',
 ] as const satisfies readonly (keyof Database)[];
 
 /** A cluster-wide lease; `token` is the fencing token, one higher at every acquisition. */
@@ -867,5 +878,66 @@ export interface TenantClosuresTable {
   certificate: string | null;
   signature: string | null;
   key_id: string | null;
+  updated_at: number;
+}
+
+/** An operator staff member (platform/staff-service.ts): belongs to no tenant. */
+export interface StaffAccountsTable {
+  id: string;
+  /** Lower case; staff sign in with it. */
+  email: string;
+  role: 'platform_admin' | 'support' | 'security_officer';
+  /** argon2id; null until enrolment sets it. */
+  password_hash: string | null;
+  /** The base32 TOTP secret wrapped under the master key (`Keyring.wrapWithMaster`). */
+  totp_secret: string;
+  totp_master_version: number;
+  /** The last TOTP time step accepted: no code is accepted twice. */
+  totp_last_step: number | null;
+  /** SHA-256 of the one-time enrolment token; null once used. */
+  enrolment_hash: string | null;
+  enrolment_expires_at: number | null;
+  enrolled_at: number | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+/** A staff session: its opaque `parley_st_…` token stored only as a SHA-256 hash. */
+export interface StaffSessionsTable {
+  id: string;
+  staff_id: string;
+  access_hash: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/** A support staff member's request for access to one tenant, and its decision (compliance/support-access/). */
+export interface SupportGrantsTable {
+  id: string;
+  tenant_id: string;
+  staff_id: string;
+  reason: string;
+  /** `metadata` or `user_admin`: what the grant lets the staff member do (narrowed by the approver). */
+  scope: string;
+  duration_hours: number;
+  status: 'pending' | 'approved' | 'refused' | 'revoked';
+  requested_at: number;
+  /** The tenant user who approved or refused. */
+  decided_by: string | null;
+  decided_at: number | null;
+  /** Set on approval: the grant stops working at this moment by itself. */
+  expires_at: number | null;
+  revoked_by: string | null;
+  revoked_at: number | null;
+}
+
+/** A tenant's choice about support access; no row: allowed. */
+export interface SupportPoliciesTable {
+  tenant_id: string;
+  /** 0: operator staff may not even ask for access, and approved grants stop working. */
+  allowed: number;
+  /** `user:<id>` of who set it. */
+  updated_by: string;
   updated_at: number;
 }

@@ -40,6 +40,8 @@ export type Protection =
   | 'one-way hash'
   /** Sealed with a stream key of its own (a file's, an export archive's), itself sealed with the tenant field key. */
   | 'stream key'
+  /** AES-256-GCM under the master key itself (an operator staff member's TOTP secret: no tenant holds it). */
+  | 'master key'
   /** Stored as is. */
   | 'none';
 
@@ -64,6 +66,8 @@ export const retentionRules = {
     'Kept as evidence of how each request was answered; the subject’s note becomes unreadable when the subject is erased (no retention period yet).',
   consent: 'For the life of the tenant: proof of consent (Art. 7(1)) outlives the account.',
   jobs: 'No purge yet.',
+  staff:
+    'Operator staff, not tenant users: while the staff account exists; ended staff sessions are kept (no purge yet).',
   exports:
     'The archive until it expires (the tenant’s export retention) or is destroyed; the row recording who was exported, when and by whom stays.',
 } as const;
@@ -348,6 +352,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       created_by: pd('identifier'),
       hide_history: plain,
       last_seq: plain,
+      pruned_seq: plain,
       last_activity_at: pd('behavioural'),
       created_at: pd('metadata'),
       deleted_at: pd('metadata'),
@@ -779,6 +784,62 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'resolved_at',
       'updated_at',
     ),
+  },
+  staff_accounts: {
+    purpose:
+      'Operator staff (no tenant): e-mail, role, password hash, TOTP secret, the one-time enrolment token’s hash.',
+    retention: 'staff',
+    columns: {
+      id: pd('identifier'),
+      email: pd('contact'),
+      role: pd('metadata'),
+      password_hash: pd('credential', 'one-way hash'),
+      totp_secret: pd('credential', 'master key'),
+      totp_master_version: plain,
+      totp_last_step: pd('behavioural'),
+      enrolment_hash: pd('credential', 'one-way hash'),
+      enrolment_expires_at: pd('metadata'),
+      enrolled_at: pd('metadata'),
+      created_at: pd('metadata'),
+      disabled_at: pd('metadata'),
+    },
+  },
+  staff_sessions: {
+    purpose: 'Operator staff sessions: token hashes and times.',
+    retention: 'staff',
+    columns: {
+      id: pd('identifier'),
+      staff_id: pd('identifier'),
+      access_hash: pd('credential', 'one-way hash'),
+      created_at: pd('behavioural'),
+      expires_at: pd('metadata'),
+      revoked_at: pd('metadata'),
+    },
+  },
+  support_grants: {
+    purpose:
+      'Operator staff requests for support access to the tenant and their decisions: scope, duration, who decided, expiry, revocation.',
+    retention: 'audit',
+    columns: {
+      id: plain,
+      tenant_id: plain,
+      staff_id: pd('identifier'),
+      // Written by operator staff to explain the request; they are told to leave personal data out.
+      reason: pd('content'),
+      scope: plain,
+      duration_hours: plain,
+      status: plain,
+      requested_at: pd('metadata'),
+      decided_by: pd('identifier'),
+      decided_at: pd('metadata'),
+      expires_at: plain,
+      revoked_by: pd('identifier'),
+      revoked_at: pd('metadata'),
+    },
+  },
+  support_policies: {
+    purpose: 'Whether the tenant allows operator support access at all.',
+    columns: plainColumns('tenant_id', 'allowed', 'updated_by', 'updated_at'),
   },
   parley_meta: {
     purpose: 'Installation facts (the stream epoch).',
