@@ -373,7 +373,8 @@ export class Keyring {
   }
 
   /**
-   * Adds a new master key version to the key file and re-wraps every tenant key and signing key under it,
+   * Adds a new master key version to the key file and re-wraps every tenant key, signing key and staff TOTP
+   * secret under it,
    * one tenant per transaction, while servers keep running (they re-read the file on an unknown version).
    */
   async rotateMaster(): Promise<{ version: number; rewrapped: number }> {
@@ -411,7 +412,30 @@ export class Keyring {
       });
     }
     rewrapped += await this.#rewrapSigningKeys(active);
+    rewrapped += await this.#rewrapStaffTotpSecrets(active);
     return { version: active, rewrapped };
+  }
+
+  /** Operator staff TOTP secrets (platform/) are wrapped under the master key too: they follow it. */
+  async #rewrapStaffTotpSecrets(active: number): Promise<number> {
+    return this.#storage.withSystem(async (tx) => {
+      const rows = await tx
+        .selectFrom('staff_accounts')
+        .select(['id', 'totp_secret', 'totp_master_version'])
+        .where('totp_master_version', '<', active)
+        .execute();
+      for (const row of rows) {
+        const binding = staffTotpBinding(row.id);
+        const plain = this.unwrapWithMaster(row.totp_secret, row.totp_master_version, binding);
+        const { wrapped, masterVersion } = this.wrapWithMaster(plain, binding);
+        await tx
+          .updateTable('staff_accounts')
+          .set({ totp_secret: wrapped, totp_master_version: masterVersion })
+          .where('id', '=', row.id)
+          .execute();
+      }
+      return rows.length;
+    });
   }
 
   async #rewrapSigningKeys(active: number): Promise<number> {
@@ -446,3 +470,5 @@ function fileStamp(file: string): string | undefined {
 }
 
 export const signingKeyBinding = (keyId: string) => `parley/v1/signing-key/${keyId}`;
+/** What an operator staff member's TOTP secret is bound to when wrapped under the master key. */
+export const staffTotpBinding = (staffId: string) => `parley/v1/staff-totp/${staffId}`;

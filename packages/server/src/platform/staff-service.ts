@@ -3,7 +3,7 @@ import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import { type AuditInput, PLATFORM_CHAIN_ID } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
-import type { Keyring } from '../crypto/keyring.ts';
+import { type Keyring, staffTotpBinding } from '../crypto/keyring.ts';
 import { hashToken, mintToken, tokenPrefixes } from '../crypto/token.ts';
 import { createTotpEnrollment, verifyTotp } from '../identity/mfa/totp.ts';
 import type { PasswordHasher } from '../identity/passwords/password-hasher.ts';
@@ -35,8 +35,6 @@ export const STAFF_SESSION_TTL_MS = 8 * 3600_000;
 /** Staff passwords: long, because staff hold the keys to support access. */
 export const STAFF_PASSWORD_MIN_LENGTH = 15;
 
-const totpBinding = (staffId: string) => `parley/v1/staff-totp/${staffId}`;
-
 /** Whether a bearer token is a staff token (and so must never reach a tenant route). */
 export const isStaffToken = (token: string): boolean => token.startsWith(tokenPrefixes.staff);
 
@@ -53,7 +51,7 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
 
   function totpSecretOf(row: StaffAccountRow): string {
     return keyring
-      .unwrapWithMaster(row.totp_secret, row.totp_master_version, totpBinding(row.id))
+      .unwrapWithMaster(row.totp_secret, row.totp_master_version, staffTotpBinding(row.id))
       .toString('utf8');
   }
 
@@ -83,7 +81,7 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
       const enrolment = await createTotpEnrollment({ issuer: 'Parley staff', accountName: email });
       const { wrapped, masterVersion } = keyring.wrapWithMaster(
         Buffer.from(enrolment.secret, 'utf8'),
-        totpBinding(id),
+        staffTotpBinding(id),
       );
       const enrolmentToken = mintToken('staffEnrolment');
       const now = clock.now();

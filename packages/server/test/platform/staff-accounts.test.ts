@@ -203,6 +203,27 @@ describeEachDialect('operator staff accounts', (dialect) => {
     expect(expired.headers['www-authenticate']).toContain('expired');
   });
 
+  it('re-wraps staff TOTP secrets when the master key rotates, and staff still sign in', async () => {
+    const member = await newStaff(server, 'security_officer', clock);
+    const { version } = await server.app.security.keyring.rotateMaster();
+    const row = await server.app.storage.kysely
+      .selectFrom('staff_accounts')
+      .select('totp_master_version')
+      .where('id', '=', member.id)
+      .executeTakeFirstOrThrow();
+    expect(row.totp_master_version).toBe(version);
+    clock.advance(30_000);
+    const again = await server.request(
+      '/v1/platform/sessions',
+      json({
+        email: member.email,
+        password: staffPassword,
+        code: member.totp.generate({ timestamp: clock.now() }),
+      }),
+    );
+    expect(again.status, again.text).toBe(201);
+  });
+
   it('records every step in the platform audit chain, which verifies, and in no tenant chain', async () => {
     const { entries } = await platformEntries();
     const actions = new Set(entries.map((entry) => entry.action));
