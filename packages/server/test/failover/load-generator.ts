@@ -161,14 +161,22 @@ export class LoadGenerator {
     );
   }
 
+  #n = 0;
+
   /** Connects every client (each to its home node) and starts sending. */
   async start(): Promise<void> {
     await Promise.all(this.clients.map((client) => client.start()));
+    this.startSending();
+  }
+
+  /** Sends at the fixed rate until `stopSending` (again, after a stop). */
+  startSending(): void {
+    if (this.#sending) return;
     this.#sending = true;
-    this.startedAt = Date.now();
-    let n = 0;
+    if (this.startedAt === 0) this.startedAt = Date.now();
     this.#timer = setInterval(() => {
-      n += 1;
+      this.#n += 1;
+      const n = this.#n;
       const client = this.clients[n % this.clients.length];
       if (client) this.#send(client, `${this.options.label}-${n}`);
     }, 1000 / this.options.ratePerSecond);
