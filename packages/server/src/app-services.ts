@@ -376,7 +376,7 @@ export function buildServices(input: {
     }),
     clients: createClientService({ storage, sessions, audit, clock }),
     mfa,
-    staff: createStaffService({ storage, keyring: security.keyring, hasher, audit, clock }),
+    staff: createStaffService({ storage, counter, keyring: security.keyring, hasher, audit, clock }),
     supportGrants: createSupportGrantService({ storage, audit, clock }),
     iceServers: createIceServerService({
       storage,

@@ -6,10 +6,11 @@ import { withCliSecurity } from './cli-storage.ts';
 
 async function withStaffService<T>(work: (staff: StaffService) => Promise<T>): Promise<T> {
   // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
-  const [{ createStaffService }, { AuditLog }, { PasswordHasher }] = await Promise.all([
+  const [{ createStaffService }, { AuditLog }, { PasswordHasher }, { MemoryCounter }] = await Promise.all([
     import('../platform/staff-service.ts'),
     import('../compliance/audit/audit-log.ts'),
     import('../identity/passwords/password-hasher.ts'),
+    import('../counters/memory-counter.ts'),
   ]);
   return withCliSecurity((storage, security) => {
     const audit = new AuditLog({
@@ -21,6 +22,8 @@ async function withStaffService<T>(work: (staff: StaffService) => Promise<T>): P
     return work(
       createStaffService({
         storage,
+        // The CLI signs no one in: its lockout counts nothing.
+        counter: new MemoryCounter(systemClock),
         keyring: security.keyring,
         hasher: new PasswordHasher(),
         audit,

@@ -173,7 +173,7 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     responses: noContent('Enrolled: the password is set and the TOTP secret confirmed.'),
     errors: ['staff_enrolment_invalid', 'invalid_credentials', 'password_policy'],
   },
-  signInStaff: { errors: ['invalid_credentials', 'mfa_code_reused'] },
+  signInStaff: { errors: ['invalid_credentials', 'mfa_code_reused', 'account_locked'] },
   signOutStaff: { responses: noContent('The staff session ended.') },
   requestSupportGrant: { errors: ['support_access_forbidden'] },
   approveSupportGrant: { errors: ['grant_not_pending'] },

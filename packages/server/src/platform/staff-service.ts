@@ -6,7 +6,10 @@ import type { AuditLog } from '../compliance/audit/audit-log.ts';
 import { type Keyring, staffTotpBinding } from '../crypto/keyring.ts';
 import { hashToken, mintToken, tokenPrefixes } from '../crypto/token.ts';
 import { createTotpEnrollment, verifyTotp } from '../identity/mfa/totp.ts';
+import type { Counter } from '../counters/counter.ts';
+import { AccountLockout, type LockoutKey, lockoutKeyForStaff } from '../identity/passwords/lockout.ts';
 import type { PasswordHasher } from '../identity/passwords/password-hasher.ts';
+import { DEFAULT_PASSWORD_POLICY } from '../identity/passwords/password-policy.ts';
 import { newId } from '../ids.ts';
 import type { Storage, SystemTx } from '../storage/database.ts';
 import { type StaffAccountRow, staffStore } from './staff-store.ts';
@@ -22,6 +25,8 @@ export type StaffAuthFailure = 'invalid' | 'expired' | 'revoked';
 
 export interface StaffServiceDeps {
   storage: Storage;
+  /** Counts failed sign-ins per address (in Redis across nodes), for the lockout. */
+  counter: Counter;
   keyring: Pick<Keyring, 'wrapWithMaster' | 'unwrapWithMaster'>;
   hasher: Pick<PasswordHasher, 'hash' | 'verify' | 'verifyUnknownUser'>;
   audit: AuditLog;
@@ -43,7 +48,11 @@ export const isStaffToken = (token: string): boolean => token.startsWith(tokenPr
  * no token is ever issued without a current code), signed in to opaque sessions of their own, every act
  * recorded in the platform audit chain. Staff belong to no tenant; this service never opens a tenant's data.
  */
-export function createStaffService({ storage, keyring, hasher, audit, clock }: StaffServiceDeps) {
+export function createStaffService({ storage, counter, keyring, hasher, audit, clock }: StaffServiceDeps) {
+  const lockout = new AccountLockout(counter);
+  // The tenants' default back-off: 5 failures, then 30 s growing to an hour.
+  const lockoutPolicy = DEFAULT_PASSWORD_POLICY;
+
   /** Appends to the platform chain inside `tx` (last: on PostgreSQL it locks the chain head). */
   async function record(tx: SystemTx, input: AuditInput): Promise<void> {
     await audit.append(await storage.enterTenant(tx, PLATFORM_CHAIN_ID), PLATFORM_CHAIN_ID, input);
@@ -55,8 +64,12 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
       .toString('utf8');
   }
 
-  /** A failed sign-in, recorded in its own transaction (the refusal itself writes nothing else). */
-  async function refuseSignIn(staffId: string | undefined, reason: string): Promise<never> {
+  /**
+   * A failed sign-in: counted towards the address's lockout and recorded in its own transaction (the refusal
+   * itself writes nothing else).
+   */
+  async function refuseSignIn(key: LockoutKey, staffId: string | undefined, reason: string): Promise<never> {
+    await lockout.registerFailure(key, lockoutPolicy);
     await storage.withSystem((tx) =>
       record(tx, {
         actor: { type: 'staff', id: staffId },
@@ -156,13 +169,26 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
      */
     async signIn(input: { email: string; password: string; code: string }) {
       const email = input.email.trim().toLowerCase();
+      const key = lockoutKeyForStaff(hashToken(email));
+      const lockedFor = await lockout.lockedForSeconds(key, lockoutPolicy);
       const account = await storage.withSystem((tx) => staffStore.accountByEmail(tx, email));
+      if (lockedFor > 0) {
+        // Nothing is judged while locked, known address or not.
+        await storage.withSystem((tx) =>
+          record(tx, {
+            actor: { type: 'staff', id: account?.id },
+            action: 'staff.sign_in_refused_locked',
+            outcome: 'denied',
+          }),
+        );
+        throw new AppError('account_locked', undefined, { 'retry-after': String(lockedFor) });
+      }
       if (!account?.password_hash || account.disabled_at !== null) {
         await hasher.verifyUnknownUser(input.password);
-        return refuseSignIn(account?.id, 'invalid_credentials');
+        return refuseSignIn(key, account?.id, 'invalid_credentials');
       }
       if (!(await hasher.verify(account.password_hash, input.password)))
-        return refuseSignIn(account.id, 'invalid_credentials');
+        return refuseSignIn(key, account.id, 'invalid_credentials');
       const now = clock.now();
       const totp = verifyTotp({
         secret: totpSecretOf(account),
@@ -171,7 +197,7 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
         lastUsedStep: account.totp_last_step,
       });
       if (!totp.ok)
-        return refuseSignIn(account.id, totp.reason === 'replayed' ? 'code_reused' : 'invalid_code');
+        return refuseSignIn(key, account.id, totp.reason === 'replayed' ? 'code_reused' : 'invalid_code');
       const accessToken = mintToken('staff');
       const sessionId = newId();
       const expiresAt = now + STAFF_SESSION_TTL_MS;
@@ -193,7 +219,8 @@ export function createStaffService({ storage, keyring, hasher, audit, clock }: S
         return true;
       });
       // Another sign-in used this code first.
-      if (!issued) return refuseSignIn(account.id, 'code_reused');
+      if (!issued) return refuseSignIn(key, account.id, 'code_reused');
+      await lockout.clear(key);
       return { accessToken, expiresAt };
     },
 

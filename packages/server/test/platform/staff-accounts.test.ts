@@ -203,6 +203,36 @@ describeEachDialect('operator staff accounts', (dialect) => {
     expect(expired.headers['www-authenticate']).toContain('expired');
   });
 
+  it('locks an address after five failed sign-ins, refusing even the right code until the lock ends', async () => {
+    const member = await newStaff(server, 'support', clock);
+    clock.advance(30_000);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const wrong = await server.request(
+        '/v1/platform/sessions',
+        json({ email: member.email, password: staffPassword, code: '000000' }),
+      );
+      expect(wrong.status).toBe(401);
+    }
+    const right = () =>
+      server.request(
+        '/v1/platform/sessions',
+        json({
+          email: member.email,
+          password: staffPassword,
+          code: member.totp.generate({ timestamp: clock.now() }),
+        }),
+      );
+    const locked = await right();
+    expect(locked.status).toBe(429);
+    expect(locked.json()).toMatchObject({ error: { code: 'account_locked' } });
+    const retryAfter = Number(locked.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    clock.advance(retryAfter * 1000);
+    expect((await right()).status).toBe(201);
+    const { entries } = await platformEntries();
+    expect(entries.map((entry) => entry.action)).toContain('staff.sign_in_refused_locked');
+  });
+
   it('re-wraps staff TOTP secrets when the master key rotates, and staff still sign in', async () => {
     const member = await newStaff(server, 'security_officer', clock);
     const { version } = await server.app.security.keyring.rotateMaster();

@@ -29,6 +29,13 @@ export const lockoutKeyForUser = (tenantId: string, user: Pick<UserRow, 'id' | '
     ? (`lockout:${tenantId}:user:${user.id}` as LockoutKey)
     : lockoutKeyForAddress(tenantId, user.email_index);
 
+/**
+ * The key for an operator staff account (platform/), given the SHA-256 of its lower-cased e-mail address: staff
+ * belong to no tenant, and the address itself stays out of the counter store.
+ */
+export const lockoutKeyForStaff = (emailHash: string): LockoutKey =>
+  `lockout:platform:staff:${emailHash}` as LockoutKey;
+
 const DAY_MS = 24 * 3600_000;
 
 /**
