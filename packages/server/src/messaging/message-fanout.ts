@@ -37,6 +37,17 @@ export function createMessageFanout(bus: Bus) {
       );
     },
 
+    /**
+     * Called each time this node's bus is reliable again after it was not (its Redis subscription dropped and
+     * is back): hints published meanwhile never arrived, so whoever delivers on hints must catch up from the
+     * database instead of waiting for the next one, which may never come.
+     */
+    onHintsMissed(listener: () => void): void {
+      bus.onReliabilityChange((reliable) => {
+        if (reliable) listener();
+      });
+    },
+
     subscribe(tenantId: string, userId: string, onHint: (hint: UserHint) => void) {
       return bus.subscribe(userChannel(tenantId, userId), (message) => {
         onHint(JSON.parse(message) as UserHint);

@@ -365,6 +365,10 @@ export class RealtimeConnection implements HubConnection {
     return this.#deliveries.position(dialogId);
   }
 
+  positions(): Iterable<[string, number]> {
+    return this.#deliveries.positions();
+  }
+
   deliverShared(dialogId: string, page: SharedStreamPage, pageAfter: number, startAfter: number): void {
     this.#enqueue(async () => {
       const principal = await this.#deliverable();

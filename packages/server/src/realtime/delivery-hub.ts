@@ -13,6 +13,8 @@ export interface HubConnection {
   signal(hint: Exclude<UserHint, { kind: 'seq' }>): void;
   /** Where this connection is in the dialog's stream (undefined: it has not seen the dialog). */
   position(dialogId: string): number | undefined;
+  /** Every dialog this connection has a position in, with that position. */
+  positions(): Iterable<[dialogId: string, seq: number]>;
   /**
    * A page read once for every local reader of the dialog; the connection sends what it has not sent and
    * may see, in order (queued behind its own frames). `startAfter` is where a connection that has not seen
@@ -39,7 +41,12 @@ interface Batch {
 export class DeliveryHub {
   readonly #users = new Map<
     string,
-    { connections: Set<HubConnection>; unsubscribe: Promise<() => Promise<void>> }
+    {
+      tenantId: string;
+      userId: string;
+      connections: Set<HubConnection>;
+      unsubscribe: Promise<() => Promise<void>>;
+    }
   >();
   /** Per tenant, per dialog: what waits for the tenant's next read. */
   readonly #pending = new Map<string, Map<string, Batch>>();
@@ -62,6 +69,8 @@ export class DeliveryHub {
     if (!entry) {
       const connections = new Set<HubConnection>();
       entry = {
+        tenantId,
+        userId,
         connections,
         unsubscribe: this.deps.fanout.subscribe(tenantId, userId, (hint) => {
           this.#onHint(tenantId, userId, connections, hint);
@@ -90,30 +99,55 @@ export class DeliveryHub {
     };
   }
 
+  /**
+   * The bus may have lost hints (Redis was away): every local connection reads, from the database, whatever
+   * was committed after its position in each dialog it follows. Without this, what was committed while the
+   * hints were lost would reach a connected client only with the next change of its dialog — in a quiet
+   * dialog, never.
+   */
+  catchUp(): void {
+    for (const { tenantId, userId, connections } of this.#users.values()) {
+      for (const connection of connections)
+        for (const [dialogId, seq] of connection.positions())
+          this.#enqueue(tenantId, userId, dialogId, connection, seq);
+      this.#schedule(tenantId);
+    }
+  }
+
   #onHint(tenantId: string, userId: string, connections: Set<HubConnection>, hint: UserHint): void {
     if (hint.kind !== 'seq') {
       for (const connection of connections) connection.signal(hint);
       return;
     }
+    for (const connection of connections) {
+      const known = connection.position(hint.dialogId);
+      if (known !== undefined && known >= hint.seq) continue;
+      // A connection that has not seen the dialog starts at the first change announced.
+      this.#enqueue(tenantId, userId, hint.dialogId, connection, known ?? (hint.from ?? hint.seq) - 1);
+    }
+    this.#schedule(tenantId);
+  }
+
+  /** Adds the connection to the dialog's next read, from `start` (or from where it already waits, if earlier). */
+  #enqueue(
+    tenantId: string,
+    userId: string,
+    dialogId: string,
+    connection: HubConnection,
+    start: number,
+  ): void {
     let dialogs = this.#pending.get(tenantId);
     if (!dialogs) {
       dialogs = new Map();
       this.#pending.set(tenantId, dialogs);
     }
-    let batch = dialogs.get(hint.dialogId);
+    let batch = dialogs.get(dialogId);
     if (!batch) {
-      batch = { dialogId: hint.dialogId, starts: new Map(), readers: new Set() };
-      dialogs.set(hint.dialogId, batch);
+      batch = { dialogId, starts: new Map(), readers: new Set() };
+      dialogs.set(dialogId, batch);
     }
-    for (const connection of connections) {
-      const known = connection.position(hint.dialogId);
-      if (known !== undefined && known >= hint.seq) continue;
-      // A connection that has not seen the dialog starts at the first change announced.
-      const start = known ?? (hint.from ?? hint.seq) - 1;
-      batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
-      batch.readers.add(userId);
-    }
-    this.#schedule(tenantId);
+    batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
+    batch.readers.add(userId);
   }
 
   #schedule(tenantId: string): void {

@@ -45,6 +45,11 @@ export class DialogDelivery {
     return this.#delivered.get(dialogId);
   }
 
+  /** Every dialog this socket has delivered (or resumed) in, with its last sequence number there. */
+  positions(): [string, number][] {
+    return [...this.#delivered];
+  }
+
   /**
    * The client's `resume`: it has everything up to `seq`; sends every later change of the dialog — or, when
    * retention has since removed changes above `seq` for good (below the dialog's `pruned_seq`), a `resync`.

@@ -43,6 +43,9 @@ export function attachGateway(
     logger: options.logger,
     metrics: options.metrics.realtime,
   });
+  options.services.fanout.onHintsMissed(() => {
+    hub.catchUp();
+  });
   const deps: ConnectionDeps = { ...options, hub };
   // `closeTimeout` is a recent `ws` option (we require ^8.23, which has it) that @types/ws lacks so far.
   const serverOptions: ServerOptions & { closeTimeout: number } = {

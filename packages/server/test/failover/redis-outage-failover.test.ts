@@ -80,7 +80,14 @@ describeFailover('Redis killed or flushed under load loses nothing', () => {
     );
     load.close();
     expect(report.problems).toEqual([]);
-    expect(report).toMatchObject({ lost: 0, duplicates: 0, gaps: 0, reordered: 0, mismatched: 0, unacked: 0 });
+    expect(report).toMatchObject({
+      lost: 0,
+      duplicates: 0,
+      gaps: 0,
+      reordered: 0,
+      mismatched: 0,
+      unacked: 0,
+    });
     expect(report.messages).toBe(load.sentAt.size);
     expect(ackedDuringOutage).toBeGreaterThan(0);
     expect(caughtUp, 'delivery of what was sent while Redis was away').not.toBeInstanceOf(Error);
@@ -113,7 +120,14 @@ describeFailover('Redis killed or flushed under load loses nothing', () => {
     );
     load.close();
     expect(report.problems).toEqual([]);
-    expect(report).toMatchObject({ lost: 0, duplicates: 0, gaps: 0, reordered: 0, mismatched: 0, unacked: 0 });
+    expect(report).toMatchObject({
+      lost: 0,
+      duplicates: 0,
+      gaps: 0,
+      reordered: 0,
+      mismatched: 0,
+      unacked: 0,
+    });
     expect(report.messages).toBe(load.sentAt.size);
     for (const delay of fanout) expect(delay).toBeLessThanOrEqual(FANOUT_BACK_MS);
   }, 120_000);

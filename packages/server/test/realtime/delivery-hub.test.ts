@@ -30,6 +30,7 @@ function recordingConnection(handed: string[]): HubConnection {
   return {
     signal: () => undefined,
     position: () => undefined,
+    positions: () => [],
     deliverShared: (dialogId, shared) => {
       handed.push(`${dialogId}@${shared.upTo}`);
     },
@@ -152,5 +153,42 @@ describe('the delivery hub', () => {
     await nextTurn();
     await nextTurn();
     expect(reads).toHaveLength(1);
+  });
+
+  /**
+   * Hints published while this node's Redis subscription was down never arrive. Once it is back, every local
+   * connection reads the dialogs it follows from its own position, rather than waiting for a next change
+   * that, in a quiet dialog, may never come (failover drill b).
+   */
+  it('catches every connection up from its positions when the bus says hints were missed', async () => {
+    const bus = new LocalBus();
+    const fanout = createMessageFanout(bus);
+    const { stream, reads } = controlledStream();
+    const hub = new DeliveryHub({ fanout, stream, logger: createLogger('silent') });
+    const following = (positions: [string, number][]): HubConnection => ({
+      ...recordingConnection([]),
+      position: (dialogId) => new Map(positions).get(dialogId),
+      positions: () => positions,
+    });
+    await hub.attach(
+      'tenant',
+      'ann',
+      following([
+        ['d1', 7],
+        ['d2', 3],
+      ]),
+    );
+    await hub.attach('tenant', 'bob', following([['d1', 5]]));
+    await hub.attach('tenant', 'cem', following([]));
+    hub.catchUp();
+    await nextTurn();
+    await nextTurn();
+    expect(reads).toHaveLength(1);
+    const asked = reads[0]?.reads.map((read) => [read.dialogId, read.after, [...read.readerIds].sort()]);
+    expect(asked).toEqual([
+      ['d1', 5, ['ann', 'bob']],
+      ['d2', 3, ['ann']],
+    ]);
+    await bus.close();
   });
 });
