@@ -21,6 +21,7 @@ const infoSchema = z.array(
   z.object({
     name: z.string(),
     status: z.object({ code: z.number(), message: z.string() }),
+    repo: z.array(z.object({ status: z.object({ code: z.number(), message: z.string() }) })).optional(),
     backup: z.array(
       z.object({
         label: z.string(),
@@ -104,16 +105,26 @@ export function createPgbackrestService(deps: {
   }
 
   async function list(): Promise<PgBackupEntry[]> {
-    const parsed = infoSchema.safeParse(JSON.parse(await runner.run('info', ['--output=json'])));
+    // pgBackRest 2.45 puts an error message's line breaks raw into its JSON strings: read them as spaces.
+    // eslint-disable-next-line no-control-regex -- exactly the control characters JSON forbids in strings
+    const output = (await runner.run('info', ['--output=json'])).replace(/[\u0000-\u001f]+/g, ' ');
+    const parsed = infoSchema.safeParse(JSON.parse(output));
     if (!parsed.success) throw new BackupError('backup_failed', 'pgbackrest info answered an unknown format');
     const stanza = parsed.data.find((entry) => entry.name === settings.stanza);
     if (stanza && stanza.status.code !== 0 && stanza.status.code !== 2) {
-      // 2: no backup yet. Anything else (a wrong cipher pass among them) is named by pgBackRest's message.
-      const keyProblem = /cipher|decrypt/i.test(stanza.status.message);
-      throw new BackupError(
-        keyProblem ? 'backup_key_wrong' : 'backup_failed',
-        `pgbackrest info: ${stanza.status.message}`,
-      );
+      // 2: no backup yet. Anything else is named by pgBackRest's message (the repository's says more).
+      const message = [stanza.status.message, ...(stanza.repo ?? []).map((repo) => repo.status.message)]
+        .filter((text, index, all) => all.indexOf(text) === index)
+        .join(': ');
+      // Under a wrong cipher pass the info files decrypt to noise that pgBackRest then fails to parse (and
+      // quotes): the message is cut before it.
+      if (/cipher|decrypt|crypto|unable to load info file/i.test(message)) {
+        throw new BackupError(
+          'backup_key_wrong',
+          `wrong repository cipher pass: pgBackRest cannot read the repository ${settings.repoPath} with the pass of ${settings.configFile}, made from another backup key file than the one the repository was created with (PARLEY_BACKUP_KEY_FILE), or its info files are damaged`,
+        );
+      }
+      throw new BackupError('backup_failed', `pgbackrest info: ${message}`);
     }
     return (stanza?.backup ?? []).map((set) => ({
       id: set.label,
@@ -178,8 +189,8 @@ export function createPgbackrestService(deps: {
     return attempt;
   }
 
-  /** An empty (or new) directory the cluster's owner can write; anything else is refused untouched. */
-  function prepareTarget(target: string): void {
+  /** An empty (or new) directory; anything else is refused untouched. */
+  function assertEmptyTarget(target: string): void {
     if (existsSync(target)) {
       let entries: string[];
       try {
@@ -194,8 +205,13 @@ export function createPgbackrestService(deps: {
         );
       }
     }
-    mkdirSync(target, { recursive: true, mode: 0o700 });
-    if (runner.owner) chownSync(target, runner.owner.uid, runner.owner.gid);
+  }
+
+  /** The set, once the repository opened with this cipher pass (a wrong one is named before anything is written). */
+  async function assertSet(id: string): Promise<void> {
+    if (!(await list()).some((set) => set.id === id && set.status === 'complete')) {
+      throw new BackupError('backup_not_found', `no complete backup set ${id} in ${settings.repoPath}`);
+    }
   }
 
   /**
@@ -204,7 +220,11 @@ export function createPgbackrestService(deps: {
    * timeline, which is how the Parley server started on it knows to take a new epoch (restore-epoch.ts).
    */
   async function restore(options: PgRestoreOptions) {
-    prepareTarget(options.target);
+    assertEmptyTarget(options.target);
+    await assertSet(options.id);
+    // Made for (and owned by) the cluster's owner, who runs the restore and then the cluster.
+    mkdirSync(options.target, { recursive: true, mode: 0o700 });
+    if (runner.owner) chownSync(options.target, runner.owner.uid, runner.owner.gid);
     const recovery = options.to
       ? ['--type=time', `--target=${options.to}`, '--target-action=promote']
       : options.latest
@@ -224,10 +244,7 @@ export function createPgbackrestService(deps: {
    * afterwards. The audit chains of the restored cluster are not checked (that needs a running server on it).
    */
   async function verify(id: string) {
-    const sets = await list();
-    if (!sets.some((set) => set.id === id)) {
-      throw new BackupError('backup_not_found', `no backup set ${id} in ${settings.repoPath}`);
-    }
+    await assertSet(id);
     await runner.run('verify');
     // A fresh temporary directory the cluster's owner can write into, as the restore must.
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'parley-pgbackrest-verify-'));
