@@ -550,7 +550,7 @@ export const settings = {
     env: 'PARLEY_BACKUPS',
     schema: booleanSetting.default(true),
     description:
-      'Scheduled encrypted backups of the embedded SQLite database (docs/backups.md); `false` turns the schedule off (`parley backup create` still works).',
+      'Scheduled encrypted backups (embedded SQLite: built in; PostgreSQL: pgBackRest) (docs/backups.md); `false` turns the schedule off (`parley backup create` still works).',
   }),
   backupDir: setting({
     env: 'PARLEY_BACKUP_DIR',
