@@ -3,15 +3,20 @@ import { z } from 'zod';
 /**
  * What a support access grant lets operator staff do in a tenant (docs/security.md, "Operator staff and support
  * access"): `metadata` reads account metadata (user look-up, tenant settings) and nothing else; `user_admin`
- * adds user administration (deactivate, reactivate). A grant is read-only unless its scope says otherwise.
+ * adds user administration (deactivate, reactivate); `messages` reads the history of the dialogs the grant
+ * names, nothing else. A grant is read-only unless its scope says otherwise.
  */
-export const supportScopes = ['metadata', 'user_admin'] as const;
+export const supportScopes = ['metadata', 'user_admin', 'messages'] as const;
 export type SupportScope = (typeof supportScopes)[number];
 
 /** A grant lasts at most this long: access is always temporary. */
 export const MAX_SUPPORT_GRANT_HOURS = 72;
 
 export const supportGrantStatuses = ['pending', 'approved', 'refused', 'revoked'] as const;
+
+/** The dialogs a `messages` grant names: at least one, at most this many. */
+export const MAX_SUPPORT_GRANT_DIALOGS = 20;
+const grantDialogIds = z.array(z.uuid()).min(1).max(MAX_SUPPORT_GRANT_DIALOGS);
 
 /** `POST /v1/platform/support-grants`: a support staff member asks one tenant for access. */
 export const supportGrantRequest = z
@@ -20,15 +25,23 @@ export const supportGrantRequest = z
     /** Why: shown to the tenant's admins. No personal data beyond what the tenant needs to decide. */
     reason: z.string().trim().min(10).max(1000),
     scope: z.enum(supportScopes),
+    /** Required with scope `messages` (the dialogs whose history is asked for), refused with the others. */
+    dialogIds: grantDialogIds.optional(),
     durationHours: z.number().int().min(1).max(MAX_SUPPORT_GRANT_HOURS),
   })
   .strict()
+  .refine((body) => (body.scope === 'messages') === (body.dialogIds !== undefined), {
+    message: 'dialogIds names the dialogs of a messages grant, and only of one',
+    path: ['dialogIds'],
+  })
   .meta({ id: 'SupportGrantRequest' });
 
 /** `POST /v1/support-grants/:grantId/approve`: optionally narrower than asked (a smaller scope, fewer hours). */
 export const supportGrantApproval = z
   .object({
     scope: z.enum(supportScopes).optional(),
+    /** For a `messages` grant: some of the requested dialogs. */
+    dialogIds: grantDialogIds.optional(),
     durationHours: z.number().int().min(1).max(MAX_SUPPORT_GRANT_HOURS).optional(),
   })
   .strict()
@@ -42,6 +55,8 @@ export const supportGrant = z
     staffId: z.string(),
     reason: z.string(),
     scope: z.enum(supportScopes),
+    /** The dialogs a `messages` grant reaches; null for the other scopes. */
+    dialogIds: z.array(z.string()).nullable(),
     durationHours: z.number(),
     status: z.enum(supportGrantStatuses),
     requestedAt: z.string(),

@@ -100,6 +100,7 @@ export function installAuthHook(
         operationId: request.routeOptions.schema?.operationId ?? '',
         method: request.method,
         path: request.url.split('?')[0] ?? '',
+        dialogId: (request.params as Record<string, string> | undefined)?.dialogId,
         decidesSupportAccess: permission === 'support_access.manage',
         context: requestContext(request),
       });

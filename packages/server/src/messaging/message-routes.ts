@@ -8,6 +8,7 @@ import {
 } from '@parley/protocol';
 import { z } from 'zod';
 import type { RouteDeclaration } from '../http/route-table.ts';
+import { principalOf } from '../http/auth-hook.ts';
 import { dialogParams, userOf } from './dialog-routes.ts';
 import type { MessageChangeService } from './message-change-service.ts';
 import type { MessageService } from './message-service.ts';
@@ -95,12 +96,15 @@ export function messageRoutes(deps: {
         response: { 200: historyPage },
       },
       handler: async (request) => {
-        const { tenantId, userId } = userOf(request);
         const query = historyQuery.parse(request.query);
-        return deps.messages.history(tenantId, userId, dialogParams.parse(request.params).dialogId, {
-          ...query,
-          at: query.at === undefined ? undefined : Date.parse(query.at),
-        });
+        const { dialogId } = dialogParams.parse(request.params);
+        const pageQuery = { ...query, at: query.at === undefined ? undefined : Date.parse(query.at) };
+        // Operator staff under a `messages` support grant naming this dialog (checked by the auth hook).
+        const principal = principalOf(request);
+        if (principal.supportGrant)
+          return deps.messages.supportHistory(principal.tenantId, dialogId, pageQuery);
+        const { tenantId, userId } = userOf(request);
+        return deps.messages.history(tenantId, userId, dialogId, pageQuery);
       },
     },
     {

@@ -105,6 +105,24 @@ export function createMessageService(deps: MessageServiceDeps) {
         };
       });
     },
+
+    /**
+     * A dialog's history as operator staff see it under a `messages` support grant the tenant approved for
+     * this dialog (compliance/support-access/): every message not deleted, from no member's point of view (no
+     * one's hidden or cleared messages apply). The grant check and its audit entry happen before this.
+     */
+    async supportHistory(tenantId: string, dialogId: string, query: HistoryQuery): Promise<HistoryPage> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const dialog = await dialogStore.findDialog(tx, tenantId, dialogId);
+        if (!dialog) throw new AppError('not_found');
+        const rows = await pageRows(tx, tenantId, dialogId, 0, query);
+        return {
+          messages: await presentMessages(tx, deps, tenantId, rows),
+          oldestSeq: rows[0]?.seq ?? null,
+          newestSeq: rows.at(-1)?.seq ?? null,
+        };
+      });
+    },
   };
 
   /** Rows of one page, oldest first. */

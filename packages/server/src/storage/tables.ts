@@ -918,8 +918,10 @@ export interface SupportGrantsTable {
   tenant_id: string;
   staff_id: string;
   reason: string;
-  /** `metadata` or `user_admin`: what the grant lets the staff member do (narrowed by the approver). */
+  /** `metadata`, `user_admin` or `messages`: what the grant lets the staff member do (narrowed by the approver). */
   scope: string;
+  /** JSON array of the dialog ids a `messages` grant reaches; null for the other scopes. */
+  dialog_ids: string | null;
   duration_hours: number;
   status: 'pending' | 'approved' | 'refused' | 'revoked';
   requested_at: number;

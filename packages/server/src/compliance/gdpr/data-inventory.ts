@@ -827,6 +827,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       // Written by operator staff to explain the request; they are told to leave personal data out.
       reason: pd('content'),
       scope: plain,
+      dialog_ids: plain,
       duration_hours: plain,
       status: plain,
       requested_at: pd('metadata'),

@@ -1,6 +1,7 @@
 import type { SupportScope } from '@parley/protocol';
 import type { AuditEntryView } from '../audit/audit-log.ts';
 import type { SupportGrantRow } from './support-grant-store.ts';
+import { dialogIdsOf } from './support-grant-service.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -12,6 +13,7 @@ export function presentSupportGrant(row: SupportGrantRow) {
     staffId: row.staff_id,
     reason: row.reason,
     scope: row.scope as SupportScope,
+    dialogIds: row.dialog_ids === null ? null : dialogIdsOf(row),
     durationHours: row.duration_hours,
     status: row.status,
     requestedAt: new Date(row.requested_at).toISOString(),

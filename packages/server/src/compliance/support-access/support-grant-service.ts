@@ -14,7 +14,7 @@ import type { AuditInput } from '../audit/audit-entry.ts';
 import type { AuditEntryView, AuditLog } from '../audit/audit-log.ts';
 import type { RequestContext } from '../audit/request-context.ts';
 import { type SupportGrantRow, supportGrantStore } from './support-grant-store.ts';
-import { supportScopeOperations, supportScopeOrder, supportScopePermissions } from './support-scopes.ts';
+import { supportScopeRules } from './support-scopes.ts';
 
 /** The operator staff member making a request (platform/staff-service.ts's principal, as far as this needs). */
 export interface StaffCaller {
@@ -36,6 +36,8 @@ export interface GrantedRequest {
   method: string;
   /** The path without its query string (a query can carry personal data: it is never recorded). */
   path: string;
+  /** The `:dialogId` path parameter, if the route has one. */
+  dialogId: string | undefined;
   /** Whether the route's permission is the one that decides about support access. */
   decidesSupportAccess: boolean;
   context: RequestContext;
@@ -112,7 +114,13 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
     /** A support staff member asks a tenant for access. */
     async request(
       staff: StaffCaller,
-      input: { tenantId: string; reason: string; scope: SupportScope; durationHours: number },
+      input: {
+        tenantId: string;
+        reason: string;
+        scope: SupportScope;
+        dialogIds?: string[] | undefined;
+        durationHours: number;
+      },
     ): Promise<SupportGrantRow> {
       const { tenantId } = input;
       const now = clock.now();
@@ -131,6 +139,7 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
           staff_id: staff.staffId,
           reason: input.reason,
           scope: input.scope,
+          dialog_ids: input.dialogIds === undefined ? null : JSON.stringify([...new Set(input.dialogIds)]),
           duration_hours: input.durationHours,
           status: 'pending',
           requested_at: now,
@@ -164,7 +173,11 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
     async approve(
       decider: TenantDecider,
       grantId: string,
-      narrowing: { scope?: SupportScope | undefined; durationHours?: number | undefined },
+      narrowing: {
+        scope?: SupportScope | undefined;
+        dialogIds?: string[] | undefined;
+        durationHours?: number | undefined;
+      },
       context: RequestContext,
     ): Promise<SupportGrantRow> {
       return decide(
@@ -172,10 +185,17 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
         grantId,
         ['pending'],
         (row, userId, now) => {
-          const requested = isScope(row.scope) ? row.scope : 'metadata';
+          const requested = scopeOf(row);
           const scope = narrowing.scope ?? requested;
           const hours = narrowing.durationHours ?? row.duration_hours;
-          if (supportScopeOrder.indexOf(scope) > supportScopeOrder.indexOf(requested))
+          const asked = dialogIdsOf(row);
+          const dialogIds = narrowing.dialogIds ?? asked;
+          if (dialogIds.some((id) => !asked.includes(id)))
+            throw new AppError(
+              'validation_failed',
+              'An approval may name fewer of the requested dialogs, never others.',
+            );
+          if (!supportScopeRules[requested].narrowsTo.includes(scope))
             throw new AppError(
               'validation_failed',
               'An approval may narrow the requested scope, not widen it.',
@@ -188,6 +208,7 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
           return {
             status: 'approved',
             scope,
+            dialog_ids: scope === 'messages' ? JSON.stringify([...new Set(dialogIds)]) : null,
             duration_hours: hours,
             decided_by: userId,
             decided_at: now,
@@ -279,15 +300,15 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
       });
       if (outcome.refusal !== undefined) throw new AppError(outcome.refusal);
       const { row } = outcome;
-      const scope = isScope(row.scope) ? row.scope : 'metadata';
+      const rule = supportScopeRules[scopeOf(row)];
       return {
         tenantId: row.tenant_id,
         sessionId: staff.sessionId,
         userId: null,
         clientId: null,
         roles: [],
-        permissions: new Set<Permission>(supportScopePermissions[scope]),
-        scopes: new Set<Scope>(['admin']),
+        permissions: new Set<Permission>(rule.permissions),
+        scopes: new Set<Scope>([rule.tokenScope]),
         consentRequired: false,
         supportGrant: { id: row.id, staffId: staff.staffId },
       };
@@ -302,11 +323,22 @@ async function refusalOf(tx: TenantTx, row: SupportGrantRow, request: GrantedReq
   if (row.status === 'revoked') return 'grant_revoked' as const;
   if (row.status !== 'approved') return 'grant_not_approved' as const;
   if (row.expires_at === null || row.expires_at <= now) return 'grant_expired' as const;
-  const scope = isScope(row.scope) ? row.scope : 'metadata';
-  if (!supportScopeOperations[scope].has(request.operationId)) return 'support_scope_exceeded' as const;
-  // Read-only unless the scope is user administration.
-  if (request.method !== 'GET' && scope !== 'user_admin') return 'support_scope_exceeded' as const;
+  const rule = supportScopeRules[scopeOf(row)];
+  if (!rule.operations.has(request.operationId)) return 'support_scope_exceeded' as const;
+  if (request.method !== 'GET' && !rule.writes) return 'support_scope_exceeded' as const;
+  if (rule.namedDialogsOnly && !dialogIdsOf(row).includes(request.dialogId ?? ''))
+    return 'support_scope_exceeded' as const;
   return undefined;
+}
+
+/** A stored scope; anything unknown (never written) reads as the narrowest. */
+function scopeOf(row: SupportGrantRow): SupportScope {
+  return isScope(row.scope) ? row.scope : 'metadata';
+}
+
+/** The dialogs a `messages` grant names (none for the other scopes). */
+export function dialogIdsOf(row: SupportGrantRow): string[] {
+  return row.dialog_ids === null ? [] : (JSON.parse(row.dialog_ids) as string[]);
 }
 
 export type SupportGrantService = ReturnType<typeof createSupportGrantService>;

@@ -48,6 +48,7 @@ export const platformStaffMigration = (adapter: DialectAdapter): Migration => ({
       .addColumn('staff_id', 'text', (c) => c.notNull())
       .addColumn('reason', 'text', (c) => c.notNull())
       .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('dialog_ids', 'text')
       .addColumn('duration_hours', 'integer', (c) => c.notNull())
       .addColumn('status', 'text', (c) => c.notNull())
       .addColumn('requested_at', 'bigint', (c) => c.notNull())

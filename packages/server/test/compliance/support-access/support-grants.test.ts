@@ -1,3 +1,4 @@
+import type { SupportScope } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../../support/dialects.ts';
 import {
@@ -46,7 +47,7 @@ describeEachDialect('support access grants', (dialect) => {
   const ask = async (
     staff: SignedInStaff,
     tenantId: string,
-    scope: 'metadata' | 'user_admin',
+    scope: SupportScope,
     durationHours = 4,
   ): Promise<TestResponse> =>
     server.request(
@@ -56,12 +57,7 @@ describeEachDialect('support access grants', (dialect) => {
         staff.accessToken,
       ),
     );
-  const requested = async (
-    staff: SignedInStaff,
-    tenantId: string,
-    scope: 'metadata' | 'user_admin',
-    hours = 4,
-  ) => {
+  const requested = async (staff: SignedInStaff, tenantId: string, scope: SupportScope, hours = 4) => {
     const response = await ask(staff, tenantId, scope, hours);
     expect(response.status, response.text).toBe(201);
     return response.json<Grant>();
@@ -72,7 +68,7 @@ describeEachDialect('support access grants', (dialect) => {
     verb: 'approve' | 'refuse' | 'revoke',
     body: unknown = {},
   ) => server.request(`/v1/support-grants/${grantId}/${verb}`, json(body, owner.accessToken));
-  const approved = async (staff: SignedInStaff, scope: 'metadata' | 'user_admin', hours = 4) => {
+  const approved = async (staff: SignedInStaff, scope: SupportScope, hours = 4) => {
     const grant = await requested(staff, ownerA.tenantId, scope, hours);
     const response = await decide(ownerA, grant.id, 'approve');
     expect(response.status, response.text).toBe(200);
@@ -228,6 +224,71 @@ describeEachDialect('support access grants', (dialect) => {
     const approveRefused = await decide(ownerA, refusedOne.id, 'approve');
     expect([approveRefused.status, code(approveRefused)]).toEqual([409, 'grant_not_pending']);
     expect(code(await underGrant(support, refusedOne.id, '/v1/tenant/settings'))).toBe('grant_not_approved');
+  });
+
+  it('lets a messages grant read the history of the approved dialogs only, and never write', async () => {
+    const dialog = async (name: string, body: string) => {
+      const created = await server.request('/v1/dialogs', json({ type: 'public', name }, ownerA.accessToken));
+      expect(created.status, created.text).toBe(201);
+      const id = created.json<{ id: string }>().id;
+      const sent = await server.request(
+        `/v1/dialogs/${id}/messages`,
+        json({ clientId: `${name}-1`, body }, ownerA.accessToken),
+      );
+      expect(sent.status, sent.text).toBe(201);
+      return id;
+    };
+    const ticket = await dialog('Ticket 4711', 'The sign-in page shows an error.');
+    const private_ = await dialog('Board', 'Quarterly numbers, not for support.');
+
+    const noDialogs = await ask(support, ownerA.tenantId, 'messages');
+    expect(noDialogs.status).toBe(400);
+    const asked = await server.request(
+      '/v1/platform/support-grants',
+      json(
+        {
+          tenantId: ownerA.tenantId,
+          reason: 'Ticket 4711: read what the user reported.',
+          scope: 'messages',
+          dialogIds: [ticket, private_],
+          durationHours: 2,
+        },
+        support.accessToken,
+      ),
+    );
+    expect(asked.status, asked.text).toBe(201);
+    const grantId = asked.json<Grant>().id;
+    const other = await decide(ownerA, grantId, 'approve', {
+      dialogIds: ['00000000-0000-4000-8000-000000000000'],
+    });
+    expect([other.status, code(other)]).toEqual([400, 'validation_failed']);
+    const narrowed = await decide(ownerA, grantId, 'approve', { dialogIds: [ticket] });
+    expect(narrowed.json()).toMatchObject({ status: 'approved', scope: 'messages', dialogIds: [ticket] });
+
+    const read = await underGrant(support, grantId, `/v1/dialogs/${ticket}/messages`);
+    expect(read.status, read.text).toBe(200);
+    expect(read.text).toContain('The sign-in page shows an error.');
+    for (const [path, method, body] of [
+      [`/v1/dialogs/${private_}/messages`, 'GET', undefined],
+      [`/v1/dialogs/${ticket}/messages`, 'POST', { clientId: 'staff', body: 'Hello from support' }],
+      [`/v1/dialogs/${ticket}`, 'GET', undefined],
+      ['/v1/tenant/settings', 'GET', undefined],
+    ] as const) {
+      const refused = await underGrant(support, grantId, path, method, body);
+      expect([refused.status, code(refused)], `${method} ${path}`).toEqual([403, 'support_scope_exceeded']);
+    }
+    expect(read.text).not.toContain('Quarterly numbers');
+    const accesses = await server.request(`/v1/support-grants/${grantId}/accesses`, {
+      headers: { authorization: `Bearer ${ownerA.accessToken}` },
+    });
+    const lines = accesses.json<{ accesses: { operation: string; path: string; outcome: string }[] }>()
+      .accesses;
+    expect(lines[0]).toMatchObject({
+      operation: 'listMessages',
+      path: `/v1/dialogs/${ticket}/messages`,
+      outcome: 'success',
+    });
+    expect(lines.filter((line) => line.outcome === 'denied')).toHaveLength(4);
   });
 
   it('refuses self-approval: staff under a grant cannot decide any support request', async () => {
