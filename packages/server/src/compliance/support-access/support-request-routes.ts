@@ -16,7 +16,7 @@ export function supportRequestRoutes({
       url: '/v1/platform/support-grants',
       operationId: 'requestSupportGrant',
       summary:
-        'Ask one tenant for support access: a reason, a scope (metadata, user_admin) and at most 72 hours. Acts under it with the Parley-Support-Grant header once approved.',
+        'Ask one tenant for support access: a reason, a scope (metadata, user_admin, or messages of named dialogs) and at most 72 hours. Acts under it with the Parley-Support-Grant header once approved.',
       tags: ['platform'],
       access: { kind: 'platform', roles: ['support'] },
       schema: { body: supportGrantRequest, response: { 201: supportGrant } },
