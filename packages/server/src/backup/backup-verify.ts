@@ -48,9 +48,26 @@ export interface VerifyOptions {
   clock: Clock;
 }
 
-/** Recomputes every audit chain of the restored database (as `parley audit verify`, without the anchors). */
-async function checkAuditChains(dataDir: string, options: VerifyOptions): Promise<ChainCheck[]> {
-  const storage = openStorage({ dataDir, databaseSchema: 'public', databasePoolSize: 1 });
+/** What the audit chain check needs besides the database: the keys the checkpoints are signed under. */
+export type AuditCheckOptions = Pick<
+  VerifyOptions,
+  'masterKeyFile' | 'masterKeyEnvironment' | 'erasureLogFile' | 'clock'
+>;
+
+/**
+ * Recomputes every audit chain of a restored database (as `parley audit verify`, without the anchors): the
+ * SQLite file in `place.dataDir`, or the PostgreSQL database at `place.databaseUrl` (pgBackRest's trial restore).
+ */
+export async function checkAuditChains(
+  place: { dataDir: string; databaseUrl?: string; databaseSchema?: string },
+  options: AuditCheckOptions,
+): Promise<ChainCheck[]> {
+  const storage = openStorage({
+    dataDir: place.dataDir,
+    ...(place.databaseUrl === undefined ? {} : { databaseUrl: place.databaseUrl }),
+    databaseSchema: place.databaseSchema ?? 'public',
+    databasePoolSize: 1,
+  });
   try {
     await migrateToLatest(storage);
     const security = await openSecurityCore({
@@ -65,7 +82,7 @@ async function checkAuditChains(dataDir: string, options: VerifyOptions): Promis
       fieldCipher: security.fieldCipher,
       signingKeys: security.signingKeys,
       clock: options.clock,
-      dialect: 'sqlite',
+      dialect: storage.dialect,
     });
     const tenants = await storage.withSystem((tx) =>
       tx.selectFrom('tenants').select('id').where('id', '!=', SYSTEM_TENANT_ID).orderBy('id').execute(),
@@ -112,7 +129,7 @@ export async function verifyBackup(options: VerifyOptions): Promise<VerifyReport
     } finally {
       db.close();
     }
-    const auditChains = integrity === 'ok' ? await checkAuditChains(scratch, options) : [];
+    const auditChains = integrity === 'ok' ? await checkAuditChains({ dataDir: scratch }, options) : [];
     return {
       id: options.id,
       ok: integrity === 'ok' && auditChains.every((check) => check.ok),

@@ -61,6 +61,13 @@ export function pgbackrestServiceFor(deps: {
     }),
     storage: deps.storage,
     clock: deps.clock,
+    audit: {
+      masterKeyFile: config.masterKeyFile,
+      masterKeyEnvironment: config.masterKey,
+      erasureLogFile: config.erasureLogFile,
+      clock: deps.clock,
+      databaseSchema: config.databaseSchema,
+    },
     openKeys: () =>
       openBackupKeys(config.backupKeyFile, {
         generate: true,

@@ -9,6 +9,8 @@ import { BackupError, targetError } from './backup-error.ts';
 import { type BackupKeySet } from './backup-key.ts';
 import type { BackupKind } from './backup-manifest.ts';
 import { recordBackupAttempt } from './backup-state.ts';
+import { type AuditCheckOptions, checkAuditChains } from './backup-verify.ts';
+import { startTrialCluster, type TrialCluster } from './pgbackrest-trial.ts';
 import {
   archiveSettings,
   type PgbackrestSettings,
@@ -89,6 +91,8 @@ export function createPgbackrestService(deps: {
   storage: Storage | undefined;
   clock: Clock;
   openKeys: () => BackupKeySet;
+  /** For verify's audit chain check on the trial restore: the keys and the schema Parley's tables are in. */
+  audit: AuditCheckOptions & { databaseSchema: string };
 }) {
   const { settings, runner } = deps;
   let queue: Promise<unknown> = Promise.resolve();
@@ -240,25 +244,38 @@ export function createPgbackrestService(deps: {
 
   /**
    * `pgbackrest verify` (every file of every set and the WAL archive against their checksums, through the
-   * cipher), then a trial restore of set `id` into a fresh temporary directory, removed
-   * afterwards. The audit chains of the restored cluster are not checked (that needs a running server on it).
+   * cipher), then a trial restore of set `id` into a fresh temporary directory, PostgreSQL started on it
+   * (private socket, no archiving), and every audit chain recomputed there, as `parley audit verify` does
+   * (without the anchors). Everything is stopped and removed afterwards.
    */
   async function verify(id: string) {
     await assertSet(id);
     await runner.run('verify');
     // A fresh temporary directory the cluster's owner can write into, as the restore must.
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'parley-pgbackrest-verify-'));
+    let trial: TrialCluster | undefined;
     try {
       if (runner.owner) chownSync(scratch, runner.owner.uid, runner.owner.gid);
-      await restore({ id, target: path.join(scratch, 'data') });
+      const dataDir = path.join(scratch, 'data');
+      await restore({ id, target: dataDir });
+      trial = await startTrialCluster(dataDir, scratch, runner.owner);
+      const auditChains = await checkAuditChains(
+        {
+          dataDir: scratch,
+          databaseUrl: trial.url(settings.pgUser ?? 'postgres', settings.pgDatabase ?? 'postgres'),
+          databaseSchema: deps.audit.databaseSchema,
+        },
+        deps.audit,
+      );
       return {
         id,
-        ok: true,
+        ok: auditChains.every((check) => check.ok),
         checksums: 'ok' as const,
         trialRestore: 'ok' as const,
-        auditChains: 'not checked' as const,
+        auditChains,
       };
     } finally {
+      await trial?.stop();
       await rm(scratch, { recursive: true, force: true });
     }
   }

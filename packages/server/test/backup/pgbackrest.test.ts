@@ -217,9 +217,12 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
     }
   }, 120_000);
 
-  it('verifies the repository and restores on trial', async () => {
+  it('verifies the repository, restores on trial, and finds the audit chains intact there', async () => {
     const report = await service.verify(incremental.id);
     expect(report).toMatchObject({ id: incremental.id, ok: true, checksums: 'ok', trialRestore: 'ok' });
+    const chain = report.auditChains.find((check) => check.tenantId === tenant.owner.tenantId);
+    expect(chain?.ok).toBe(true);
+    expect(chain?.entries).toBeGreaterThan(0);
   }, 120_000);
 
   it('refuses a wrong repository cipher pass (a configuration made from another backup key) with a clear message', async () => {
