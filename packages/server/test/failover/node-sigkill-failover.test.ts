@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seededRandom } from '../support/dialog-stream-client.ts';
-import { describeFailover, RedisProcess, ThrowawayPostgres } from './failover-services.ts';
+import { describeFailover } from './failover-services.ts';
+import { FailoverRig } from './failover-rig.ts';
 import { type FailoverTenant, newFailoverTenant } from './failover-tenant.ts';
 import { LoadGenerator } from './load-generator.ts';
-import { NodeCluster } from './node-cluster.ts';
 import { spread } from './stream-checker.ts';
 
 const long = process.env.PARLEY_FAILOVER_LONG === '1';
@@ -27,26 +27,23 @@ const pause = (ms: number) =>
  * the SDK handed it on — is the whole history, each change once, in order.
  */
 describeFailover('nodes SIGKILLed under load lose nothing', () => {
-  let postgres: ThrowawayPostgres;
-  let redis: RedisProcess;
-  let cluster: NodeCluster;
+  const rig = new FailoverRig();
   let tenant: FailoverTenant;
 
   beforeAll(async () => {
-    [postgres, redis] = await Promise.all([ThrowawayPostgres.start(), RedisProcess.start()]);
-    cluster = await NodeCluster.start({ nodes: 3, databaseUrl: postgres.url, redisUrl: redis.url });
-    tenant = await newFailoverTenant(cluster, MEMBERS);
+    await rig.start({ nodes: 3 });
+    tenant = await newFailoverTenant(rig.cluster, MEMBERS);
   });
 
   afterAll(async () => {
-    await cluster.close();
-    await Promise.all([redis.stop(), postgres.destroy()]);
+    await rig.close();
   });
 
   it(
     `keeps every acked message, without duplicates, gaps or reordering, through ${CYCLES} SIGKILLs`,
     async () => {
       const random = seededRandom(seed);
+      const { cluster } = rig;
       const load = new LoadGenerator(cluster, tenant, { ratePerSecond: RATE, label: `kill-${seed}` });
       await load.start();
       const restartTimes: number[] = [];

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeFailover, RedisProcess, ThrowawayPostgres } from './failover-services.ts';
+import { describeFailover } from './failover-services.ts';
+import { FailoverRig } from './failover-rig.ts';
 import { newFailoverTenant } from './failover-tenant.ts';
 import { LoadGenerator } from './load-generator.ts';
-import { NodeCluster } from './node-cluster.ts';
 import { spread } from './stream-checker.ts';
 
 const long = process.env.PARLEY_FAILOVER_LONG === '1';
@@ -27,21 +27,18 @@ const pause = (ms: number) =>
  * client's stream, and live fan-out between nodes works again within 5 s of Redis answering again.
  */
 describeFailover('Redis killed or flushed under load loses nothing', () => {
-  let postgres: ThrowawayPostgres;
-  let redis: RedisProcess;
-  let cluster: NodeCluster;
+  const rig = new FailoverRig();
 
   beforeAll(async () => {
-    [postgres, redis] = await Promise.all([ThrowawayPostgres.start(), RedisProcess.start()]);
-    cluster = await NodeCluster.start({ nodes: 3, databaseUrl: postgres.url, redisUrl: redis.url });
+    await rig.start({ nodes: 3 });
   });
 
   afterAll(async () => {
-    await cluster.close();
-    await Promise.all([redis.stop(), postgres.destroy()]);
+    await rig.close();
   });
 
   it('keeps every acked message through a Redis SIGKILL and restart; what was sent while it was away reaches every client within 5 s of its return, with nothing sent after', async () => {
+    const { cluster, redis } = rig;
     const tenant = await newFailoverTenant(cluster, MEMBERS);
     const load = new LoadGenerator(cluster, tenant, { ratePerSecond: RATE, label: 'redis-kill' });
     await load.start();
@@ -95,6 +92,7 @@ describeFailover('Redis killed or flushed under load loses nothing', () => {
   }, 120_000);
 
   it('keeps every acked message through a FLUSHALL under load; fan-out goes on', async () => {
+    const { cluster, redis } = rig;
     const tenant = await newFailoverTenant(cluster, MEMBERS);
     const load = new LoadGenerator(cluster, tenant, { ratePerSecond: RATE, label: 'redis-flush' });
     await load.start();
