@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorCatalogue, type Permission } from '@parley/protocol';
+import { errorCatalogue, type Permission, type StaffRole } from '@parley/protocol';
 import type { AuthFailure, Principal, SessionService } from '../identity/sessions/session-service.ts';
 import type { StaffPrincipal } from '../platform/staff-service.ts';
 import { tokenPrefixes } from '../crypto/token.ts';
@@ -110,6 +110,25 @@ export function installAuthHook(
     }
   }
 
+  /** A platform route: a staff session of one of the route's roles. */
+  async function admitStaff(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    token: string,
+    roles: readonly StaffRole[],
+  ): Promise<FastifyReply | undefined> {
+    const caller = await staff.authenticate(token);
+    if (typeof caller === 'string') return refuseToken(reply, caller);
+    if (!roles.includes(caller.role)) return sendError(reply, 'forbidden');
+    request.staff = caller;
+    return undefined;
+  }
+
+  async function tenantSession(reply: FastifyReply, token: string): Promise<Principal | FastifyReply> {
+    const resolved = await sessions.authenticate(token);
+    return typeof resolved === 'string' ? refuseToken(reply, resolved) : resolved;
+  }
+
   fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     // Tokens in URLs end up in logs, proxies and browser history: refused everywhere, even on public routes.
     const query = request.url.indexOf('?');
@@ -128,25 +147,13 @@ export function installAuthHook(
     }
     const token = match[1];
     const staffToken = token.startsWith(tokenPrefixes.staff);
-    if (access.kind === 'platform' && !staffToken) return sendError(reply, 'not_found');
-    if (access.kind === 'platform') {
-      const caller = await staff.authenticate(token);
-      if (typeof caller === 'string') return refuseToken(reply, caller);
-      if (!access.roles.includes(caller.role)) return sendError(reply, 'forbidden');
-      request.staff = caller;
-      return undefined;
-    }
-    let result: Principal;
-    if (staffToken) {
-      const granted = await underGrant(request, reply, token, access.permission);
-      // A refusal under a grant was sent already.
-      if (!isPrincipal(granted)) return granted;
-      result = granted;
-    } else {
-      const resolved = await sessions.authenticate(token);
-      if (typeof resolved === 'string') return refuseToken(reply, resolved);
-      result = resolved;
-    }
+    if (access.kind === 'platform')
+      return staffToken ? admitStaff(request, reply, token, access.roles) : sendError(reply, 'not_found');
+    const result = staffToken
+      ? await underGrant(request, reply, token, access.permission)
+      : await tenantSession(reply, token);
+    // A refusal was sent already.
+    if (!isPrincipal(result)) return result;
     const params = request.params as Record<string, string> | undefined;
     if (params?.tenantId !== undefined && params.tenantId !== result.tenantId)
       return sendError(reply, 'not_found');
