@@ -243,6 +243,25 @@ export function createPgbackrestService(deps: {
   }
 
   /**
+   * pgBackRest 2.45's verify exits 0 whatever it finds: its text report says `status: ok` or names what is
+   * damaged (`checksum invalid`, `missing`), and only that report is to be trusted.
+   */
+  async function verifyRepository(): Promise<void> {
+    const report = await runner.run('verify', ['--output=text', '--verbose']);
+    const status = /^\s*status: (\S+)/m.exec(report)?.[1];
+    if (status === 'ok') return;
+    const findings = report
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => /invalid|missing|error/i.test(line) && !/: 0$/.test(line))
+      .slice(0, 10);
+    throw new BackupError(
+      'backup_corrupt',
+      `pgbackrest verify found the repository damaged (status ${status ?? 'unknown'}): ${findings.join('; ')}`,
+    );
+  }
+
+  /**
    * `pgbackrest verify` (every file of every set and the WAL archive against their checksums, through the
    * cipher), then a trial restore of set `id` into a fresh temporary directory, PostgreSQL started on it
    * (private socket, no archiving), and every audit chain recomputed there, as `parley audit verify` does
@@ -250,7 +269,7 @@ export function createPgbackrestService(deps: {
    */
   async function verify(id: string) {
     await assertSet(id);
-    await runner.run('verify');
+    await verifyRepository();
     // A fresh temporary directory the cluster's owner can write into, as the restore must.
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'parley-pgbackrest-verify-'));
     let trial: TrialCluster | undefined;

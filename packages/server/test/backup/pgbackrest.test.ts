@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BackupError } from '../../src/backup/backup-error.ts';
@@ -231,7 +232,11 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
       backupKeyFile: path.join(tempDir('pg-other-key'), 'backup.key'),
       pgbackrestConfigFile: path.join(root.dir, 'other', 'parley.conf'),
     };
-    const other = pgbackrestServiceFor({ config: otherConfig, storage: undefined, clock: systemClock });
+    const other = pgbackrestServiceFor({
+      config: otherConfig,
+      storage: server.app.storage,
+      clock: systemClock,
+    });
     other.configure();
     const listing = await other.list().catch((error: unknown) => error);
     expect(listing).toBeInstanceOf(BackupError);
@@ -254,4 +259,45 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
     expect(readFileSync(path.join(target, 'PG_VERSION'), 'utf8')).toBe('something else\n');
     expect(existsSync(path.join(target, 'postgresql.conf'))).toBe(false);
   });
+  it('a backup that fails is recorded for the backup_failed alert, the last success kept', async () => {
+    // A configuration whose cipher pass does not open the repository: pgBackRest refuses before writing.
+    const otherConfig = {
+      ...server.app.config,
+      backupKeyFile: path.join(tempDir('pg-third-key'), 'backup.key'),
+      pgbackrestConfigFile: path.join(root.dir, 'third', 'parley.conf'),
+    };
+    const other = pgbackrestServiceFor({
+      config: otherConfig,
+      storage: server.app.storage,
+      clock: systemClock,
+    });
+    other.configure();
+    await expect(other.create('full')).rejects.toMatchObject({ code: 'backup_key_wrong' });
+    expect(await readBackupState(server.app.storage)).toMatchObject({
+      lastKind: 'full',
+      lastOutcome: 'failed',
+      lastErrorCode: 'backup_key_wrong',
+      lastSuccessId: incremental.id,
+    });
+    // The repository is as it was.
+    expect((await service.list()).map((set) => set.id)).toEqual([full.id, incremental.id]);
+  }, 60_000);
+
+  it('verify refuses a backup set with one flipped byte in the repository', async () => {
+    const setDir = path.join(env.PARLEY_BACKUP_DIR ?? '', 'backup', 'parley', incremental.id);
+    const file = path.join(setDir, 'pg_data', 'global', 'pg_control.gz');
+    const victim = existsSync(file) ? file : path.join(setDir, 'backup.manifest');
+    const bytes = readFileSync(victim);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+    writeFileSync(victim, bytes);
+    const refused = await service.verify(incremental.id).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(BackupError);
+    expect(refused).toMatchObject({ code: 'backup_corrupt' });
+    expect((refused as BackupError).message).toMatch(/pgbackrest verify found the repository damaged/);
+    // Refused before the trial restore: no scratch directory is left behind.
+    expect(readdirSync(os.tmpdir()).filter((name) => name.startsWith('parley-pgbackrest-verify-'))).toEqual(
+      [],
+    );
+  }, 120_000);
 });
