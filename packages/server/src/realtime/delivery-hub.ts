@@ -6,6 +6,8 @@ import type { RealtimeMetrics } from '../observability/metrics.ts';
 const PAGE = 200;
 /** At most this many dialogs in one read (bounds the statement's parameters and the page sizes). */
 const DIALOGS_PER_READ = 100;
+/** After a failed read (the database away), its dialogs are read again this much later. */
+const RETRY_READ_MS = 1000;
 
 /** What the hub needs of a connection. */
 export interface HubConnection {
@@ -52,6 +54,8 @@ export class DeliveryHub {
   readonly #pending = new Map<string, Map<string, Batch>>();
   /** Tenants whose reader is running (or scheduled). */
   readonly #reading = new Set<string>();
+  /** Per tenant, per dialog: what a failed read left, read again after `retryReadMs`. */
+  readonly #retrying = new Map<string, Map<string, Batch>>();
 
   constructor(
     private readonly deps: {
@@ -59,6 +63,8 @@ export class DeliveryHub {
       stream: MessageStream;
       logger: Logger;
       metrics?: Pick<RealtimeMetrics, 'delivered'>;
+      /** Tests shorten it; 1 s otherwise. */
+      retryReadMs?: number;
     },
   ) {}
 
@@ -136,18 +142,31 @@ export class DeliveryHub {
     connection: HubConnection,
     start: number,
   ): void {
-    let dialogs = this.#pending.get(tenantId);
-    if (!dialogs) {
-      dialogs = new Map();
-      this.#pending.set(tenantId, dialogs);
-    }
-    let batch = dialogs.get(dialogId);
-    if (!batch) {
-      batch = { dialogId, starts: new Map(), readers: new Set() };
-      dialogs.set(dialogId, batch);
-    }
+    const batch = batchOf(this.#pending, tenantId, dialogId);
     batch.starts.set(connection, Math.min(start, batch.starts.get(connection) ?? start));
     batch.readers.add(userId);
+  }
+
+  /**
+   * A read failed (the database is away): its sockets were handed nothing, and without a retry they would
+   * wait for the dialog's next hint — in a quiet dialog, for ever. Read them again later, those still attached.
+   */
+  #retryLater(tenantId: string, batches: readonly Batch[]): void {
+    const first = !this.#retrying.has(tenantId);
+    for (const batch of batches) mergeInto(batchOf(this.#retrying, tenantId, batch.dialogId), batch);
+    if (!first) return;
+    setTimeout(() => {
+      const due = this.#retrying.get(tenantId);
+      this.#retrying.delete(tenantId);
+      if (!due) return;
+      const attached = new Set([...this.#users.values()].flatMap((entry) => [...entry.connections]));
+      for (const batch of due.values()) {
+        for (const connection of batch.starts.keys())
+          if (!attached.has(connection)) batch.starts.delete(connection);
+        mergeInto(batchOf(this.#pending, tenantId, batch.dialogId), batch);
+      }
+      this.#schedule(tenantId);
+    }, this.deps.retryReadMs ?? RETRY_READ_MS).unref();
   }
 
   #schedule(tenantId: string): void {
@@ -202,8 +221,11 @@ export class DeliveryHub {
         reads = next;
       }
     } catch (error) {
-      // Nothing is lost: the next hint or the client's resume reads the database again.
       this.deps.logger.error({ err: error }, 'realtime delivery read failed');
+      this.#retryLater(
+        tenantId,
+        reads.map(({ batch }) => batch),
+      );
     }
   }
 
@@ -216,4 +238,26 @@ export class DeliveryHub {
       for (const { item } of page.items)
         if (item.type === 'message.new') metrics.delivered((now - Date.parse(item.message.createdAt)) / 1000);
   }
+}
+
+/** The batch of `dialogId` in a tenant's map of batches, made empty if there is none yet. */
+function batchOf(byTenant: Map<string, Map<string, Batch>>, tenantId: string, dialogId: string): Batch {
+  let dialogs = byTenant.get(tenantId);
+  if (!dialogs) {
+    dialogs = new Map();
+    byTenant.set(tenantId, dialogs);
+  }
+  let batch = dialogs.get(dialogId);
+  if (!batch) {
+    batch = { dialogId, starts: new Map(), readers: new Set() };
+    dialogs.set(dialogId, batch);
+  }
+  return batch;
+}
+
+/** Adds `from`'s connections (each from the earlier of the two starts) and readers to `into`. */
+function mergeInto(into: Batch, from: Batch): void {
+  for (const [connection, start] of from.starts)
+    into.starts.set(connection, Math.min(start, into.starts.get(connection) ?? start));
+  for (const reader of from.readers) into.readers.add(reader);
 }

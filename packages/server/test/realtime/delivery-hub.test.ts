@@ -191,4 +191,36 @@ describe('the delivery hub', () => {
     ]);
     await bus.close();
   });
+
+  /**
+   * A read that fails (the database away) left its sockets with nothing; without a retry they would wait for
+   * the dialog's next change, in a quiet dialog for ever (failover drill c). The hub reads them again later.
+   */
+  it('reads again, a moment later, what a failed read did not hand over', async () => {
+    const bus = new LocalBus();
+    const fanout = createMessageFanout(bus);
+    const { stream, reads } = controlledStream();
+    let failing = true;
+    const flaky = {
+      ...stream,
+      sharedMany: (...args: Parameters<MessageStream['sharedMany']>) =>
+        failing ? Promise.reject(new Error('database away')) : stream.sharedMany(...args),
+    };
+    const hub = new DeliveryHub({ fanout, stream: flaky, logger: createLogger('silent'), retryReadMs: 20 });
+    const handed: string[] = [];
+    await hub.attach('tenant', 'user', recordingConnection(handed));
+    await fanout.published('tenant', ['user'], { kind: 'seq', dialogId: 'dialog', seq: 4 });
+    await nextTurn();
+    await nextTurn();
+    expect(reads).toHaveLength(0);
+    failing = false;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(reads.map((read) => read.reads.map((one) => [one.dialogId, one.after]))).toEqual([
+      [['dialog', 3]],
+    ]);
+    reads[0]?.resolve(new Map([['dialog', page(4)]]));
+    await nextTurn();
+    expect(handed).toEqual(['dialog@4']);
+    await bus.close();
+  });
 });
