@@ -1,5 +1,6 @@
 import type { CallServerFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.ts';
+import { UnsentHints } from './unsent-hints.ts';
 
 /**
  * What travels over the bus to the nodes holding a user's sockets. Only ids and small state, never message
@@ -28,12 +29,23 @@ const userChannel = (tenantId: string, userId: string) => `user:${tenantId}:${us
 const presenceChannel = (tenantId: string, userId: string) => `presence:${tenantId}:${userId}`;
 
 /** Fan-out of committed changes and ephemeral signals to every node that has a connection of a member. */
-export function createMessageFanout(bus: Bus) {
+export function createMessageFanout(bus: Bus, options: { retryUnsentMs?: number } = {}) {
+  // Receipts, typing and call signals are of the moment; a change's hint must arrive, late if need be.
+  const unsent = new UnsentHints(
+    (channel, message) => bus.publish(channel, message),
+    options.retryUnsentMs ?? 1000,
+  );
   return {
     async published(tenantId: string, userIds: readonly string[], hint: UserHint): Promise<void> {
       const message = JSON.stringify(hint);
       await Promise.all(
-        userIds.map((userId) => bus.publish(userChannel(tenantId, userId), message).catch(() => 0)),
+        userIds.map((userId) => {
+          const channel = userChannel(tenantId, userId);
+          return bus.publish(channel, message).catch(() => {
+            if (hint.kind === 'seq') unsent.add(channel, hint);
+            return 0;
+          });
+        }),
       );
     },
 
