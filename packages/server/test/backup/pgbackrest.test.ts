@@ -6,6 +6,7 @@ import { BackupError } from '../../src/backup/backup-error.ts';
 import { readBackupState } from '../../src/backup/backup-state.ts';
 import { pgbackrestServiceFor, type PgbackrestService } from '../../src/backup/index.ts';
 import { systemClock } from '../../src/clock.ts';
+import { parley } from '../support/run-cli.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import {
@@ -300,4 +301,31 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
       [],
     );
   }, 120_000);
+  it('the compiled CLI drives the same: configure prints the archive settings, list the sets, restore refuses a non-empty target', async () => {
+    const cliEnv = { ...env, PARLEY_DATA_DIR: tempDir('pg-cli-data') };
+    const configured = await parley(['backup', 'configure'], cliEnv);
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(JSON.parse(configured.stdout)).toMatchObject({
+      stanza: 'parley',
+      postgresql: {
+        archive_mode: 'on',
+        archive_command: expect.stringContaining('archive-push %p') as unknown,
+      },
+    });
+    expect(configured.stdout).not.toMatch(/cipher-pass/);
+    const listed = await parley(['backup', 'list'], cliEnv);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(
+      (JSON.parse(listed.stdout) as { id: string; kind: string }[]).map((set) => [set.id, set.kind]),
+    ).toEqual([
+      [full.id, 'full'],
+      [incremental.id, 'incremental'],
+    ]);
+    const occupied = tempDir('pg-cli-occupied');
+    writeFileSync(path.join(occupied, 'keep-me'), 'x');
+    const refused = await parley(['backup', 'restore', full.id, '--into', occupied], cliEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/is not empty: restore only into an empty/);
+    expect(readdirSync(occupied)).toEqual(['keep-me']);
+  }, 60_000);
 });
