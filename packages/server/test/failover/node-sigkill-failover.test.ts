@@ -87,8 +87,9 @@ describeFailover('nodes SIGKILLed under load lose nothing', () => {
         unacked: 0,
       });
       expect(report.messages).toBe(load.sentAt.size);
-      // The drill really moved clients: each kill cut some connections, and they came back elsewhere.
-      expect(reconnects.count).toBeGreaterThanOrEqual(CYCLES);
+      // The drill really moved clients: kills cut connections (one of a node holding no client cuts none),
+      // and they came back elsewhere.
+      expect(reconnects.count).toBeGreaterThan(CYCLES / 4);
     },
     (long ? 600 : 150) * 1000,
   );

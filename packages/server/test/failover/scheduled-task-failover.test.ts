@@ -12,7 +12,7 @@ const LEASE_SECONDS = 30;
  * The promise for a task between runs: its next occurrence runs on a live node within a poll or two. A node
  * killed during a run holds the lease until it lapses: then the bound is the lease time plus this.
  */
-const TAKEOVER_MS = 3000;
+const TAKEOVER_MS = 5000;
 
 const pause = (ms: number) =>
   new Promise<void>((resolve) => {
