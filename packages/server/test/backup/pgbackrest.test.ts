@@ -6,6 +6,8 @@ import { BackupError } from '../../src/backup/backup-error.ts';
 import { readBackupState } from '../../src/backup/backup-state.ts';
 import { pgbackrestServiceFor, type PgbackrestService } from '../../src/backup/index.ts';
 import { systemClock } from '../../src/clock.ts';
+import { erasureReaching, foundIn, newCanaryUser } from '../compliance/gdpr/erasure-fixtures.ts';
+import { bearer, json, newTenantOwner } from '../support/identity-fixtures.ts';
 import { parley } from '../support/run-cli.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -328,4 +330,53 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
     expect(refused.stderr).toMatch(/is not empty: restore only into an empty/);
     expect(readdirSync(occupied)).toEqual(['keep-me']);
   }, 60_000);
+  it('a backup taken before an erasure, restored and started, does not bring the erased user back', async () => {
+    const owner = await newTenantOwner(server, 'Erasure Clinic');
+    const victim = await newCanaryUser(server, owner);
+    const beforeErasure = await service.create('full');
+    // The erasure runs on a second node with its job runner on, sharing the master key and the register
+    // (this test's own node has its jobs stopped).
+    const shared = {
+      PARLEY_MASTER_KEY_FILE: path.join(server.database.dataDir, 'master.key'),
+      PARLEY_ERASURE_LOG_FILE: path.join(server.database.dataDir, 'erasures.log'),
+    };
+    const worker = await startTestServer({ env: { ...env, ...shared } });
+    try {
+      const erased = await worker.request(
+        `/v1/users/${victim.userId}/erasure`,
+        json({ graceDays: 0 }, owner.accessToken),
+      );
+      expect(erased.status, erased.text).toBe(202);
+      await erasureReaching(worker, owner.accessToken, victim.userId);
+    } finally {
+      await worker.close();
+    }
+
+    const restored = await restoreAndStart({ id: beforeErasure.id });
+    // The restored cluster still holds the account: the backup was taken before the erasure.
+    const inBackup = await restored.query<{ n: string }>(
+      'select count(*) as n from public.users where id = $1',
+      [victim.userId],
+    );
+    expect(Number(inBackup[0]?.n)).toBe(1);
+    const again = await startTestServer({ env: { ...env, ...shared, DATABASE_URL: restored.url } });
+    try {
+      const canaries = Object.values(victim.canaries);
+      const history = await again.request(
+        `/v1/dialogs/${victim.dialogId}/messages`,
+        bearer(owner.accessToken),
+      );
+      expect(history.status, history.text).toBe(200);
+      expect(foundIn(history.text, canaries)).toEqual([]);
+      const users = await again.request('/v1/users', bearer(owner.accessToken));
+      expect(foundIn(users.text, canaries)).toEqual([]);
+      expect((await again.request('/v1/me', bearer(victim.token))).status).toBe(401);
+      expect(
+        again.logs.entries().some((line) => line.msg === 'erased again accounts the erasure register names'),
+      ).toBe(true);
+    } finally {
+      await again.close();
+      await restored.stop();
+    }
+  }, 180_000);
 });
