@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { acceptedPurposes } from './consent.ts';
+import { permissions } from '../permissions.ts';
 
 /** A user's own profile as the API shows it. Personal fields are null after erasure. */
 export const profileBody = z
@@ -14,6 +15,11 @@ export const profileBody = z
     avatarUrl: z.string().nullable(),
     customData: z.record(z.string(), z.unknown()).nullable(),
     roles: z.array(z.string()),
+    /**
+     * What the caller's roles allow (sorted), so an app shows only what the user may do (the server still
+     * decides each request). Answered by `GET /v1/me`.
+     */
+    permissions: z.array(z.enum(permissions)).optional(),
     mfaEnabled: z.boolean(),
     createdAt: z.string(),
   })

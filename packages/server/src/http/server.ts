@@ -4,6 +4,7 @@ import { AppError } from '../app-error.ts';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../observability/logger.ts';
 import { type ConnectionLimits, installConnectionLimits } from './connection-limits.ts';
+import { consoleDistDir, installConsole } from './console-static.ts';
 import { type CorsPolicy, installCors } from './cors.ts';
 import { installErrorHandling, routerErrorHandler } from './error-mapper.ts';
 import { lacksRequiredHost } from './host-header.ts';
@@ -136,6 +137,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   await installCors(fastify, options.cors);
   options.installHooks?.(fastify);
   registerRoutes(fastify, routes);
+  // The web console at /console/ (docs/console.md), wherever its package is installed.
+  const consoleDir = consoleDistDir();
+  if (consoleDir !== undefined) installConsole(fastify, consoleDir);
   fastify.decorate('routeDeclarations', routes);
   return fastify;
 }

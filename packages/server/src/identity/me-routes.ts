@@ -32,7 +32,8 @@ export function meRoutes(deps: {
       schema: { response: { 200: profileBody } },
       handler: async (request) => {
         const principal = principalOf(request);
-        return deps.profiles.getProfile(principal.tenantId, userOf(principal).userId);
+        const profile = await deps.profiles.getProfile(principal.tenantId, userOf(principal).userId);
+        return { ...profile, permissions: [...principal.permissions].sort() };
       },
     },
     {

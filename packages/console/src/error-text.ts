@@ -1,0 +1,29 @@
+import { ParleyApiError, ParleyAuthError } from '@parley/client';
+
+/** What the console says for an error code, when the server's own message is not the clearest wording. */
+const WORDING: Readonly<Record<string, string>> = {
+  invalid_grant: 'The tenant, e-mail, password or code is not right.',
+  mfa_code_reused: 'That code was already used. Wait for the next one.',
+  account_restricted: 'This account is restricted. Ask an administrator.',
+  temporarily_unavailable: 'Too many attempts. Try again later.',
+  invalid_token: 'Your session ended. Sign in again.',
+  insufficient_scope: 'This session may not do that.',
+  forbidden: 'Your role does not allow this.',
+  not_found: 'Not found.',
+  conflict: 'That conflicts with the current state (already exists?).',
+  rate_limited: 'Too many requests. Try again shortly.',
+};
+
+/** A sentence for the user, with the request id to quote to an operator when the server gave one. */
+export function errorText(error: unknown): string {
+  if (error instanceof ParleyApiError) {
+    const text = WORDING[error.code] ?? error.message;
+    return error.requestId ? `${text} (code ${error.code}, request ${error.requestId})` : text;
+  }
+  if (error instanceof ParleyAuthError) {
+    const retry = error.retryAfterSeconds ? ` Try again in ${error.retryAfterSeconds} s.` : '';
+    return `${WORDING[error.error] ?? error.message}${retry}`;
+  }
+  if (error instanceof TypeError) return 'The server could not be reached.';
+  return 'Something went wrong.';
+}
