@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BackupError } from '../../src/backup/backup-error.ts';
@@ -379,4 +380,39 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
       await restored.stop();
     }
   }, 180_000);
+  it('the server takes the scheduled full backup through pgBackRest itself and records it', async () => {
+    const before = (await service.list()).map((set) => set.id);
+    const scheduled = await startTestServer({
+      env: {
+        ...env,
+        PARLEY_BACKUPS: 'true',
+        PARLEY_BACKUP_FULL_CRON: '* * * * * *',
+        PARLEY_BACKUP_INCREMENTAL_CRON: '0 0 1 1 *',
+        PARLEY_MASTER_KEY_FILE: path.join(server.database.dataDir, 'master.key'),
+      },
+    });
+    try {
+      const until = Date.now() + 90_000;
+      let written = scheduled.logs.entries().find((line) => line.msg === 'backup written');
+      while (!written && Date.now() < until) {
+        await sleep(200);
+        written = scheduled.logs.entries().find((line) => line.msg === 'backup written');
+      }
+      expect(written).toMatchObject({ kind: 'full' });
+      // pgBackRest's cipher pass is in its configuration file only, never in a log line.
+      const config = readFileSync(env.PARLEY_PGBACKREST_CONFIG_FILE ?? '', 'utf8');
+      const pass = /^repo1-cipher-pass=(\S+)$/m.exec(config)?.[1] ?? 'missing';
+      expect(scheduled.logs.text()).not.toContain(pass);
+      const id = String(written?.backupId);
+      expect(before).not.toContain(id);
+      expect((await service.list()).map((set) => set.id)).toContain(id);
+      expect(await readBackupState(server.app.storage)).toMatchObject({
+        lastOutcome: 'succeeded',
+        lastKind: 'full',
+        lastSuccessId: id,
+      });
+    } finally {
+      await scheduled.close();
+    }
+  }, 150_000);
 });
