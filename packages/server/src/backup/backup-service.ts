@@ -171,7 +171,7 @@ export function createBackupService(options: BackupServiceOptions) {
         recordBackupAttempt(options.storage, attempt).catch(() => undefined);
       try {
         const result = await run(requested);
-        await record({ at, kind: result.kind, errorCode: null, id: result.id });
+        await record({ at, kind: result.kind, errorCode: null, id: result.id, bytes: result.bytes });
         return result;
       } catch (error) {
         const failure = error instanceof BackupError ? error : targetError(error, options.backupDir);

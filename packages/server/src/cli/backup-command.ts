@@ -117,6 +117,7 @@ export function backupCommand(): Command {
       if (config.databaseUrl !== undefined) {
         const report = await (await pgbackrest(config)).verify(id);
         printJson(report);
+        await recordVerify(id, report.ok);
         if (!report.ok) process.exitCode = 1;
         return;
       }
@@ -136,6 +137,7 @@ export function backupCommand(): Command {
         clock: systemClock,
       });
       printJson(report);
+      await recordVerify(id, report.ok);
       if (!report.ok) process.exitCode = 1;
     });
   backup
@@ -185,4 +187,17 @@ export function backupCommand(): Command {
       printJson({ ...result, copied: carryOutsideFiles(config, target) });
     });
   return backup;
+}
+
+/**
+ * Records the verification's outcome in the database for `parley_backup_last_verify_success` (and its alert).
+ * A verify run where the database cannot be reached still reports its result; only the record is missing.
+ */
+async function recordVerify(id: string, ok: boolean): Promise<void> {
+  try {
+    const { recordBackupVerify } = await import('../backup/backup-state.ts');
+    await withCliStorage((storage) => recordBackupVerify(storage, { at: systemClock.now(), id, ok }));
+  } catch {
+    process.stderr.write('parley: the verification was not recorded (the database could not be reached)\n');
+  }
 }

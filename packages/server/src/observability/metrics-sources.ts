@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
+import { type BackupState, readBackupState } from '../backup/backup-state.ts';
 import { openStatuses } from '../compliance/gdpr/dsr-store.ts';
 import type { Storage } from '../storage/database.ts';
 
@@ -213,6 +214,12 @@ export function registerMetricSources(registry: Registry, sources: MetricSources
     }),
   });
 
+  registerBackupGauges(
+    registers,
+    storage.adapter.name === 'sqlite' ? 'embedded' : 'pgbackrest',
+    onePerScrape(() => readBackupState(storage)),
+  );
+
   new Gauge({
     name: 'parley_key_rotation_period_seconds',
     help: 'How old a key may grow before it is due for rotation (PARLEY_KEY_ROTATION_DAYS).',
@@ -248,6 +255,57 @@ export function registerMetricSources(registry: Registry, sources: MetricSources
       },
     });
   }
+}
+
+/**
+ * The latest backup outcomes (docs/backups.md) as the shipped rules ParleyBackupTooOld and
+ * ParleyBackupVerifyFailed read them; each series is absent until its first event (no backup, no verify yet).
+ */
+function registerBackupGauges(
+  registers: Registry[],
+  tool: 'embedded' | 'pgbackrest',
+  state: () => Promise<BackupState | undefined>,
+): void {
+  // The `tool` label also keeps an unset series absent (prom-client gives a label-less gauge a 0).
+  const gauge = (name: string, help: string, value: (state: BackupState) => number | null) =>
+    new Gauge({
+      name,
+      help: `${help} Label tool: embedded (SQLite) or pgbackrest (PostgreSQL).`,
+      labelNames: ['tool'],
+      registers,
+      collect: guarded(async function (this: Gauge<'tool'>) {
+        const current = await state();
+        const measured = current === undefined ? null : value(current);
+        this.reset();
+        if (measured !== null) this.set({ tool }, measured);
+      }),
+    });
+  const unix = (ms: number | null) => (ms === null ? null : Math.round(ms / 1000));
+  gauge(
+    'parley_backup_last_success_timestamp_seconds',
+    'When the last successful backup (full or incremental) was taken, Unix time.',
+    (current) => unix(current.lastSuccessAt),
+  );
+  gauge(
+    'parley_backup_size_bytes',
+    'Stored (encrypted) size of the last successful backup; an incremental counts its own files only.',
+    (current) => current.lastSuccessBytes,
+  );
+  gauge(
+    'parley_backup_last_attempt_success',
+    '1 when the latest backup attempt succeeded, 0 when it failed (target full or unwritable, key unreadable, …).',
+    (current) => (current.lastOutcome === 'succeeded' ? 1 : 0),
+  );
+  gauge(
+    'parley_backup_last_verify_success',
+    '1 when the latest `parley backup verify` passed, 0 when it failed.',
+    (current) => (current.lastVerifyOk === null ? null : current.lastVerifyOk ? 1 : 0),
+  );
+  gauge(
+    'parley_backup_last_verify_timestamp_seconds',
+    'When the latest `parley backup verify` ran, Unix time.',
+    (current) => unix(current.lastVerifyAt),
+  );
 }
 
 function registerDatabaseGauges(registers: Registry[], sources: MetricSources): void {

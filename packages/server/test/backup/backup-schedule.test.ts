@@ -55,7 +55,12 @@ describe('scheduled backups [sqlite]', () => {
       { name: 'backup.full', cron: '* * * * * *' },
       { name: 'backup.incremental', cron: '0 0 1 1 *' },
     ]);
-    const state = await readBackupState(server.app.storage);
+    // The outcome is recorded just after the backup is renamed into place.
+    let state = await readBackupState(server.app.storage);
+    while (state === undefined && Date.now() < until) {
+      await sleep(50);
+      state = await readBackupState(server.app.storage);
+    }
     expect(state).toMatchObject({ lastOutcome: 'succeeded', lastKind: 'full' });
     const warning = server.logs
       .entries()

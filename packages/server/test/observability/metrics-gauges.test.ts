@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { backupServiceFor } from '../../src/backup/index.ts';
+import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
+import { systemClock } from '../../src/clock.ts';
 import { describeEachDialect, describeRedis } from '../support/dialects.ts';
 import { startTcpProxy } from '../support/tcp-proxy.ts';
 import { json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
@@ -85,4 +88,68 @@ describeRedis('Redis gauges', () => {
       await server.close();
     }
   }, 30_000);
+});
+
+describeEachDialect('backup gauges', (dialect) => {
+  let server: TestServer;
+  const scrape = async () => (await fetch(server.app.metricsUrl ?? '')).text();
+  const backupSeries = (text: string) =>
+    [...text.matchAll(/^(parley_backup_[a-z_]+)\{tool="(\w+)"\} (\S+)$/gm)].map(([, name, tool, value]) => {
+      expect(tool).toBe(dialect === 'sqlite' ? 'embedded' : 'pgbackrest');
+      return [name, Number(value)] as [string, number];
+    });
+
+  beforeAll(async () => {
+    server = await startTestServer({ dialect });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('exports no backup series before the first backup, then the recorded outcomes', async () => {
+    expect(backupSeries(await scrape())).toEqual([]);
+    const { storage } = server.app;
+    const takenAt = Date.parse('2026-12-01T03:00:00Z');
+    await recordBackupAttempt(storage, { at: takenAt, kind: 'full', errorCode: null, id: 'b1', bytes: 4096 });
+    // A failed attempt later keeps the last success (its time and size) and says it failed.
+    await recordBackupAttempt(storage, {
+      at: takenAt + DAY_MS,
+      kind: 'incremental',
+      errorCode: 'backup_target_full',
+      id: null,
+    });
+    // One scrape's database reads are shared for a second: wait it out.
+    const nextScrape = () => new Promise((resolve) => setTimeout(resolve, 1100));
+    await nextScrape();
+    let text = await scrape();
+    expect(new Map(backupSeries(text))).toEqual(
+      new Map([
+        ['parley_backup_last_success_timestamp_seconds', takenAt / 1000],
+        ['parley_backup_size_bytes', 4096],
+        ['parley_backup_last_attempt_success', 0],
+      ]),
+    );
+    await recordBackupVerify(storage, { at: takenAt + 2 * DAY_MS, id: 'b1', ok: false });
+    await nextScrape();
+    text = await scrape();
+    const verified = new Map(backupSeries(text));
+    expect(verified.get('parley_backup_last_verify_success')).toBe(0);
+    expect(verified.get('parley_backup_last_verify_timestamp_seconds')).toBe((takenAt + 2 * DAY_MS) / 1000);
+  });
+
+  it.runIf(dialect === 'sqlite')('reports the size and time of a real backup of this server', async () => {
+    const service = backupServiceFor({
+      config: server.app.config,
+      storage: server.app.storage,
+      clock: systemClock,
+    });
+    const result = await service.create('full');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const text = await scrape();
+    const series = new Map(backupSeries(text));
+    expect(series.get('parley_backup_size_bytes')).toBe(result.bytes);
+    expect(series.get('parley_backup_last_attempt_success')).toBe(1);
+    const at = series.get('parley_backup_last_success_timestamp_seconds') ?? 0;
+    expect(Math.abs(at - Date.now() / 1000)).toBeLessThan(120);
+  });
 });
