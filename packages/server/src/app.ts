@@ -41,6 +41,7 @@ import { createTenantPurgeTask } from './tenancy/tenant-purge-task.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
 import { staffRoutes } from './platform/index.ts';
+import { supportGrantRoutes, supportRequestRoutes } from './compliance/support-access/index.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
 import { iceServersRoutes } from './calls/ice-servers-routes.ts';
 import { memberRoutes } from './messaging/member-routes.ts';
@@ -316,8 +317,9 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const alerting = config.alerts
     ? buildAlerting({ config, storage, redis, clock, logger, nodeId, tls, jobs })
     : undefined;
-  // Scheduled encrypted backups of the embedded database and their alerts (docs/backups.md).
-  registerBackups({
+  // Scheduled encrypted backups (embedded: built in; PostgreSQL: pgBackRest) and their alerts (docs/backups.md);
+  // on PostgreSQL, a restored database gets its new epoch here, before the epoch is read below.
+  await registerBackups({
     config,
     storage,
     clock,
@@ -393,11 +395,13 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...rectificationRoutes(services),
       ...tenantCloseRoutes(services),
       ...staffRoutes(services),
+      ...supportRequestRoutes(services),
+      ...supportGrantRoutes(services),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
       traceHttp(instance, tracing);
-      installAuthHook(instance, services.sessions, services.staff);
+      installAuthHook(instance, services.sessions, services.staff, services.supportGrants);
       installTenantClosedHook(instance, services.tenantClosures);
     },
   });
