@@ -57,7 +57,7 @@ export function pgbackrestServiceFor(deps: {
     runner: pgbackrestRunner({
       configFile: settings.configFile,
       stanza: settings.stanza,
-      owner: clusterOwner(settings.pgPath),
+      owner: () => clusterOwner(settings.pgPath),
     }),
     storage: deps.storage,
     clock: deps.clock,

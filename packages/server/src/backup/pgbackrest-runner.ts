@@ -55,13 +55,22 @@ export interface PgbackrestRunner {
 export function pgbackrestRunner(options: {
   configFile: string;
   stanza: string;
-  owner: ClusterOwner | undefined;
+  /** Asked on first use, not when the server starts: a node off the database host fails its backups, not its start. */
+  owner: () => ClusterOwner | undefined;
   binary?: string;
 }): PgbackrestRunner {
   const binary = options.binary ?? 'pgbackrest';
+  let resolved: { value: ClusterOwner | undefined } | undefined;
+  const ownerOnce = (): ClusterOwner | undefined => {
+    resolved ??= { value: options.owner() };
+    return resolved.value;
+  };
   return {
-    owner: options.owner,
+    get owner() {
+      return ownerOnce();
+    },
     run(command, args = []) {
+      const runAs = ownerOnce();
       const argv = [`--config=${options.configFile}`, `--stanza=${options.stanza}`, ...args, command];
       return new Promise((resolve, reject) => {
         execFile(
@@ -71,7 +80,7 @@ export function pgbackrestRunner(options: {
             maxBuffer: 64 * 1024 * 1024,
             // Only what pgBackRest needs: no PGPASSWORD or other secret of Parley's environment.
             env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
-            ...(options.owner ? { uid: options.owner.uid, gid: options.owner.gid, cwd: '/' } : {}),
+            ...(runAs ? { uid: runAs.uid, gid: runAs.gid, cwd: '/' } : {}),
           },
           (error, stdout, stderr) => {
             if (!error) {

@@ -115,8 +115,10 @@ export function createPgbackrestService(deps: {
     const parsed = infoSchema.safeParse(JSON.parse(output));
     if (!parsed.success) throw new BackupError('backup_failed', 'pgbackrest info answered an unknown format');
     const stanza = parsed.data.find((entry) => entry.name === settings.stanza);
-    if (stanza && stanza.status.code !== 0 && stanza.status.code !== 2) {
-      // 2: no backup yet. Anything else is named by pgBackRest's message (the repository's says more).
+    // 1 missing stanza path, 2 no valid backups, 3 missing stanza data: nothing backed up yet, an empty list.
+    if (stanza && [1, 2, 3].includes(stanza.status.code)) return [];
+    if (stanza && stanza.status.code !== 0) {
+      // Anything else is named by pgBackRest's message (the repository's says more).
       const message = [stanza.status.message, ...(stanza.repo ?? []).map((repo) => repo.status.message)]
         .filter((text, index, all) => all.indexOf(text) === index)
         .join(': ');
