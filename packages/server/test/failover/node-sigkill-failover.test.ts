@@ -91,6 +91,6 @@ describeFailover('nodes SIGKILLed under load lose nothing', () => {
       // and they came back elsewhere.
       expect(reconnects.count).toBeGreaterThan(CYCLES / 4);
     },
-    (long ? 600 : 150) * 1000,
+    (long ? 900 : 150) * 1000,
   );
 });
