@@ -63,6 +63,20 @@ export const errorCatalogue = {
   not_acceptable: { status: 406, message: 'The requested representation is not available.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  delay_reason_required: {
+    status: 409,
+    message: 'This clock has passed: give the reason for the delay with this notification.',
+  },
+  incident_actions_open: {
+    status: 409,
+    message: 'The incident has corrective actions not done yet; it cannot close.',
+  },
+  incident_rca_missing: {
+    status: 409,
+    message: 'Attach the root cause analysis before closing the incident.',
+  },
+  incident_closed: { status: 409, message: 'The incident is closed.' },
+  incident_unscoped: { status: 409, message: 'Scope the incident from evidence before notifying anyone.' },
   grant_not_pending: { status: 409, message: 'This support access request was already decided.' },
   consent_version_stale: {
     status: 409,

@@ -20,6 +20,7 @@ export * from './rest/retention.ts';
 export * from './rest/data-exports.ts';
 export * from './rest/platform.ts';
 export * from './rest/support-access.ts';
+export * from './rest/incidents.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';
 export * from './frames/server-frames.ts';

@@ -179,4 +179,20 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   approveSupportGrant: { errors: ['grant_not_pending'] },
   refuseSupportGrant: { errors: ['grant_not_pending'] },
   revokeSupportGrant: { errors: ['grant_not_pending'] },
+  openIncident: { errors: ['validation_failed'] },
+  updateIncident: { errors: ['incident_closed'] },
+  scopeIncident: { errors: ['validation_failed', 'incident_closed'] },
+  notifyIncidentTenants: { errors: ['incident_unscoped', 'delay_reason_required', 'incident_closed'] },
+  notifyIncidentUsers: { errors: ['incident_unscoped', 'delay_reason_required', 'incident_closed'] },
+  recordIncidentAuthorityNotification: {
+    errors: ['validation_failed', 'delay_reason_required', 'conflict', 'incident_closed'],
+  },
+  addIncidentAction: { errors: ['incident_closed'] },
+  completeIncidentAction: { errors: ['conflict', 'incident_closed'] },
+  attachIncidentRca: { errors: ['incident_closed'] },
+  closeIncident: { errors: ['incident_rca_missing', 'incident_actions_open', 'incident_closed'] },
+  requestIncidentRca: { responses: noContent('The request is recorded (in the tenant’s audit log too).') },
+  getIncidentFeedAtom: {
+    responses: { 200: { description: 'The Atom 1.0 feed.', schema: z.string() } },
+  },
 };

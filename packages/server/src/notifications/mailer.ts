@@ -6,7 +6,8 @@ export type MailKind =
   | 'new_sign_in'
   | 'mfa_changed'
   | 'password_changed'
-  | 'email_changed';
+  | 'email_changed'
+  | 'incident_notice';
 
 /** One plain-text message to one person. The text may hold a secret link: never log it. */
 export interface MailMessage {

@@ -25,6 +25,7 @@ import { alertsMigration } from './migrations/0025-alerts.ts';
 import { searchTermsLeanMigration } from './migrations/0026-search-terms-lean.ts';
 import { dialogPrunedSeqMigration } from './migrations/0027-dialog-pruned-seq.ts';
 import { platformStaffMigration } from './migrations/0029-platform-staff.ts';
+import { incidentsAndRisksMigration } from './migrations/0030-incidents-and-risks.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -60,6 +61,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0026-search-terms-lean': searchTermsLeanMigration,
   '0027-dialog-pruned-seq': dialogPrunedSeqMigration,
   '0029-platform-staff': platformStaffMigration,
+  '0030-incidents-and-risks': incidentsAndRisksMigration,
 };
 
 /** Every migration, in the order they run. */

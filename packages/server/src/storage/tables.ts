@@ -68,6 +68,12 @@ export interface Database {
   staff_sessions: StaffSessionsTable;
   support_grants: SupportGrantsTable;
   support_policies: SupportPoliciesTable;
+  incidents: IncidentsTable;
+  incident_actions: IncidentActionsTable;
+  incident_tenants: IncidentTenantsTable;
+  incident_notices: IncidentNoticesTable;
+  risks: RisksTable;
+  change_records: ChangeRecordsTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
   retention_sweeps: RetentionSweepsTable;
@@ -942,4 +948,112 @@ export interface SupportPoliciesTable {
   /** `user:<id>` of who set it. */
   updated_by: string;
   updated_at: number;
+}
+
+/** A security incident (compliance/incidents/): platform table, no tenant. Times in ms. */
+export interface IncidentsTable {
+  id: string;
+  title: string;
+  description: string;
+  severity: 'low' | 'medium' | 'high' | 'critical';
+  status: 'investigating' | 'contained' | 'resolved' | 'closed';
+  /** When the operator became aware: every clock starts here. */
+  aware_at: number;
+  /** JSON array of data categories. */
+  data_categories: string;
+  /** 1: published on the public feed (title and public summary only). */
+  general: number;
+  public_summary: string | null;
+  controller_target_hours: number;
+  /** The evidence window of the last scoping. */
+  scope_from: number | null;
+  scope_to: number | null;
+  controllers_notified_at: number | null;
+  controller_delay_reason: string | null;
+  /** JSON of the Art. 33(3) texts sent to tenant owners. */
+  tenant_notice: string | null;
+  authority_notified_at: number | null;
+  authority_reference: string | null;
+  authority_delay_reason: string | null;
+  users_notified_at: number | null;
+  users_delay_reason: string | null;
+  user_message: string | null;
+  /** JSON array of reminders sent (`<clock>:<stage>`), so each goes out once. */
+  reminders: string;
+  rca_text: string | null;
+  rca_attached_at: number | null;
+  /** The staff id of the security officer who opened it. */
+  opened_by: string;
+  created_at: number;
+  updated_at: number;
+  closed_at: number | null;
+}
+
+export interface IncidentActionsTable {
+  id: string;
+  incident_id: string;
+  description: string;
+  due_at: number | null;
+  done_at: number | null;
+  /** The staff id who marked it done. */
+  done_by: string | null;
+  created_at: number;
+}
+
+/** One affected tenant of an incident, as scoped from the audit log. */
+export interface IncidentTenantsTable {
+  incident_id: string;
+  tenant_id: string;
+  /** JSON array of affected user ids. */
+  user_ids: string;
+  /** JSON array of kinds of record (audit target types). */
+  record_kinds: string;
+  /** Matching audit entries. */
+  entries: number;
+  notified_at: number | null;
+  rca_requested_at: number | null;
+}
+
+/** One notice on one channel; the unique key (tenant, incident, user, channel) sends it once. */
+export interface IncidentNoticesTable {
+  id: string;
+  tenant_id: string;
+  incident_id: string;
+  user_id: string;
+  channel: 'owner_email' | 'user_email' | 'in_app';
+  created_at: number;
+  /** Set when the mail was handed over (or, in app, when written); null: to be sent. */
+  sent_at: number | null;
+}
+
+/** The risk register (compliance/risk-register/): platform table. */
+export interface RisksTable {
+  id: string;
+  asset: string;
+  threat: string;
+  /** 1 to 5. */
+  likelihood: number;
+  /** 1 to 5. */
+  impact: number;
+  controls: string;
+  /** Who owns the risk (a role or name of the operator, not a tenant user). */
+  owner: string;
+  status: 'open' | 'mitigated' | 'accepted' | 'closed';
+  next_review_at: number;
+  last_reviewed_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A change record; a major one is done only once it links a risk assessment. */
+export interface ChangeRecordsTable {
+  id: string;
+  title: string;
+  description: string;
+  major: number;
+  risk_id: string | null;
+  assessment: string | null;
+  status: 'planned' | 'done';
+  created_at: number;
+  done_at: number | null;
 }

@@ -33,6 +33,8 @@ interface OtherTenant {
   holdId: string;
   /** A support access request operator staff made to the other tenant. */
   grantId: string;
+  /** An incident that concerns only the other tenant, its RCA attached. */
+  incidentId: string;
 }
 const message = (other: OtherTenant) => `/v1/dialogs/${other.dialogId}/messages/${other.messageId}`;
 const crossTenant: Record<string, CrossTenantFixture> = {
@@ -168,6 +170,10 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   'GET /v1/support-grants/:grantId/accesses': (other) => ({
     path: `/v1/support-grants/${other.grantId}/accesses`,
   }),
+  'POST /v1/incidents/:incidentId/rca-request': (other) => ({
+    path: `/v1/incidents/${other.incidentId}/rca-request`,
+  }),
+  'GET /v1/incidents/:incidentId/rca': (other) => ({ path: `/v1/incidents/${other.incidentId}/rca` }),
 };
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set([
@@ -261,7 +267,26 @@ describe('every route refuses callers without its scope, permission or tenant', 
       ),
     );
     expect(grant.status, grant.text).toBe(201);
+    // An incident scoped to the other tenant only (its owner's own entries), with an RCA to download.
+    const officer = { staffId: staff.id, sessionId: 'route-walk', role: 'security_officer' as const };
+    const incident = await server.app.services.incidents.open(officer, {
+      title: 'Their incident',
+      description: 'Concerns the other tenant only.',
+      severity: 'low',
+      awareAt: new Date().toISOString(),
+      dataCategories: [],
+      general: false,
+    });
+    await server.app.services.incidents.scope(officer, incident.id, {
+      from: 0,
+      to: Date.now() + 60_000,
+      sessionIds: [],
+      userIds: [otherOwner.userId],
+      ipAddresses: [],
+    });
+    await server.app.services.incidents.attachRca(officer, incident.id, 'Their root cause.');
     other = {
+      incidentId: incident.id,
       grantId: grant.json<{ id: string }>().id,
       exportId: exported.json<{ id: string }>().id,
       holdId: hold.json<{ id: string }>().id,
@@ -309,6 +334,8 @@ describe('every route refuses callers without its scope, permission or tenant', 
       [
         'GET /.well-known/security.txt',
         'GET /asyncapi.json',
+        'GET /v1/incident-feed',
+        'GET /v1/incident-feed.atom',
         'GET /livez',
         'GET /openapi.json',
         'GET /readyz',
@@ -403,6 +430,9 @@ describe('every route refuses callers without its scope, permission or tenant', 
     });
     expect(await server.app.services.supportGrants.listForTenant(other.tenantId)).toEqual([
       expect.objectContaining({ id: other.grantId, status: 'pending' }),
+    ]);
+    expect(await server.app.services.incidents.forTenant(other.tenantId)).toEqual([
+      expect.objectContaining({ id: other.incidentId, rcaRequestedAt: null }),
     ]);
     expect(await server.app.services.retention.getDialog(other.tenantId, other.dialogId)).not.toHaveProperty(
       'messages',
