@@ -42,6 +42,11 @@ import { adminRoutes } from './identity/admin-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
 import { staffRoutes } from './platform/index.ts';
 import { supportGrantRoutes, supportRequestRoutes } from './compliance/support-access/index.ts';
+import {
+  createIncidentReminderTask,
+  incidentRoutes,
+  tenantIncidentRoutes,
+} from './compliance/incidents/index.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
 import { iceServersRoutes } from './calls/ice-servers-routes.ts';
 import { memberRoutes } from './messaging/member-routes.ts';
@@ -312,6 +317,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     holds: services.legalHolds,
   });
   jobs.scheduler.register(services.retentionSweeper.task());
+  jobs.scheduler.register(createIncidentReminderTask(services.incidents));
   const { tenants } = services;
   // Embedded alerting (docs/monitoring.md): cluster conditions as a scheduled task, this node's on a timer.
   const alerting = config.alerts
@@ -397,6 +403,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...staffRoutes(services),
       ...supportRequestRoutes(services),
       ...supportGrantRoutes(services),
+      ...incidentRoutes({ incidents: services.incidents, clock }),
+      ...tenantIncidentRoutes({ incidents: services.incidents, clock, publicUrl }),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
