@@ -40,7 +40,12 @@ describe.skipIf(chromiumSkip !== undefined)('web console in Chromium', () => {
 
   beforeAll(async () => {
     // The console as `npm run build` and `npm start` build it (Vite, into packages/console/dist).
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], { cwd: REPO_ROOT, stdio: 'pipe' });
+    // NODE_ENV=production: Vitest's NODE_ENV=test would otherwise give React's development build.
+    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
+      cwd: REPO_ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
     server = await startTestServer();
     owner = await newTenantOwner(server, 'Console Clinic', 'profile admin');
     totp = await enrolTotp(server, owner);
