@@ -1,4 +1,4 @@
-import { setImmediate as yieldToSends } from 'node:timers/promises';
+import { setTimeout as pause } from 'node:timers/promises';
 import type { RetentionPlanBody } from '@parley/protocol';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -23,6 +23,14 @@ export const RETENTION_BATCH = 200;
 /** Messages per transaction: each takes more statements (files, search, events) than a row of the others. */
 export const RETENTION_MESSAGE_BATCH = 25;
 
+/**
+ * After each batch the sweeper pauses as long as the batch took (capped), so it holds the writer (SQLite's one
+ * connection, a dialog's lock) at most about half of the time: a send waits behind one batch at most, not
+ * behind a run of them (a yield alone let several batches through before a send's next step ran).
+ */
+const PAUSE_PER_BATCH_TIME = 1;
+const MAX_PAUSE_MS = 500;
+
 /** What one tenant's sweep deleted per rule: the receipt's body. */
 export type SweepCounts = Partial<Record<SweepStep, { count: number; firstId: string; lastId: string }>>;
 
@@ -44,7 +52,7 @@ export interface RetentionSweeperDeps {
  * tenant what its rules expired, rule by rule, in batches of one transaction each. Each batch checks the
  * lease (the fence) in its own transaction, deletes whole messages only (a message, its events, reactions,
  * files and search entry go together, with a sequenced `deleted` event), adds its counts to the tenant's
- * sweep row, and commits; between batches the sweeper yields to the event loop, so sends are not stalled.
+ * sweep row, and commits; between batches the sweeper pauses as long as the batch took, so sends are not stalled.
  * An interrupted sweep resumes at the next run from what is left (nothing is half done) and its counts stay
  * on the unfinished sweep row, which becomes the deletion receipt in the audit log when the tenant is done.
  */
@@ -177,9 +185,10 @@ export function createRetentionSweeper(deps: RetentionSweeperDeps) {
     for (const rule of sweepSteps) {
       for (;;) {
         signal?.throwIfAborted();
+        const started = performance.now();
         const deleted = await batch(tenantId, rule, fence);
         // Sends waiting on the event loop or a dialog lock go before the next batch.
-        await yieldToSends();
+        await pause(Math.min((performance.now() - started) * PAUSE_PER_BATCH_TIME, MAX_PAUSE_MS));
         if (deleted < limitOf(rule)) break;
       }
     }
