@@ -77,21 +77,17 @@ async function sendFile(reply: FastifyReply, file: string, immutable: boolean): 
  */
 export function installConsole(fastify: FastifyInstance, distDir: string): void {
   const root = path.resolve(distDir);
-  fastify.get('/console', { config: { access: { kind: 'public' } } }, (_request, reply) =>
-    reply.redirect('/console/', 308),
-  );
-  fastify.get<{ Params: { '*': string } }>(
-    '/console/*',
-    { config: { access: { kind: 'public' } } },
-    async (request, reply) => {
-      const wanted = request.params['*'];
-      const file = wanted === '' ? undefined : await fileUnder(root, wanted);
-      if (file) return sendFile(reply, file, wanted.startsWith('assets/'));
-      // A missing asset is a 404; a console route (no file extension) is the single-page app.
-      if (wanted.startsWith('assets/') || path.extname(wanted) !== '') throw new AppError('not_found');
-      const index = await fileUnder(root, 'index.html');
-      if (!index) throw new AppError('not_found', 'The console is not built (npm run build).');
-      return sendFile(reply, index, false);
-    },
-  );
+  // Static files, not API operations: left out of the OpenAPI document.
+  const options = { config: { access: { kind: 'public' } }, schema: { hide: true } } as const;
+  fastify.get('/console', options, (_request, reply) => reply.redirect('/console/', 308));
+  fastify.get<{ Params: { '*': string } }>('/console/*', options, async (request, reply) => {
+    const wanted = request.params['*'];
+    const file = wanted === '' ? undefined : await fileUnder(root, wanted);
+    if (file) return sendFile(reply, file, wanted.startsWith('assets/'));
+    // A missing asset is a 404; a console route (no file extension) is the single-page app.
+    if (wanted.startsWith('assets/') || path.extname(wanted) !== '') throw new AppError('not_found');
+    const index = await fileUnder(root, 'index.html');
+    if (!index) throw new AppError('not_found', 'The console is not built (npm run build).');
+    return sendFile(reply, index, false);
+  });
 }
