@@ -77,6 +77,10 @@ export const errorCatalogue = {
   },
   incident_closed: { status: 409, message: 'The incident is closed.' },
   incident_unscoped: { status: 409, message: 'Scope the incident from evidence before notifying anyone.' },
+  risk_assessment_required: {
+    status: 409,
+    message: 'A major change is done only once it links a risk assessment.',
+  },
   grant_not_pending: { status: 409, message: 'This support access request was already decided.' },
   consent_version_stale: {
     status: 409,

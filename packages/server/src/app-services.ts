@@ -19,6 +19,7 @@ import { PasswordHasher } from './identity/passwords/password-hasher.ts';
 import { createStaffService } from './platform/index.ts';
 import { createSupportGrantService } from './compliance/support-access/index.ts';
 import { createIncidentService } from './compliance/incidents/index.ts';
+import { createRiskService } from './compliance/risk-register/index.ts';
 import { createProfileService } from './identity/profile-service.ts';
 import { createEmailChangeService } from './identity/email/email-change-service.ts';
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
@@ -380,6 +381,7 @@ export function buildServices(input: {
     staff: createStaffService({ storage, counter, keyring: security.keyring, hasher, audit, clock }),
     supportGrants: createSupportGrantService({ storage, audit, clock }),
     incidents: createIncidentService({ storage, audit, users, mailer, clock }),
+    risks: createRiskService({ storage, audit, clock }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

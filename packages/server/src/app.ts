@@ -47,6 +47,7 @@ import {
   incidentRoutes,
   tenantIncidentRoutes,
 } from './compliance/incidents/index.ts';
+import { riskReviewCondition, riskRoutes } from './compliance/risk-register/index.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
 import { iceServersRoutes } from './calls/ice-servers-routes.ts';
 import { memberRoutes } from './messaging/member-routes.ts';
@@ -323,6 +324,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   const alerting = config.alerts
     ? buildAlerting({ config, storage, redis, clock, logger, nodeId, tls, jobs })
     : undefined;
+  // Risks past their yearly review (docs/compliance.md, "Registers").
+  alerting?.alerting.register(riskReviewCondition(services.risks));
   // Scheduled encrypted backups (embedded: built in; PostgreSQL: pgBackRest) and their alerts (docs/backups.md);
   // on PostgreSQL, a restored database gets its new epoch here, before the epoch is read below.
   await registerBackups({
@@ -405,6 +408,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...supportGrantRoutes(services),
       ...incidentRoutes({ incidents: services.incidents, clock }),
       ...tenantIncidentRoutes({ incidents: services.incidents, clock, publicUrl }),
+      ...riskRoutes({ risks: services.risks, clock }),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {

@@ -192,6 +192,13 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   attachIncidentRca: { errors: ['incident_closed'] },
   closeIncident: { errors: ['incident_rca_missing', 'incident_actions_open', 'incident_closed'] },
   requestIncidentRca: { responses: noContent('The request is recorded (in the tenant’s audit log too).') },
+  reviewRisk: { errors: ['validation_failed'] },
+  createRisk: { errors: ['validation_failed'] },
+  assessChangeRecord: { errors: ['conflict'] },
+  completeChangeRecord: { errors: ['risk_assessment_required', 'conflict'] },
+  exportRisksCsv: {
+    responses: { 200: { description: 'The risk register as CSV.', schema: z.string() } },
+  },
   getIncidentFeedAtom: {
     responses: { 200: { description: 'The Atom 1.0 feed.', schema: z.string() } },
   },
