@@ -108,7 +108,7 @@ export function createPgbackrestService(deps: {
         storage ? recordBackupAttempt(storage, entry).catch(() => undefined) : Promise.resolve(undefined);
       try {
         const result = await run(requested);
-        await record({ at, kind: result.kind, errorCode: null, id: result.id });
+        await record({ at, kind: result.kind, errorCode: null, id: result.id, bytes: result.bytes });
         return result;
       } catch (error) {
         const failure = error instanceof BackupError ? error : targetError(error, settings.repoPath);

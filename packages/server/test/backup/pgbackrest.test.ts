@@ -171,6 +171,7 @@ describePgbackrest('PostgreSQL backups with pgBackRest', () => {
       lastOutcome: 'succeeded',
       lastErrorCode: null,
       lastSuccessId: incremental.id,
+      lastSuccessBytes: incrResult.bytes,
     });
   }, 180_000);
 
