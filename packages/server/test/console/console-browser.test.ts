@@ -223,6 +223,11 @@ describe.skipIf(chromiumSkip !== undefined)('web console in Chromium', () => {
 
     // The server decides regardless: the member's own token is refused the owner-only action.
     const mia = await signIn(server, owner.tenantId, email, password, 'profile admin');
+    const me = await server.request('/v1/me', json(undefined, mia.accessToken, 'GET'));
+    const { permissions } = me.json<{ permissions: string[] }>();
+    expect(permissions).toContain('users.read');
+    expect(permissions).not.toContain('users.manage');
+    expect(permissions).toEqual([...permissions].sort());
     const refused = await server.request(
       `/v1/users/${owner.userId}`,
       json({ status: 'deactivated' }, mia.accessToken, 'PATCH'),
