@@ -62,24 +62,16 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
       const { rows } = await sql`select 1 from pg_namespace where nspname = ${schema}`.execute(db);
       if (rows.length === 0) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
     },
-    async finishMigrations(db: Kysely<unknown>) {
-      await ensureApplicationRole(db);
-      const s = sql.id(schema);
-      await sql`grant usage on schema ${s} to ${sql.id(applicationRole)}`.execute(db);
-      await sql`grant select, insert, update, delete on all tables in schema ${s} to ${sql.id(applicationRole)}`.execute(
-        db,
-      );
-      await sql`grant usage, select on all sequences in schema ${s} to ${sql.id(applicationRole)}`.execute(
-        db,
-      );
-      await sql`revoke all on ${sql.table('kysely_migration')}, ${sql.table('kysely_migration_lock')} from ${sql.id(applicationRole)}`.execute(
-        db,
-      );
-      // The audit trail is append-only for the application: an injected query cannot rewrite history.
-      // Retention (pruning, `audit_prunes`) and minimisation run as the owner (audit-prune-store.ts).
-      await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')} from ${sql.id(applicationRole)}`.execute(
-        db,
-      );
+    async finishMigrations(migrated: Kysely<unknown>) {
+      // Nodes started together all get here at once (the migration lock is released by now), and PostgreSQL
+      // refuses a GRANT on an object another transaction is granting on ("tuple concurrently updated"): that
+      // node would exit at start. One node at a time, per schema, under a transaction-scoped advisory lock.
+      await migrated.transaction().execute(async (db) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${`parley.finish-migrations.${schema}`}))`.execute(
+          db,
+        );
+        await finishMigrationsLocked(db, schema);
+      });
     },
     async isolateTenantTable(db: Kysely<unknown>, table: string) {
       const t = sql.table(table);
@@ -145,6 +137,18 @@ async function ensureApplicationRole(db: Kysely<unknown>): Promise<void> {
 
 /** Tries the switch itself: membership rules differ between PostgreSQL versions (16 added the SET option). */
 async function canAssumeApplicationRole(db: Kysely<unknown>): Promise<boolean> {
+  if (db.isTransaction) {
+    // Inside a transaction: try under a savepoint, and roll back to it (which also undoes the switch).
+    await sql`savepoint parley_role_probe`.execute(db);
+    try {
+      await sql`select set_config('role', ${applicationRole}, true)`.execute(db);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await sql`rollback to savepoint parley_role_probe`.execute(db);
+    }
+  }
   try {
     await db.transaction().execute(async (tx) => {
       await sql`select set_config('role', ${applicationRole}, true)`.execute(tx);
@@ -153,4 +157,23 @@ async function canAssumeApplicationRole(db: Kysely<unknown>): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The grants and revokes after the migrations (see `finishMigrations`), in its transaction, under its lock. */
+async function finishMigrationsLocked(db: Transaction<unknown>, schema: string): Promise<void> {
+  await ensureApplicationRole(db);
+  const s = sql.id(schema);
+  await sql`grant usage on schema ${s} to ${sql.id(applicationRole)}`.execute(db);
+  await sql`grant select, insert, update, delete on all tables in schema ${s} to ${sql.id(applicationRole)}`.execute(
+    db,
+  );
+  await sql`grant usage, select on all sequences in schema ${s} to ${sql.id(applicationRole)}`.execute(db);
+  await sql`revoke all on ${sql.table('kysely_migration')}, ${sql.table('kysely_migration_lock')} from ${sql.id(applicationRole)}`.execute(
+    db,
+  );
+  // The audit trail is append-only for the application: an injected query cannot rewrite history.
+  // Retention (pruning, `audit_prunes`) and minimisation run as the owner (audit-prune-store.ts).
+  await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')} from ${sql.id(applicationRole)}`.execute(
+    db,
+  );
 }
