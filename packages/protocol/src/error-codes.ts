@@ -77,6 +77,15 @@ export const errorCatalogue = {
   },
   incident_closed: { status: 409, message: 'The incident is closed.' },
   incident_unscoped: { status: 409, message: 'Scope the incident from evidence before notifying anyone.' },
+  nondisclosure_in_force: {
+    status: 409,
+    message: 'A non-disclosure order forbids telling the tenant until it ends.',
+  },
+  tenant_notice_required: {
+    status: 409,
+    message: 'The tenant must be notified before disclosure (no non-disclosure order is in force).',
+  },
+  legal_request_not_approved: { status: 409, message: 'This request was not approved for disclosure.' },
   risk_assessment_required: {
     status: 409,
     message: 'A major change is done only once it links a risk assessment.',

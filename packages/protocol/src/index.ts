@@ -22,6 +22,7 @@ export * from './rest/platform.ts';
 export * from './rest/support-access.ts';
 export * from './rest/incidents.ts';
 export * from './rest/risk-register.ts';
+export * from './rest/legal-requests.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';
 export * from './frames/server-frames.ts';

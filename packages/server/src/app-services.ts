@@ -20,6 +20,7 @@ import { createStaffService } from './platform/index.ts';
 import { createSupportGrantService } from './compliance/support-access/index.ts';
 import { createIncidentService } from './compliance/incidents/index.ts';
 import { createRiskService } from './compliance/risk-register/index.ts';
+import { createLegalRequestService } from './compliance/legal-requests/index.ts';
 import { createProfileService } from './identity/profile-service.ts';
 import { createEmailChangeService } from './identity/email/email-change-service.ts';
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
@@ -382,6 +383,7 @@ export function buildServices(input: {
     supportGrants: createSupportGrantService({ storage, audit, clock }),
     incidents: createIncidentService({ storage, audit, users, mailer, clock }),
     risks: createRiskService({ storage, audit, clock }),
+    legalRequests: createLegalRequestService({ storage, audit, users, mailer, clock }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

@@ -48,6 +48,7 @@ import {
   tenantIncidentRoutes,
 } from './compliance/incidents/index.ts';
 import { riskReviewCondition, riskRoutes } from './compliance/risk-register/index.ts';
+import { createLegalRequestNoticeTask, legalRequestRoutes } from './compliance/legal-requests/index.ts';
 import { attachmentRoutes } from './attachments/attachment-routes.ts';
 import { iceServersRoutes } from './calls/ice-servers-routes.ts';
 import { memberRoutes } from './messaging/member-routes.ts';
@@ -319,6 +320,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   });
   jobs.scheduler.register(services.retentionSweeper.task());
   jobs.scheduler.register(createIncidentReminderTask(services.incidents));
+  jobs.scheduler.register(createLegalRequestNoticeTask(services.legalRequests));
   const { tenants } = services;
   // Embedded alerting (docs/monitoring.md): cluster conditions as a scheduled task, this node's on a timer.
   const alerting = config.alerts
@@ -409,6 +411,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...incidentRoutes({ incidents: services.incidents, clock }),
       ...tenantIncidentRoutes({ incidents: services.incidents, clock, publicUrl }),
       ...riskRoutes({ risks: services.risks, clock }),
+      ...legalRequestRoutes(services),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {

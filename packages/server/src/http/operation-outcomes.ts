@@ -199,6 +199,10 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   exportRisksCsv: {
     responses: { 200: { description: 'The risk register as CSV.', schema: z.string() } },
   },
+  registerLegalRequest: { errors: ['validation_failed'] },
+  reviewLegalRequest: { errors: ['validation_failed', 'conflict'] },
+  notifyLegalRequestTenant: { errors: ['nondisclosure_in_force'] },
+  recordLegalRequestDisclosure: { errors: ['legal_request_not_approved', 'tenant_notice_required'] },
   getIncidentFeedAtom: {
     responses: { 200: { description: 'The Atom 1.0 feed.', schema: z.string() } },
   },

@@ -74,6 +74,7 @@ export interface Database {
   incident_notices: IncidentNoticesTable;
   risks: RisksTable;
   change_records: ChangeRecordsTable;
+  legal_requests: LegalRequestsTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
   retention_sweeps: RetentionSweepsTable;
@@ -1056,4 +1057,38 @@ export interface ChangeRecordsTable {
   status: 'planned' | 'done';
   created_at: number;
   done_at: number | null;
+}
+
+/** A law-enforcement request (compliance/legal-requests/): platform table; the tenant it is about by id. */
+export interface LegalRequestsTable {
+  id: string;
+  authority: string;
+  legal_basis: string;
+  order_reference: string;
+  /** What the order asks for, as written. */
+  scope: string;
+  /** The tenant whose data is asked for (not `tenant_id`: a platform row, not under row-level security). */
+  target_tenant_id: string;
+  received_at: number;
+  deadline_at: number;
+  status: 'received' | 'approved' | 'rejected' | 'disclosed';
+  /** The review: 1/0, null until reviewed. */
+  valid: number | null;
+  binding: number | null;
+  review_notes: string | null;
+  /** What may be disclosed: the order's scope, or narrower. */
+  approved_scope: string | null;
+  /** 1 when the operator objected to the order (overbroad, invalid). */
+  objected: number;
+  /** 1 when the approved scope is narrower than the order's. */
+  narrowed: number;
+  /** A non-disclosure order: no tenant notice before this time. */
+  nondisclosure_until: number | null;
+  tenant_notified_at: number | null;
+  disclosed_at: number | null;
+  /** SHA-256 of the disclosed package. */
+  package_sha256: string | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
 }

@@ -929,6 +929,38 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'updated_at',
     ),
   },
+  legal_requests: {
+    purpose:
+      'Law-enforcement requests about a tenant: authority, legal basis, order reference, scope, review, notice, disclosure hash.',
+    retention: 'audit',
+    columns: {
+      ...plainColumns(
+        'id',
+        'authority',
+        'legal_basis',
+        'order_reference',
+        'target_tenant_id',
+        'received_at',
+        'deadline_at',
+        'status',
+        'valid',
+        'binding',
+        'objected',
+        'narrowed',
+        'nondisclosure_until',
+        'tenant_notified_at',
+        'disclosed_at',
+        'package_sha256',
+        'created_at',
+        'updated_at',
+      ),
+      // An order's scope names the people it is about.
+      scope: pd('identifier'),
+      approved_scope: pd('identifier'),
+      review_notes: pd('content'),
+      created_by: pd('identifier'),
+    },
+  },
   change_records: {
     purpose: 'Major changes of the installation and the risk assessment each links.',
     columns: plainColumns(

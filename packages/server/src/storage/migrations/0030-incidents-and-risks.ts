@@ -123,5 +123,30 @@ export const incidentsAndRisksMigration = (adapter: DialectAdapter): Migration =
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('done_at', 'bigint')
       .execute();
+    await db.schema
+      .createTable('legal_requests')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('authority', 'text', (c) => c.notNull())
+      .addColumn('legal_basis', 'text', (c) => c.notNull())
+      .addColumn('order_reference', 'text', (c) => c.notNull())
+      .addColumn('scope', 'text', (c) => c.notNull())
+      .addColumn('target_tenant_id', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'bigint', (c) => c.notNull())
+      .addColumn('deadline_at', 'bigint', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('valid', 'integer')
+      .addColumn('binding', 'integer')
+      .addColumn('review_notes', 'text')
+      .addColumn('approved_scope', 'text')
+      .addColumn('objected', 'integer', (c) => c.notNull())
+      .addColumn('narrowed', 'integer', (c) => c.notNull())
+      .addColumn('nondisclosure_until', 'bigint')
+      .addColumn('tenant_notified_at', 'bigint')
+      .addColumn('disclosed_at', 'bigint')
+      .addColumn('package_sha256', 'text')
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
   },
 });

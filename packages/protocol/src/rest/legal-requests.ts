@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const isoTime = z.iso.datetime({ offset: true });
+
+/** `POST /v1/platform/legal-requests`: a law-enforcement request as received. */
+export const legalRequestCreate = z
+  .object({
+    authority: text(300),
+    legalBasis: text(1_000),
+    orderReference: text(200),
+    scope: text(4_000),
+    tenantId: z.uuid(),
+    receivedAt: isoTime,
+    deadlineAt: isoTime,
+  })
+  .strict()
+  .meta({ id: 'LegalRequestCreate' });
+
+/**
+ * `POST /v1/platform/legal-requests/{id}/review`: is the order valid and binding; approve it as is, narrow
+ * it (`approvedScope`), or object (reject). A non-disclosure order holds the tenant notice until its end.
+ */
+export const legalRequestReview = z
+  .object({
+    valid: z.boolean(),
+    binding: z.boolean(),
+    decision: z.enum(['approve', 'narrow', 'object']),
+    approvedScope: text(4_000).optional(),
+    notes: text(4_000),
+    nonDisclosureUntil: isoTime.optional(),
+  })
+  .strict()
+  .meta({ id: 'LegalRequestReview' });
+
+/** `POST /v1/platform/legal-requests/{id}/disclosure`: the package handed over, by its SHA-256. */
+export const legalRequestDisclosure = z
+  .object({ packageSha256: z.string().regex(/^[0-9a-f]{64}$/) })
+  .strict()
+  .meta({ id: 'LegalRequestDisclosure' });
+
+export const legalRequest = z
+  .object({
+    id: z.string(),
+    authority: z.string(),
+    legalBasis: z.string(),
+    orderReference: z.string(),
+    scope: z.string(),
+    tenantId: z.string(),
+    receivedAt: z.string(),
+    deadlineAt: z.string(),
+    status: z.enum(['received', 'approved', 'rejected', 'disclosed']),
+    valid: z.boolean().nullable(),
+    binding: z.boolean().nullable(),
+    approvedScope: z.string().nullable(),
+    objected: z.boolean(),
+    narrowed: z.boolean(),
+    nonDisclosureUntil: z.string().nullable(),
+    tenantNotifiedAt: z.string().nullable(),
+    disclosedAt: z.string().nullable(),
+    packageSha256: z.string().nullable(),
+  })
+  .meta({ id: 'LegalRequest' });
+
+export const legalRequestList = z
+  .object({ requests: z.array(legalRequest) })
+  .meta({ id: 'LegalRequestList' });
+
+/** A request as the tenant it is about sees it, once it was told. */
+export const tenantLegalRequest = z
+  .object({
+    id: z.string(),
+    authority: z.string(),
+    legalBasis: z.string(),
+    orderReference: z.string(),
+    approvedScope: z.string().nullable(),
+    status: z.enum(['received', 'approved', 'rejected', 'disclosed']),
+    receivedAt: z.string(),
+    notifiedAt: z.string(),
+    disclosedAt: z.string().nullable(),
+  })
+  .meta({ id: 'TenantLegalRequest' });
+
+export const tenantLegalRequestList = z
+  .object({ requests: z.array(tenantLegalRequest) })
+  .meta({ id: 'TenantLegalRequestList' });
+
+/** `GET /v1/transparency-report`: counts per half year (`2026-H2`), no names. */
+export const transparencyReport = z
+  .object({
+    periods: z.array(
+      z.object({
+        period: z.string(),
+        received: z.number().int(),
+        objected: z.number().int(),
+        narrowed: z.number().int(),
+        disclosed: z.number().int(),
+        notified: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'TransparencyReport' });
