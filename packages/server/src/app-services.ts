@@ -381,7 +381,14 @@ export function buildServices(input: {
     mfa,
     staff: createStaffService({ storage, counter, keyring: security.keyring, hasher, audit, clock }),
     supportGrants: createSupportGrantService({ storage, audit, clock }),
-    incidents: createIncidentService({ storage, audit, users, mailer, clock }),
+    incidents: createIncidentService({
+      storage,
+      audit,
+      users,
+      mailer,
+      clock,
+      controllerTargetHours: config.incidentControllerHours,
+    }),
     risks: createRiskService({ storage, audit, clock }),
     legalRequests: createLegalRequestService({ storage, audit, users, mailer, clock }),
     iceServers: createIceServerService({

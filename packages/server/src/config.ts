@@ -614,6 +614,12 @@ export const settings = {
     schema: positiveInt.default(365),
     description: 'Rotation period: a master, signing or tenant key in use for longer raises an alert.',
   }),
+  incidentControllerHours: setting({
+    env: 'PARLEY_INCIDENT_CONTROLLER_HOURS',
+    schema: positiveInt.max(72, 'must be at most 72').default(24),
+    description:
+      'Default target, in hours from awareness, for notifying tenants (controllers) of an incident; each incident may set its own (docs/incident-response.md).',
+  }),
   configFile: setting({
     env: 'PARLEY_CONFIG_FILE',
     schema: z.string().min(1).optional(),

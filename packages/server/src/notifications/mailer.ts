@@ -7,7 +7,8 @@ export type MailKind =
   | 'mfa_changed'
   | 'password_changed'
   | 'email_changed'
-  | 'incident_notice';
+  | 'incident_notice'
+  | 'legal_request_notice';
 
 /** One plain-text message to one person. The text may hold a secret link: never log it. */
 export interface MailMessage {

@@ -80,7 +80,7 @@ export function createLegalRequestService(deps: {
       await mailer.send({
         tenantId: row.target_tenant_id,
         to: email,
-        kind: 'incident_notice',
+        kind: 'legal_request_notice',
         subject: `A request from ${row.authority} concerns your data`,
         text: [
           `We received a request from ${row.authority} for data of your organisation.`,
