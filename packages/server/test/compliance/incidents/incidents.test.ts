@@ -464,3 +464,32 @@ describeEachDialect('incidents', (dialect) => {
     });
   });
 });
+
+describe('the installation default of the controller clock', () => {
+  it('takes PARLEY_INCIDENT_CONTROLLER_HOURS as the target when an incident names none', async () => {
+    const clock = new ManualClock();
+    const server = await startTestServer({ clock, env: { PARLEY_INCIDENT_CONTROLLER_HOURS: '6' } });
+    try {
+      const officer = await newStaff(server, 'security_officer', clock);
+      const awareAt = clock.now() - 1000;
+      const opened = await server.request(
+        '/v1/platform/incidents',
+        json(
+          {
+            title: 'Lost laptop',
+            description: 'A staff laptop was lost.',
+            severity: 'low',
+            awareAt: new Date(awareAt).toISOString(),
+          },
+          officer.accessToken,
+        ),
+      );
+      expect(opened.status, opened.text).toBe(201);
+      expect(opened.json<{ clocks: { deadline: string }[] }>().clocks[0]?.deadline).toBe(
+        new Date(awareAt + 6 * HOUR).toISOString(),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
