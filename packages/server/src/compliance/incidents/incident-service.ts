@@ -4,7 +4,7 @@ import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
 import type { Mailer } from '../../notifications/mailer.ts';
 import type { StaffPrincipal } from '../../platform/staff-service.ts';
-import type { Storage, SystemTx, TenantTx } from '../../storage/database.ts';
+import type { Storage, SystemTx } from '../../storage/database.ts';
 import { type AuditInput, PLATFORM_CHAIN_ID } from '../audit/audit-entry.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import {
@@ -14,7 +14,8 @@ import {
   reminderStage,
   requireDelayReason,
 } from './incident-clocks.ts';
-import { type TenantNoticeTexts, tenantNoticeMail, userNoticeMail } from './incident-notice-text.ts';
+import { createIncidentNotices } from './incident-notices.ts';
+import { createIncidentTenantView } from './incident-tenant-view.ts';
 import { type ScopeEvidence, scopeFromEvidence } from './incident-scope.ts';
 import { type IncidentRow, incidentStore } from './incident-store.ts';
 
@@ -56,7 +57,7 @@ const actorOf = (staff: StaffPrincipal) =>
  * happen (its notice, its RCA request) is in that tenant's chain too.
  */
 export function createIncidentService(deps: IncidentServiceDeps) {
-  const { storage, audit, users, mailer, clock } = deps;
+  const { storage, audit, clock } = deps;
   const defaultTarget = deps.controllerTargetHours ?? DEFAULT_CONTROLLER_TARGET_HOURS;
 
   /** Appends to the platform chain: last in `tx` (it binds the transaction to the platform chain). */
@@ -76,36 +77,10 @@ export function createIncidentService(deps: IncidentServiceDeps) {
     return row;
   }
 
-  async function tenantNames(tenantIds: string[]): Promise<Map<string, string>> {
-    if (tenantIds.length === 0) return new Map();
-    const rows = await storage.withSystem((tx) =>
-      tx.selectFrom('tenants').select(['id', 'name']).where('id', 'in', tenantIds).execute(),
-    );
-    return new Map(rows.map((row) => [row.id, row.name]));
-  }
-
-  /** Sends the unsent notices of one tenant (after their rows committed), marking each sent once handed over. */
-  async function deliver(
-    tenantId: string,
-    incident: IncidentRow,
-    channel: 'owner_email' | 'user_email',
-    mail: { subject: string; text: string },
-  ): Promise<number> {
-    const pending = await storage.withTenant(tenantId, (tx) =>
-      incidentStore.unsentNotices(tx, tenantId, incident.id),
-    );
-    let sent = 0;
-    for (const notice of pending) {
-      if (notice.channel !== channel) continue;
-      const { email } = await users.getUser(tenantId, notice.user_id);
-      if (email) await mailer.send({ tenantId, to: email, ...mail, kind: 'incident_notice' });
-      await storage.withTenant(tenantId, (tx) => incidentStore.markNoticeSent(tx, notice.id, clock.now()));
-      sent += 1;
-    }
-    return sent;
-  }
-
   return {
+    ...createIncidentNotices(deps, { record, load, loadOpen }),
+    ...createIncidentTenantView(deps),
+
     async open(staff: StaffPrincipal, input: IncidentOpenInput): Promise<IncidentRow> {
       const now = clock.now();
       const awareAt = Date.parse(input.awareAt);
@@ -251,158 +226,6 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
-    /**
-     * Tells the owners of every affected tenant, by e-mail, with the Art. 33(3) content pre-filled; each owner
-     * once per incident (a second run sends nothing). Meets the controller clock; past it, a delay reason is
-     * required.
-     */
-    async notifyTenants(staff: StaffPrincipal, id: string, texts: TenantNoticeTexts): Promise<NoticeOutcome> {
-      const now = clock.now();
-      const { incident, affected } = await storage.withSystem(async (tx) => {
-        const row = await loadOpen(tx, id);
-        const shares = await incidentStore.affected(tx, id);
-        if (row.scope_from === null) throw new AppError('incident_unscoped');
-        if (row.controllers_notified_at === null)
-          requireDelayReason(clockOf(row, 'controller', now), now, texts.delayReason);
-        return { incident: row, affected: shares };
-      });
-      const names = await tenantNames(affected.map((share) => share.tenant_id));
-      let created = 0;
-      let existing = 0;
-      for (const share of affected) {
-        await storage.withTenant(share.tenant_id, async (tx) => {
-          const owners = await ownersOf(tx, share.tenant_id);
-          let fresh = 0;
-          for (const userId of owners) {
-            const claimed = await incidentStore.claimNotice(tx, {
-              id: newId(),
-              tenant_id: share.tenant_id,
-              incident_id: id,
-              user_id: userId,
-              channel: 'owner_email',
-              created_at: now,
-              sent_at: null,
-            });
-            if (claimed) fresh += 1;
-            else existing += 1;
-          }
-          created += fresh;
-          if (fresh > 0)
-            await audit.append(tx, share.tenant_id, {
-              actor: actorOf(staff),
-              action: 'incident.tenant_notified',
-              target: { type: 'incident', id },
-              outcome: 'success',
-              details: { owners: fresh, affectedUsers: (JSON.parse(share.user_ids) as string[]).length },
-            });
-        });
-      }
-      for (const share of affected) {
-        const mail = tenantNoticeMail(incident, share, names.get(share.tenant_id) ?? share.tenant_id, texts);
-        await deliver(share.tenant_id, incident, 'owner_email', mail);
-      }
-      await storage.withSystem(async (tx) => {
-        for (const share of affected) await incidentStore.markTenantNotified(tx, id, share.tenant_id, now);
-        const row = await load(tx, id);
-        if (row.controllers_notified_at === null)
-          await incidentStore.update(tx, id, {
-            controllers_notified_at: now,
-            controller_delay_reason: texts.delayReason ?? null,
-            tenant_notice: JSON.stringify({
-              likelyConsequences: texts.likelyConsequences,
-              measures: texts.measures,
-              contact: texts.contact,
-            }),
-            updated_at: now,
-          });
-        await record(tx, {
-          actor: actorOf(staff),
-          action: 'incident.tenants_notified',
-          target: { type: 'incident', id },
-          outcome: 'success',
-          details: {
-            tenants: affected.length,
-            sent: created,
-            alreadySent: existing,
-            late: texts.delayReason !== undefined,
-          },
-        });
-      });
-      return { sent: created, alreadySent: existing };
-    },
-
-    /**
-     * Tells every affected user by e-mail and in the app, each once per incident and channel. Meets the HIPAA
-     * clock; past it, a delay reason is required.
-     */
-    async notifyUsers(
-      staff: StaffPrincipal,
-      id: string,
-      input: { message: string; delayReason?: string | undefined },
-    ): Promise<NoticeOutcome> {
-      const now = clock.now();
-      const { affected } = await storage.withSystem(async (tx) => {
-        const row = await loadOpen(tx, id);
-        if (row.scope_from === null) throw new AppError('incident_unscoped');
-        if (row.users_notified_at === null) {
-          requireDelayReason(clockOf(row, 'hipaa', now), now, input.delayReason);
-          await incidentStore.update(tx, id, {
-            user_message: input.message,
-            users_notified_at: now,
-            users_delay_reason: input.delayReason ?? null,
-            updated_at: now,
-          });
-        }
-        return { affected: await incidentStore.affected(tx, id) };
-      });
-      const incident = await storage.withSystem((tx) => load(tx, id));
-      const names = await tenantNames(affected.map((share) => share.tenant_id));
-      let created = 0;
-      let existing = 0;
-      for (const share of affected) {
-        const userIds = JSON.parse(share.user_ids) as string[];
-        await storage.withTenant(share.tenant_id, async (tx) => {
-          let fresh = 0;
-          for (const userId of userIds) {
-            for (const channel of ['user_email', 'in_app'] as const) {
-              const claimed = await incidentStore.claimNotice(tx, {
-                id: newId(),
-                tenant_id: share.tenant_id,
-                incident_id: id,
-                user_id: userId,
-                channel,
-                created_at: now,
-                sent_at: channel === 'in_app' ? now : null,
-              });
-              if (claimed) fresh += 1;
-              else existing += 1;
-            }
-          }
-          created += fresh;
-          if (fresh > 0)
-            await audit.append(tx, share.tenant_id, {
-              actor: actorOf(staff),
-              action: 'incident.users_notified',
-              target: { type: 'incident', id },
-              outcome: 'success',
-              details: { notices: fresh },
-            });
-        });
-        const mail = userNoticeMail(incident, names.get(share.tenant_id) ?? share.tenant_id);
-        await deliver(share.tenant_id, incident, 'user_email', mail);
-      }
-      await storage.withSystem((tx) =>
-        record(tx, {
-          actor: actorOf(staff),
-          action: 'incident.users_notified',
-          target: { type: 'incident', id },
-          outcome: 'success',
-          details: { sent: created, alreadySent: existing, late: input.delayReason !== undefined },
-        }),
-      );
-      return { sent: created, alreadySent: existing };
-    },
-
     /** Records the notification of the supervisory authority (Art. 33): meets the 72-hour clock. */
     async recordAuthority(
       staff: StaffPrincipal,
@@ -515,55 +338,6 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
-    /** The incidents that concern one tenant, with its own share only. */
-    async forTenant(tenantId: string) {
-      return storage.withTenant(tenantId, (tx) => incidentStore.forTenant(tx, tenantId));
-    },
-
-    /** A tenant asks for the RCA (recorded in its chain and visible to the security officer). */
-    async requestRca(
-      tenant: { tenantId: string; userId: string | null; sessionId: string },
-      id: string,
-    ): Promise<void> {
-      await storage.withTenant(tenant.tenantId, async (tx) => {
-        if (!(await incidentStore.tenantShare(tx, tenant.tenantId, id)))
-          throw new AppError('not_found', 'No such incident.');
-        await incidentStore.requestRca(tx, tenant.tenantId, id, clock.now());
-        await audit.append(tx, tenant.tenantId, {
-          actor: { type: 'user', id: tenant.userId ?? undefined, sessionId: tenant.sessionId },
-          action: 'incident.rca_requested',
-          target: { type: 'incident', id },
-          outcome: 'success',
-        });
-      });
-    },
-
-    /** The RCA, for an affected tenant once attached; anything else is not found (no other tenant's incident). */
-    async rcaFor(tenant: { tenantId: string; userId: string | null; sessionId: string }, id: string) {
-      return storage.withTenant(tenant.tenantId, async (tx) => {
-        const share = await incidentStore.tenantShare(tx, tenant.tenantId, id);
-        const row = share ? await incidentStore.byId(tx, id) : undefined;
-        if (!row?.rca_text || row.rca_attached_at === null)
-          throw new AppError('not_found', 'No RCA is available.');
-        await audit.append(tx, tenant.tenantId, {
-          actor: { type: 'user', id: tenant.userId ?? undefined, sessionId: tenant.sessionId },
-          action: 'incident.rca_downloaded',
-          target: { type: 'incident', id },
-          outcome: 'success',
-        });
-        return { incidentId: id, text: row.rca_text, attachedAt: row.rca_attached_at };
-      });
-    },
-
-    async userNotices(tenantId: string, userId: string) {
-      return storage.withTenant(tenantId, (tx) => incidentStore.inAppNotices(tx, tenantId, userId));
-    },
-
-    /** General incidents for the public feed: no tenant, no user, no personal data. */
-    async publicFeed(limit = 50) {
-      return storage.withSystem((tx) => incidentStore.general(tx, limit));
-    },
-
     /**
      * The reminder pass (scheduled task `incident.clock_reminders`): for every open incident, each clock not met
      * gets a `due_soon` reminder in its last quarter and an `overdue` one past it, each once (kept in the row),
@@ -597,17 +371,6 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
   };
-}
-
-async function ownersOf(tx: TenantTx, tenantId: string): Promise<string[]> {
-  const rows = await tx
-    .selectFrom('user_roles')
-    .select('user_id')
-    .where('tenant_id', '=', tenantId)
-    .where('role', '=', 'owner')
-    .orderBy('user_id')
-    .execute();
-  return rows.map((row) => row.user_id);
 }
 
 export type IncidentService = ReturnType<typeof createIncidentService>;
