@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { runAuditBench } from './audit-bench.js';
+import { runBackupBench } from './backup-bench.js';
 import { runCallsBench } from './calls-bench.js';
 import { runExportBench } from './export-bench.js';
 import { runIdentityBench } from './identity-bench.js';
@@ -19,6 +20,7 @@ const parts = {
   calls: runCallsBench,
   export: runExportBench,
   retention: runRetentionBench,
+  backup: runBackupBench,
 } as const satisfies Record<string, () => Promise<Record<string, number>>>;
 
 type PartName = keyof typeof parts;
