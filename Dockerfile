@@ -1,5 +1,6 @@
-# Parley's container image. The build stage runs what CI runs (`npm ci`, then `npm run build` = `tsc -b`);
-# the runtime stage keeps the compiled output and production dependencies only, and runs as a non-root user.
+# Parley's container image. The build stage runs what CI runs (`npm ci`, then `npm run build`: `tsc -b` and the
+# console's Vite build); the runtime stage keeps the compiled output and production dependencies only, and
+# runs as a non-root user.
 #   docker build -t parley .          (compose.yaml builds the same file)
 
 FROM node:20-bookworm-slim AS build
@@ -13,6 +14,7 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/client/package.json packages/client/
 COPY packages/server/package.json packages/server/
+COPY packages/console/package.json packages/console/
 RUN npm ci
 COPY . .
 RUN npm run build

@@ -59,14 +59,17 @@ function runtimeEnv(): Record<string, string> {
 }
 
 describe('Dockerfile', () => {
-  it('builds with the same commands CI runs: npm ci, then npm run build (= tsc -b)', () => {
+  it('builds with the same commands CI runs: npm ci, then npm run build (tsc -b, then the console)', () => {
     const buildStage = dockerfile.slice(0, dockerfile.lastIndexOf('\nFROM '));
     expect(buildStage).toMatch(/^FROM node:20-bookworm-slim AS build$/m);
     expect(buildStage).toMatch(/^RUN npm ci$/m);
     expect(buildStage).toMatch(/^RUN npm run build$/m);
     expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.build).toBe(
-      'tsc -b',
+      'tsc -b && npm run build -w packages/console',
     );
+    // Every workspace's manifest is in place before `npm ci`, or the console's build tools are not installed.
+    for (const workspace of ['protocol', 'client', 'server', 'console'])
+      expect(buildStage).toContain(`COPY packages/${workspace}/package.json packages/${workspace}/`);
     expect(read('.ci/run')).toMatch(/^npm install && npm run build && npm test$/m);
   });
 
