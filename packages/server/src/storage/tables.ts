@@ -582,6 +582,8 @@ export const tenantOwnedTables = [
   'retention_sweeps',
   'support_grants',
   'support_policies',
+  'incident_tenants',
+  'incident_notices',
 ] as const satisfies readonly (keyof Database)[];
 
 /** A cluster-wide lease; `token` is the fencing token, one higher at every acquisition. */

@@ -56,15 +56,40 @@ describeEachDialect('staff and tenant tokens never cross', (dialect) => {
 
   it('answers 404 to a tenant token on every platform route, and 401 without a token', async () => {
     const platformRoutes = routes.filter((route) => route.access.kind === 'platform');
-    expect(platformRoutes.map(key).sort()).toEqual(
-      [
-        'DELETE /v1/platform/sessions/current',
-        'GET /v1/platform/me',
-        'GET /v1/platform/staff',
-        'GET /v1/platform/support-grants',
-        'POST /v1/platform/support-grants',
-      ].sort(),
-    );
+    // The inventory of platform routes: a new one must be added here, deliberately.
+    expect(platformRoutes.map(key).sort()).toEqual([
+      'DELETE /v1/platform/sessions/current',
+      'GET /v1/platform/changes',
+      'GET /v1/platform/incidents',
+      'GET /v1/platform/incidents/:incidentId',
+      'GET /v1/platform/incidents/:incidentId/scope',
+      'GET /v1/platform/legal-requests',
+      'GET /v1/platform/me',
+      'GET /v1/platform/risks',
+      'GET /v1/platform/risks.csv',
+      'GET /v1/platform/staff',
+      'GET /v1/platform/support-grants',
+      'PATCH /v1/platform/incidents/:incidentId',
+      'POST /v1/platform/changes',
+      'POST /v1/platform/changes/:changeId/done',
+      'POST /v1/platform/incidents',
+      'POST /v1/platform/incidents/:incidentId/actions',
+      'POST /v1/platform/incidents/:incidentId/actions/:actionId/done',
+      'POST /v1/platform/incidents/:incidentId/authority-notification',
+      'POST /v1/platform/incidents/:incidentId/close',
+      'POST /v1/platform/incidents/:incidentId/scope',
+      'POST /v1/platform/incidents/:incidentId/tenant-notices',
+      'POST /v1/platform/incidents/:incidentId/user-notices',
+      'POST /v1/platform/legal-requests',
+      'POST /v1/platform/legal-requests/:requestId/disclosure',
+      'POST /v1/platform/legal-requests/:requestId/review',
+      'POST /v1/platform/legal-requests/:requestId/tenant-notice',
+      'POST /v1/platform/risks',
+      'POST /v1/platform/risks/:riskId/reviews',
+      'POST /v1/platform/support-grants',
+      'PUT /v1/platform/changes/:changeId/assessment',
+      'PUT /v1/platform/incidents/:incidentId/rca',
+    ]);
     for (const route of platformRoutes) {
       const response = await send(route, owner.accessToken);
       expect(response.status, key(route)).toBe(404);

@@ -83,10 +83,13 @@ describe('the compiled CLI', () => {
       dependencies: Record<string, string>;
       bin: Record<string, string>;
     };
-    expect(rootManifest.scripts.build).toBe('tsc -b');
+    expect(rootManifest.scripts.build).toBe('tsc -b && npm run build -w packages/console');
     // The build without its type check: a type error is `npm run check`'s and CI's to report, not a reason
     // for the quick start to refuse to start.
-    expect(rootManifest.scripts.start).toBe('tsc -b --noCheck && node packages/server/bin/parley.js start');
+    // Then the console's Vite build (a second or so), so `npm start` serves /console/ too.
+    expect(rootManifest.scripts.start).toBe(
+      'tsc -b --noCheck && npm run build -w packages/console && node packages/server/bin/parley.js start',
+    );
     expect(serverManifest.bin).toEqual({ parley: './bin/parley.js' });
     expect(Object.keys(serverManifest.dependencies)).not.toContain('tsx');
   });

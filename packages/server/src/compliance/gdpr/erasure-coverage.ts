@@ -55,6 +55,31 @@ export const erasureCoverage: Record<string, TableErasure> = {
       ...kept(['requested_at', 'decided_at', 'revoked_at'], RECORD),
     },
   },
+  // Incidents and law-enforcement requests are records the operator must keep (GDPR Art. 33(5), 34; the
+  // transparency report): they name accounts by their pseudonymous ids only, and staff by staff id.
+  incidents: { columns: { opened_by: 'kept: the operator staff member who opened the incident' } },
+  incident_actions: { columns: { done_by: 'kept: the operator staff member who completed the action' } },
+  incident_tenants: {
+    columns: {
+      user_ids:
+        'kept: the pseudonymous ids of the affected accounts, evidence of the breach scope (Art. 33(5))',
+    },
+  },
+  incident_notices: {
+    columns: {
+      user_id: 'kept: the account id, a random identifier; proof the person was notified (Art. 34)',
+      created_at: RECORD,
+    },
+  },
+  legal_requests: {
+    columns: {
+      ...kept(
+        ['scope', 'approved_scope', 'review_notes'],
+        'kept: the register of a law-enforcement request, written by operator staff (what was asked and allowed)',
+      ),
+      created_by: 'kept: the operator staff member who registered the request',
+    },
+  },
   tenant_closures: {
     columns: kept(
       ['closed_by', 'reopened_by'],
