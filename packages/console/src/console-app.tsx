@@ -4,10 +4,11 @@ import { type ConsoleUser, loadUser, newClient } from './console-session.ts';
 import { errorText } from './error-text.ts';
 import { PasswordChangePage } from './password-change-page.tsx';
 import { SignInPage } from './sign-in-page.tsx';
-import { UsersPage } from './users-page.tsx';
+import { ADMIN_PAGES } from './admin-pages.tsx';
+import { COMPLIANCE_PAGES } from './compliance-pages.tsx';
 
 /** Console pages, by path under /console/. Pages of features the server lacks are not listed. */
-const PAGES = [{ path: '/console/users', title: 'Users', permission: 'users.read' }] as const;
+const PAGES = [...ADMIN_PAGES, ...COMPLIANCE_PAGES];
 
 function usePath(): [string, (path: string) => void] {
   const [path, setPath] = useState(window.location.pathname);
@@ -38,7 +39,9 @@ export function ConsoleApp() {
       .then((loaded) => {
         setNotice(undefined);
         setUser(loaded);
-        if (!PAGES.some((page) => page.path === window.location.pathname)) navigate('/console/users');
+        const allowed = PAGES.filter((page) => loaded.permissions.has(page.permission));
+        if (!allowed.some((page) => page.path === window.location.pathname))
+          navigate(allowed[0]?.path ?? '/console/');
       })
       .catch((caught: unknown) => {
         setNotice(errorText(caught));
@@ -117,8 +120,8 @@ export function ConsoleApp() {
           This session is limited until you act on: {user.notice.replaceAll('_', ' ')}.
         </p>
       ) : null}
-      {page?.path === '/console/users' ? (
-        <UsersPage client={client} permissions={user.permissions} />
+      {page ? (
+        page.render({ client, permissions: user.permissions })
       ) : (
         <main>
           <h1>Nothing to show</h1>
