@@ -29,3 +29,23 @@ export const auditEntry = z
 export const auditPage = z
   .object({ entries: z.array(auditEntry), nextCursor: z.string().optional() })
   .meta({ id: 'AuditPage' });
+
+/**
+ * `POST /v1/audit/verification`: the tenant's hash chain recomputed from its first kept entry, its signed
+ * checkpoints checked, and compared with the server's anchor file (what `parley audit verify --tenant` does).
+ */
+export const auditVerification = z
+  .object({
+    /** Every entry is as it was recorded. */
+    ok: z.boolean(),
+    /** Entries found intact (before the first bad one, when there is one). */
+    entries: z.number(),
+    /** Signed checkpoints checked (when ok). */
+    checkpoints: z.number().optional(),
+    /** Retention removed the chain's oldest entries up to this seq, under a signed record. */
+    prunedThrough: z.object({ seq: z.number(), prunedAt: z.string(), olderThan: z.string() }).optional(),
+    /** The first entry that is not what was recorded, and why (`hash mismatch`, `sequence gap`, …). */
+    firstBad: z.object({ seq: z.number(), id: z.string().optional(), reason: z.string() }).optional(),
+    verifiedAt: z.string(),
+  })
+  .meta({ id: 'AuditVerification' });

@@ -114,6 +114,7 @@ export class AuditLog {
   readonly #deps: AuditLogDeps;
   readonly #checkpointEvery: number;
   readonly #batchSize: number;
+  readonly #verifying = new Map<string, Promise<AuditVerification>>();
 
   constructor(deps: AuditLogDeps) {
     this.#deps = deps;
@@ -234,6 +235,27 @@ export class AuditLog {
       },
       expected,
     );
+  }
+
+  /**
+   * Verifies one tenant's chain as `parley audit verify --tenant` does: also against this node's anchor file,
+   * so a chain cut or rolled back past an anchored checkpoint shows. Concurrent calls for one tenant share one
+   * run (it reads the whole chain).
+   */
+  async verifyTenant(storage: Storage, tenantId: string): Promise<AuditVerification> {
+    const running = this.#verifying.get(tenantId);
+    if (running) return running;
+    const run = (async () => {
+      const anchors = this.#deps.anchors ? await this.#deps.anchors.read(storage) : undefined;
+      return this.verify(storage, tenantId, {
+        anchored: anchors?.contents.anchors.get(tenantId),
+        mustExist: true,
+      });
+    })().finally(() => {
+      this.#verifying.delete(tenantId);
+    });
+    this.#verifying.set(tenantId, run);
+    return run;
   }
 
   async query(

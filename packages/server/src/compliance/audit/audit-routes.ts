@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { auditVerification } from '@parley/protocol';
 import { z } from 'zod';
 import { principalOf } from '../../http/auth-hook.ts';
 import { requestContext } from '../../http/request-context.ts';
@@ -73,6 +74,44 @@ export function auditRoutes(deps: { audit: AuditLog; storage: Storage }): RouteD
           .type('application/x-ndjson; charset=utf-8')
           .header('content-disposition', 'attachment; filename="audit.jsonl"')
           .send(Readable.from(lines));
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/audit/verification',
+      operationId: 'verifyAuditChain',
+      summary:
+        'Recompute the tenant’s audit hash chain now, check its signed checkpoints and the anchor file; answers the first bad entry.',
+      tags: ['compliance'],
+      access: { kind: 'authenticated', scope: 'audit', permission: 'audit.read' },
+      schema: { response: { 200: auditVerification } },
+      handler: async (request) => {
+        const principal = principalOf(request);
+        const { tenantId } = principal;
+        const result = await deps.audit.verifyTenant(deps.storage, tenantId);
+        const verifiedAt = new Date().toISOString();
+        // Recorded after the run, so the entry is not part of what it verified.
+        await deps.storage.withTenant(tenantId, (tx) =>
+          deps.audit.append(tx, tenantId, {
+            actor: {
+              type: principal.userId === null ? 'client' : 'user',
+              id: principal.userId ?? principal.clientId ?? undefined,
+              sessionId: principal.sessionId,
+            },
+            action: 'audit.verified',
+            outcome: 'success',
+            ...requestContext(request),
+            details: result.ok
+              ? { intact: true, entries: result.entries }
+              : {
+                  intact: false,
+                  entries: result.entries,
+                  firstBadSeq: result.firstBad.seq,
+                  reason: result.firstBad.reason,
+                },
+          }),
+        );
+        return { ...result, verifiedAt };
       },
     },
   ];
