@@ -17,7 +17,12 @@ export type ExportOthersMessagesPolicy = z.infer<typeof exportOthersMessagesPoli
 export const dataExportStatuses = ['queued', 'running', 'ready', 'failed', 'destroyed'] as const;
 export type DataExportStatus = (typeof dataExportStatuses)[number];
 
-export const dataExportDestroyedReasons = ['expired', 'deleted', 'subject_erased'] as const;
+export const dataExportDestroyedReasons = [
+  'expired',
+  'deleted',
+  'subject_erased',
+  'correspondent_erased',
+] as const;
 export type DataExportDestroyedReason = (typeof dataExportDestroyedReasons)[number];
 
 /** A data export (GDPR Art. 15 and 20) and where its archive stands. Times are ISO 8601 (UTC). */

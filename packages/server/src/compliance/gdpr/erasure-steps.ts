@@ -281,11 +281,62 @@ export function createErasureSteps(deps: ErasureStepDeps) {
       );
       const blocks = await erasureSweepStore.deleteBlocks(tx, run.tenantId, row.user_id);
       const callDevices = await erasureSweepStore.clearCallDevices(tx, run.tenantId, row.user_id);
-      const exports = await erasureSweepStore.destroyExports(tx, run.tenantId, row.user_id, now);
+      const own = await erasureSweepStore.destroyExports(tx, run.tenantId, row.user_id, now);
+      const correspondents =
+        row.message_policy === 'erase'
+          ? await destroyCorrespondentExports(tx, run.tenantId, row.user_id, now)
+          : 0;
+      const exports = own + correspondents;
       return next(
         add(progress, { reactions, memberships, hiddenMessages: hidden, blocks, callDevices, exports }),
       );
     });
+
+  /**
+   * Other people's export archives that hold the user's messages, which the `erase` policy erases for
+   * everyone: destroyed, audited (reason `correspondent_erased`), and a build stopped half-way has its request
+   * cancelled with an outcome telling its subject to ask again.
+   */
+  async function destroyCorrespondentExports(
+    tx: TenantTx,
+    tenantId: string,
+    userId: string,
+    now: number,
+  ): Promise<number> {
+    const destroyed = await erasureSweepStore.destroyCorrespondentExports(tx, tenantId, userId, now);
+    for (const entry of destroyed) {
+      const request =
+        entry.status === 'running' && entry.request_id !== null
+          ? await tx
+              .selectFrom('data_subject_requests')
+              .select(['id', 'status'])
+              .where('tenant_id', '=', tenantId)
+              .where('id', '=', entry.request_id)
+              .executeTakeFirst()
+          : undefined;
+      // Closed already (by an administrator, say): left as it is.
+      if (request !== undefined && (request.status === 'received' || request.status === 'in_progress'))
+        await dsr.transitionIn(
+          tx,
+          tenantId,
+          request.id,
+          {
+            status: 'cancelled',
+            outcome:
+              'The archive being built held messages of a person whose data was erased meanwhile, so it was destroyed. Ask for a new export.',
+          },
+          SYSTEM,
+        );
+      await audit.append(tx, tenantId, {
+        actor: SYSTEM.actor,
+        action: 'privacy.export_destroyed',
+        target: { type: 'data_export', id: entry.id },
+        outcome: 'success',
+        details: { subjectId: entry.subject_id, reason: 'correspondent_erased' },
+      });
+    }
+    return destroyed.length;
+  }
 
   /** Waits out sends that were in flight when the sessions ended; the next steps sweep what they wrote. */
   const settle: Step = async (run, _row, progress) => {

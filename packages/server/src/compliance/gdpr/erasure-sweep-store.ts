@@ -216,24 +216,14 @@ export const erasureSweepStore = {
     return calls + joined;
   },
 
-  /** The user's own export archives (a copy of their data) are destroyed; the record of the export stays. */
+  /**
+   * The user's own export archives (a copy of their data) are destroyed; the record of the export stays. The
+   * rows are marked first: a build writing a part holds its export row's lock and checks the status under it
+   * (export-job.ts, `stillBuilding`), so once this update has the rows no build adds a chunk the deletes
+   * below would miss.
+   */
   async destroyExports(tx: TenantTx, tenantId: string, userId: string, now: number): Promise<number> {
-    const exports = tx
-      .selectFrom('data_exports')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('subject_id', '=', userId);
-    await tx
-      .deleteFrom('data_export_chunks')
-      .where('tenant_id', '=', tenantId)
-      .where('export_id', 'in', exports)
-      .execute();
-    await tx
-      .deleteFrom('data_export_parts')
-      .where('tenant_id', '=', tenantId)
-      .where('export_id', 'in', exports)
-      .execute();
-    return count(
+    const destroyed = count(
       await tx
         .updateTable('data_exports')
         .set({
@@ -248,5 +238,86 @@ export const erasureSweepStore = {
         .where('destroyed_at', 'is', null)
         .execute(),
     );
+    const theirs = await tx
+      .selectFrom('data_exports')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('subject_id', '=', userId)
+      .execute();
+    await deleteArchives(
+      tx,
+      tenantId,
+      theirs.map((row) => row.id),
+    );
+    return destroyed;
+  },
+
+  /**
+   * Other people's archives built, or being built, while the user's messages were still readable, under a
+   * policy that puts other people's messages in them (`redacted`, `full`): the archives of everyone who is or
+   * was in a dialog the user wrote in. Under the `erase` message policy they hold text erased for everyone;
+   * they are destroyed (reason `correspondent_erased`, the record stays), and their subjects can ask again.
+   * A queued export has read nothing yet and builds from what is left. Returns those destroyed, as they were.
+   */
+  async destroyCorrespondentExports(
+    tx: TenantTx,
+    tenantId: string,
+    userId: string,
+    now: number,
+  ): Promise<{ id: string; subject_id: string; status: string; request_id: string | null }[]> {
+    const rows = await tx
+      .selectFrom('data_exports as e')
+      .select(['e.id', 'e.subject_id', 'e.status', 'e.request_id'])
+      .where('e.tenant_id', '=', tenantId)
+      .where('e.subject_id', '!=', userId)
+      .where('e.destroyed_at', 'is', null)
+      .where('e.status', 'in', ['running', 'ready'])
+      .where('e.others_messages', '!=', 'none')
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('dialog_members as dm')
+            .innerJoin('messages as m', (join) =>
+              join.onRef('m.dialog_id', '=', 'dm.dialog_id').onRef('m.tenant_id', '=', 'dm.tenant_id'),
+            )
+            .select('m.id')
+            .whereRef('dm.tenant_id', '=', 'e.tenant_id')
+            .whereRef('dm.user_id', '=', 'e.subject_id')
+            .where('m.sender_id', '=', userId),
+        ),
+      )
+      .orderBy('e.id')
+      .execute();
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => row.id);
+    await tx
+      .updateTable('data_exports')
+      .set({
+        status: 'destroyed',
+        archive_key: null,
+        destroyed_at: now,
+        destroyed_reason: 'correspondent_erased',
+        updated_at: now,
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', ids)
+      .execute();
+    await deleteArchives(tx, tenantId, ids);
+    return rows;
   },
 };
+
+/** The parts and chunks of the given exports (their rows already marked destroyed). */
+async function deleteArchives(tx: TenantTx, tenantId: string, exports: readonly string[]): Promise<void> {
+  if (exports.length === 0) return;
+  await tx
+    .deleteFrom('data_export_chunks')
+    .where('tenant_id', '=', tenantId)
+    .where('export_id', 'in', exports)
+    .execute();
+  await tx
+    .deleteFrom('data_export_parts')
+    .where('tenant_id', '=', tenantId)
+    .where('export_id', 'in', exports)
+    .execute();
+}

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
-import type { ErasureBody } from '@parley/protocol';
+import { createDialogBody, type ErasureBody, sendMessageBody } from '@parley/protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { verifyCertificate } from '../../../src/compliance/gdpr/erasure-certificate.ts';
 import { certificateBytes } from '../../../src/compliance/gdpr/erasure-certificate.ts';
@@ -294,6 +294,97 @@ describeEachDialect('erasure', (dialect) => {
     expect(codeOf(refused)).toBe('subject_erased');
   });
 
+  it('under the erase policy, destroys other people’s archives that hold the user’s messages, and only those', async () => {
+    const tenant = await newTenantOwner(server, 'Correspondents Clinic');
+    const victim = await newCanaryUser(server, tenant);
+    // A peer in a dialog of their own with the victim, and a bystander who shares no dialog with them.
+    const peer = await newMember(server, tenant, `peer-${Date.now()}@erasure.example`);
+    const bystander = await newMember(server, tenant, `bystander-${Date.now()}@erasure.example`);
+    const { services } = server.app;
+    const private1 = await services.dialogs.create(
+      tenant.tenantId,
+      victim.userId,
+      createDialogBody.parse({ type: 'private', memberIds: [peer.userId] }),
+    );
+    await services.messages.send(
+      tenant.tenantId,
+      victim.userId,
+      private1.id,
+      sendMessageBody.parse({
+        clientId: `to-peer-${victim.userId}`,
+        body: `For you ${victim.canaries.message}`,
+      }),
+    );
+    const exportOf = async (token: string) => {
+      const asked = await server.request('/v1/me/exports', bearer(token, 'POST'));
+      expect(asked.status, asked.text).toBe(202);
+      const id = asked.json<{ id: string }>().id;
+      await exportReaching(token, id, 'ready');
+      return id;
+    };
+    const ownerExport = await exportOf(tenant.accessToken);
+    const peerExport = await exportOf(peer.token);
+    const bystanderExport = await exportOf(bystander.token);
+    // The peer's archive as if its build were half-way when the erasure comes: running, its request open.
+    const peerRequestId = await server.app.storage.withTenant(tenant.tenantId, async (tx) => {
+      await tx
+        .updateTable('data_exports')
+        .set({ status: 'running', completed_at: null, expires_at: null })
+        .where('id', '=', peerExport)
+        .execute();
+      const row = await tx
+        .selectFrom('data_exports')
+        .select('request_id')
+        .where('id', '=', peerExport)
+        .executeTakeFirstOrThrow();
+      await tx
+        .updateTable('data_subject_requests')
+        .set({ status: 'in_progress', closed_at: null, outcome: null })
+        .where('id', '=', row.request_id ?? '')
+        .execute();
+      return row.request_id ?? '';
+    });
+
+    expect((await eraseAsAdmin(victim.userId, { graceDays: 0 }, tenant.accessToken)).status).toBe(202);
+    const done = await erasureReaching(server, tenant.accessToken, victim.userId);
+    expect(done.certificate?.certificate.erased.exports).toBe(2);
+
+    const seen = await server.request(`/v1/me/exports/${ownerExport}`, bearer(tenant.accessToken));
+    expect(seen.json<{ status: string; destroyedReason: string | null }>()).toMatchObject({
+      status: 'destroyed',
+      destroyedReason: 'correspondent_erased',
+    });
+    const download = await server.request(
+      `/v1/me/exports/${ownerExport}/archive`,
+      bearer(tenant.accessToken),
+    );
+    expect(download.status).toBe(410);
+    expect(codeOf(download)).toBe('export_destroyed');
+    const peerSeen = await server.request(`/v1/me/exports/${peerExport}`, bearer(peer.token));
+    expect(peerSeen.json<{ destroyedReason: string | null }>().destroyedReason).toBe('correspondent_erased');
+    expect((await storedRequest(server, tenant.tenantId, peerRequestId)).status).toBe('cancelled');
+    const peerRequests = await server.request('/v1/me/privacy-requests', bearer(peer.token));
+    expect(peerRequests.text).toContain('Ask for a new export.');
+    // Nothing of the destroyed archives is left; the bystander's archive, which holds nothing of the victim, is.
+    const chunks = await server.app.storage.withTenant(tenant.tenantId, (tx) =>
+      tx
+        .selectFrom('data_export_chunks')
+        .select(['export_id'])
+        .where('export_id', 'in', [ownerExport, peerExport, bystanderExport])
+        .execute(),
+    );
+    expect(new Set(chunks.map((chunk) => chunk.export_id))).toEqual(new Set([bystanderExport]));
+    expect(
+      (await server.request(`/v1/me/exports/${bystanderExport}`, bearer(bystander.token))).json<{
+        status: string;
+      }>().status,
+    ).toBe('ready');
+    const destroyed = (await auditEntries(server, tenant.tenantId, 'privacy.export_destroyed')).filter(
+      (entry) => entry.details.includes('correspondent_erased'),
+    );
+    expect(destroyed.map((entry) => entry.target_id).sort()).toEqual([ownerExport, peerExport].sort());
+  });
+
   it('a node’s erasure register learns from the database the erasures another node ran', async () => {
     const member = await newMember(server, owner, `elsewhere-${Date.now()}@erasure.example`);
     expect((await eraseAsAdmin(member.userId)).status).toBe(202);
@@ -510,8 +601,17 @@ describeEachDialect('erasure', (dialect) => {
     );
     expect(set.json()).toEqual({ graceDays: 14, messagePolicy: 'keep_as_deleted_user' });
     const victim = await newCanaryUser(server, tenant);
+    // The text stays for the others, so their archives holding it stay too.
+    const asked = await server.request('/v1/me/exports', bearer(tenant.accessToken, 'POST'));
+    expect(asked.status, asked.text).toBe(202);
+    const kept = asked.json<{ id: string }>().id;
+    await exportReaching(tenant.accessToken, kept, 'ready');
     expect((await eraseAsAdmin(victim.userId, { graceDays: 0 }, tenant.accessToken)).status).toBe(202);
     const done = await erasureReaching(server, tenant.accessToken, victim.userId);
+    expect(
+      (await server.request(`/v1/me/exports/${kept}`, bearer(tenant.accessToken))).json<{ status: string }>()
+        .status,
+    ).toBe('ready');
     expect(done.certificate?.certificate).toMatchObject({
       messagePolicy: 'keep_as_deleted_user',
       erased: { messagesKept: 2, messagesErased: 0, searchEntries: 2, attachments: 1 },
@@ -628,8 +728,40 @@ describeEachDialect('erasure', (dialect) => {
     return found;
   }
 
-  /** What a cancelled erasure must leave exactly as it was. */
+  /** Waits (bounded) until one's own export reaches `status`. */
+  async function exportReaching(token: string, exportId: string, status: string): Promise<void> {
+    for (let tries = 0; ; tries += 1) {
+      const seen = await server.request(`/v1/me/exports/${exportId}`, bearer(token));
+      if (seen.json<{ status: string }>().status === status) return;
+      if (tries > 600) throw new Error(`the export did not reach ${status}: ${seen.text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /**
+   * What a cancelled erasure must leave exactly as it was: every row of every table erasure-coverage.ts says
+   * the erasure touches by owner (the user's rows), and the rows of others it would change (their search
+   * entries, the user's attachment). Only when a session was last used moves: the test's own requests use it.
+   */
   async function snapshot(user: CanaryUser) {
+    const schema = declaredSchema(dialect);
+    const owned: Record<string, string[]> = {};
+    await server.app.storage.withTenant(owner.tenantId, async (tx) => {
+      for (const [table, erasure] of Object.entries(erasureCoverage)) {
+        if (erasure.owner === undefined || !schema.has(table)) continue;
+        const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table)}
+          where tenant_id = ${owner.tenantId} and ${sql.ref(erasure.owner)} = ${user.userId}`.execute(tx);
+        owned[table] = rows
+          .map((row) => JSON.stringify({ ...row, ...(table === 'sessions' ? { last_used_at: null } : {}) }))
+          .sort();
+      }
+    });
+    expect(Object.keys(owned).length).toBeGreaterThan(10);
+    expect(owned.messages?.length).toBe(2);
+    return { owned, ...(await fixedRows(user)) };
+  }
+
+  async function fixedRows(user: CanaryUser) {
     return server.app.storage.withTenant(owner.tenantId, async (tx) => ({
       user: await tx.selectFrom('users').selectAll().where('id', '=', user.userId).executeTakeFirst(),
       key: await tx.selectFrom('user_keys').selectAll().where('user_id', '=', user.userId).executeTakeFirst(),
