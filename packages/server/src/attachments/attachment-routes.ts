@@ -8,6 +8,7 @@ import { principalOf } from '../http/auth-hook.ts';
 import type { RouteDeclaration } from '../http/route-table.ts';
 import type { AttachmentService, OpenedAttachment } from './attachment-service.ts';
 import { parseRange } from './byte-range.ts';
+import { type ReadRecorder, recordFileRead } from '../compliance/access-log/access-record.ts';
 import { isInlineType, servedType } from './content-sniffer.ts';
 
 const attachmentParams = z.object({ attachmentId: z.uuid() });
@@ -87,7 +88,11 @@ function sendContent(reply: FastifyReply, attachment: OpenedAttachment, rangeHea
 }
 
 /** Attachment upload (raw bytes, streamed), download (streamed, with byte ranges) and removal. */
-export function attachmentRoutes(deps: { attachments: AttachmentService }): RouteDeclaration[] {
+export function attachmentRoutes(deps: {
+  attachments: AttachmentService;
+  /** Who read what, where the tenant records it (compliance/access-log/). */
+  accessLog?: { recorder: ReadRecorder };
+}): RouteDeclaration[] {
   return [
     {
       method: 'POST',
@@ -136,6 +141,7 @@ export function attachmentRoutes(deps: { attachments: AttachmentService }): Rout
         const { tenantId, userId } = userOf(request);
         const { attachmentId } = attachmentParams.parse(request.params);
         const attachment = await deps.attachments.open(tenantId, userId, attachmentId);
+        recordFileRead(deps.accessLog?.recorder, principalOf(request), 'attachment', attachmentId);
         const ifRange = request.headers['if-range'];
         const range =
           ifRange === undefined || ifRange === attachment.etag ? request.headers.range : undefined;

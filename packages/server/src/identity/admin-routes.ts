@@ -26,6 +26,8 @@ const settingsBody = z.object({
     callPolicy: z.enum(['shared_dialog', 'tenant']),
   }),
   privacy: exportPrivacySettings,
+  /** Who-read-what records (docs/compliance.md "Access log"); `preset`: on with the HIPAA audit preset. */
+  accessLogging: z.enum(['on', 'off', 'preset']),
 });
 const settingsPatch = z
   .object({
@@ -51,6 +53,7 @@ const settingsPatch = z
       .strict()
       .optional(),
     privacy: exportPrivacySettingsPatch.optional(),
+    accessLogging: z.enum(['on', 'off', 'preset']).optional(),
   })
   .strict();
 const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');

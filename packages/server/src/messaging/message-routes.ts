@@ -13,6 +13,7 @@ import { dialogParams, userOf } from './dialog-routes.ts';
 import type { MessageChangeService } from './message-change-service.ts';
 import type { MessageService } from './message-service.ts';
 import type { ReceiptService } from './receipt-service.ts';
+import { type ReadRecorder, recordShownMessages } from '../compliance/access-log/access-record.ts';
 
 const seq = z.coerce.number().int().min(0);
 const messageParams = z.object({ dialogId: z.uuid(), messageId: z.uuid() });
@@ -38,6 +39,8 @@ export function messageRoutes(deps: {
   messages: MessageService;
   messageChanges: MessageChangeService;
   receipts: ReceiptService;
+  /** Who read what, where the tenant records it (compliance/access-log/). */
+  accessLog?: { recorder: ReadRecorder };
 }): RouteDeclaration[] {
   const read = { kind: 'authenticated', scope: 'chat', permission: 'dialogs.read' } as const;
   const send = { kind: 'authenticated', scope: 'chat', permission: 'messages.send' } as const;
@@ -101,10 +104,12 @@ export function messageRoutes(deps: {
         const pageQuery = { ...query, at: query.at === undefined ? undefined : Date.parse(query.at) };
         // Operator staff under a `messages` support grant naming this dialog (checked by the auth hook).
         const principal = principalOf(request);
-        if (principal.supportGrant)
-          return deps.messages.supportHistory(principal.tenantId, dialogId, pageQuery);
-        const { tenantId, userId } = userOf(request);
-        return deps.messages.history(tenantId, userId, dialogId, pageQuery);
+        const page = principal.supportGrant
+          ? await deps.messages.supportHistory(principal.tenantId, dialogId, pageQuery)
+          : await deps.messages.history(principal.tenantId, userOf(request).userId, dialogId, pageQuery);
+        const shown = page.messages.map((message) => ({ dialogId, seq: message.seq }));
+        recordShownMessages(deps.accessLog?.recorder, principal, 'history', shown);
+        return page;
       },
     },
     {

@@ -9,6 +9,7 @@ import type { RealtimeMetrics, SecurityMetrics } from '../observability/metrics.
 import type { Tracing } from '../observability/tracing.ts';
 import type { DeliveryHub, HubConnection } from './delivery-hub.ts';
 import { DialogDelivery } from './dialog-delivery.ts';
+import { type AccessReader, readerOf } from '../compliance/access-log/access-record.ts';
 import { dispatchFrame, type FrameContext } from './frame-dispatch.ts';
 import { FrameIntake } from './frame-intake.ts';
 import { FrameWriter } from './frame-writer.ts';
@@ -83,6 +84,7 @@ export class RealtimeConnection implements HubConnection {
   #ended = false;
   readonly #writer: FrameWriter;
   readonly #deliveries: DialogDelivery;
+  #accessReader: { principal: Principal; reader: AccessReader } | undefined;
   /** Sends submitted and not yet acknowledged or refused (see `#onFrame`). */
   readonly #sendsInFlight = new Set<Promise<void>>();
 
@@ -106,6 +108,9 @@ export class RealtimeConnection implements HubConnection {
       epoch: deps.epoch,
       writer: this.#writer,
       reader: () => (this.#ended ? undefined : this.#principal),
+      onDelivered: (dialogId, fromSeq, toSeq) => {
+        this.#recordDelivery(dialogId, fromSeq, toSeq);
+      },
     });
     this.#authTimer = setTimeout(() => {
       if (!this.#principal) ws.close(closeCodes.authTimeout, 'authentication timeout');
@@ -123,6 +128,16 @@ export class RealtimeConnection implements HubConnection {
     ws.on('close', () => {
       this.#onClose();
     });
+  }
+
+  /** The access log's reader for the current principal, made once per principal (the delivery hot path). */
+  #recordDelivery(dialogId: string, fromSeq: number, toSeq: number): void {
+    const recorder = this.deps.services.accessLog?.recorder;
+    const principal = this.#principal;
+    if (!recorder || !principal) return;
+    if (this.#accessReader?.principal !== principal)
+      this.#accessReader = { principal, reader: readerOf(principal) };
+    recorder.delivered(principal.tenantId, this.#accessReader.reader, dialogId, fromSeq, toSeq);
   }
 
   /** This socket's id (the device id its `ready` frame names), for log lines. */

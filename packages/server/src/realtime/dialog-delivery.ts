@@ -28,6 +28,11 @@ export interface DialogDeliveryDeps {
   writer: FrameWriter;
   /** The principal to read under, or undefined once the session ended (nothing more is delivered). */
   reader: () => StreamReader | undefined;
+  /**
+   * Changes `fromSeq`..`toSeq` of a dialog were written to this socket (the access log's realtime reads):
+   * called synchronously, so it must not do I/O.
+   */
+  onDelivered?: ((dialogId: string, fromSeq: number, toSeq: number) => void) | undefined;
 }
 
 /**
@@ -82,9 +87,15 @@ export class DialogDelivery {
       this.#resync(dialogId);
       return;
     }
+    let first: number | undefined;
+    let last = 0;
     for (const item of visibleItems(page.items, viewer)) {
-      if (item.seq > known) this.deps.writer.sendText(serialized(item, dialogId, this.deps.epoch));
+      if (item.seq <= known) continue;
+      this.deps.writer.sendText(serialized(item, dialogId, this.deps.epoch));
+      first ??= item.seq;
+      last = item.seq;
     }
+    if (first !== undefined) this.deps.onDelivered?.(dialogId, first, last);
     this.#delivered.set(dialogId, Math.max(known, page.upTo));
   }
 
@@ -113,6 +124,9 @@ export class DialogDelivery {
         return;
       }
       for (const item of page.items) this.deps.writer.send({ ...item, dialogId, epoch: this.deps.epoch });
+      const first = page.items[0];
+      const last = page.items.at(-1);
+      if (first && last) this.deps.onDelivered?.(dialogId, first.seq, last.seq);
       after = Math.max(after, page.upTo);
       this.#delivered.set(dialogId, after);
       if (!page.more || after >= seq) return;

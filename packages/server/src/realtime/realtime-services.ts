@@ -1,4 +1,5 @@
 import type { CallService } from '../calls/call-service.ts';
+import type { AccessRecorder } from '../compliance/access-log/access-recorder.ts';
 import type { SessionService } from '../identity/sessions/session-service.ts';
 import type { MessageChangeService } from '../messaging/message-change-service.ts';
 import type { MessageFanout } from '../messaging/message-fanout.ts';
@@ -22,4 +23,6 @@ export interface RealtimeServices {
   calls: CallService;
   /** Refuses state-changing frames of a closed tenant, as the REST routes are refused. */
   tenantClosures?: Pick<TenantCloseService, 'assertWritable'>;
+  /** Records deliveries to devices where the tenant logs who read what (compliance/access-log/). */
+  accessLog?: { recorder: Pick<AccessRecorder, 'delivered'> };
 }

@@ -38,6 +38,17 @@ export async function exportSettingsIn(tx: TenantTx, tenantId: string): Promise<
   };
 }
 
+/**
+ * Access logging (compliance/access-log/): `on`, `off`, or `preset` — on exactly while the tenant's audit
+ * retention preset is `hipaa`.
+ */
+export type AccessLoggingSetting = 'on' | 'off' | 'preset';
+
+/** The access logging setting as stored, read inside the caller's transaction. */
+export async function accessLoggingIn(tx: TenantTx, tenantId: string): Promise<AccessLoggingSetting> {
+  return (await tenantSettingsStore.get(tx, tenantId))?.access_logging ?? 'preset';
+}
+
 export interface TenantSettings {
   signupMode: SignupMode;
   passwordPolicy: PasswordPolicy;
@@ -46,6 +57,7 @@ export interface TenantSettings {
   refreshTokenTtlSeconds: number;
   messaging: MessagingLimits;
   privacy: ExportPrivacySettings;
+  accessLogging: AccessLoggingSetting;
 }
 
 export type TenantSettingsChanges = Partial<
@@ -71,6 +83,7 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
         refreshTokenTtlSeconds: row?.refresh_token_ttl_seconds ?? 2_592_000,
         messaging: await messagingLimitsIn(tx, tenantId),
         privacy: await exportSettingsIn(tx, tenantId),
+        accessLogging: row?.access_logging ?? 'preset',
       };
     });
 
@@ -114,6 +127,7 @@ export function createTenantSettingsService(deps: { storage: Storage; audit: Aud
           call_policy: after.messaging.callPolicy,
           export_others_messages: after.privacy.exportOthersMessages,
           export_retention_days: after.privacy.exportRetentionDays,
+          access_logging: after.accessLogging === 'preset' ? null : after.accessLogging,
           updated_at: clock.now(),
         });
         await audit.append(tx, tenantId, {

@@ -26,6 +26,7 @@ export const tenantSettingsStore = {
           call_policy: eb.ref('excluded.call_policy'),
           export_others_messages: eb.ref('excluded.export_others_messages'),
           export_retention_days: eb.ref('excluded.export_retention_days'),
+          access_logging: eb.ref('excluded.access_logging'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
       )

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { principalOf } from '../../http/auth-hook.ts';
 import type { RouteDeclaration } from '../../http/route-table.ts';
 import { personActing } from './dsr-routes.ts';
+import { type ReadRecorder, recordFileRead } from '../access-log/access-record.ts';
 import type { ExportActor, ExportDownload, ExportReach, ExportService } from './export-service.ts';
 
 const exportParams = z.object({ exportId: z.uuid() });
@@ -39,7 +40,11 @@ function sendArchive(reply: FastifyReply, download: ExportDownload) {
  * right cannot be taken away by a role), an administrator's on a user's behalf under `/v1/users/{id}/exports`
  * and `/v1/exports/{id}` (`privacy.export`). An archive downloads only for whoever asked for it.
  */
-export function exportRoutes(deps: { exports: ExportService }): RouteDeclaration[] {
+export function exportRoutes(deps: {
+  exports: ExportService;
+  /** Who read what, where the tenant records it (compliance/access-log/). */
+  accessLog?: { recorder: ReadRecorder };
+}): RouteDeclaration[] {
   const { exports } = deps;
   const own = (request: Request): ExportReach => ({ kind: 'own', userId: personActing(request).userId });
   const tenant: ExportReach = { kind: 'tenant' };
@@ -94,10 +99,9 @@ export function exportRoutes(deps: { exports: ExportService }): RouteDeclaration
       schema: { params: exportParams },
       handler: async (request, reply) => {
         const actor = actorOf(request);
-        return sendArchive(
-          reply,
-          await exports.download(actor.tenantId, exportId(request), actor, own(request)),
-        );
+        const download = await exports.download(actor.tenantId, exportId(request), actor, own(request));
+        recordFileRead(deps.accessLog?.recorder, principalOf(request), 'export', exportId(request));
+        return sendArchive(reply, download);
       },
     },
     {
@@ -165,7 +169,9 @@ export function exportRoutes(deps: { exports: ExportService }): RouteDeclaration
       schema: { params: exportParams },
       handler: async (request, reply) => {
         const actor = actorOf(request);
-        return sendArchive(reply, await exports.download(actor.tenantId, exportId(request), actor, tenant));
+        const download = await exports.download(actor.tenantId, exportId(request), actor, tenant);
+        recordFileRead(deps.accessLog?.recorder, principalOf(request), 'export', exportId(request));
+        return sendArchive(reply, download);
       },
     },
     {
