@@ -98,6 +98,62 @@ describeEachDialect('rectification', (dialect) => {
     for (const value of ['Robert Tables', newEmail, '7946']) expect(everything).not.toContain(value);
   });
 
+  it('every personal field of the profile is correctable by the user and by an administrator, audited by field names only', async () => {
+    const hana = await newMember(server, owner, address('hana'), 'profile');
+    // The user: display name, phone, avatar and custom data through PATCH /v1/me.
+    const own = {
+      displayName: 'Hana Correct',
+      phone: '+49 30 1234567',
+      avatarUrl: 'https://cdn.rectify.example/hana-own.png',
+      customData: { department: 'Radiology-own' },
+    };
+    const patched = await server.request('/v1/me', json(own, hana.token, 'PATCH'));
+    expect(patched.status, patched.text).toBe(200);
+    expect(await profileOf(hana.token)).toMatchObject(own);
+    // An administrator: the same fields, and the address.
+    const byAdmin = {
+      displayName: 'Hana Corrected',
+      email: address('hana-admin'),
+      phone: '+49 30 7654321',
+      avatarUrl: 'https://cdn.rectify.example/hana-admin.png',
+      customData: { department: 'Radiology-admin' },
+    };
+    const corrected = await rectify(hana.userId, { changes: byAdmin });
+    expect(corrected.status, corrected.text).toBe(200);
+    expect(corrected.json<{ fields: string[] }>().fields).toEqual([
+      'avatarUrl',
+      'customData',
+      'displayName',
+      'email',
+      'phone',
+    ]);
+    expect(await profileOf(hana.token)).toMatchObject({ ...byAdmin, emailVerified: false });
+    // Both cleared again where the field may be empty.
+    const cleared = await server.request(
+      '/v1/me',
+      json({ phone: null, avatarUrl: null, customData: null }, hana.token, 'PATCH'),
+    );
+    expect(cleared.status, cleared.text).toBe(200);
+    expect(await profileOf(hana.token)).toMatchObject({ phone: null, avatarUrl: null, customData: null });
+
+    const entries = (await auditEntries(server, owner.tenantId, '')).filter(
+      (entry) => entry.target_id === hana.userId,
+    );
+    const byAction = (action: string) =>
+      entries.filter((entry) => entry.action === action).map((entry) => JSON.parse(entry.details) as unknown);
+    expect(byAction('user.profile_updated')).toEqual([
+      { fields: ['avatarUrl', 'customData', 'displayName', 'phone'] },
+      { fields: ['avatarUrl', 'customData', 'phone'] },
+    ]);
+    expect(byAction('privacy.rectified')).toMatchObject([
+      { fields: ['avatarUrl', 'customData', 'displayName', 'email', 'phone'] },
+    ]);
+    // Values never reach the audit log, whose details are stored in the clear.
+    const details = entries.map((entry) => entry.details).join('\n');
+    for (const value of ['Hana Correct', '1234567', 'hana-own', 'Radiology', 'hana-admin', '7654321'])
+      expect(details).not.toContain(value);
+  });
+
   it('answers the rectification request the user filed, and no other', async () => {
     const carol = await newMember(server, owner, address('carol'));
     const file = async (kind: string) =>
