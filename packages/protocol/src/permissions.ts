@@ -28,6 +28,8 @@ export const permissions = [
   'legal_holds.manage',
   /** See, approve, refuse and revoke operator support access, and forbid it (docs/security.md). */
   'support_access.manage',
+  /** Read the signed compliance evidence report of the tenant (docs/compliance.md, "Evidence report"). */
+  'compliance.report',
 ] as const;
 export type Permission = (typeof permissions)[number];
 

@@ -23,6 +23,7 @@ export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> 
     'consent.manage',
     'retention.manage',
     'legal_holds.manage',
+    'compliance.report',
   ],
   support_agent: [...self, 'users.read', 'tenant.read'],
   member: [...self, ...chat],
