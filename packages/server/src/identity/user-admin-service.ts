@@ -116,6 +116,22 @@ export function createUserAdminService(deps: {
       await sessions.refreshPrincipalsOf(tenantId, userId);
     },
 
+    /** The tenant's custom roles, by name. */
+    async listRoles(tenantId: string): Promise<{ name: string; permissions: Permission[] }[]> {
+      const rows = await storage.withTenant(tenantId, (tx) =>
+        tx
+          .selectFrom('roles')
+          .select(['name', 'permissions'])
+          .where('tenant_id', '=', tenantId)
+          .orderBy('name')
+          .execute(),
+      );
+      return rows.map((row) => ({
+        name: row.name,
+        permissions: JSON.parse(row.permissions) as Permission[],
+      }));
+    },
+
     /** Defines or redefines a custom role; built-in names are reserved. */
     async defineRole(
       tenantId: string,

@@ -92,6 +92,10 @@ const crossTenant: Record<string, CrossTenantFixture> = {
     body: { roles: ['member'] },
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
+  'GET /v1/users/:userId/sessions': (other) => ({ path: `/v1/users/${other.userId}/sessions` }),
+  'DELETE /v1/users/:userId/sessions/:sessionId': (other) => ({
+    path: `/v1/users/${other.userId}/sessions/${other.sessionId}`,
+  }),
   'GET /v1/users/:userId/consent-ledger': (other) => ({ path: `/v1/users/${other.userId}/consent-ledger` }),
   'PUT /v1/me/consents/:key': (other) => ({
     path: `/v1/me/consents/${other.purposeKey}`,
