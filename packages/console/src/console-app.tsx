@@ -2,6 +2,7 @@ import type { SignedIn } from '@parley/client';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { type ConsoleUser, loadUser, newClient } from './console-session.ts';
 import { errorText } from './error-text.ts';
+import { MfaEnrolmentPage } from './mfa-enrolment-page.tsx';
 import { PasswordChangePage } from './password-change-page.tsx';
 import { SignInPage } from './sign-in-page.tsx';
 import { ADMIN_PAGES } from './admin-pages.tsx';
@@ -76,6 +77,18 @@ export function ConsoleApp() {
         client={client}
         onChanged={() => {
           signOut('Password changed. Sign in with the new password.');
+        }}
+        onSignOut={() => {
+          signOut();
+        }}
+      />
+    );
+  if (user.notice === 'mfa_enrollment_required')
+    return (
+      <MfaEnrolmentPage
+        client={client}
+        onEnrolled={() => {
+          signOut('Two-factor sign-in is on. Sign in again with a code.');
         }}
         onSignOut={() => {
           signOut();

@@ -3,6 +3,7 @@ import type { Permission } from '@parley/protocol';
 import { type SyntheticEvent, useState } from 'react';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
+import { UserSessions } from './user-sessions.tsx';
 
 /** A user as `GET /v1/users` answers it, with the roles when the console knows them (it set them). */
 export interface UserSummary {
@@ -26,6 +27,7 @@ interface UserRowProps {
 export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
   const [pending, setPending] = useState<Pending>();
   const [message, setMessage] = useState<string>();
+  const [showSessions, setShowSessions] = useState(false);
   const name = user.displayName ?? '(no name)';
   const run = (work: Promise<unknown>, done: string, change: Partial<UserSummary> = {}) => {
     setMessage(undefined);
@@ -55,105 +57,126 @@ export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
   };
   const canManage = permissions.has('users.manage');
   return (
-    <tr>
-      <td data-label="Name">{name}</td>
-      <td data-label="E-mail">{user.email ?? '—'}</td>
-      <td data-label="Status">{user.status}</td>
-      <td data-label="Roles">{user.roles?.join(', ') ?? '—'}</td>
-      <td data-label="Actions">
-        <div className="actions">
-          {pending === 'deactivate' || pending === 'reset-mfa' ? (
-            <span role="group" aria-label={`Confirm for ${name}`}>
-              <button
-                type="button"
-                className="danger"
-                autoFocus
-                onClick={() => {
-                  if (pending === 'deactivate') setStatus('deactivated');
-                  else
-                    run(client.request('DELETE', `${path}/mfa`), 'MFA reset: they enrol again at sign-in.');
-                }}
-              >
-                {pending === 'deactivate' ? `Confirm: deactivate ${name}` : `Confirm: reset MFA of ${name}`}
-              </button>
-              <button
-                type="button"
-                onClick={() => {
-                  setPending(undefined);
-                }}
-              >
-                Cancel
-              </button>
-            </span>
-          ) : pending === 'roles' ? (
-            <form onSubmit={saveRoles} className="inline">
-              <label>
-                Roles of {name} (comma-separated)
-                <input name="roles" defaultValue={user.roles?.join(', ') ?? ''} autoFocus />
-              </label>
-              <button type="submit">Save roles</button>
-              <button
-                type="button"
-                onClick={() => {
-                  setPending(undefined);
-                }}
-              >
-                Cancel
-              </button>
-            </form>
-          ) : (
-            <>
-              {canManage && user.status === 'active' ? (
+    <>
+      <tr>
+        <td data-label="Name">{name}</td>
+        <td data-label="E-mail">{user.email ?? '—'}</td>
+        <td data-label="Status">{user.status}</td>
+        <td data-label="Roles">{user.roles?.join(', ') ?? '—'}</td>
+        <td data-label="Actions">
+          <div className="actions">
+            {pending === 'deactivate' || pending === 'reset-mfa' ? (
+              <span role="group" aria-label={`Confirm for ${name}`}>
                 <button
                   type="button"
-                  aria-label={`Deactivate ${name}`}
+                  className="danger"
+                  autoFocus
                   onClick={() => {
-                    setPending('deactivate');
+                    if (pending === 'deactivate') setStatus('deactivated');
+                    else
+                      run(client.request('DELETE', `${path}/mfa`), 'MFA reset: they enrol again at sign-in.');
                   }}
                 >
-                  Deactivate
+                  {pending === 'deactivate' ? `Confirm: deactivate ${name}` : `Confirm: reset MFA of ${name}`}
                 </button>
-              ) : null}
-              {canManage && user.status === 'deactivated' ? (
                 <button
                   type="button"
-                  aria-label={`Reactivate ${name}`}
                   onClick={() => {
-                    setStatus('active');
+                    setPending(undefined);
                   }}
                 >
-                  Reactivate
+                  Cancel
                 </button>
-              ) : null}
-              {permissions.has('roles.manage') ? (
+              </span>
+            ) : pending === 'roles' ? (
+              <form onSubmit={saveRoles} className="inline">
+                <label>
+                  Roles of {name} (comma-separated)
+                  <input name="roles" defaultValue={user.roles?.join(', ') ?? ''} autoFocus />
+                </label>
+                <button type="submit">Save roles</button>
                 <button
                   type="button"
-                  aria-label={`Change roles of ${name}`}
                   onClick={() => {
-                    setPending('roles');
+                    setPending(undefined);
                   }}
                 >
-                  Roles
+                  Cancel
                 </button>
-              ) : null}
-              {permissions.has('mfa.reset') ? (
-                <button
-                  type="button"
-                  aria-label={`Reset MFA of ${name}`}
-                  onClick={() => {
-                    setPending('reset-mfa');
-                  }}
-                >
-                  Reset MFA
-                </button>
-              ) : null}
-            </>
-          )}
-          <p className="row-message" role="status">
-            {message ?? ''}
-          </p>
-        </div>
-      </td>
-    </tr>
+              </form>
+            ) : (
+              <>
+                {canManage && user.status === 'active' ? (
+                  <button
+                    type="button"
+                    aria-label={`Deactivate ${name}`}
+                    onClick={() => {
+                      setPending('deactivate');
+                    }}
+                  >
+                    Deactivate
+                  </button>
+                ) : null}
+                {canManage && user.status === 'deactivated' ? (
+                  <button
+                    type="button"
+                    aria-label={`Reactivate ${name}`}
+                    onClick={() => {
+                      setStatus('active');
+                    }}
+                  >
+                    Reactivate
+                  </button>
+                ) : null}
+                {permissions.has('roles.manage') ? (
+                  <button
+                    type="button"
+                    aria-label={`Change roles of ${name}`}
+                    onClick={() => {
+                      setPending('roles');
+                    }}
+                  >
+                    Roles
+                  </button>
+                ) : null}
+                {canManage ? (
+                  <button
+                    type="button"
+                    aria-label={`${showSessions ? 'Hide' : 'Show'} sessions of ${name}`}
+                    aria-expanded={showSessions}
+                    onClick={() => {
+                      setShowSessions(!showSessions);
+                    }}
+                  >
+                    Sessions
+                  </button>
+                ) : null}
+                {permissions.has('mfa.reset') ? (
+                  <button
+                    type="button"
+                    aria-label={`Reset MFA of ${name}`}
+                    onClick={() => {
+                      setPending('reset-mfa');
+                    }}
+                  >
+                    Reset MFA
+                  </button>
+                ) : null}
+              </>
+            )}
+            <p className="row-message" role="status">
+              {message ?? ''}
+            </p>
+          </div>
+        </td>
+      </tr>
+      {showSessions ? (
+        <tr className="sub-row">
+          <td colSpan={5}>
+            <UserSessions client={client} userId={user.id} name={name} />
+          </td>
+        </tr>
+      ) : null}
+    </>
   );
 }

@@ -1,23 +1,12 @@
 import type { ParleyClient } from '@parley/client';
-import type { BuiltInRole, Permission } from '@parley/protocol';
+import type { Permission } from '@parley/protocol';
 import { type SyntheticEvent, useState } from 'react';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
+import { InviteUser } from './invite-user.tsx';
+import { BUILT_IN_ROLES } from './permission-names.ts';
 import { UserRow, type UserSummary } from './user-row.tsx';
-
-/**
- * The built-in roles, spelled here rather than imported: the protocol package's runtime entry carries its zod
- * schemas, which the console does not need (type-checked against the protocol's list).
- */
-const BUILT_IN_ROLES = [
-  'member',
-  'guest',
-  'support_agent',
-  'compliance_officer',
-  'admin',
-  'owner',
-] as const satisfies readonly BuiltInRole[];
 
 interface UsersPageProps {
   client: ParleyClient;
@@ -42,6 +31,7 @@ export function UsersPage({ client, permissions }: UsersPageProps) {
       <div className="columns">
         {permissions.has('users.read') ? <FindUser client={client} onFound={show} /> : null}
         {permissions.has('users.manage') ? <CreateUser client={client} onCreated={show} /> : null}
+        {permissions.has('users.manage') ? <InviteUser client={client} /> : null}
       </div>
       <section aria-labelledby="shown-title">
         <h2 id="shown-title">Shown users</h2>
