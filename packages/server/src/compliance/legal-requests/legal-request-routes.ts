@@ -9,7 +9,10 @@ import {
 } from '@parley/protocol';
 import { z } from 'zod';
 import { principalOf, staffOf } from '../../http/auth-hook.ts';
+import { readScope } from './legal-scope.ts';
 import type { RouteDeclaration } from '../../http/route-table.ts';
+import { legalPackageRoutes } from './legal-package-routes.ts';
+import type { LegalPackageService } from './legal-package-service.ts';
 import type { LegalRequestRow, LegalRequestService } from './legal-request-service.ts';
 
 const requestParams = z.object({ requestId: z.uuid() }).strict();
@@ -24,6 +27,7 @@ function present(row: LegalRequestRow) {
     legalBasis: row.legal_basis,
     orderReference: row.order_reference,
     scope: row.scope,
+    scopeSpec: readScope(row.scope_spec),
     tenantId: row.target_tenant_id,
     receivedAt: new Date(row.received_at).toISOString(),
     deadlineAt: new Date(row.deadline_at).toISOString(),
@@ -31,6 +35,7 @@ function present(row: LegalRequestRow) {
     valid: row.valid === null ? null : row.valid === 1,
     binding: row.binding === null ? null : row.binding === 1,
     approvedScope: row.approved_scope,
+    approvedScopeSpec: readScope(row.approved_scope_spec),
     objected: row.objected === 1,
     narrowed: row.narrowed === 1,
     nonDisclosureUntil: iso(row.nondisclosure_until),
@@ -44,7 +49,7 @@ function present(row: LegalRequestRow) {
 export function legalRequestRoutes({
   legalRequests,
 }: {
-  legalRequests: LegalRequestService;
+  legalRequests: LegalRequestService & { packages?: LegalPackageService };
 }): RouteDeclaration[] {
   const act = (
     url: string,
@@ -63,6 +68,7 @@ export function legalRequestRoutes({
     handler: async (request) => present(await run(request, requestParams.parse(request.params).requestId)),
   });
   return [
+    ...(legalRequests.packages ? legalPackageRoutes({ packages: legalRequests.packages }) : []),
     {
       method: 'POST',
       url: '/v1/platform/legal-requests',

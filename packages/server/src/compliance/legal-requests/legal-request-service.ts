@@ -1,3 +1,4 @@
+import type { LegalScopeSpec } from '@parley/protocol';
 import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
 import { newId } from '../../ids.ts';
@@ -7,6 +8,7 @@ import type { Storage, SystemTx } from '../../storage/database.ts';
 import type { LegalRequestsTable } from '../../storage/tables.ts';
 import { type AuditInput, PLATFORM_CHAIN_ID } from '../audit/audit-entry.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { approvedScopeOf, readScope, writeScope } from './legal-scope.ts';
 
 export type LegalRequestRow = LegalRequestsTable;
 
@@ -111,6 +113,7 @@ export function createLegalRequestService(deps: {
         legalBasis: string;
         orderReference: string;
         scope: string;
+        scopeSpec?: LegalScopeSpec | undefined;
         tenantId: string;
         receivedAt: string;
         deadlineAt: string;
@@ -145,6 +148,9 @@ export function createLegalRequestService(deps: {
         created_by: staff.staffId,
         created_at: now,
         updated_at: now,
+        scope_spec: input.scopeSpec === undefined ? null : writeScope(input.scopeSpec),
+        approved_scope_spec: null,
+        reminders: '[]',
       };
       await storage.withSystem(async (tx) => {
         const tenant = await tx
@@ -173,6 +179,7 @@ export function createLegalRequestService(deps: {
         binding: boolean;
         decision: 'approve' | 'narrow' | 'object';
         approvedScope?: string | undefined;
+        approvedScopeSpec?: LegalScopeSpec | undefined;
         notes: string;
         nonDisclosureUntil?: string | undefined;
       },
@@ -192,6 +199,11 @@ export function createLegalRequestService(deps: {
       return storage.withSystem(async (tx) => {
         const row = await load(tx, id);
         if (row.status === 'disclosed') throw new AppError('conflict', 'The request was answered.');
+        const approvedSpec = approvedScopeOf(
+          input.decision,
+          readScope(row.scope_spec),
+          input.approvedScopeSpec,
+        );
         const change = {
           valid: input.valid ? 1 : 0,
           binding: input.binding ? 1 : 0,
@@ -201,6 +213,7 @@ export function createLegalRequestService(deps: {
           objected: input.decision === 'object' ? 1 : row.objected,
           narrowed: input.decision === 'narrow' ? 1 : row.narrowed,
           nondisclosure_until: nondisclosure,
+          approved_scope_spec: approvedSpec === null ? null : writeScope(approvedSpec),
           updated_at: now,
         };
         await tx.updateTable('legal_requests').set(change).where('id', '=', id).execute();
@@ -226,8 +239,9 @@ export function createLegalRequestService(deps: {
     },
 
     /**
-     * Records the disclosure by the package's hash: only of an approved request, and only once the tenant was
-     * told or while a non-disclosure order is in force.
+     * Records the disclosure by the package's hash: only of an approved request, only once the tenant was
+     * told or while a non-disclosure order is in force, and only of the package the export engine built for
+     * it (`legal_package_not_ready` before one is ready, `legal_package_mismatch` for any other hash).
      */
     async disclose(staff: StaffPrincipal, id: string, packageSha256: string): Promise<LegalRequestRow> {
       const now = clock.now();
@@ -236,6 +250,8 @@ export function createLegalRequestService(deps: {
         if (row.status !== 'approved') throw new AppError('legal_request_not_approved');
         const gagged = row.nondisclosure_until !== null && row.nondisclosure_until > now;
         if (row.tenant_notified_at === null && !gagged) throw new AppError('tenant_notice_required');
+        if (row.package_sha256 === null) throw new AppError('legal_package_not_ready');
+        if (row.package_sha256 !== packageSha256) throw new AppError('legal_package_mismatch');
         const change = {
           status: 'disclosed' as const,
           disclosed_at: now,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readOutbox } from '../../../src/notifications/outbox-mailer.ts';
 import { describeEachDialect } from '../../support/dialects.ts';
+import { runDueJobs } from '../gdpr/export-download.ts';
 import {
   bearer,
   json,
@@ -43,12 +44,30 @@ describeEachDialect('law-enforcement requests', (dialect) => {
       legalBasis: 'Investigatory Powers Act 2016, s. 61',
       orderReference,
       scope: 'All messages of user 42 in 2026',
+      scopeSpec: {
+        userIds: [tenant.userId],
+        from: new Date(clock.now() - 30 * DAY).toISOString(),
+        to: new Date(clock.now()).toISOString(),
+        kinds: ['account', 'messages'],
+      },
       tenantId: tenant.tenantId,
       receivedAt: new Date(clock.now()).toISOString(),
       deadlineAt: new Date(clock.now() + 10 * DAY).toISOString(),
     });
     expect(created.status, created.text).toBe(201);
     return created.json<{ id: string }>().id;
+  };
+  /** Builds the disclosure package with the export engine; resolves with its SHA-256. */
+  const buildPackage = async (id: string) => {
+    const built = await post(`/v1/platform/legal-requests/${id}/package`);
+    expect(built.status, built.text).toBe(202);
+    await runDueJobs(server);
+    const ready = await server.request(
+      `/v1/platform/legal-requests/${id}/package`,
+      bearer(officer.accessToken),
+    );
+    expect(ready.json()).toMatchObject({ status: 'ready' });
+    return ready.json<{ sha256: string }>().sha256;
   };
   const mails = () =>
     server.app.storage.withTenant(tenant.tenantId, (tx) =>
@@ -74,10 +93,13 @@ describeEachDialect('law-enforcement requests', (dialect) => {
     expect((await post(`/v1/platform/legal-requests/${id}/tenant-notice`)).status).toBe(200);
     expect((await post(`/v1/platform/legal-requests/${id}/tenant-notice`)).status).toBe(200);
     expect((await mails()).filter((mail) => mail.subject.includes('Metropolitan Police'))).toHaveLength(1);
-    const disclosed = await post(`/v1/platform/legal-requests/${id}/disclosure`, {
-      packageSha256: sha('package'),
-    });
-    expect(disclosed.json()).toMatchObject({ status: 'disclosed', packageSha256: sha('package') });
+    const unbuilt = await post(`/v1/platform/legal-requests/${id}/disclosure`, { packageSha256: sha('x') });
+    expect(unbuilt.json()).toMatchObject({ error: { code: 'legal_package_not_ready' } });
+    const packageSha256 = await buildPackage(id);
+    const other = await post(`/v1/platform/legal-requests/${id}/disclosure`, { packageSha256: sha('x') });
+    expect(other.json()).toMatchObject({ error: { code: 'legal_package_mismatch' } });
+    const disclosed = await post(`/v1/platform/legal-requests/${id}/disclosure`, { packageSha256 });
+    expect(disclosed.json()).toMatchObject({ status: 'disclosed', packageSha256 });
     const seen = await server.request('/v1/legal-requests', bearer(tenant.accessToken));
     expect(seen.json()).toMatchObject({
       requests: [{ id, approvedScope: 'Subscriber data of user 42 only' }],
@@ -96,7 +118,7 @@ describeEachDialect('law-enforcement requests', (dialect) => {
     const gagged = await post(`/v1/platform/legal-requests/${id}/tenant-notice`);
     expect(gagged.json()).toMatchObject({ error: { code: 'nondisclosure_in_force' } });
     const disclosed = await post(`/v1/platform/legal-requests/${id}/disclosure`, {
-      packageSha256: sha('p2'),
+      packageSha256: await buildPackage(id),
     });
     expect(disclosed.status, disclosed.text).toBe(200);
     expect(await server.app.services.legalRequests.noticesDue()).toEqual([]);
