@@ -242,6 +242,12 @@ export const settings = {
     description:
       'A background job runs this often and signs an audit checkpoint for every chain with entries older than this after its last checkpoint. 0 turns it off (then only every 100th entry is signed).',
   }),
+  accessLogFlushMs: setting({
+    env: 'PARLEY_ACCESS_LOG_FLUSH_MS',
+    schema: z.coerce.number().int().min(100).max(60_000).default(1000),
+    description:
+      'Where a tenant logs who read what (HIPAA access logging), each node writes the reads it served in one batch this often; a crash (not a shutdown) can lose at most this many milliseconds of records.',
+  }),
   auditAnchorFile: setting({
     env: 'PARLEY_AUDIT_ANCHOR_FILE',
     schema: z.string().min(1).optional(),
@@ -619,6 +625,12 @@ export const settings = {
     schema: positiveInt.max(72, 'must be at most 72').default(24),
     description:
       'Default target, in hours from awareness, for notifying tenants (controllers) of an incident; each incident may set its own (docs/incident-response.md).',
+  }),
+  supportReviewDays: setting({
+    env: 'PARLEY_SUPPORT_REVIEW_DAYS',
+    schema: positiveInt.max(366, 'must be at most 366').default(92),
+    description:
+      'How often a security officer signs the periodic review of support access (days; default quarterly); past it the review is overdue in metrics and alerts (docs/security.md).',
   }),
   configFile: setting({
     env: 'PARLEY_CONFIG_FILE',

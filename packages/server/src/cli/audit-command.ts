@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
+import { recordCliAccess } from './cli-access-record.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 /**
@@ -75,6 +76,13 @@ export function auditCommand(): Command {
           process.stdout.write(`${JSON.stringify({ tenantId, ...result })}\n`);
           intact &&= result.ok;
         }
+        // Break-glass is visible: each tenant chain read is told so, after it was verified as found.
+        await recordCliAccess(
+          storage,
+          security,
+          'audit verify',
+          chains.filter((chain) => !NON_TENANT_CHAINS.includes(chain) && !purged.has(chain)),
+        );
         return intact;
       });
       if (!allIntact) process.exitCode = 1;

@@ -3,6 +3,7 @@ import { systemClock } from '../clock.ts';
 import type { KeyManagement } from '../crypto/key-management.ts';
 import type { Keyring } from '../crypto/keyring.ts';
 import type { Storage } from '../storage/database.ts';
+import { recordCliAccess } from './cli-access-record.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 /** Loaded on use, not at start-up: `parley --help` and the other commands need none of it. */
@@ -38,9 +39,10 @@ export function keysCommand(): Command {
     .description('Start using a new data key for a tenant; old data moves over in the background')
     .requiredOption('--tenant <id>', 'tenant id')
     .action(async ({ tenant }: { tenant: string }) => {
-      const version = await withCliSecurity(async (storage, security) =>
-        (await keyManagement(storage, security.keyring)).rotateDataKey(tenant),
-      );
+      const version = await withCliSecurity(async (storage, security) => {
+        await recordCliAccess(storage, security, 'keys rotate-data-key', [tenant]);
+        return (await keyManagement(storage, security.keyring)).rotateDataKey(tenant);
+      });
       printJson({ tenantId: tenant, dataKeyVersion: version, reencryption: 'pending' });
     });
   keys
@@ -49,9 +51,18 @@ export function keysCommand(): Command {
     .option('--batch <n>', 'user keys per transaction', '500')
     .action(async ({ batch }: { batch: string }) => {
       printJson(
-        await withCliSecurity(async (storage, security) =>
-          (await keyManagement(storage, security.keyring)).reencryptPending(Number(batch)),
-        ),
+        await withCliSecurity(async (storage, security) => {
+          const pending = await storage.withSystem((tx) =>
+            tx.selectFrom('tenants').select('id').where('key_rotation_pending', '=', 1).execute(),
+          );
+          await recordCliAccess(
+            storage,
+            security,
+            'keys reencrypt',
+            pending.map((row) => row.id),
+          );
+          return (await keyManagement(storage, security.keyring)).reencryptPending(Number(batch));
+        }),
       );
     });
   return keys;

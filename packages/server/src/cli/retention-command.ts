@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
+import { allTenantIds, recordCliAccess } from './cli-access-record.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 /**
@@ -51,14 +52,8 @@ export function retentionCommand(): Command {
           fieldCipher: security.fieldCipher,
           targetExists: (tx, tenantId, type, id) => retentionTargets.exists(tx, tenantId, type, id),
         });
-        const tenantIds =
-          tenant === undefined
-            ? (
-                await storage.withSystem((tx) =>
-                  tx.selectFrom('tenants').select('id').orderBy('created_at').orderBy('id').execute(),
-                )
-              ).map((row) => row.id)
-            : [tenant];
+        const tenantIds = tenant === undefined ? await allTenantIds(storage) : [tenant];
+        await recordCliAccess(storage, security, 'retention plan', tenantIds);
         for (const tenantId of tenantIds) {
           const plan = await planRetention({ storage, clock: systemClock, rules, holds }, tenantId);
           process.stdout.write(`${JSON.stringify({ tenantId, ...plan })}\n`);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { SearchIndex } from '../messaging/search/search-index.ts';
+import { allTenantIds, recordCliAccess } from './cli-access-record.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
 const positiveInteger = (value: string): number => {
@@ -37,14 +38,8 @@ export function searchCommand(): Command {
         const index: SearchIndex =
           storage.dialect === 'postgres' ? new PostgresSearchIndex(hasher) : new SqliteSearchIndex(hasher);
         const reindexTenant = createSearchReindex({ storage, index, fieldCipher: security.fieldCipher });
-        const tenantIds =
-          tenant === undefined
-            ? (
-                await storage.withSystem((tx) =>
-                  tx.selectFrom('tenants').select('id').orderBy('created_at').orderBy('id').execute(),
-                )
-              ).map((row) => row.id)
-            : [tenant];
+        const tenantIds = tenant === undefined ? await allTenantIds(storage) : [tenant];
+        await recordCliAccess(storage, security, 'search reindex', tenantIds);
         for (const tenantId of tenantIds)
           process.stdout.write(
             `${JSON.stringify(await reindexTenant(tenantId, { batchSize: batch, rebuild: rebuild === true }))}\n`,

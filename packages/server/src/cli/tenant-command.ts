@@ -2,10 +2,16 @@ import { Command } from 'commander';
 import { systemClock } from '../clock.ts';
 import type { TenantService } from '../tenancy/tenant-service.ts';
 import type { TenantCloseService, TenantStage } from '../tenancy/tenant-close-service.ts';
+import { recordCliAccess } from './cli-access-record.ts';
 import { withCliSecurity } from './cli-storage.ts';
 
+/**
+ * Opens the tenant services; with `access`, first records `operator.cli_access` in that tenant's audit chain
+ * (the command reads the tenant: docs/security.md, "What the operator can still do").
+ */
 async function withTenantService<T>(
   work: (tenants: TenantService, closures: TenantCloseService) => Promise<T>,
+  access?: { command: string; tenantId: string },
 ): Promise<T> {
   // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
   const [
@@ -23,7 +29,8 @@ async function withTenantService<T>(
     import('../tenancy/tenant-purge.ts'),
     import('../compliance/retention/legal-hold-store.ts'),
   ]);
-  return withCliSecurity((storage, security, config) => {
+  return withCliSecurity(async (storage, security, config) => {
+    if (access) await recordCliAccess(storage, security, access.command, [access.tenantId]);
     const audit = new AuditLog({
       fieldCipher: security.fieldCipher,
       signingKeys: security.signingKeys,
@@ -106,8 +113,9 @@ export function tenantCommand(): Command {
     .action(async (tenantId: string, { exportDays }: { exportDays: string }) => {
       const days = Number(exportDays);
       printJson(
-        await withTenantService((_tenants, closures) =>
-          closures.close(tenantId, { type: 'operator' }, { exportWindowDays: days }),
+        await withTenantService(
+          (_tenants, closures) => closures.close(tenantId, { type: 'operator' }, { exportWindowDays: days }),
+          { command: 'tenant close', tenantId },
         ),
       );
     });
@@ -117,7 +125,10 @@ export function tenantCommand(): Command {
     .argument('<tenantId>', 'the tenant to reopen')
     .action(async (tenantId: string) => {
       printJson(
-        await withTenantService((_tenants, closures) => closures.reopen(tenantId, { type: 'operator' })),
+        await withTenantService((_tenants, closures) => closures.reopen(tenantId, { type: 'operator' }), {
+          command: 'tenant reopen',
+          tenantId,
+        }),
       );
     });
   tenant
@@ -125,7 +136,12 @@ export function tenantCommand(): Command {
     .description("A tenant's stage, export window and, once purged, its signed certificate of deletion")
     .argument('<tenantId>', 'the tenant')
     .action(async (tenantId: string) => {
-      printJson(await withTenantService((_tenants, closures) => closures.status(tenantId)));
+      printJson(
+        await withTenantService((_tenants, closures) => closures.status(tenantId), {
+          command: 'tenant status',
+          tenantId,
+        }),
+      );
     });
   tenant
     .command('purge-due')

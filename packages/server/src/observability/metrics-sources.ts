@@ -25,7 +25,16 @@ export interface MetricSources {
   /** Label the per-tenant compliance gauges with the tenant id (operator opt-in; ids only, never names). */
   tenantLabels: boolean;
   keyRotationDays: number;
+  /** The periodic review of support access (compliance/support-access/): overdue, last signed, due. */
+  supportReview?: ((now: number) => Promise<SupportReviewGaugeState>) | undefined;
   now: () => number;
+}
+
+/** What the support review gauges show. */
+export interface SupportReviewGaugeState {
+  overdue: boolean;
+  lastSignedAt: number | null;
+  dueAt: number | null;
 }
 
 const DAY_SECONDS = 86_400;
@@ -238,6 +247,19 @@ export function registerMetricSources(registry: Registry, sources: MetricSources
     }),
   });
 
+  new Gauge({
+    name: 'parley_risk_reviews_overdue',
+    help: 'Risks of the risk register (not closed) past their review date (reviews are at least yearly).',
+    registers,
+    collect: guarded(async function (this: Gauge) {
+      this.set(await overdueRiskReviews(storage, sources.now()));
+    }),
+  });
+
+  const { supportReview } = sources;
+  // Two small queries per gauge, asked afresh on each scrape.
+  if (supportReview) registerSupportReviewGauges(registers, () => supportReview(sources.now()));
+
   const { certFile } = sources;
   if (certFile) {
     let cached: { mtimeMs: number; expiresAt: number } | undefined;
@@ -305,6 +327,51 @@ function registerBackupGauges(
     'parley_backup_last_verify_timestamp_seconds',
     'When the latest `parley backup verify` ran, Unix time.',
     (current) => unix(current.lastVerifyAt),
+  );
+}
+
+/**
+ * The periodic review of support access (docs/security.md, "Periodic review"), as the shipped rule
+ * ParleySupportReviewOverdue reads it. The timestamps are absent until there is one.
+ */
+function registerSupportReviewGauges(
+  registers: Registry[],
+  state: () => Promise<SupportReviewGaugeState>,
+): void {
+  new Gauge({
+    name: 'parley_support_review_overdue',
+    help: '1 when no signed review of support access covers up to within PARLEY_SUPPORT_REVIEW_DAYS of now, else 0.',
+    registers,
+    collect: guarded(async function (this: Gauge) {
+      this.set((await state()).overdue ? 1 : 0);
+    }),
+  });
+  const timestamp = (
+    name: string,
+    help: string,
+    value: (current: SupportReviewGaugeState) => number | null,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['review'],
+      registers,
+      collect: guarded(async function (this: Gauge<'review'>) {
+        const measured = value(await state());
+        this.reset();
+        // The label keeps an unset series absent (prom-client gives a label-less gauge a 0).
+        if (measured !== null) this.set({ review: 'support_access' }, Math.round(measured / 1000));
+      }),
+    });
+  timestamp(
+    'parley_support_review_last_signed_timestamp_seconds',
+    'When a security officer last signed a review of support access, Unix time (absent before the first).',
+    (current) => current.lastSignedAt,
+  );
+  timestamp(
+    'parley_support_review_due_timestamp_seconds',
+    'When the next review of support access falls due, Unix time (absent while there is no staff account).',
+    (current) => current.dueAt,
   );
 }
 
@@ -387,6 +454,19 @@ async function auditTails(storage: Storage, now: number): Promise<AuditTail[]> {
     }
     return tails;
   });
+}
+
+/** How many open risks are past their review date: one count over the small `risks` register. */
+async function overdueRiskReviews(storage: Storage, now: number): Promise<number> {
+  const row = await storage.withSystem((tx) =>
+    tx
+      .selectFrom('risks')
+      .select((eb) => eb.fn.countAll().as('overdue'))
+      .where('status', '!=', 'closed')
+      .where('next_review_at', '<', now)
+      .executeTakeFirst(),
+  );
+  return Number(row?.overdue ?? 0);
 }
 
 async function openDsrs(storage: Storage): Promise<{ tenantId: string; open: number; nearestDue: number }[]> {

@@ -20,6 +20,7 @@ function catalogueRegistries(): Registry[] {
       openSockets: () => 0,
       tenantLabels: false,
       keyRotationDays: 365,
+      supportReview: () => Promise.resolve({ overdue: false, lastSignedAt: null, dueAt: null }),
       now: () => 0,
     });
     return metrics.registry;

@@ -61,6 +61,8 @@ it('the rules cover every promised condition and name only metrics Parley export
     'ParleyAuditCheckpointOverdue',
     'ParleyDataSubjectRequestDue',
     'ParleyKeyRotationDue',
+    'ParleySupportReviewOverdue',
+    'ParleyRiskReviewsOverdue',
   ])
     expect(rules).toContain(`alert: ${alert}\n`);
   const expressions = [...rules.matchAll(/expr: (\|\n(?: {10}.*\n)+|.*)/g)].map((match) => match[1] ?? '');
