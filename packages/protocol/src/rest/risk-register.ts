@@ -56,6 +56,20 @@ export const risk = z
 
 export const riskList = z.object({ risks: z.array(risk) }).meta({ id: 'RiskList' });
 
+/**
+ * `GET /v1/platform/health`: what needs an officer's attention in the registers (`attention` when anything
+ * does). Today: risks past their review date (the same count as `parley_risk_reviews_overdue`).
+ */
+export const platformHealth = z
+  .object({
+    status: z.enum(['ok', 'attention']),
+    riskReviews: z.object({
+      overdue: z.number().int(),
+      risks: z.array(z.object({ id: z.string(), asset: z.string(), nextReviewAt: z.string() })),
+    }),
+  })
+  .meta({ id: 'PlatformHealth' });
+
 /** `POST /v1/platform/changes`: a change record; a major one must link a risk assessment before it is done. */
 export const changeCreateRequest = z
   .object({ title: text(200), description: text(4_000), major: z.boolean() })

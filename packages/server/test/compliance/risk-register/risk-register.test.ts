@@ -27,6 +27,16 @@ describeEachDialect('risk register', (dialect) => {
 
   const post = (path: string, body: unknown, method = 'POST') =>
     server.request(path, json(body, officer.accessToken, method));
+  /** The `parley_risk_reviews_overdue` sample of a scrape of this node's metrics listener. */
+  const overdueGauge = async () => {
+    const text = await (await fetch(server.app.metricsUrl ?? '')).text();
+    return Number(/^parley_risk_reviews_overdue (\S+)$/m.exec(text)?.[1]);
+  };
+  const health = async () =>
+    (await server.request('/v1/platform/health', bearer(officer.accessToken))).json<{
+      status: string;
+      riskReviews: { overdue: number; risks: { id: string }[] };
+    }>();
 
   let riskId: string;
 
@@ -69,8 +79,16 @@ describeEachDialect('risk register', (dialect) => {
   it('shows an overdue review in the register and fires risk_review_overdue, until reviewed', async () => {
     const condition = riskReviewCondition(server.app.services.risks);
     expect(await condition.evaluate(clock.now())).toEqual([]);
+    expect(await overdueGauge()).toBe(0);
+    expect(await health()).toEqual({ status: 'ok', riskReviews: { overdue: 0, risks: [] } });
     clock.advance(366 * DAY);
     officer = await newStaff(server, 'security_officer', clock);
+    // Visible in health and metrics (issue 18, point 3).
+    expect(await overdueGauge()).toBe(1);
+    expect(await health()).toMatchObject({
+      status: 'attention',
+      riskReviews: { overdue: 1, risks: [{ id: riskId, asset: 'Audit log' }] },
+    });
     const listed = await server.request('/v1/platform/risks', bearer(officer.accessToken));
     expect(listed.json()).toMatchObject({ risks: [{ id: riskId, reviewOverdue: true }] });
     expect(await condition.evaluate(clock.now())).toEqual([expect.objectContaining({ subject: riskId })]);
@@ -79,6 +97,8 @@ describeEachDialect('risk register', (dialect) => {
     expect(reviewed.status, reviewed.text).toBe(200);
     expect(reviewed.json()).toMatchObject({ score: 5, reviewOverdue: false });
     expect(await condition.evaluate(clock.now())).toEqual([]);
+    expect(await overdueGauge()).toBe(0);
+    expect(await health()).toMatchObject({ status: 'ok', riskReviews: { overdue: 0 } });
   });
 
   it('refuses to mark a major change done without a linked risk assessment', async () => {
@@ -147,5 +167,8 @@ describeEachDialect('risk register', (dialect) => {
     expect((await server.request('/v1/platform/risks', bearer(support.accessToken))).status).toBe(403);
     const tenant = await newTenantOwner(server);
     expect((await server.request('/v1/platform/risks', bearer(tenant.accessToken))).status).toBe(404);
+    expect((await server.request('/v1/platform/health', bearer(admin.accessToken))).status).toBe(200);
+    expect((await server.request('/v1/platform/health', bearer(support.accessToken))).status).toBe(403);
+    expect((await server.request('/v1/platform/health', bearer(tenant.accessToken))).status).toBe(404);
   });
 });
