@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { type DataExportBody, createDialogBody, sendMessageBody } from '@parley/protocol';
 import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +137,40 @@ describeEachDialect('data exports', (dialect) => {
       await server.request(`/v1/me/exports/${queued.id}`, bearer(alice.token))
     ).json<DataExportBody>();
     expect(after.downloads).toBe(1);
+  });
+
+  it('stores the archive encrypted: no stored chunk is gzip or unpacks, and none holds the text', async () => {
+    const [ready] = (await server.request('/v1/me/exports', bearer(alice.token))).json<{
+      exports: DataExportBody[];
+    }>().exports;
+    if (!ready) throw new Error('the first test made an export');
+    const stored = await server.app.storage.withTenant(owner.tenantId, async (tx) => ({
+      chunks: await tx
+        .selectFrom('data_export_chunks')
+        .select(['part', 'idx', 'data'])
+        .where('tenant_id', '=', owner.tenantId)
+        .where('export_id', '=', ready.id)
+        .orderBy('part')
+        .orderBy('idx')
+        .execute(),
+      key: await tx
+        .selectFrom('data_exports')
+        .select('archive_key')
+        .where('id', '=', ready.id)
+        .executeTakeFirstOrThrow(),
+    }));
+    expect(stored.chunks.length).toBeGreaterThan(0);
+    const bytes = stored.chunks.map((chunk) => Buffer.from(chunk.data));
+    // What the download sends is a .tar.gz (gzip magic 1f 8b); what is stored must not be.
+    for (const chunk of bytes) expect(chunk.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))).toBe(false);
+    expect(() => gunzipSync(Buffer.concat(bytes))).toThrow();
+    for (const text of ['Hello Bob', 'alice@exports.example', alice.userId])
+      expect(Buffer.concat(bytes).includes(text)).toBe(false);
+    // The archive's key is kept sealed (a field-cipher envelope), not as raw key bytes.
+    expect(stored.key.archive_key).toMatch(/\./);
+    expect(Buffer.from(stored.key.archive_key ?? '', 'base64').length).not.toBe(32);
+    const download = await downloadBytes(server, `/v1/me/exports/${ready.id}/archive`, alice.token);
+    expect(gunzipSync(download.body).includes('Hello Bob')).toBe(true);
   });
 
   it('only whoever asked can download: another user, a compliance officer and another tenant get 404, and an admin without privacy.export is refused', async () => {

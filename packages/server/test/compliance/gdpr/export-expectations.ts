@@ -68,7 +68,17 @@ export async function expectArchiveMatchesDatabase(
   const { root, records, documents, manifest } = readArchiveFiles(files, exported.id);
   const policy = exported.othersMessages;
   expect(manifest).toMatchObject({ subjectId, tenantId, othersMessages: policy, formatVersion: 1 });
-  expect(documents.get('profile.json')).toMatchObject({ id: subjectId, tenantId });
+  // The account as the database holds it (its sealed fields opened with the subject's key).
+  const person = await server.app.services.users.getUser(tenantId, subjectId);
+  expect(documents.get('profile.json')).toMatchObject({
+    id: subjectId,
+    tenantId,
+    status: person.status,
+    displayName: person.displayName,
+    email: person.email,
+    phone: person.phone,
+    profile: person.profile,
+  });
 
   const db = await server.app.storage.withTenant(tenantId, async (tx) => {
     const completed = await tx
@@ -148,6 +158,18 @@ export async function expectArchiveMatchesDatabase(
         .where('tenant_id', '=', tenantId)
         .where('user_id', '=', subjectId)
         .execute(),
+      account: await tx
+        .selectFrom('users')
+        .select(['presence_visibility', 'avatar_url'])
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', subjectId)
+        .executeTakeFirstOrThrow(),
+      consentStates: await tx
+        .selectFrom('consent_states')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', subjectId)
+        .execute(),
       ledger: await tx
         .selectFrom('consent_ledger')
         .select('id')
@@ -200,6 +222,13 @@ export async function expectArchiveMatchesDatabase(
   expect(ids(records.calls ?? [])).toEqual(ids(db.calls, 'call_id'));
   expect(ids(records.sessions ?? [])).toEqual(ids(db.sessions));
   expect(ids(records['consent-ledger'] ?? [])).toEqual(ids(db.ledger));
+  const consentKey = (row: Record<string, unknown>) =>
+    `${String(row.purposeKey ?? row.purpose_key)}/${String(row.version)}/${String(Boolean(row.granted))}`;
+  expect((records['consent-states'] ?? []).map(consentKey).sort()).toEqual(
+    db.consentStates.map((row) => consentKey(row)).sort(),
+  );
+  expect(documents.get('settings.json')).toEqual({ presenceVisibility: db.account.presence_visibility });
+  expect(documents.get('profile.json')).toMatchObject({ avatarUrl: db.account.avatar_url });
   expect(ids(records.requests ?? [])).toEqual(ids(db.requests));
   expect(ids(records.attachments ?? [])).toEqual(ids(db.uploads));
   const auditIds = ids(records.audit ?? []);
