@@ -9,6 +9,7 @@ import { builtInRoles, permissions } from '../packages/protocol/src/index.js';
 import { builtInRolePermissions } from '../packages/server/src/access/roles.js';
 import { configTableMarkdown } from '../packages/server/src/config.js';
 import { dataInventoryMarkdown } from '../packages/server/src/compliance/gdpr/data-inventory-markdown.js';
+import { evidenceControlsMarkdown } from '../packages/server/src/compliance/evidence-report/evidence-controls-markdown.js';
 import { errorTableMarkdown } from '../packages/server/src/http/error-table.js';
 import { metricsTableMarkdown } from '../packages/server/src/observability/metrics-table.js';
 
@@ -36,3 +37,4 @@ replaceSection('docs/errors.md', 'error-table', errorTableMarkdown());
 replaceSection('docs/access-control.md', 'permission-matrix', matrix);
 replaceSection('docs/privacy.md', 'data-inventory', dataInventoryMarkdown());
 replaceSection('docs/monitoring.md', 'metrics-table', metricsTableMarkdown());
+replaceSection('docs/compliance.md', 'evidence-controls', evidenceControlsMarkdown());

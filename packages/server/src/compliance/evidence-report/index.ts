@@ -9,3 +9,4 @@ export { type ReportCheck, verifyReport } from './evidence-signature.ts';
 export { renderReportHtml, signedJsonInHtml } from './evidence-html.ts';
 export type { EvidenceSettings, EvidenceSources } from './evidence-sources.ts';
 export { evidenceReportServiceFor } from './evidence-wiring.ts';
+export { evidenceControlsMarkdown } from './evidence-controls-markdown.ts';
