@@ -1,26 +1,36 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { createApp } from '../packages/server/src/app.js';
 import { pgbackrestServiceFor } from '../packages/server/src/backup/index.js';
 import { systemClock } from '../packages/server/src/clock.js';
 import { loadConfig } from '../packages/server/src/config.js';
-import { type BenchCluster, ClusterRoot, missingClusterTools } from './bench-cluster.js';
+import {
+  initCluster,
+  missingClusterBinaries,
+  startCluster,
+  type ThrowawayCluster,
+  throwawayRoot,
+} from '../packages/server/test/support/postgres-cluster.js';
 import { BENCH_ENV, growBy, growTo, MB, newBackupLoad, sendFigures } from './backup-load.js';
 
-async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+/** The bench measures what a production cluster writes, so its clusters fsync. */
+const DURABLE = { fsync: 'on' };
+
+function missingPgbackrest(): string | undefined {
   try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
+    execFileSync('pgbackrest', ['version'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'pgbackrest not found (apt-get install -y pgbackrest)';
   }
 }
 
-async function databaseSize(url: string): Promise<number> {
-  const [row] = await query<{ bytes: string }>(url, 'select pg_database_size(current_database()) as bytes');
+async function databaseSize(cluster: ThrowawayCluster): Promise<number> {
+  const [row] = await cluster.query<{ bytes: string }>(
+    'select pg_database_size(current_database()) as bytes',
+  );
   return Number(row?.bytes ?? 0);
 }
 
@@ -32,22 +42,23 @@ async function databaseSize(url: string): Promise<number> {
  * pgbackrest or initdb is missing.
  */
 export async function runPostgresBackupBench(targetBytes: number): Promise<Record<string, number>> {
-  const missing = missingClusterTools();
+  const missing = missingPgbackrest() ?? missingClusterBinaries();
   if (missing !== undefined) {
     console.log(`backup bench: skipping PostgreSQL: ${missing}`);
     return {};
   }
-  const root = new ClusterRoot();
+  const root = throwawayRoot('parley-backup-bench-pg-');
   const keyDir = await mkdtemp(join(tmpdir(), 'parley-backup-bench-key-'));
   const dataDirOfApp = await mkdtemp(join(tmpdir(), 'parley-backup-bench-app-'));
-  const clusters: BenchCluster[] = [];
+  const clusters: ThrowawayCluster[] = [];
   try {
-    const pgData = await root.init({
-      wal_level: 'replica',
-      archive_mode: 'on',
-      archive_command: '/bin/false',
-    });
-    const source = await root.start(pgData);
+    const pgData = await initCluster(
+      root,
+      { wal_level: 'replica', archive_mode: 'on', archive_command: '/bin/false' },
+      'pgdata',
+    );
+    // fsync on: the bench measures what a production cluster writes.
+    const source = await startCluster(root, pgData, DURABLE);
     clusters.push(source);
     const app = await createApp(
       loadConfig({
@@ -66,14 +77,11 @@ export async function runPostgresBackupBench(targetBytes: number): Promise<Recor
       const service = pgbackrestServiceFor({ config: app.config, storage: app.storage, clock: systemClock });
       const configured = service.configure();
       // As a DBA does with the settings `parley backup configure` prints: archive_command takes a reload.
-      await query(
-        source.url,
-        `alter system set archive_command = '${configured.postgresql.archive_command}'`,
-      );
-      await query(source.url, 'select pg_reload_conf()');
+      await source.query(`alter system set archive_command = '${configured.postgresql.archive_command}'`);
+      await source.query('select pg_reload_conf()');
       const load = await newBackupLoad(app);
       const growStarted = performance.now();
-      const grownBytes = await growTo(app, load, targetBytes, () => databaseSize(source.url));
+      const grownBytes = await growTo(app, load, targetBytes, () => databaseSize(source));
       const growSeconds = (performance.now() - growStarted) / 1000;
       const full = await sendFigures(app, load, () => service.create('full'));
       const rowsAtFull = load.rows;
@@ -86,11 +94,11 @@ export async function runPostgresBackupBench(targetBytes: number): Promise<Recor
       await service.restore({ id: incremental.id, target });
       const restoreSeconds = (performance.now() - restoreStarted) / 1000;
       const startStarted = performance.now();
-      const restored = await root.start(target, { archive_mode: 'off' });
+      const restored = await startCluster(root, target, { ...DURABLE, archive_mode: 'off' });
       clusters.push(restored);
       const restoredStartSeconds = (performance.now() - startStarted) / 1000;
-      const restoredBytes = await databaseSize(restored.url);
-      const [count] = await query<{ n: string }>(restored.url, 'select count(*) as n from public.messages');
+      const restoredBytes = await databaseSize(restored);
+      const [count] = await restored.query<{ n: string }>('select count(*) as n from public.messages');
       return {
         rows: load.rows,
         grownMegabytes: grownBytes / MB,
@@ -115,7 +123,7 @@ export async function runPostgresBackupBench(targetBytes: number): Promise<Recor
     }
   } finally {
     for (const cluster of clusters) await cluster.stop();
-    await root.remove();
+    root.remove();
     await rm(keyDir, { recursive: true, force: true });
     await rm(dataDirOfApp, { recursive: true, force: true });
   }

@@ -13,13 +13,13 @@ import { parley } from '../support/run-cli.ts';
 import { newChatTenant, type ChatTenant } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import {
-  describePgbackrest,
   initCluster,
   startCluster,
   type ThrowawayCluster,
   throwawayRoot,
   type ThrowawayRoot,
-} from '../support/throwaway-postgres.ts';
+} from '../support/postgres-cluster.ts';
+import { describePgbackrest } from '../support/describe-pgbackrest.ts';
 import { QUIET, removeTempDirs, send, tempDir } from './backup-fixtures.ts';
 
 type Digests = Record<string, { rows: number; md5: string }>;

@@ -1,30 +1,22 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
 import { describe, it } from 'vitest';
+import {
+  freePort,
+  initCluster,
+  missingClusterBinaries,
+  startCluster,
+  type ThrowawayCluster,
+  type ThrowawayRoot,
+  throwawayRoot,
+} from '../support/postgres-cluster.ts';
 
-const run = promisify(execFile);
 const REDIS_SERVER = '/usr/bin/redis-server';
-
-/** The newest PostgreSQL server binaries Debian installed (`/usr/lib/postgresql/<major>/bin`), if any. */
-export function postgresBinDir(): string | undefined {
-  const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) return undefined;
-  const majors = readdirSync(root)
-    .filter((major) => existsSync(path.join(root, major, 'bin/initdb')))
-    .sort((a, b) => Number(b) - Number(a));
-  return majors[0] === undefined ? undefined : path.join(root, majors[0], 'bin');
-}
 
 function missingService(): string | undefined {
   if (!existsSync(REDIS_SERVER)) return `${REDIS_SERVER} not found (apt-get install -y redis-server)`;
-  if (postgresBinDir() === undefined)
-    return 'no /usr/lib/postgresql/*/bin/initdb (apt-get install -y postgresql)';
-  return undefined;
+  return missingClusterBinaries();
 }
 
 /**
@@ -49,18 +41,6 @@ export function describeFailover(title: string, suite: () => void): void {
   }
   process.stdout.write(`SKIPPING the failover suite "${title}": ${missing}\n`);
   describe.skip(`${title} [failover]`, suite);
-}
-
-/** A TCP port on loopback that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** Resolves once `child` printed a line matching `ready`; rejects if it exits first or takes too long. */
@@ -137,77 +117,46 @@ export class RedisProcess {
   }
 }
 
+const SETTINGS = { fsync: 'on', max_connections: '200' };
+
 /**
  * A PostgreSQL cluster of the test's own (initdb on a free port in a temp dir, trust authentication on
- * loopback), so it can be stopped with `-m immediate` without touching the shared server. As root, the
- * cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
+ * loopback), so it can be crashed without touching the shared server; it restarts on the same port and data.
+ * fsync stays on: the drills crash it and count what survived.
  */
 export class ThrowawayPostgres {
   private constructor(
-    private readonly bin: string,
-    private readonly dir: string,
-    readonly port: number,
-    private readonly asUser: string[],
+    private readonly root: ThrowawayRoot,
+    private readonly dataDir: string,
+    private cluster: ThrowawayCluster,
   ) {}
 
   static async start(): Promise<ThrowawayPostgres> {
-    const bin = postgresBinDir();
-    if (bin === undefined) throw new Error('no PostgreSQL binaries');
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-failover-pg-'));
-    const asUser: string[] = [];
-    if (process.getuid?.() === 0) {
-      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-      chownSync(dir, uid, gid);
-      asUser.push('runuser', '-u', 'postgres', '--');
-    }
-    const cluster = new ThrowawayPostgres(bin, dir, await freePort(), asUser);
-    await cluster.#run('initdb', ['-D', cluster.#data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-    await cluster.restart();
-    return cluster;
+    const root = throwawayRoot('parley-failover-pg-');
+    const dataDir = await initCluster(root, {}, 'data');
+    return new ThrowawayPostgres(root, dataDir, await startCluster(root, dataDir, SETTINGS));
   }
 
-  get #data(): string {
-    return path.join(this.dir, 'data');
+  get port(): number {
+    return this.cluster.port;
   }
 
   get url(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+    return this.cluster.url;
   }
 
-  /** Runs one of the cluster's tools (as `postgres` when we are root), without blocking the event loop. */
-  async #run(tool: string, args: string[]): Promise<void> {
-    const binary = path.join(this.bin, tool);
-    const [command, ...rest] = this.asUser.length > 0 ? [...this.asUser, binary, ...args] : [binary, ...args];
-    await run(command ?? binary, rest);
-  }
-
-  /** `pg_ctl start`, waiting until it accepts connections (crash recovery included). */
+  /** Starts again on the same port and data, waiting until it accepts connections (crash recovery included). */
   async restart(): Promise<void> {
-    const options = `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir} -c max_connections=200`;
-    await this.#run('pg_ctl', [
-      '-D',
-      this.#data,
-      '-l',
-      path.join(this.dir, 'log'),
-      '-o',
-      options,
-      '-w',
-      'start',
-    ]);
+    this.cluster = await startCluster(this.root, this.dataDir, SETTINGS, this.cluster.port);
   }
 
-  /** `pg_ctl stop -m immediate`: every backend dies at once, no checkpoint (a crash, as far as data goes). */
+  /** Immediate shutdown: every backend dies at once, no checkpoint (a crash, as far as data goes). */
   async stopImmediately(): Promise<void> {
-    await this.#run('pg_ctl', ['-D', this.#data, '-m', 'immediate', '-w', 'stop']);
+    await this.cluster.stopImmediately();
   }
 
   async destroy(): Promise<void> {
-    try {
-      await this.stopImmediately();
-    } catch {
-      // Already stopped.
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.cluster.stopImmediately();
+    this.root.remove();
   }
 }

@@ -15,12 +15,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+
+/**
+ * Throw-away PostgreSQL clusters (initdb in a temp dir, a free loopback port, trust authentication), for the
+ * tests and benchmarks that stop, crash or restore a server and so must never touch the shared one. Free of
+ * vitest on purpose: the benchmarks import it too, and vitest refuses to load outside its runner.
+ */
 
 const run = promisify(execFile);
 
 /** The newest PostgreSQL server binaries Debian installed (`/usr/lib/postgresql/<version>/bin`). */
-function postgresBinDir(): string | undefined {
+export function postgresBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
@@ -29,54 +34,27 @@ function postgresBinDir(): string | undefined {
   return versions[0] === undefined ? undefined : path.join(root, versions[0], 'bin');
 }
 
-/** The OS user the cluster runs as: PostgreSQL refuses root, so a root test process uses `postgres`. */
-function clusterUser(): { uid: number; gid: number } | undefined {
+/** The OS user the cluster runs as: PostgreSQL refuses root, so a root process uses `postgres`. */
+export function clusterOwner(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
   return { uid, gid };
 }
 
-function missingTools(): string | undefined {
-  try {
-    execFileSync('pgbackrest', ['version'], { stdio: 'ignore' });
-  } catch {
-    return 'pgbackrest not found (install it with: apt-get install -y pgbackrest)';
-  }
+/** Why a cluster cannot be made here (no initdb, or root without a `postgres` user), or undefined. */
+export function missingClusterBinaries(): string | undefined {
   if (!postgresBinDir()) return 'no initdb under /usr/lib/postgresql/*/bin (apt-get install -y postgresql)';
-  if (process.getuid?.() === 0) {
-    try {
-      clusterUser();
-    } catch {
-      return 'running as root and there is no postgres user to run a cluster as';
-    }
+  try {
+    clusterOwner();
+  } catch {
+    return 'running as root and there is no postgres user to run a cluster as';
   }
   return undefined;
 }
 
-/**
- * Runs `suite` when pgBackRest and PostgreSQL's server binaries are installed. Outside CI a missing tool skips
- * it with one printed line; with CI=true it fails, because a skipped suite there would hide a regression.
- */
-export function describePgbackrest(title: string, suite: () => void): void {
-  const reason = missingTools();
-  if (reason === undefined) {
-    describe(`${title} [pgbackrest]`, suite);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(`${title} [pgbackrest]`, () => {
-      it('has pgbackrest and initdb (CI=true)', () => {
-        throw new Error(`CI=true and the pgBackRest suite cannot run: ${reason}`);
-      });
-    });
-    return;
-  }
-  process.stdout.write(`SKIPPING the pgBackRest suite: ${reason}\n`);
-  describe.skip(`${title} [pgbackrest]`, suite);
-}
-
-async function freePort(): Promise<number> {
+/** A TCP port on loopback that was free a moment ago. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -87,25 +65,26 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** A place owned by the cluster's user (the temp root, its data directories, the pgBackRest repository). */
+/** A place owned by the cluster's user (the temp root, its data directories, a pgBackRest repository). */
 export interface ThrowawayRoot {
   dir: string;
   owner: { uid: number; gid: number } | undefined;
-  /** A new directory under the root, owned by the cluster's user. */
+  /** A directory under the root owned by the cluster's user, made if it is not there yet. */
   subdir(name: string): string;
   remove(): void;
 }
 
-export function throwawayRoot(): ThrowawayRoot {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-pgcluster-'));
+export function throwawayRoot(prefix = 'parley-pgcluster-'): ThrowawayRoot {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   chmodSync(dir, 0o755);
-  const owner = clusterUser();
+  const owner = clusterOwner();
   if (owner) chownSync(dir, owner.uid, owner.gid);
   return {
     dir,
     owner,
     subdir(name) {
       const sub = path.join(dir, name);
+      if (existsSync(sub)) return sub;
       mkdirSync(sub, { mode: 0o700 });
       if (owner) chownSync(sub, owner.uid, owner.gid);
       return sub;
@@ -116,61 +95,72 @@ export function throwawayRoot(): ThrowawayRoot {
   };
 }
 
-/** A PostgreSQL server process on a data directory of its own, on a free loopback port. */
+/** A PostgreSQL server process on a data directory of its own, on a loopback port. */
 export interface ThrowawayCluster {
   dataDir: string;
   socketDir: string;
   port: number;
   url: string;
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
+  /** Fast shutdown (SIGINT: sessions ended, a checkpoint written). */
   stop(): Promise<void>;
+  /** Immediate shutdown (SIGQUIT: every backend dies at once, no checkpoint — a crash, as far as data goes). */
+  stopImmediately(): Promise<void>;
 }
 
 /** `initdb` a new cluster under the root with the given extra settings (archive_mode, archive_command, …). */
-export async function initCluster(root: ThrowawayRoot, settings: Record<string, string>): Promise<string> {
-  const bin = postgresBinDir() ?? '';
-  const dataDir = path.join(root.dir, `pgdata-${String(Date.now())}`);
+export async function initCluster(
+  root: ThrowawayRoot,
+  settings: Record<string, string>,
+  name = `pgdata-${String(Date.now())}`,
+): Promise<string> {
+  const dataDir = path.join(root.dir, name);
   await run(
-    path.join(bin, 'initdb'),
+    path.join(postgresBinDir() ?? '', 'initdb'),
     ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'],
-    {
-      cwd: root.dir,
-      ...(root.owner ?? {}),
-    },
+    { cwd: root.dir, ...(root.owner ?? {}) },
   );
-  appendFileSync(
-    path.join(dataDir, 'postgresql.conf'),
-    `\n${Object.entries(settings)
-      .map(([key, value]) => `${key} = '${value.replace(/'/g, "''")}'`)
-      .join('\n')}\n`,
-  );
+  const lines = Object.entries(settings).map(([key, value]) => `${key} = '${value.replace(/'/g, "''")}'`);
+  appendFileSync(path.join(dataDir, 'postgresql.conf'), `\n${lines.join('\n')}\n`);
   return dataDir;
 }
 
+async function signalAndWait(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill(signal);
+  await exited;
+}
+
 /**
- * Starts `postgres` on `dataDir` (a fresh port, its socket in a directory of its own) and waits for the log
- * line that says it accepts connections, which a restored cluster prints only once its recovery ended.
+ * Starts `postgres` on `dataDir` (on `port`, or a fresh one; its socket in a directory of its own) and waits
+ * for the log line that says it accepts connections, which a restored or crashed cluster prints only once its
+ * recovery ended. `fsync` is off unless `settings` say otherwise: tests never need it, benchmarks do.
  */
 export async function startCluster(
   root: ThrowawayRoot,
   dataDir: string,
-  overrides: Record<string, string> = {},
+  settings: Record<string, string> = {},
+  port?: number,
 ): Promise<ThrowawayCluster> {
-  const bin = postgresBinDir() ?? '';
-  const port = await freePort();
-  const socketDir = root.subdir(`sock-${String(port)}`);
+  const listenPort = port ?? (await freePort());
+  const socketDir = root.subdir(`sock-${String(listenPort)}`);
   const options = Object.entries({
-    port: String(port),
+    port: String(listenPort),
     listen_addresses: '127.0.0.1',
     unix_socket_directories: socketDir,
     fsync: 'off',
-    ...overrides,
+    ...settings,
   }).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
-  const child: ChildProcess = spawn(path.join(bin, 'postgres'), ['-D', dataDir, ...options], {
-    cwd: root.dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    ...(root.owner ?? {}),
-  });
+  const child: ChildProcess = spawn(
+    path.join(postgresBinDir() ?? '', 'postgres'),
+    ['-D', dataDir, ...options],
+    {
+      cwd: root.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(root.owner ?? {}),
+    },
+  );
   let log = '';
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -181,11 +171,11 @@ export async function startCluster(
       reject(new Error(`postgres exited (${String(code)}) before it was ready:\n${log}`));
     });
   });
-  const url = `postgres://postgres@127.0.0.1:${String(port)}/postgres`;
+  const url = `postgres://postgres@127.0.0.1:${String(listenPort)}/postgres`;
   return {
     dataDir,
     socketDir,
-    port,
+    port: listenPort,
     url,
     async query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> {
       const client = new pg.Client({ connectionString: url });
@@ -196,12 +186,7 @@ export async function startCluster(
         await client.end();
       }
     },
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      // SIGINT: fast shutdown (sessions ended, a checkpoint written).
-      child.kill('SIGINT');
-      await exited;
-    },
+    stop: () => signalAndWait(child, 'SIGINT'),
+    stopImmediately: () => signalAndWait(child, 'SIGQUIT'),
   };
 }
