@@ -13,12 +13,11 @@ export interface SessionSummary {
 
 /** Short, readable device name from a user agent (the full string is the cell's title). */
 function deviceName(session: SessionSummary): string {
+  const short = session.id.slice(0, 8);
   if (session.device === null)
-    return session.clientId === null ? 'Unknown device' : `Client ${session.clientId}`;
+    return session.clientId === null ? `Unknown device (${short})` : `Client ${session.clientId}`;
   const browser = /(Firefox|Edg|Chrome|Safari|curl|node)[/ ]?[\d.]*/i.exec(session.device)?.[1];
-  return browser
-    ? `${browser === 'Edg' ? 'Edge' : browser} (${session.id.slice(0, 8)})`
-    : session.device.slice(0, 60);
+  return `${browser === undefined ? session.device.slice(0, 40) : browser === 'Edg' ? 'Edge' : browser} (${short})`;
 }
 
 const when = (iso: string) => new Date(iso).toLocaleString();
