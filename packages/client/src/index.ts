@@ -84,3 +84,20 @@ export { MemoryPositionStore } from './realtime/memory-position-store.ts';
 export type { WebSocketConstructor, WebSocketLike } from './realtime/websocket-port.ts';
 export type { BackoffOptions } from './realtime/reconnect-backoff.ts';
 export type { HeartbeatOptions } from './realtime/heartbeat.ts';
+export {
+  ComplianceClient,
+  type AuditEntry,
+  type AuditFilter,
+  type AuditVerification,
+  type DataSubjectRequestBody,
+  type LegalHoldView,
+  type PlaceLegalHoldRequest,
+  type PurposeCoverage,
+  type RetentionRulesBody,
+  type SupportScope,
+  type UpdateDataSubjectRequestBody,
+  type SupportGrant,
+  type SupportGrantAccess,
+  type SupportGrantApproval,
+  type TenantIncident,
+} from './compliance-client.ts';

@@ -17,8 +17,8 @@ export function newClient(): ParleyClient {
   return new ParleyClient({ baseUrl: window.location.origin });
 }
 
-/** The scopes the console asks for: its own profile and tenant administration. */
-export const CONSOLE_SCOPE = 'profile admin';
+/** The scopes the console asks for: its own profile, tenant administration and the audit log. */
+export const CONSOLE_SCOPE = 'profile admin audit';
 
 export async function loadUser(client: ParleyClient, notice: SignedIn['notice']): Promise<ConsoleUser> {
   const profile = await client.account.me();

@@ -47,10 +47,7 @@ describeEachDialect('POST /v1/audit/verification', (dialect) => {
   });
 
   const verify = async (token: string) => {
-    const response = await server.request('/v1/audit/verification', {
-      method: 'POST',
-      ...bearer(token, 'POST'),
-    });
+    const response = await server.request('/v1/audit/verification', bearer(token, 'POST'));
     return {
       status: response.status,
       body: response.status === 200 ? response.json<Verification>() : undefined,
