@@ -1,5 +1,6 @@
 import { MemoryTokenStore, ParleyApiError, ParleyClient } from '@parley/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDialect } from '../support/dialects.ts';
 import { json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
 import { trustingFetch, trustingWebSocket } from '../support/sdk-clients.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -11,13 +12,13 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  */
 const password = 'plum tree under the winter moon';
 
-describe('consent through the client SDK', () => {
+describeEachDialect('consent through the client SDK', (dialect) => {
   let server: TestServer;
   let owner: SignedIn;
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ dialect });
     owner = await newTenantOwner(server, 'SDK Consent');
     const opened = await server.request(
       '/v1/tenant/settings',

@@ -151,6 +151,11 @@ describeEachDialect('erasure', (dialect) => {
     expect(reset.status, reset.text).toBeLessThan(300);
     const outbox = () => server.request('/v1/admin/outbox', bearer(owner.accessToken));
     expect(foundIn((await outbox()).text, [victim.canaries.email])).toEqual([victim.canaries.email]);
+    // Blocks both ways, and a presence the user chose: all to go.
+    const block = (token: string, userId: string) =>
+      server.request(`/v1/me/blocks/${userId}`, bearer(token, 'PUT'));
+    expect((await block(victim.token, owner.userId)).status).toBeLessThan(300);
+    expect((await block(owner.accessToken, victim.userId)).status).toBeLessThan(300);
     const socket = await openSocket(server, victim.token);
 
     const asked = await eraseAsAdmin(victim.userId);
@@ -194,6 +199,20 @@ describeEachDialect('erasure', (dialect) => {
     expect(foundIn(server.logs.text(), canaries)).toEqual([]);
 
     expect(await leftovers(victim.userId)).toEqual([]);
+    const { blocks, account } = await server.app.storage.withTenant(owner.tenantId, async (tx) => ({
+      blocks: await tx
+        .selectFrom('user_blocks')
+        .select(['user_id', 'blocked_id'])
+        .where((eb) => eb.or([eb('user_id', '=', victim.userId), eb('blocked_id', '=', victim.userId)]))
+        .execute(),
+      account: await tx
+        .selectFrom('users')
+        .select(['status', 'presence_visibility'])
+        .where('id', '=', victim.userId)
+        .executeTakeFirstOrThrow(),
+    }));
+    expect(blocks).toEqual([]);
+    expect(account).toEqual({ status: 'erased', presence_visibility: 'nobody' });
 
     // Recorded: the request completed, audited, and a certificate with what was erased.
     expect(done.certificate?.certificate.erased).toMatchObject({
@@ -202,6 +221,7 @@ describeEachDialect('erasure', (dialect) => {
       attachments: 1,
       reactions: 1,
       searchEntries: 2,
+      blocks: 2,
     });
     expect((await storedRequest(server, owner.tenantId, done.requestId ?? '')).status).toBe('completed');
     const audited = await auditEntries(server, owner.tenantId, 'privacy.user_erased');

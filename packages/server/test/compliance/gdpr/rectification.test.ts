@@ -201,6 +201,42 @@ describeEachDialect('rectification', (dialect) => {
     expect(empty.status).toBe(400);
   });
 
+  it("another tenant's user, and another user's request, cannot be used", async () => {
+    const ivanEmail = address('ivan');
+    const ivan = await newMember(server, owner, ivanEmail, 'profile');
+    const judy = await newMember(server, owner, address('judy'), 'profile');
+    const stranger = await newTenantOwner(server, 'Other Rectifiers');
+    const foreign = await rectify(
+      ivan.userId,
+      { changes: { displayName: 'Hijacked' } },
+      stranger.accessToken,
+    );
+    expect(foreign.status, foreign.text).toBe(404);
+    // Judy's own rectification request cannot serve to change Ivan.
+    const filed = await server.request(
+      '/v1/me/privacy-requests',
+      json({ kind: 'rectification', note: 'Fix my name.' }, judy.token),
+    );
+    const judysRequest = filed.json<OwnDataSubjectRequestBody>().id;
+    const borrowed = await rectify(ivan.userId, {
+      changes: { displayName: 'Ivan via Judy' },
+      requestId: judysRequest,
+    });
+    expect(borrowed.status).toBe(409);
+    // Another tenant's administrator cannot name it either.
+    const strangerRequest = await rectify(
+      ivan.userId,
+      { changes: { displayName: 'Ivan' }, requestId: judysRequest },
+      stranger.accessToken,
+    );
+    expect(strangerRequest.status).toBe(404);
+    expect((await profileOf(ivan.token)).displayName).toBe(ivanEmail.split('@')[0]);
+    const judys = await server.request('/v1/me/privacy-requests', bearer(judy.token));
+    expect(judys.json<{ requests: OwnDataSubjectRequestBody[] }>().requests).toMatchObject([
+      { id: judysRequest, status: 'received' },
+    ]);
+  });
+
   it("only owners correct an owner's data", async () => {
     const adminEmail = address('admin');
     const created = await server.request(

@@ -331,4 +331,23 @@ describeEachDialect('restriction of processing', (dialect) => {
     expect(byMember.status).toBe(403);
     expect((await server.request('/v1/me', bearer(owner.accessToken))).status).toBe(200);
   });
+
+  it("another tenant's user and their restrictions do not exist for you", async () => {
+    const member = await newMember(server, owner, `guarded-${Date.now()}@frozen.example`);
+    const stranger = await newTenantOwner(server, 'Other Freezer');
+    const restricted = await restrict(
+      member.userId,
+      { reason: 'Frozen at their request.' },
+      stranger.accessToken,
+    );
+    expect(restricted.status, restricted.text).toBe(404);
+    expect((await lift(member.userId, { reason: 'Thawed.' }, stranger.accessToken)).status).toBe(404);
+    const listed = await server.request(
+      `/v1/users/${member.userId}/restrictions`,
+      bearer(stranger.accessToken),
+    );
+    expect(listed.status).toBe(404);
+    // Nothing changed: the member still works.
+    expect((await server.request('/v1/me', bearer(member.token))).status).toBe(200);
+  });
 });
