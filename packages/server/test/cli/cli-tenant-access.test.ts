@@ -130,7 +130,7 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
       const entries = await cliEntries(tenantId);
       const last = entries.at(-1);
       expect(last, command).toBeDefined();
-      const details = JSON.parse(String(last?.details)) as Record<string, unknown>;
+      const details = JSON.parse(last?.details ?? '{}') as Record<string, unknown>;
       expect(details, command).toEqual({
         command,
         osUser: userInfo().username,
@@ -140,9 +140,7 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
       expect(last).toMatchObject({ actor_type: 'system', ip: null, user_agent: null });
     }
     expect(
-      (await cliEntries(tenantId)).map(
-        (entry) => (JSON.parse(String(entry.details)) as { command: string }).command,
-      ),
+      (await cliEntries(tenantId)).map((entry) => (JSON.parse(entry.details) as { command: string }).command),
     ).toEqual(Object.keys(runs));
     // The chain still verifies with every entry the commands added.
     const verified = await parley(['audit', 'verify', '--tenant', tenantId], database.env);

@@ -69,6 +69,7 @@ describeEachDialect('parley keys (while the server runs)', (dialect) => {
 
   it('rotate-data-key then reencrypt moves every user key to the new version', async () => {
     const rotated = await parley(['keys', 'rotate-data-key', '--tenant', tenantId], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
     expect(JSON.parse(rotated.stdout)).toEqual({ tenantId, dataKeyVersion: 2, reencryption: 'pending' });
     const reencrypted = await parley(['keys', 'reencrypt', '--batch', '1'], env);
     expect(JSON.parse(reencrypted.stdout)).toEqual({ tenants: 1, moved: 1 });

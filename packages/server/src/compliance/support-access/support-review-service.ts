@@ -229,7 +229,8 @@ export function createSupportReviewService({
           .select((eb) => eb.fn.min('created_at').as('first'))
           .executeTakeFirst(),
       }));
-      const first = firstStaff?.first == null ? null : Number(firstStaff.first);
+      // PostgreSQL's bigint arrives as a number too (dialects/postgres.ts parses INT8).
+      const first = firstStaff?.first ?? null;
       const baseline = last?.window_to ?? first;
       const dueAt = baseline === null ? null : baseline + periodDays * DAY_MS;
       return {
