@@ -8,7 +8,9 @@ export type MailKind =
   | 'password_changed'
   | 'email_changed'
   | 'incident_notice'
-  | 'legal_request_notice';
+  | 'legal_request_notice'
+  /** A reminder to the operator's security officers (an incident clock, a request deadline). */
+  | 'security_reminder';
 
 /** One plain-text message to one person. The text may hold a secret link: never log it. */
 export interface MailMessage {

@@ -18,6 +18,19 @@ export const staffStore = {
     return tx.selectFrom('staff_accounts').selectAll().where('enrolment_hash', '=', hash).executeTakeFirst();
   },
 
+  /** Enrolled, not disabled accounts of one role. */
+  async activeWithRole(tx: SystemTx, role: StaffAccountRow['role']): Promise<StaffAccountRow[]> {
+    return tx
+      .selectFrom('staff_accounts')
+      .selectAll()
+      .where('role', '=', role)
+      .where('disabled_at', 'is', null)
+      .where('enrolled_at', 'is not', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  },
+
   async listAccounts(tx: SystemTx): Promise<StaffAccountRow[]> {
     return tx.selectFrom('staff_accounts').selectAll().orderBy('created_at').orderBy('id').execute();
   },

@@ -72,3 +72,46 @@ export function reminderStage(
   if (now >= state.deadline - (state.deadline - awareAt) / 4) return 'due_soon';
   return null;
 }
+
+const clockLabels: Record<IncidentClock, { name: string; meetBy: string }> = {
+  controller: {
+    name: 'controller notice target',
+    meetBy: 'send the tenant notices (POST /v1/platform/incidents/{id}/tenant-notices)',
+  },
+  gdpr_authority: {
+    name: 'GDPR Art. 33 72-hour clock',
+    meetBy:
+      'record the supervisory authority’s notification (POST /v1/platform/incidents/{id}/authority-notification)',
+  },
+  hipaa: {
+    name: 'HIPAA 60-day clock',
+    meetBy: 'send the user notices (POST /v1/platform/incidents/{id}/user-notices)',
+  },
+};
+
+/**
+ * The e-mail to security officers for one reminder: the incident by id and severity, the clock, its deadline
+ * and what meets it. No title, description, tenant or person: a mail box is no place for breach details.
+ */
+export function clockReminderNotice(
+  row: Pick<IncidentRow, 'id' | 'severity'>,
+  state: Pick<ClockState, 'clock' | 'deadline'>,
+  stage: 'due_soon' | 'overdue',
+): { subject: string; text: string } {
+  const label = clockLabels[state.clock];
+  const deadline = new Date(state.deadline).toISOString();
+  return {
+    subject: `Incident ${row.id}: ${label.name} ${stage === 'overdue' ? 'ran out' : 'runs out soon'}`,
+    text: [
+      `The ${label.name} of incident ${row.id} (severity ${row.severity}) ${
+        stage === 'overdue' ? 'ran out' : 'runs out'
+      } at ${deadline}.`,
+      `To meet it, ${label.meetBy.replace('{id}', row.id)}.`,
+      ...(stage === 'overdue'
+        ? ['Past the deadline, meeting it needs the reason for the delay (delayReason).']
+        : []),
+      '',
+      `Details: GET /v1/platform/incidents/${row.id} (security officers). This reminder is sent once.`,
+    ].join('\n'),
+  };
+}

@@ -9,6 +9,7 @@ import { type AuditInput, PLATFORM_CHAIN_ID } from '../audit/audit-entry.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import {
   clockOf,
+  clockReminderNotice,
   clocksOf,
   DEFAULT_CONTROLLER_TARGET_HOURS,
   reminderStage,
@@ -28,6 +29,8 @@ export interface IncidentServiceDeps {
   clock: Clock;
   /** Default hours to notify affected tenants (PARLEY_INCIDENT_CONTROLLER_HOURS). */
   controllerTargetHours?: number | undefined;
+  /** E-mails the security officers each clock reminder (once: the reminder is kept in the row first). */
+  officers?: { notify(notice: { subject: string; text: string }): Promise<number> } | undefined;
 }
 
 export interface IncidentOpenInput {
@@ -341,34 +344,39 @@ export function createIncidentService(deps: IncidentServiceDeps) {
     /**
      * The reminder pass (scheduled task `incident.clock_reminders`): for every open incident, each clock not met
      * gets a `due_soon` reminder in its last quarter and an `overdue` one past it, each once (kept in the row),
-     * recorded in the platform chain where security officers and the alerting read them.
+     * recorded in the platform chain and e-mailed to the security officers (ids, severity, deadline only).
      */
     async remind(): Promise<{ incidentId: string; clock: string; stage: string }[]> {
       const now = clock.now();
-      return storage.withSystem(async (tx) => {
-        const sent: { incidentId: string; clock: string; stage: string }[] = [];
+      const notices: { subject: string; text: string }[] = [];
+      const sent = await storage.withSystem(async (tx) => {
+        const due: { incidentId: string; clock: string; stage: string }[] = [];
         for (const row of await incidentStore.open(tx)) {
           const done = new Set(JSON.parse(row.reminders) as string[]);
-          const due = clocksOf(row, now).flatMap((state) => {
+          let changed = false;
+          for (const state of clocksOf(row, now)) {
             const stage = reminderStage(state, row.aware_at, now);
-            return stage && !done.has(`${state.clock}:${stage}`) ? [{ clock: state.clock, stage }] : [];
-          });
-          if (due.length === 0) continue;
-          for (const reminder of due) {
-            done.add(`${reminder.clock}:${reminder.stage}`);
-            sent.push({ incidentId: row.id, ...reminder });
+            if (!stage || done.has(`${state.clock}:${stage}`)) continue;
+            done.add(`${state.clock}:${stage}`);
+            changed = true;
+            due.push({ incidentId: row.id, clock: state.clock, stage });
+            notices.push(clockReminderNotice(row, state, stage));
           }
-          await incidentStore.update(tx, row.id, { reminders: JSON.stringify([...done].sort()) });
+          if (changed)
+            await incidentStore.update(tx, row.id, { reminders: JSON.stringify([...done].sort()) });
         }
-        if (sent.length > 0)
+        if (due.length > 0)
           await record(tx, {
             actor: { type: 'system' },
             action: 'incident.clock_reminders',
             outcome: 'success',
-            details: { reminders: sent },
+            details: { reminders: due },
           });
-        return sent;
+        return due;
       });
+      // After the commit that marked them sent: a reminder is mailed at most once, never per tick.
+      for (const notice of notices) await deps.officers?.notify(notice);
+      return sent;
     },
   };
 }

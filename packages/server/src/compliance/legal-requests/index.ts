@@ -28,7 +28,7 @@ export type LegalRequests = LegalRequestService & { packages: LegalPackageServic
  * officers of deadlines, and destroys disclosure packages whose download window ended.
  */
 export function createLegalRequestNoticeTask(
-  legalRequests: Pick<LegalRequestService, 'noticesDue'> & {
+  legalRequests: Pick<LegalRequestService, 'noticesDue' | 'remindDeadlines'> & {
     packages?: Pick<LegalPackageService, 'expire'>;
   },
 ): ScheduledTask {
@@ -37,6 +37,7 @@ export function createLegalRequestNoticeTask(
     cron: '*/15 * * * *',
     async run() {
       await legalRequests.noticesDue();
+      await legalRequests.remindDeadlines();
       await legalRequests.packages?.expire();
     },
   };

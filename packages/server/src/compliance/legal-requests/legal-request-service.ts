@@ -21,6 +21,31 @@ export const halfYearOf = (ms: number): string => {
   return `${date.getUTCFullYear()}-H${date.getUTCMonth() < 6 ? 1 : 2}`;
 };
 
+/** `due_soon` in the last quarter between receipt and deadline, `overdue` past the deadline. */
+function deadlineStage(row: LegalRequestRow, now: number): 'due_soon' | 'overdue' | null {
+  if (now > row.deadline_at) return 'overdue';
+  if (now >= row.deadline_at - (row.deadline_at - row.received_at) / 4) return 'due_soon';
+  return null;
+}
+
+/** The officers' e-mail for a deadline: the request by id, its status and deadline; no authority, tenant or person. */
+function deadlineNotice(row: LegalRequestRow, stage: 'due_soon' | 'overdue') {
+  const deadline = new Date(row.deadline_at).toISOString();
+  return {
+    subject: `Law-enforcement request ${row.id}: deadline ${stage === 'overdue' ? 'passed' : 'near'}`,
+    text: [
+      `The deadline of law-enforcement request ${row.id} (status ${row.status}) ${
+        stage === 'overdue' ? 'passed' : 'falls'
+      } at ${deadline}.`,
+      row.status === 'received'
+        ? 'Review it: POST /v1/platform/legal-requests/{id}/review.'.replace('{id}', row.id)
+        : 'Answer it: build the disclosure package and record the disclosure, or record why not.',
+      '',
+      'Details: GET /v1/platform/legal-requests (security officers). This reminder is sent once.',
+    ].join('\n'),
+  };
+}
+
 /**
  * Law-enforcement requests (docs/compliance.md, "Law-enforcement requests"): registered as received, reviewed
  * (valid, binding; approved, narrowed or objected to), the tenant told before anything is disclosed unless a
@@ -34,6 +59,8 @@ export function createLegalRequestService(deps: {
   users: { getUser(tenantId: string, userId: string): Promise<{ email: string | null }> };
   mailer: Mailer;
   clock: Clock;
+  /** E-mails the security officers each deadline reminder (once: the reminder is kept in the row first). */
+  officers?: { notify(notice: { subject: string; text: string }): Promise<number> } | undefined;
 }) {
   const { storage, audit, users, mailer, clock } = deps;
 
@@ -284,6 +311,50 @@ export function createLegalRequestService(deps: {
       );
       for (const { id } of due) await notify(id, { type: 'system' });
       return due.map((row) => row.id);
+    },
+
+    /**
+     * The scheduled pass's deadline reminders: a request not yet answered (received or approved) gets a
+     * `due_soon` reminder in the last quarter between receipt and deadline and an `overdue` one past it, each
+     * once (kept in the row), in the platform chain and e-mailed to the security officers (id, status and
+     * deadline only).
+     */
+    async remindDeadlines(): Promise<{ requestId: string; stage: 'due_soon' | 'overdue' }[]> {
+      const now = clock.now();
+      const due = await storage.withSystem(async (tx) => {
+        const open = await tx
+          .selectFrom('legal_requests')
+          .selectAll()
+          .where('status', 'in', ['received', 'approved'])
+          .orderBy('deadline_at')
+          .execute();
+        const found: { row: LegalRequestRow; stage: 'due_soon' | 'overdue' }[] = [];
+        for (const row of open) {
+          const stage = deadlineStage(row, now);
+          const done = new Set(JSON.parse(row.reminders ?? '[]') as string[]);
+          if (stage === null || done.has(stage)) continue;
+          done.add(stage);
+          // Compare-and-set: a pass running beside this one (a manual run) cannot send it twice.
+          const claimed = await tx
+            .updateTable('legal_requests')
+            .set({ reminders: JSON.stringify([...done].sort()) })
+            .where('id', '=', row.id)
+            .where('reminders', '=', row.reminders ?? '[]')
+            .executeTakeFirst();
+          if (claimed.numUpdatedRows === 1n) found.push({ row, stage });
+        }
+        if (found.length > 0)
+          await record(tx, {
+            actor: { type: 'system' },
+            action: 'legal_request.deadline_reminders',
+            outcome: 'success',
+            details: { reminders: found.map(({ row, stage }) => ({ requestId: row.id, stage })) },
+          });
+        return found;
+      });
+      // After the commit that marked them sent: a reminder is mailed at most once, never per tick.
+      for (const { row, stage } of due) await deps.officers?.notify(deadlineNotice(row, stage));
+      return due.map(({ row, stage }) => ({ requestId: row.id, stage }));
     },
 
     /** The requests about one tenant it has been told of. */
