@@ -148,13 +148,10 @@ function present(row: AccessLogRow): AccessRecordView {
     reader: { type: row.reader_type, id: row.reader_id, sessionId: row.session_id },
     supportGrantId: row.grant_id,
     dialogId: row.dialog_id,
-    seqRange:
-      row.from_seq === null || row.to_seq === null
-        ? null
-        : { from: Number(row.from_seq), to: Number(row.to_seq) },
+    seqRange: row.from_seq === null || row.to_seq === null ? null : { from: row.from_seq, to: row.to_seq },
     fileId: row.file_id,
-    firstReadAt: new Date(Number(row.first_read_at)).toISOString(),
-    lastReadAt: new Date(Number(row.last_read_at)).toISOString(),
-    batchSeq: Number(row.batch_seq),
+    firstReadAt: new Date(row.first_read_at).toISOString(),
+    lastReadAt: new Date(row.last_read_at).toISOString(),
+    batchSeq: row.batch_seq,
   };
 }

@@ -116,14 +116,13 @@ export const accessLogStore = {
 
   /** Every batch seq that has rows, with its row count. */
   async batchSeqs(tx: TenantTx, tenantId: string): Promise<{ batch_seq: number; rows: number }[]> {
-    const rows = await tx
+    return tx
       .selectFrom('access_log')
       .select(['batch_seq', (eb) => eb.fn.countAll<number>().as('rows')])
       .where('tenant_id', '=', tenantId)
       .groupBy('batch_seq')
       .orderBy('batch_seq')
       .execute();
-    return rows.map((row) => ({ batch_seq: Number(row.batch_seq), rows: Number(row.rows) }));
   },
 
   /** Removes the rows of batches whose chain entries retention pruned (seq at most `throughSeq`). */

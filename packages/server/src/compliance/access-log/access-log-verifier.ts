@@ -51,15 +51,8 @@ export async function verifyAccessLog(
         chained.add(entry.seq);
         const rows = await accessLogStore.batch(tx, tenantId, entry.seq);
         const recorded = entry.details as { records?: unknown; digest?: unknown };
-        const digest = batchDigest(
-          rows.map((row) => ({
-            ...row,
-            from_seq: row.from_seq === null ? null : Number(row.from_seq),
-            to_seq: row.to_seq === null ? null : Number(row.to_seq),
-            first_read_at: Number(row.first_read_at),
-            last_read_at: Number(row.last_read_at),
-          })),
-        );
+        // PostgreSQL's bigint columns come back as numbers (dialects/postgres.ts), as they were hashed.
+        const digest = batchDigest(rows);
         if (recorded.records !== rows.length || recorded.digest !== digest) return { bad: entry.seq, page };
         records += rows.length;
       }

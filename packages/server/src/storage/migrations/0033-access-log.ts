@@ -41,7 +41,11 @@ export const accessLogMigration = (adapter: DialectAdapter): Migration => ({
       .on('access_log')
       .columns(['tenant_id', 'reader_id', 'first_read_at'])
       .execute();
-    await db.schema.createIndex('access_log_batch').on('access_log').columns(['tenant_id', 'batch_seq']).execute();
+    await db.schema
+      .createIndex('access_log_batch')
+      .on('access_log')
+      .columns(['tenant_id', 'batch_seq'])
+      .execute();
     await adapter.isolateTenantTable(db, 'access_log');
     await db.schema.alterTable('tenant_settings').addColumn('access_logging', 'text').execute();
   },
