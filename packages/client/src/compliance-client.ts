@@ -110,6 +110,38 @@ export interface TenantIncident {
   rcaRequestedAt: string | null;
 }
 
+/** One control of the evidence report: a promise, its legal mapping, and how it stands now. */
+export interface ComplianceControl {
+  id: string;
+  title: string;
+  promise: string;
+  hipaa: string[];
+  gdpr: string[];
+  scope: 'installation' | 'tenant';
+  status: 'met' | 'attention' | 'not_met';
+  findings: string[];
+  evidence: Record<string, unknown>;
+}
+
+/** `GET /v1/compliance/report`: the report, signed with the installation's audit key (Ed25519). */
+export interface SignedComplianceReport {
+  report: {
+    format: string;
+    reportId: string;
+    generatedAt: string;
+    requestedBy: string;
+    installation: { version: string };
+    tenant: { id: string; name: string } | null;
+    overall: ComplianceControl['status'];
+    counts: { met: number; attention: number; not_met: number };
+    controls: ComplianceControl[];
+  };
+  signature: string;
+  keyId: string;
+  publicKey: string;
+  algorithm: string;
+}
+
 export interface PlaceLegalHoldRequest {
   targetType: LegalHoldTarget;
   targetId?: string;
@@ -245,5 +277,18 @@ export class ComplianceClient {
 
   incidentRca(incidentId: string): Promise<{ incidentId: string; text: string; attachedAt: string }> {
     return this.#rest.request('GET', path`/v1/incidents/${incidentId}/rca`);
+  }
+
+  /** The tenant's signed compliance evidence report, computed from live state now (itself audited). */
+  complianceReport(): Promise<SignedComplianceReport> {
+    return this.#rest.request('GET', '/v1/compliance/report?format=json');
+  }
+
+  /** The same report as HTML that prints well (signed, the signature embedded). */
+  async complianceReportHtml(): Promise<Blob> {
+    const response = await this.#rest.requestRaw('GET', '/v1/compliance/report?format=html', {
+      headers: { accept: 'text/html' },
+    });
+    return response.blob();
   }
 }

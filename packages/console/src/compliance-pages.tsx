@@ -1,4 +1,5 @@
 import { AuditPage } from './audit-page.tsx';
+import { ComplianceReportPage } from './compliance-report-page.tsx';
 import { ConsentsPage } from './consents-page.tsx';
 import type { ConsolePage } from './console-page.ts';
 import { IncidentsPage } from './incidents-page.tsx';
@@ -54,5 +55,11 @@ export const COMPLIANCE_PAGES: readonly ConsolePage[] = [
     title: 'Incidents',
     permission: 'audit.read',
     render: (props) => <IncidentsPage {...props} />,
+  },
+  {
+    path: '/console/compliance-report',
+    title: 'Evidence report',
+    permission: 'compliance.report',
+    render: (props) => <ComplianceReportPage {...props} />,
   },
 ];

@@ -206,7 +206,14 @@ function suite(dialect: DialectName): void {
     const nav = page.getByRole('navigation', { name: 'Console' });
     await nav.getByRole('link', { name: 'Audit log' }).click();
     await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
-    for (const title of ['Consents', 'Data requests', 'Retention', 'Legal holds', 'Incidents'])
+    for (const title of [
+      'Consents',
+      'Data requests',
+      'Retention',
+      'Legal holds',
+      'Incidents',
+      'Evidence report',
+    ])
       expect(await nav.getByRole('link', { name: title }).count()).toBe(1);
     expect(await nav.getByRole('link', { name: 'Support access' }).count()).toBe(0);
 
@@ -245,6 +252,22 @@ function suite(dialect: DialectName): void {
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await page.getByText(/^Intact: \d+ entries/).waitFor();
     await shoot(page, 'audit');
+
+    // The evidence report, computed and signed by the server; its printable HTML downloaded.
+    await nav.getByRole('link', { name: 'Evidence report' }).click();
+    await page.getByRole('button', { name: 'Compute the report' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^\d+ met, \d+ needing attention, \d+ not met\./ })
+      .waitFor();
+    expect(await page.locator('table.grid tbody tr').count()).toBeGreaterThan(3);
+    await shoot(page, 'compliance-report');
+    const printable = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download printable HTML' }).click();
+    const html = readFileSync(await (await printable).path(), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain('Compliance Clinic');
+    await nav.getByRole('link', { name: 'Audit log' }).click();
 
     // Someone with write access to the database rewrites entry 3: the next verification says so.
     await server.app.storage.withSystem(async (tx) => {
