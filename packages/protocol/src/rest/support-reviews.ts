@@ -8,10 +8,7 @@ export const DEFAULT_SUPPORT_REVIEW_DAYS = 92;
 const instant = z.iso.datetime({ offset: true }).or(z.iso.date());
 
 /** `GET /v1/platform/support-reviews/report?since=…&until=…`: `until` defaults to now. */
-export const supportReviewReportQuery = z
-  .object({ since: instant, until: instant.optional() })
-  .strict()
-  .meta({ id: 'SupportReviewReportQuery' });
+export const supportReviewReportQuery = z.object({ since: instant, until: instant.optional() }).strict();
 
 /** One grant of the review window: who asked, who decided, its scope and duration, what was done under it. */
 export const supportReviewGrant = z
