@@ -65,13 +65,22 @@ const sleep = (ms: number) =>
 /**
  * Sessions idle out after the tenant's idle timeout (15 min by default) and would close the sockets of
  * members who only receive; a long run raises it to a day as the owner (an admin setting, not a server limit).
+ * The tenant's access logging is set as `PARLEY_BENCH_ACCESS_LOG` says, each run (a grown database is reused):
+ * a run meant to measure it must not go on without it.
  */
-async function keepSessionsAlive(http: Http, ownerToken: string): Promise<void> {
-  await http
-    .call('/v1/tenant/settings', { method: 'PATCH', token: ownerToken, json: { idleTimeoutSeconds: 86_400 } })
-    .catch((error: unknown) => {
-      console.log(`realtime: could not raise the session idle timeout (${String(error)})`);
-    });
+async function prepareTenant(http: Http, ownerToken: string, label: string): Promise<void> {
+  const accessLogging = options.accessLog ? 'on' : 'off';
+  const patch = (json: Record<string, unknown>) =>
+    http.call<Record<string, unknown>>('/v1/tenant/settings', { method: 'PATCH', token: ownerToken, json });
+  await patch({ idleTimeoutSeconds: 86_400 }).catch((error: unknown) => {
+    console.log(`realtime: could not raise the session idle timeout (${String(error)})`);
+  });
+  const settings = await patch({ accessLogging });
+  if (settings.accessLogging !== accessLogging)
+    throw new Error(
+      `realtime: the tenant's access logging is ${String(settings.accessLogging)}, not ${accessLogging}`,
+    );
+  console.log(`realtime: ${label}: access logging ${accessLogging} (PARLEY_BENCH_ACCESS_LOG)`);
 }
 
 /** The machine watched with no load, before a server's scenarios: what the rest of it is doing. */
@@ -160,7 +169,7 @@ async function measureServer(
     return rate;
   };
   try {
-    await keepSessionsAlive(context.http, context.fixture.users[0]?.token ?? '');
+    await prepareTenant(context.http, context.fixture.users[0]?.token ?? '', label);
     Object.assign(figures, await quietCheck(server));
     if (run.idle) Object.assign(figures, await idleScenario(context, meter, storagePrefix(run)));
     for (const scenario of run.idle ? [] : rateScenarios) {

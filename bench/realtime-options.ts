@@ -104,6 +104,12 @@ export const realtimeOptions = {
   idleUsers: numberFrom('PARLEY_BENCH_IDLE_USERS', 100),
   idleSeconds: numberFrom('PARLEY_BENCH_IDLE_SECONDS', 5, 2),
   cpuProfileDir: env.PARLEY_BENCH_CPU_PROFILE_DIR,
+  /**
+   * `PARLEY_BENCH_ACCESS_LOG=1`: the bench tenant logs who read what (HIPAA access logging, issue 17 point 6),
+   * so every delivery, history page and search is recorded; unset or 0 turns it off explicitly. Run the bench
+   * once each way to measure what it costs.
+   */
+  accessLog: flag('PARLEY_BENCH_ACCESS_LOG', false),
 };
 
 export type RealtimeOptions = typeof realtimeOptions;
