@@ -215,6 +215,22 @@ export const exportRequest = z.object({
   outcome: z.string().nullable(),
 });
 
+/**
+ * A period in which processing of the subject's account was restricted (GDPR Art. 18), with the reasons given
+ * when it was restricted and lifted; the administrators who did it are named like any other person.
+ */
+export const exportRestriction = z.object({
+  id: z.string(),
+  /** The data subject request it answered, when it answered one. */
+  requestId: z.string().nullable(),
+  reason: z.string(),
+  restrictedBy: z.string(),
+  restrictedAt: time,
+  liftReason: z.string().nullable(),
+  liftedBy: z.string().nullable(),
+  liftedAt: nullableTime,
+});
+
 /** Every collection of an archive and the schema of its records. */
 export const exportCollections = {
   'consent-states': exportConsentState,
@@ -231,6 +247,7 @@ export const exportCollections = {
   audit: exportAuditEntry,
   attachments: exportAttachment,
   requests: exportRequest,
+  restrictions: exportRestriction,
 } as const;
 export type ExportCollection = keyof typeof exportCollections;
 export const exportCollectionNames = Object.keys(exportCollections) as ExportCollection[];

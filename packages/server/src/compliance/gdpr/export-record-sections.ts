@@ -12,6 +12,7 @@ import {
   type SectionPage,
 } from './export-section.ts';
 import { exportSourceStore as source } from './export-source-store.ts';
+import { restrictionStore } from './restriction-store.ts';
 
 /** Attachments per page, and the bytes of content after which a page stops taking more. */
 const ATTACHMENTS_PER_PAGE = 50;
@@ -144,7 +145,42 @@ function requestSection(deps: RecordSectionDeps, scope: ExportScope): ExportSect
   };
 }
 
-/** The sections of records kept about the subject: audit entries, uploads, data subject requests. */
+/** The periods of restricted processing of the subject's account, with their reasons (few: not paged). */
+function restrictionSection(deps: RecordSectionDeps, scope: ExportScope): ExportSection {
+  const { tenantId, subjectId, name } = scope;
+  return {
+    name: 'restrictions',
+    page: () =>
+      deps.storage.withTenant(tenantId, async (tx): Promise<SectionPage> => {
+        const rows = await restrictionStore.history(tx, tenantId, subjectId);
+        const open = (rowId: string, column: 'reason' | 'lift_reason', sealed: string) =>
+          deps.fieldCipher.open(tx, { tenantId, table: 'user_restrictions', column, rowId }, sealed);
+        const records = [];
+        for (const row of rows.reverse())
+          records.push({
+            id: row.id,
+            requestId: row.request_id,
+            reason: await open(row.id, 'reason', row.reason),
+            restrictedBy: name(row.restricted_by),
+            restrictedAt: new Date(row.restricted_at).toISOString(),
+            liftReason: row.lift_reason === null ? null : await open(row.id, 'lift_reason', row.lift_reason),
+            liftedBy: row.lifted_by === null ? null : name(row.lifted_by),
+            liftedAt: row.lifted_at === null ? null : new Date(row.lifted_at).toISOString(),
+          });
+        return { records: { restrictions: records }, next: null };
+      }),
+  };
+}
+
+/**
+ * The sections of records kept about the subject: audit entries, uploads, data subject requests, restrictions
+ * (last: a build resumed from a checkpoint counts its sections by position).
+ */
 export function recordSections(deps: RecordSectionDeps, scope: ExportScope): ExportSection[] {
-  return [auditSection(deps, scope), attachmentSection(deps, scope), requestSection(deps, scope)];
+  return [
+    auditSection(deps, scope),
+    attachmentSection(deps, scope),
+    requestSection(deps, scope),
+    restrictionSection(deps, scope),
+  ];
 }

@@ -170,6 +170,12 @@ export async function expectArchiveMatchesDatabase(
         .where('tenant_id', '=', tenantId)
         .where('user_id', '=', subjectId)
         .execute(),
+      restrictions: await tx
+        .selectFrom('user_restrictions')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('user_id', '=', subjectId)
+        .execute(),
       ledger: await tx
         .selectFrom('consent_ledger')
         .select('id')
@@ -230,6 +236,7 @@ export async function expectArchiveMatchesDatabase(
   expect(documents.get('settings.json')).toEqual({ presenceVisibility: db.account.presence_visibility });
   expect(documents.get('profile.json')).toMatchObject({ avatarUrl: db.account.avatar_url });
   expect(ids(records.requests ?? [])).toEqual(ids(db.requests));
+  expect(ids(records.restrictions ?? [])).toEqual(ids(db.restrictions));
   expect(ids(records.attachments ?? [])).toEqual(ids(db.uploads));
   const auditIds = ids(records.audit ?? []);
   for (const id of ids(db.audit)) expect(auditIds).toContain(id);

@@ -15,6 +15,8 @@ import {
 import { openSocket } from '../../support/realtime-socket.ts';
 import { startTestServer, type TestResponse, type TestServer } from '../../support/start-server.ts';
 import { enrolTotp } from '../../support/mfa-fixtures.ts';
+import { exportAndUnpack } from './export-download.ts';
+import { readArchiveFiles } from './export-expectations.ts';
 import { auditEntries, storedRequestsOf } from './gdpr-fixtures.ts';
 
 /**
@@ -252,6 +254,26 @@ describeEachDialect('restriction of processing', (dialect) => {
         restrictedBy: owner.userId,
         liftedAt: null,
       }),
+    ]);
+
+    // The restricted account's data stays exportable, the restriction and its reason with it (Art. 15).
+    const { exported, files } = await exportAndUnpack(
+      server,
+      owner.accessToken,
+      `/v1/users/${member.userId}/exports`,
+      (id) => `/v1/exports/${id}`,
+    );
+    expect(readArchiveFiles(files, exported.id).records.restrictions).toEqual([
+      {
+        id: restrictionId,
+        requestId,
+        reason: 'Unlawful processing claimed by the user.',
+        restrictedBy: expect.stringMatching(/^anon_[0-9a-f]{16}$/),
+        restrictedAt: expect.any(String),
+        liftReason: null,
+        liftedBy: null,
+        liftedAt: null,
+      },
     ]);
   });
 
