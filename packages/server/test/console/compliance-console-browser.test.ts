@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
 import type { TenantTx } from '../../src/storage/database.ts';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
+import { seriousAxeViolations } from './axe.ts';
 import { dialectNames } from '../support/dialects.ts';
 import {
   bearer,
@@ -76,7 +77,9 @@ function suite(dialect: DialectName): void {
   let owner: SignedIn;
   let support: SignedInStaff;
   let officer: { userId: string; email: string };
+  /** Each main page: no serious accessibility violation (axe-core), and its screenshot from the SQLite run. */
   const shoot = async (page: Page, name: string) => {
+    expect(await seriousAxeViolations(page), name).toEqual([]);
     if (dialect === 'sqlite')
       await page.screenshot({ path: path.join(SCREENSHOTS, `console-${name}.png`), fullPage: true });
   };
@@ -363,6 +366,8 @@ function suite(dialect: DialectName): void {
       '14d',
     );
     await shoot(page, 'retention');
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Incidents' }).click();
+    await page.getByText('No incident concerns this tenant.').waitFor();
     await page.close();
   });
 }
