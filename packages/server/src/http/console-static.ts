@@ -70,7 +70,7 @@ async function sendFile(reply: FastifyReply, file: string, immutable: boolean): 
 }
 
 /**
- * Serves the web console at `/console/`: hashed assets (`/console/assets/…`) cached for a year, anything else
+ * Serves the web console at `/console/` and the chat web app at `/app/`: hashed assets (`/console/assets/…`) cached for a year, anything else
  * that names no file (a console route such as `/console/users`) answered with `index.html`, revalidated each
  * time. The security headers of every response (HSTS, nosniff, `X-Frame-Options: DENY`, no referrer) stay;
  * the CSP is the console's. Not an API route: it takes no token and is not in the OpenAPI document.
@@ -89,5 +89,14 @@ export function installConsole(fastify: FastifyInstance, distDir: string): void 
     const index = await fileUnder(root, 'index.html');
     if (!index) throw new AppError('not_found', 'The console is not built (npm run build).');
     return sendFile(reply, index, false);
+  });
+  // The chat web app (docs/chat-app.md): one page, `app.html` of the same build, for every path under `/app/`;
+  // its scripts and styles are the console's hashed files under `/console/assets/`. Same CSP and headers.
+  fastify.get('/app', options, (_request, reply) => reply.redirect('/app/', 308));
+  fastify.get<{ Params: { '*': string } }>('/app/*', options, async (request, reply) => {
+    if (path.extname(request.params['*']) !== '') throw new AppError('not_found');
+    const page = await fileUnder(root, 'app.html');
+    if (!page) throw new AppError('not_found', 'The chat app is not built (npm run build).');
+    return sendFile(reply, page, false);
   });
 }
