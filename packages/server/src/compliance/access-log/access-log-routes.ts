@@ -19,23 +19,27 @@ const accessLogQuery = z
   })
   .strict();
 
-const accessRecord = z.object({
-  id: z.string(),
-  kind: z.enum(['history', 'search', 'attachment', 'realtime', 'export']),
-  reader: z.object({
-    type: z.enum(['user', 'staff', 'client']),
-    id: z.string().nullable(),
-    sessionId: z.string().nullable(),
-  }),
-  supportGrantId: z.string().nullable(),
-  dialogId: z.string().nullable(),
-  seqRange: z.object({ from: z.number(), to: z.number() }).nullable(),
-  fileId: z.string().nullable(),
-  firstReadAt: z.string(),
-  lastReadAt: z.string(),
-  batchSeq: z.number(),
-});
-const accessLogPage = z.object({ records: z.array(accessRecord), nextCursor: z.string().optional() });
+const accessRecord = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['history', 'search', 'attachment', 'realtime', 'export']),
+    reader: z.object({
+      type: z.enum(['user', 'staff', 'client']),
+      id: z.string().nullable(),
+      sessionId: z.string().nullable(),
+    }),
+    supportGrantId: z.string().nullable(),
+    dialogId: z.string().nullable(),
+    seqRange: z.object({ from: z.number(), to: z.number() }).nullable(),
+    fileId: z.string().nullable(),
+    firstReadAt: z.string(),
+    lastReadAt: z.string(),
+    batchSeq: z.number(),
+  })
+  .meta({ id: 'AccessRecord' });
+const accessLogPage = z
+  .object({ records: z.array(accessRecord), nextCursor: z.string().optional() })
+  .meta({ id: 'AccessLogPage' });
 
 /** "Who read this dialog (or this user's messages) between these times": compliance officers and admins. */
 export function accessLogRoutes(deps: { accessLog: AccessLogService }): RouteDeclaration[] {
