@@ -121,6 +121,31 @@ describeEachDialect('law-enforcement disclosure package', (dialect) => {
       .map((entry) => entry.action)
       .filter((action) => action.startsWith('legal_request.package_'));
 
+  it('refuses a scope naming nobody, an empty range or an unknown kind, and a package of no request', async () => {
+    for (const scopeSpec of [
+      { ...order(), userIds: [], dialogIds: [] },
+      { ...order(), from: order().to },
+      { ...order(), kinds: ['attachments'] },
+      { ...order(), kinds: [] },
+    ]) {
+      const refused = await post('/v1/platform/legal-requests', {
+        authority: 'National Crime Agency',
+        legalBasis: 'Production order',
+        orderReference: 'NCA-BAD',
+        scope: 'Everything',
+        scopeSpec,
+        tenantId: owner.tenantId,
+        receivedAt: new Date(clock.now()).toISOString(),
+        deadlineAt: new Date(clock.now() + DAY).toISOString(),
+      });
+      expect(refused.status, JSON.stringify(scopeSpec)).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { code: 'validation_failed' } });
+    }
+    const unknown = await post(`/v1/platform/legal-requests/${crypto.randomUUID()}/package`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+
   it('refuses a narrowed scope that reaches beyond the order', async () => {
     const id = await register('NCA-WIDE');
     const wider = [
