@@ -470,6 +470,51 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     await b.page.getByText('Call ended.').waitFor();
   });
 
+  it('makes a group audio call to the members of a group dialog', async () => {
+    await a.page
+      .getByRole('navigation', { name: 'Dialogs' })
+      .getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) })
+      .click();
+    await a.page.getByRole('heading', { name: XSS_DIALOG }).waitFor();
+    await a.page.getByRole('button', { name: 'Audio call' }).click();
+    const ringing = b.page.getByRole('alertdialog', { name: /Incoming audio call/ });
+    await ringing.waitFor();
+    await ringing.getByRole('button', { name: 'Accept' }).click();
+    await expect
+      .poll(() => b.page.getByTestId('call-status').textContent(), { timeout: 30_000 })
+      .toBe(`Connected with ${short(alice.userId)}`);
+    const records = await server.request(
+      `/v1/dialogs/${groupId}/calls`,
+      json(undefined, alice.accessToken, 'GET'),
+    );
+    expect(records.status).toBe(200);
+    expect(records.text).toContain('"media":"audio"');
+    await b.page.getByRole('button', { name: 'Hang up' }).click();
+    await a.page.getByText('Call ended.').waitFor();
+  });
+
+  it('shows a send the server refuses as not sent, with retry and discard', async () => {
+    const composer = a.page.getByRole('textbox', { name: 'Message' });
+    // Longer than a message may be (65,536 characters): the server refuses it.
+    await composer.fill('x'.repeat(70_000));
+    await composer.press('Enter');
+    const failed = a.page.locator('[data-testid=pending][data-state=failed]');
+    await failed.waitFor();
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await a.page.locator('[data-testid=pending][data-state=failed]').waitFor();
+    await failed.getByRole('button', { name: 'Discard' }).click();
+    await expect.poll(() => a.page.getByTestId('pending').count()).toBe(0);
+  });
+
+  it('may not be framed by another page (clickjacking)', async () => {
+    const page = await a.context.newPage();
+    await page.setContent(`<iframe src="${server.url}/app/" title="chat"></iframe>`);
+    const frame = page.frames().find((entry) => entry !== page.mainFrame());
+    expect(frame).toBeDefined();
+    expect(await frame?.locator('form').count()).toBe(0);
+    await page.close();
+  });
+
   it('ran no script-like content and broke no CSP rule', async () => {
     for (const browser of [a, b]) {
       expect(await browser.page.evaluate('typeof window.__xss')).toBe('undefined');
