@@ -132,6 +132,33 @@ export function createUserAdminService(deps: {
       }));
     },
 
+    /** Deletes a custom role; refused (`conflict`) while a user holds it, `not_found` when there is none. */
+    async deleteRole(tenantId: string, actor: Actor, name: string, context: RequestContext): Promise<void> {
+      await storage.withTenant(tenantId, async (tx) => {
+        const holder = await tx
+          .selectFrom('user_roles')
+          .select('user_id')
+          .where('tenant_id', '=', tenantId)
+          .where('role', '=', name)
+          .executeTakeFirst();
+        if (holder) throw new AppError('conflict', 'Users hold this role: give them other roles first.');
+        const deleted = await tx
+          .deleteFrom('roles')
+          .where('tenant_id', '=', tenantId)
+          .where('name', '=', name)
+          .executeTakeFirst();
+        if (deleted.numDeletedRows === 0n) throw new AppError('not_found');
+        await audit.append(tx, tenantId, {
+          actor: { type: 'user', id: actor.userId, sessionId: actor.sessionId },
+          action: 'role.deleted',
+          target: { type: 'role', id: name },
+          outcome: 'success',
+          ...context,
+        });
+      });
+      await sessions.refreshTenantPrincipals(tenantId);
+    },
+
     /** Defines or redefines a custom role; built-in names are reserved. */
     async defineRole(
       tenantId: string,

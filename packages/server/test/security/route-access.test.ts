@@ -20,6 +20,8 @@ interface OtherTenant {
   tenantId: string;
   userId: string;
   sessionId: string;
+  /** An OAuth client of the other tenant. */
+  clientId: string;
   dialogId: string;
   messageId: string;
   attachmentId: string;
@@ -93,6 +95,8 @@ const crossTenant: Record<string, CrossTenantFixture> = {
   }),
   'DELETE /v1/users/:userId/mfa': (other) => ({ path: `/v1/users/${other.userId}/mfa` }),
   'GET /v1/users/:userId/sessions': (other) => ({ path: `/v1/users/${other.userId}/sessions` }),
+  'POST /v1/clients/:clientId/secret': (other) => ({ path: `/v1/clients/${other.clientId}/secret` }),
+  'DELETE /v1/clients/:clientId': (other) => ({ path: `/v1/clients/${other.clientId}` }),
   'DELETE /v1/users/:userId/sessions/:sessionId': (other) => ({
     path: `/v1/users/${other.userId}/sessions/${other.sessionId}`,
   }),
@@ -182,6 +186,7 @@ const crossTenant: Record<string, CrossTenantFixture> = {
 /** Path parameters that name nothing owned by another tenant (a name in the caller's own namespace). */
 const notTenantResources = new Set([
   'PUT /v1/roles/:name',
+  'DELETE /v1/roles/:name',
   // Removing a block from your own list: succeeds (204) whoever the id names; nothing of theirs is touched.
   'DELETE /v1/me/blocks/:userId',
 ]);
@@ -257,6 +262,11 @@ describe('every route refuses callers without its scope, permission or tenant', 
       json({ targetType: 'user', targetId: otherOwner.userId, reason: 'Their case' }, otherOwner.accessToken),
     );
     expect(hold.status, hold.text).toBe(201);
+    const client = await server.request(
+      '/v1/clients',
+      json({ name: 'Their server', scopes: ['chat'] }, otherOwner.accessToken),
+    );
+    expect(client.status, client.text).toBe(201);
     const staff = await newStaff(server, 'support');
     const grant = await server.request(
       '/v1/platform/support-grants',
@@ -301,6 +311,7 @@ describe('every route refuses callers without its scope, permission or tenant', 
       tenantId: otherOwner.tenantId,
       userId: otherOwner.userId,
       sessionId: sessions[0]?.id ?? '',
+      clientId: client.json<{ clientId: string }>().clientId,
       dialogId: dialog.json<{ id: string }>().id,
     };
   });

@@ -104,6 +104,20 @@ export const sessionStore = {
     return rows.map((row) => row.id);
   },
 
+  /** Ends every live session of an OAuth client (its secret rotated or the client deleted). */
+  async revokeForClient(tx: TenantTx, tenantId: string, clientId: string, at: number, reason: string) {
+    const rows = await tx
+      .updateTable('sessions')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('tenant_id', '=', tenantId)
+      .where('client_id', '=', clientId)
+      .where('user_id', 'is', null)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
+  },
+
   async activeForUser(tx: TenantTx, tenantId: string, userId: string, now: number): Promise<SessionRow[]> {
     return tx
       .selectFrom('sessions')
