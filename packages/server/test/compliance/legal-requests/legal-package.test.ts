@@ -141,6 +141,27 @@ describeEachDialect('law-enforcement disclosure package', (dialect) => {
       expect(refused.status, JSON.stringify(scopeSpec)).toBe(400);
       expect(refused.json()).toMatchObject({ error: { code: 'validation_failed' } });
     }
+    // An order registered in words only, approved as is: nothing the export engine could select by.
+    const worded = await post('/v1/platform/legal-requests', {
+      authority: 'National Crime Agency',
+      legalBasis: 'Production order',
+      orderReference: 'NCA-WORDS',
+      scope: 'Subscriber data of the account behind alice@subject.example',
+      tenantId: owner.tenantId,
+      receivedAt: new Date(clock.now()).toISOString(),
+      deadlineAt: new Date(clock.now() + DAY).toISOString(),
+    });
+    const wordedId = worded.json<{ id: string }>().id;
+    await post(`/v1/platform/legal-requests/${wordedId}/review`, {
+      valid: true,
+      binding: true,
+      decision: 'approve',
+      notes: 'Valid.',
+    });
+    await post(`/v1/platform/legal-requests/${wordedId}/tenant-notice`);
+    const undefinedScope = await post(`/v1/platform/legal-requests/${wordedId}/package`);
+    expect(undefinedScope.status).toBe(409);
+    expect(undefinedScope.json()).toMatchObject({ error: { code: 'legal_scope_undefined' } });
     const unknown = await post(`/v1/platform/legal-requests/${crypto.randomUUID()}/package`);
     expect(unknown.status).toBe(404);
     expect(unknown.json()).toMatchObject({ error: { code: 'not_found' } });
@@ -269,7 +290,10 @@ describeEachDialect('law-enforcement disclosure package', (dialect) => {
         { limit: 50, order: 'asc' },
       ),
     );
-    expect(tenantEntries.entries.map((entry) => entry.action)).toEqual(['legal_request.tenant_notified']);
+    // Only the notices (this request's and the earlier test's): nothing about packages.
+    expect(new Set(tenantEntries.entries.map((entry) => entry.action))).toEqual(
+      new Set(['legal_request.tenant_notified']),
+    );
   });
 
   it('lets only security officers download, and only until the window ends', async () => {
@@ -283,8 +307,13 @@ describeEachDialect('law-enforcement disclosure package', (dialect) => {
     });
     // Under a non-disclosure order the package may be built before any notice.
     expect((await post(`/v1/platform/legal-requests/${id}/package`)).status).toBe(202);
-    await runDueJobs(server);
     const path = `/v1/platform/legal-requests/${id}/package/archive`;
+    const building = await downloadBytes(server, path, officer.accessToken);
+    expect(building.status).toBe(409);
+    expect(JSON.parse(building.body.toString('utf8'))).toMatchObject({
+      error: { code: 'legal_package_not_ready' },
+    });
+    await runDueJobs(server);
     const support = await newStaff(server, 'support', clock);
     expect((await downloadBytes(server, path, support.accessToken)).status).toBe(403);
     expect((await downloadBytes(server, path, owner.accessToken)).status).toBe(404);
