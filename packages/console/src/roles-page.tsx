@@ -1,5 +1,6 @@
 import { type SyntheticEvent, useCallback, useEffect, useState } from 'react';
 import type { PageProps } from './console-page.ts';
+import { ConfirmButton } from './confirm-button.tsx';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
@@ -20,7 +21,7 @@ const ROLE_NAME = '[a-z][a-z0-9_]{1,63}';
 export function RolesPage({ client, permissions }: PageProps) {
   const [roles, setRoles] = useState<CustomRole[]>([]);
   const [editing, setEditing] = useState<CustomRole>();
-  const [loadError, setLoadError] = useState<string>();
+  const [message, setMessage] = useState<string>();
   const load = useCallback(() => {
     client
       .request<{ roles: CustomRole[] }>('GET', '/v1/roles')
@@ -28,9 +29,21 @@ export function RolesPage({ client, permissions }: PageProps) {
         setRoles(answer.roles);
       })
       .catch((caught: unknown) => {
-        setLoadError(errorText(caught));
+        setMessage(errorText(caught));
       });
   }, [client]);
+  const remove = (name: string) => {
+    setMessage(undefined);
+    client
+      .request('DELETE', `/v1/roles/${encodeURIComponent(name)}`)
+      .then(() => {
+        setMessage(`Role ${name} deleted.`);
+        load();
+      })
+      .catch((caught: unknown) => {
+        setMessage(errorText(caught));
+      });
+  };
   useEffect(load, [load]);
   return (
     <main>
@@ -51,7 +64,6 @@ export function RolesPage({ client, permissions }: PageProps) {
         />
         <section className="card" aria-labelledby="roles-title">
           <h2 id="roles-title">Defined roles</h2>
-          {loadError ? <p role="alert">{loadError}</p> : null}
           {roles.length === 0 ? (
             <p>No custom role yet. The built-in roles are described in the access-control documentation.</p>
           ) : (
@@ -71,11 +83,20 @@ export function RolesPage({ client, permissions }: PageProps) {
                     }}
                   >
                     Edit
-                  </button>
+                  </button>{' '}
+                  <ConfirmButton
+                    label="Delete"
+                    name={`Delete role ${role.name}`}
+                    confirm={`Confirm: delete ${role.name}`}
+                    onConfirm={() => {
+                      remove(role.name);
+                    }}
+                  />
                 </li>
               ))}
             </ul>
           )}
+          <p role="status">{message ?? ''}</p>
         </section>
       </div>
     </main>

@@ -111,7 +111,7 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
     await replay.close();
   });
 
-  it('creates and edits a custom role with permission checkboxes; the server holds exactly those permissions', async () => {
+  it('creates, edits and deletes a custom role with permission checkboxes; the server holds exactly those permissions', async () => {
     await openPage(page, 'Roles');
     const form = page.getByRole('form', { name: 'Create a role' });
     await form.getByLabel('Role name').fill('night_desk');
@@ -133,6 +133,12 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
     expect(roles.json()).toEqual({
       roles: [{ name: 'night_desk', permissions: ['users.read', 'tenant.read', 'audit.read'] }],
     });
+
+    // Deleting asks first, then the server forgets the role.
+    await page.getByRole('button', { name: 'Delete role night_desk' }).click();
+    await page.getByRole('button', { name: 'Confirm: delete night_desk' }).click();
+    await page.getByText('Role night_desk deleted.').waitFor();
+    expect((await server.request('/v1/roles', bearer(owner.accessToken))).json()).toEqual({ roles: [] });
   });
 
   it('changes the password policy and MFA enforcement; the server applies both', async () => {
@@ -222,7 +228,7 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
     await member.close();
   });
 
-  it('creates an OAuth client and shows its secret once; the secret works for client_credentials', async () => {
+  it('creates an OAuth client and shows its secret once, rotates it (old secret refused) and deletes the client', async () => {
     await openPage(page, 'OAuth clients');
     const form = page.getByRole('form', { name: 'Create a client' });
     await form.getByLabel('Name').fill('Billing sync');
@@ -245,8 +251,32 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
     await page.getByRole('button', { name: 'I have copied it' }).click();
     await page.getByRole('heading', { name: 'Copy the client secret now' }).waitFor({ state: 'detached' });
     expect(await page.content()).not.toContain(secret);
-    await page.getByText(clientId).waitFor(); // the id stays listed
+    await page.getByText(clientId).waitFor(); // the id stays listed (from GET /v1/clients)
     await page.screenshot({ path: path.join(SCREENSHOTS, 'console-clients.png'), fullPage: true });
+
+    // Rotation: a new secret, shown once; the old one is refused from now on.
+    await page.getByRole('button', { name: 'Rotate the secret of Billing sync' }).click();
+    await page.getByRole('button', { name: 'Confirm: new secret for Billing sync' }).click();
+    await secretText.waitFor();
+    const rotated = (await secretText.textContent()) ?? '';
+    expect(rotated).not.toBe(secret);
+    const grant = (clientSecret: string) =>
+      tokenRequest(server, {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        scope: 'admin',
+      });
+    expect((await grant(secret)).status).toBe(401);
+    expect((await grant(rotated)).status).toBe(200);
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+
+    // Deletion: asks first; then even the new secret is refused.
+    await page.getByRole('button', { name: 'Delete Billing sync' }).click();
+    await page.getByRole('button', { name: 'Confirm: delete Billing sync' }).click();
+    await page.getByText('Billing sync deleted; its tokens ended.').waitFor();
+    expect((await grant(rotated)).status).toBe(401);
+    expect(await page.getByText(clientId).count()).toBe(0);
   });
 
   it('lists a user’s sessions on the Users page and revokes one: that device is signed out, the other is not', async () => {
