@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { hostname, userInfo } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliTenantAccess } from '../../src/cli/cli-tenant-access.ts';
 import { CLI_ACCESS_ACTION } from '../../src/cli/cli-access-record.ts';
@@ -6,9 +8,26 @@ import { loadConfig } from '../../src/config.ts';
 import { openStorage } from '../../src/storage/database.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
 import { bearer, json, newTenantOwner } from '../support/identity-fixtures.ts';
-import { parley } from '../support/run-cli.ts';
-import { newStaff } from '../support/staff-fixtures.ts';
+import { type CliResult, parley } from '../support/run-cli.ts';
+import { newStaff, type SignedInStaff, staffPassword } from '../support/staff-fixtures.ts';
 import { startTestServer } from '../support/start-server.ts';
+
+const parleyBin = path.resolve(import.meta.dirname, '../../bin/parley.js');
+
+/** `parley <args>` with `input` on its standard input (a password is never an argument). */
+function parleyWithInput(args: string[], env: Record<string, string>, input: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [parleyBin, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => {
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
 
 /** The commands a `--help` page lists (two-space indent; wrapped descriptions are indented deeper). */
 function commandsOf(help: string): string[] {
@@ -63,6 +82,8 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
   let tenantId: string;
   let until: string;
   let routeHash: string;
+  let officer: SignedInStaff;
+  let supportStaff: SignedInStaff;
 
   beforeAll(async () => {
     database = createTestDatabase(dialect);
@@ -72,7 +93,8 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
       const owner = await newTenantOwner(server, 'Watched Ltd');
       tenantId = owner.tenantId;
       const support = await newStaff(server, 'support');
-      const officer = await newStaff(server, 'security_officer');
+      supportStaff = support;
+      officer = await newStaff(server, 'security_officer');
       const asked = await server.request(
         '/v1/platform/support-grants',
         json(
@@ -144,6 +166,7 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
     ).toEqual(Object.keys(runs));
     // The chain still verifies with every entry the commands added.
     const verified = await parley(['audit', 'verify', '--tenant', tenantId], database.env);
+    expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toContain(`"tenantId":"${tenantId}","ok":true`);
   });
 
@@ -158,6 +181,47 @@ describeEachDialect('CLI commands that read tenant data record it in the tenantâ
     expect(text.stdout).toContain('GET /v1/tenant/settings (getTenantSettings) success');
     const bad = await parley(['support', 'review', '--since', 'yesterday'], database.env);
     expect(bad.code).toBe(2);
+  });
+
+  it('signs a review as a security officer proven by password and TOTP, and refuses anyone else or another hash', async () => {
+    const window = ['support', 'review', '--since', '2020-01-01', '--until', until];
+    const sign = (staff: SignedInStaff, hash: string, code: string) =>
+      parleyWithInput(
+        [...window, '--sign', hash, '--email', staff.email, '--code', code],
+        database.env,
+        `${staffPassword}\n`,
+      );
+    const nextCode = (staff: SignedInStaff) => staff.totp.generate({ timestamp: Date.now() + 30_000 });
+
+    const wrongHash = await sign(officer, 'b'.repeat(64), nextCode(officer));
+    expect([wrongHash.code, wrongHash.stderr]).toEqual([
+      1,
+      expect.stringContaining('support_review_hash_mismatch'),
+    ]);
+    const byAgent = await sign(supportStaff, routeHash, nextCode(supportStaff));
+    expect([byAgent.code, byAgent.stderr]).toEqual([1, expect.stringContaining('forbidden')]);
+    const badCode = await sign(officer, routeHash, '000000');
+    expect([badCode.code, badCode.stderr]).toEqual([1, expect.stringContaining('invalid_credentials')]);
+    const noPassword = await parleyWithInput(
+      [...window, '--sign', routeHash, '--email', officer.email, '--code', '1'],
+      database.env,
+      '',
+    );
+    expect(noPassword.code).toBe(1);
+
+    const code = nextCode(officer);
+    const signed = await sign(officer, routeHash, code);
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(JSON.parse(signed.stdout)).toMatchObject({
+      reportHash: routeHash,
+      signedBy: officer.id,
+      grants: 1,
+      accesses: 1,
+    });
+    // The code worked once.
+    const replayed = await sign(officer, routeHash, code);
+    expect(replayed.code).toBe(1);
+    expect(replayed.stderr).toMatch(/mfa_code_reused|invalid_credentials/);
   });
 
   it('never creates a chain: a command naming an unknown tenant records nothing', async () => {
