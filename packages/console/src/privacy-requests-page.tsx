@@ -22,7 +22,7 @@ export function PrivacyRequestsPage({ client }: PageProps) {
   return (
     <main>
       <h1>Data subject requests</h1>
-      <div className="row">
+      <div className="row wrap">
         <label className="inline-label">
           Show
           <select

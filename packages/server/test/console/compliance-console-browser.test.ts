@@ -322,6 +322,11 @@ function suite(dialect: DialectName): void {
     await page.getByRole('status').filter({ hasText: '1 overdue' }).waitFor();
     await expectNoScriptRan(page);
     await shoot(page, 'privacy-requests');
+    // At phone width each request is a card: nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await shoot(page, 'privacy-requests-phone');
+    await page.setViewportSize({ width: 1100, height: 800 });
 
     // Start work on the overdue one, then close it with an outcome.
     await rows.nth(0).getByRole('button', { name: 'Start work' }).click();
