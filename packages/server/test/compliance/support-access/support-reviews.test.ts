@@ -49,10 +49,20 @@ describeEachDialect('periodic review of support access', (dialect) => {
     // A 30-day period instead of the quarterly default: PARLEY_SUPPORT_REVIEW_DAYS is honoured.
     server = await startTestServer({ dialect, clock, env: { PARLEY_SUPPORT_REVIEW_DAYS: '30' } });
     start = clock.now();
+    // No staff account yet: there is no support access to review, so nothing is due, even a year on.
+    expect(await server.app.services.supportReviews.status(start + 365 * DAY)).toMatchObject({
+      overdue: false,
+      dueAt: null,
+      coveredUntil: null,
+    });
     owner = await newTenantOwner(server, 'Reviewed Ltd');
     support = await newStaff(server, 'support', clock);
     officer = await newStaff(server, 'security_officer', clock);
     admin = await newStaff(server, 'platform_admin', clock);
+    // From the first staff account on, the first review is due within the period.
+    expect(await server.app.services.supportReviews.status(start + 31 * DAY)).toMatchObject({
+      overdue: true,
+    });
   });
   afterAll(async () => {
     await server.close();
