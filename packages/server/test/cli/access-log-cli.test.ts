@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AccessRecordView } from '../../src/compliance/access-log/index.ts';
+import { withAuditMaintenance } from '../../src/compliance/audit/audit-prune-store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openStorage } from '../../src/storage/database.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
@@ -124,7 +125,8 @@ describeEachDialect('parley access-log', (dialect) => {
   it('exits 1 and names the batch when a stored record was altered', async () => {
     const storage = openStorage(loadConfig(database.env));
     try {
-      await storage.withTenant(tenantId, (tx) =>
+      // As the database's owner: the application role may only append to the access log.
+      await withAuditMaintenance(storage, tenantId, (tx) =>
         tx.updateTable('access_log').set({ reader_id: ownerId }).where('reader_id', '=', staffId).execute(),
       );
     } finally {

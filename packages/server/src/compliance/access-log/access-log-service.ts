@@ -4,6 +4,7 @@ import { decodeKeysetCursor, encodeKeysetCursor } from '../../keyset-cursor.ts';
 import type { Storage } from '../../storage/database.ts';
 import type { AuditInput } from '../audit/audit-entry.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { withAuditMaintenance } from '../audit/audit-prune-store.ts';
 import type { RequestContext } from '../audit/request-context.ts';
 import {
   ACCESS_BATCH_ACTION,
@@ -133,9 +134,12 @@ export function createAccessLogService(deps: { storage: Storage; audit: AuditLog
       });
     },
 
-    /** Removes the records of batches whose chain entries were pruned (at most `throughSeq`). */
+    /**
+     * Removes the records of batches whose chain entries were pruned (at most `throughSeq`). As the owner:
+     * the application may only append to the access log, as to the audit log (dialects/postgres.ts).
+     */
     prune: (tenantId: string, throughSeq: number) =>
-      storage.withTenant(tenantId, (tx) => accessLogStore.deleteThrough(tx, tenantId, throughSeq)),
+      withAuditMaintenance(storage, tenantId, (tx) => accessLogStore.deleteThrough(tx, tenantId, throughSeq)),
   };
 }
 

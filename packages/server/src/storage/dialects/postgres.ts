@@ -172,8 +172,9 @@ async function finishMigrationsLocked(db: Transaction<unknown>, schema: string):
     db,
   );
   // The audit trail is append-only for the application: an injected query cannot rewrite history.
-  // Retention (pruning, `audit_prunes`) and minimisation run as the owner (audit-prune-store.ts).
-  await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')} from ${sql.id(applicationRole)}`.execute(
+  // Retention (pruning, `audit_prunes`) and minimisation run as the owner (audit-prune-store.ts); so does
+  // the access log's retention (compliance/access-log/), whose records are append-only too.
+  await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')}, ${sql.table('access_log')} from ${sql.id(applicationRole)}`.execute(
     db,
   );
 }

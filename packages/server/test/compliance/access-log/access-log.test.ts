@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DataExportBody } from '@parley/protocol';
 import type { AccessRecordView } from '../../../src/compliance/access-log/index.ts';
+import { withAuditMaintenance } from '../../../src/compliance/audit/audit-prune-store.ts';
 import { openStorage } from '../../../src/storage/database.ts';
 import type { DialectName } from '../../../src/storage/dialects/dialect-adapter.ts';
 import { describeEachDialect } from '../../support/dialects.ts';
@@ -308,8 +309,11 @@ describeEachDialect('access log', (dialect) => {
         .execute(),
     );
     if (!victim) throw new Error('no record');
+    // The attacker is a database administrator (the owner): the application role may only append (PostgreSQL).
+    const asOwner = <T>(work: Parameters<typeof withAuditMaintenance<T>>[2]) =>
+      withAuditMaintenance(storage, tenantId, work);
     const set = (readerId: string | null) =>
-      storage.withTenant(tenantId, (tx) =>
+      asOwner((tx) =>
         tx.updateTable('access_log').set({ reader_id: readerId }).where('id', '=', victim.id).execute(),
       );
     await set('00000000-0000-4000-8000-000000000000');
@@ -321,14 +325,25 @@ describeEachDialect('access log', (dialect) => {
     await set(victim.reader_id);
     expect(await accessLog.verify(tenantId)).toMatchObject({ ok: true });
 
-    await storage.withTenant(tenantId, (tx) =>
-      tx.deleteFrom('access_log').where('id', '=', victim.id).execute(),
-    );
+    if (dialect === 'postgres') {
+      // The application role may only append: an injected query cannot rewrite or remove a record.
+      await expect(
+        storage.withTenant(tenantId, (tx) =>
+          tx.deleteFrom('access_log').where('id', '=', victim.id).execute(),
+        ),
+      ).rejects.toThrow(/permission denied/);
+      await expect(
+        storage.withTenant(tenantId, (tx) =>
+          tx.updateTable('access_log').set({ reader_id: null }).where('id', '=', victim.id).execute(),
+        ),
+      ).rejects.toThrow(/permission denied/);
+    }
+    await asOwner((tx) => tx.deleteFrom('access_log').where('id', '=', victim.id).execute());
     expect(await accessLog.verify(tenantId)).toMatchObject({ ok: false, reason: 'batch_digest_mismatch' });
-    await storage.withTenant(tenantId, (tx) => tx.insertInto('access_log').values(victim).execute());
+    await asOwner((tx) => tx.insertInto('access_log').values(victim).execute());
     expect(await accessLog.verify(tenantId)).toMatchObject({ ok: true });
 
-    // A forged record naming a chain entry that is no batch (the tenant's first audit entry).
+    // A forged record (an injected insert) naming a chain entry that is no batch (the tenant's first entry).
     const first = await storage.withTenant(tenantId, (tx) =>
       audit.query(tx, tenantId, {}, { limit: 1, order: 'asc' }),
     );
@@ -343,7 +358,7 @@ describeEachDialect('access log', (dialect) => {
         .execute(),
     );
     expect(await accessLog.verify(tenantId)).toMatchObject({ ok: false, reason: 'unchained_records' });
-    await storage.withTenant(tenantId, (tx) =>
+    await asOwner((tx) =>
       tx.deleteFrom('access_log').where('id', '=', '00000000-0000-7000-8000-000000000001').execute(),
     );
     expect(await accessLog.verify(tenantId)).toMatchObject({ ok: true });
