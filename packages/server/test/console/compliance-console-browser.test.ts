@@ -193,6 +193,30 @@ function suite(dialect: DialectName): void {
     await approvedCard.getByRole('button', { name: 'Confirm: revoke now' }).click();
     await approvedCard.locator('.badge', { hasText: 'revoked' }).waitFor();
     expect((await underGrant(approvedId)).status).toBe(403);
+
+    // The tenant policy: forbidding support access stops new requests; allowing it again lets them in.
+    await page.getByRole('button', { name: 'Forbid support access' }).click();
+    await page.getByRole('button', { name: 'Confirm: forbid support access' }).click();
+    await page.getByText('Support access is forbidden').waitFor();
+    const forbidden = await server.request(
+      '/v1/platform/support-grants',
+      json(
+        {
+          tenantId: owner.tenantId,
+          reason: 'Ticket 4713: one more look.',
+          scope: 'metadata',
+          durationHours: 1,
+        },
+        support.accessToken,
+      ),
+    );
+    expect([forbidden.status, forbidden.json<{ error: { code: string } }>().error.code]).toEqual([
+      403,
+      'support_access_forbidden',
+    ]);
+    await page.getByRole('button', { name: 'Allow support access requests' }).click();
+    await page.getByText('Operator staff may ask this tenant for support access').waitFor();
+    expect((await api('/v1/support-policy', owner.accessToken)).json()).toEqual({ allowed: true });
     await page.close();
   });
 
