@@ -164,6 +164,18 @@ export class AccessRecorder {
       .finally(() => this.#asking.delete(tenantId));
   }
 
+  /**
+   * Whether the tenant records, for a flush: the answer the hot path already has when it is fresh (so a
+   * tenant that does not record costs the database nothing at flush time), else asked now.
+   */
+  async #records(tenantId: string): Promise<boolean> {
+    const known = this.#enabled.get(tenantId);
+    if (known && this.#deps.clock.now() - known.at < this.#intervalMs) return known.on;
+    const on = await this.#deps.isEnabled(tenantId);
+    this.#enabled.set(tenantId, { on, at: this.#deps.clock.now() });
+    return on;
+  }
+
   #add(tenantId: string, read: PendingAccess): void {
     let list = this.#pending.get(tenantId);
     if (!list) this.#pending.set(tenantId, (list = []));
@@ -180,9 +192,7 @@ export class AccessRecorder {
     this.#count = 0;
     for (const [tenantId, reads] of pending) {
       try {
-        const on = await this.#deps.isEnabled(tenantId);
-        this.#enabled.set(tenantId, { on, at: this.#deps.clock.now() });
-        if (on) await this.#deps.writeBatch(tenantId, reads);
+        if (await this.#records(tenantId)) await this.#deps.writeBatch(tenantId, reads);
       } catch (error) {
         this.#keep(tenantId, reads, error);
       }
