@@ -230,10 +230,7 @@ describeEachDialect('compliance evidence report', (dialect) => {
       }),
     ]);
     // A verification the officer asks for is recorded (audit.verified) and shown beside the live one.
-    const verified = await server.request('/v1/audit/verification', {
-      method: 'POST',
-      ...bearer(officer.accessToken, 'POST'),
-    });
+    const verified = await server.request('/v1/audit/verification', bearer(officer.accessToken, 'POST'));
     expect(verified.status).toBe(200);
     expect(control(await report(), 'audit_log').evidence.chains).toEqual([
       expect.objectContaining({ lastRecordedVerification: expect.objectContaining({ result: 'broken' }) }),
