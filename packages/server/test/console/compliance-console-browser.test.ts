@@ -33,6 +33,8 @@ const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
 const XSS_REASON = 'Ticket 4711 <img src=x onerror=window.__xss=1> sign-in trouble';
 const XSS_REFUSED = 'Ticket 4712 <script>window.__xss=2</script> bulk export';
 const XSS_NOTE = '<img src=x onerror=window.__xss=3> please send my data';
+const INCIDENT_TITLE = 'Proxy log <img src=x onerror=window.__xss=4> exposure';
+const RCA_TEXT = 'Root cause: a debug flag logged headers.\n<script>window.__xss=5</script>';
 const officerPassword = 'Harbour lantern velvet 58 quince';
 const chromiumSkip = chromiumMissing('console compliance pages');
 const DAY = 86_400_000;
@@ -397,6 +399,38 @@ function suite(dialect: DialectName): void {
     await shoot(page, 'retention');
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Incidents' }).click();
     await page.getByText('No incident concerns this tenant.').waitFor();
+
+    // An incident the operator scoped to this tenant's owner, with its root cause analysis attached.
+    const securityOfficer = await newStaff(server, 'security_officer');
+    const asSecurity = async (route: string, body: unknown, method = 'POST') => {
+      const response = await server.request(route, json(body, securityOfficer.accessToken, method));
+      expect(response.status, response.text).toBeLessThan(300);
+      return response;
+    };
+    const incidentId = (
+      await asSecurity('/v1/platform/incidents', {
+        title: INCIDENT_TITLE,
+        description: 'Session tokens were exposed in a proxy log.',
+        severity: 'high',
+        awareAt: new Date(now - 60_000).toISOString(),
+        dataCategories: ['contact'],
+      })
+    ).json<{ id: string }>().id;
+    await asSecurity(`/v1/platform/incidents/${incidentId}/scope`, {
+      from: new Date(now - DAY).toISOString(),
+      to: new Date(Date.now()).toISOString(),
+      userIds: [owner.userId],
+    });
+    await asSecurity(`/v1/platform/incidents/${incidentId}/rca`, { text: RCA_TEXT }, 'PUT');
+    await page.reload();
+    await signInToConsole(page, owner.tenantId, officer.email, officerPassword);
+    const incident = page.getByRole('listitem', { name: `Incident ${INCIDENT_TITLE}` });
+    await incident.waitFor();
+    expect(await incident.locator('strong').first().textContent()).toBe(INCIDENT_TITLE);
+    await incident.getByRole('button', { name: 'Read the root cause analysis' }).click();
+    await expect.poll(() => incident.locator('pre.rca').textContent()).toBe(RCA_TEXT);
+    await expectNoScriptRan(page);
+    await shoot(page, 'incidents');
     await page.close();
   });
 }
