@@ -24,7 +24,6 @@ export function DialogList({ model }: { model: ChatModel }) {
                 type="button"
                 className={`dialog-item${dialog.id === state.activeId ? ' active' : ''}`}
                 aria-current={dialog.id === state.activeId ? 'true' : undefined}
-                aria-label={`${label}${unread > 0 ? `, ${String(unread)} unread` : ''}${presence ? `, ${presence}` : ''}`}
                 onClick={() => {
                   model.open(dialog.id);
                 }}
@@ -32,15 +31,16 @@ export function DialogList({ model }: { model: ChatModel }) {
                 <span className="dialog-name">
                   {presence ? <span className={`dot ${presence}`} aria-hidden="true" /> : null}
                   {label}
+                  {presence ? <span className="visually-hidden">, {presence}</span> : null}
                 </span>
                 {unread > 0 ? (
-                  <span className="unread" data-testid="unread" aria-hidden="true">
+                  <span className="unread" data-testid="unread">
+                    <span className="visually-hidden">, </span>
                     {unread}
+                    <span className="visually-hidden"> unread</span>
                   </span>
                 ) : null}
-                <span className="dialog-preview" aria-hidden="true">
-                  {preview}
-                </span>
+                <span className="dialog-preview">{preview}</span>
               </button>
             </li>
           );

@@ -6,6 +6,7 @@ import { TOTP, URI } from 'otpauth';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
+import { seriousAxeViolations } from './axe.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { json, newTenantOwner, ownerPassword, signIn, type SignedIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
@@ -222,6 +223,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     await a.page.getByLabel('E-mail').fill(alice.email);
     await a.page.getByLabel('Password').fill(ownerPassword);
     if (screenshots) await a.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-sign-in.png') });
+    expect(await seriousAxeViolations(a.page)).toEqual([]);
     await a.page.getByLabel('Password').press('Enter');
     const code = a.page.getByLabel('Code from your authenticator app');
     await code.waitFor();
@@ -239,9 +241,12 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     expect(await b.page.getByTestId('my-name').textContent()).toBe(XSS_NAME);
 
     const dialogs = a.page.getByRole('navigation', { name: 'Dialogs' });
-    const direct = dialogs.getByRole('button', { name: new RegExp(`^${short(bob.userId)}, 2 unread`) });
-    await direct.waitFor();
-    expect(await direct.getByTestId('unread').textContent()).toBe('2');
+    // Named for screen readers with its presence and unread count.
+    await dialogs
+      .getByRole('button', { name: new RegExp(`^${short(bob.userId)}\\s*, online\\s*, 2 unread`) })
+      .waitFor();
+    const direct = dialogs.getByRole('button', { name: new RegExp(`^${short(bob.userId)}`) });
+    expect(await direct.getByTestId('unread').textContent()).toBe(', 2 unread');
     // The group's name is script-like: shown as text.
     await dialogs.getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) }).waitFor();
 
@@ -290,6 +295,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     // Bob has the dialog open: Alice's last message shows as read.
     await expect.poll(() => sent.getByTestId('receipt').textContent()).toBe('Read');
     if (screenshots) await a.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-dialog.png') });
+    expect(await seriousAxeViolations(a.page)).toEqual([]);
 
     // Edit, then delete for everyone.
     await composer.fill('A typo hree');
@@ -362,6 +368,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     expect(await snippet.textContent()).toContain('<script>');
     expect(await snippet.locator('img, script').count()).toBe(0);
     if (screenshots) await b.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-search.png') });
+    expect(await seriousAxeViolations(b.page)).toEqual([]);
     await b.page.getByRole('button', { name: 'Close search' }).click();
   });
 
@@ -424,6 +431,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     expect(await b.page.getByRole('heading', { name: XSS_DIALOG }).count()).toBe(1);
     expect(await log.getByText('seed message 1', { exact: true }).count()).toBe(0);
     if (screenshots) await b.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-phone.png') });
+    expect(await seriousAxeViolations(b.page)).toEqual([]);
     for (let attempt = 0; attempt < 10; attempt += 1) {
       if ((await log.getByText('Start of the conversation').count()) > 0) break;
       // Keyboard: the focused message log scrolls to its top with Home.
@@ -466,6 +474,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
       })
       .toBeGreaterThan(0);
     if (screenshots) await a.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-call.png') });
+    expect(await seriousAxeViolations(a.page)).toEqual([]);
     await a.page.getByRole('button', { name: 'Hang up' }).click();
     await b.page.getByText('Call ended.').waitFor();
   });
