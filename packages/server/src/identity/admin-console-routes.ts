@@ -181,12 +181,12 @@ export function adminConsoleRoutes(deps: {
       handler: async (request, reply) => {
         const principal = principalOf(request);
         const { userId, sessionId } = sessionParams.parse(request.params);
-        const revoked = await deps.sessions.revokeUserSessions(principal.tenantId, userId, {
-          only: sessionId,
-          reason: 'revoked_by_admin',
-          actor: auditActor(principal),
-        });
-        if (revoked.length === 0) throw new AppError('not_found');
+        await deps.userAdmin.endUserSession(
+          principal.tenantId,
+          { audit: auditActor(principal), isOwner: principal.roles.includes('owner') },
+          userId,
+          sessionId,
+        );
         return reply.code(204).send();
       },
     },

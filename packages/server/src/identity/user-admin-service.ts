@@ -132,6 +132,29 @@ export function createUserAdminService(deps: {
       }));
     },
 
+    /**
+     * Ends one of a user's sessions (a lost laptop), audited with the acting admin. An owner's sessions only at
+     * an owner's hand: an admin must not be able to sign the owners out of their own tenant.
+     */
+    async endUserSession(
+      tenantId: string,
+      actor: { audit: AuditInput['actor']; isOwner: boolean },
+      userId: string,
+      sessionId: string,
+    ): Promise<void> {
+      if (!actor.isOwner) {
+        const roles = await storage.withTenant(tenantId, (tx) => userStore.roles(tx, tenantId, userId));
+        if (roles.includes('owner'))
+          throw new AppError('forbidden', 'Only owners can end an owner’s sessions.');
+      }
+      const revoked = await sessions.revokeUserSessions(tenantId, userId, {
+        only: sessionId,
+        reason: 'revoked_by_admin',
+        actor: actor.audit,
+      });
+      if (revoked.length === 0) throw new AppError('not_found');
+    },
+
     /** Deletes a custom role; refused (`conflict`) while a user holds it, `not_found` when there is none. */
     async deleteRole(tenantId: string, actor: Actor, name: string, context: RequestContext): Promise<void> {
       await storage.withTenant(tenantId, async (tx) => {

@@ -80,6 +80,27 @@ describeEachDialect('admin console routes: a user’s sessions, custom roles, OA
     expect(JSON.stringify(audit.json())).toContain(owner.userId);
   });
 
+  it('lets only an owner end an owner’s session: an admin is refused (403) and the owner stays signed in', async () => {
+    const email = `admin-${Date.now()}@sessions.example`;
+    await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Ada Admin', email, password: memberPassword, roles: ['admin'] },
+        owner.accessToken,
+      ),
+    );
+    const admin = await signIn(server, owner.tenantId, email, memberPassword, 'profile admin');
+    const listed = await server.request(`/v1/users/${owner.userId}/sessions`, bearer(admin.accessToken));
+    expect(listed.status).toBe(200);
+    const ownerSession = listed.json<SessionList>().sessions[0]?.id ?? '';
+    const refused = await server.request(
+      `/v1/users/${owner.userId}/sessions/${ownerSession}`,
+      bearer(admin.accessToken, 'DELETE'),
+    );
+    expect(refused.status).toBe(403);
+    expect((await server.request('/v1/me', bearer(owner.accessToken))).status).toBe(200);
+  });
+
   it('refuses a member (403) and another tenant’s user or session (404)', async () => {
     const member = await newMember(server, owner, `nosy-${Date.now()}@sessions.example`, 'profile admin');
     expect((await server.request(`/v1/users/${owner.userId}/sessions`, bearer(member.token))).status).toBe(
