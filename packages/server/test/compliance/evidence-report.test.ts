@@ -1,7 +1,8 @@
 import type { ComplianceControl, SignedComplianceReport } from '@parley/protocol';
 import { sql } from 'kysely';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
 import { canonicalJson } from '../../src/compliance/audit/audit-entry.ts';
 import { controlDefinitions, signedJsonInHtml } from '../../src/compliance/evidence-report/index.ts';
 import type { TenantTx } from '../../src/storage/database.ts';
@@ -206,6 +207,49 @@ describeEachDialect('compliance evidence report', (dialect) => {
     const embedded = JSON.parse(signedJsonInHtml(html) ?? 'null') as SignedComplianceReport;
     expect(embedded.report.tenant?.name).toBe(hostileName);
     expect(await check(embedded)).toMatchObject({ ok: true });
+  });
+
+  it('follows backups, restore drills and risk reviews as they are recorded', async () => {
+    const { storage } = server.app;
+    expect(control(await report(), 'backups').findings).toContain('No backup has succeeded yet.');
+    await recordBackupAttempt(storage, { at: Date.now(), kind: 'full', errorCode: null, id: 'b1' });
+    const noDrill = control(await report(), 'backups');
+    expect([noDrill.status, noDrill.findings]).toEqual([
+      'attention',
+      ['No restore drill recorded (run `parley backup verify`).'],
+    ]);
+    await recordBackupVerify(storage, { at: Date.now(), id: 'b1', ok: true });
+    expect(control(await report(), 'backups').status).toBe('met');
+    await recordBackupVerify(storage, { at: Date.now(), id: 'b1', ok: false });
+    expect(control(await report(), 'backups').status).toBe('not_met');
+
+    const risk = (id: string, nextReviewAt: number) =>
+      storage.withSystem((tx) =>
+        tx
+          .insertInto('risks')
+          .values({
+            id,
+            asset: 'Message store',
+            threat: 'Stolen disk',
+            likelihood: 2,
+            impact: 4,
+            controls: 'Encryption at rest',
+            owner: 'security officer',
+            status: 'open',
+            next_review_at: nextReviewAt,
+            last_reviewed_at: null,
+            created_at: Date.now(),
+            updated_at: Date.now(),
+          })
+          .execute(),
+      );
+    await risk(randomUUID(), Date.now() + 86_400_000);
+    expect(control(await report(), 'risk_reviews').status).toBe('met');
+    const late = randomUUID();
+    await risk(late, Date.now() - 86_400_000);
+    const overdue = control(await report(), 'risk_reviews');
+    expect(overdue.status).toBe('not_met');
+    expect(overdue.evidence.overdueReviews).toEqual([expect.objectContaining({ riskId: late })]);
   });
 
   it('reports the audit control not met once the tenant’s chain was edited in the database', async () => {
