@@ -219,6 +219,13 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
       });
     });
     await a.page.goto(`${server.url}/app/`);
+    await a.page.getByLabel('Tenant id').waitFor();
+    // The first page on loopback: loaded (scripts and styles included) well within a second.
+    const loadMs = Number(
+      await a.page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"),
+    );
+    expect(loadMs).toBeGreaterThan(0);
+    expect(loadMs).toBeLessThan(1000);
     await a.page.getByLabel('Tenant id').fill(alice.tenantId);
     await a.page.getByLabel('E-mail').fill(alice.email);
     await a.page.getByLabel('Password').fill(ownerPassword);
