@@ -452,6 +452,15 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     );
     expect(seqs).toHaveLength(75);
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    // A message in a dialog Alice does not have open counts as unread there, live.
+    const groupItem = a.page
+      .getByRole('navigation', { name: 'Dialogs' })
+      .getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) });
+    expect(await groupItem.getByTestId('unread').count()).toBe(0);
+    const composer = b.page.getByRole('textbox', { name: 'Message' });
+    await composer.fill('Read them all');
+    await composer.press('Enter');
+    await expect.poll(() => groupItem.getByTestId('unread').textContent()).toBe(', 1 unread');
     await b.page.getByRole('button', { name: 'Back to dialogs' }).click();
     await b.page.getByRole('navigation', { name: 'Dialogs' }).waitFor();
     if (screenshots) await b.page.screenshot({ path: path.join(SCREENSHOTS, 'chat-phone-dialogs.png') });
@@ -492,6 +501,17 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
       .getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) })
       .click();
     await a.page.getByRole('heading', { name: XSS_DIALOG }).waitFor();
+    await a.page
+      .getByRole('log', { name: `Messages in ${XSS_DIALOG}` })
+      .getByText('Read them all', { exact: true })
+      .waitFor();
+    expect(
+      await a.page
+        .getByRole('navigation', { name: 'Dialogs' })
+        .getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) })
+        .getByTestId('unread')
+        .count(),
+    ).toBe(0);
     await a.page.getByRole('button', { name: 'Audio call' }).click();
     const ringing = b.page.getByRole('alertdialog', { name: /Incoming audio call/ });
     await ringing.waitFor();
