@@ -86,6 +86,31 @@ export const errorCatalogue = {
     message: 'The tenant must be notified before disclosure (no non-disclosure order is in force).',
   },
   legal_request_not_approved: { status: 409, message: 'This request was not approved for disclosure.' },
+  legal_scope_not_within_order: {
+    status: 400,
+    message: 'The approved scope must lie within the order: its accounts, dialogs, time range and kinds.',
+  },
+  legal_scope_undefined: {
+    status: 409,
+    message: 'The request has no approved scope the export engine can select records by (scopeSpec).',
+  },
+  legal_package_exists: {
+    status: 409,
+    message: 'A disclosure package of this request is being built or is ready.',
+  },
+  legal_package_not_ready: { status: 409, message: 'The disclosure package is not ready.' },
+  legal_package_mismatch: {
+    status: 409,
+    message: 'The hash given is not the hash of the disclosure package built for this request.',
+  },
+  legal_package_expired: {
+    status: 410,
+    message: 'The disclosure package’s download window ended and it was destroyed.',
+  },
+  support_review_hash_mismatch: {
+    status: 409,
+    message: 'The report hash does not match the support review report of this window now: read it again.',
+  },
   risk_assessment_required: {
     status: 409,
     message: 'A major change is done only once it links a risk assessment.',

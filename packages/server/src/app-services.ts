@@ -5,6 +5,7 @@ import { RedisBus } from './bus/redis-bus.ts';
 import type { Clock } from './clock.ts';
 import { openAuditAnchors } from './compliance/audit/audit-anchors.ts';
 import { AuditLog } from './compliance/audit/audit-log.ts';
+import { createAccessLog } from './compliance/access-log/index.ts';
 import type { Config } from './config.ts';
 import type { Counter } from './counters/counter.ts';
 import { MemoryCounter } from './counters/memory-counter.ts';
@@ -17,10 +18,10 @@ import { createEmailFlowsService } from './identity/email/email-flows-service.ts
 import { createMfaService } from './identity/mfa/mfa-service.ts';
 import { PasswordHasher } from './identity/passwords/password-hasher.ts';
 import { createStaffService } from './platform/index.ts';
-import { createSupportGrantService } from './compliance/support-access/index.ts';
+import { createSupportGrantService, createSupportReviewService } from './compliance/support-access/index.ts';
 import { createIncidentService } from './compliance/incidents/index.ts';
 import { createRiskService } from './compliance/risk-register/index.ts';
-import { createLegalRequestService } from './compliance/legal-requests/index.ts';
+import { createLegalRequests } from './compliance/legal-requests/index.ts';
 import { createProfileService } from './identity/profile-service.ts';
 import { createEmailChangeService } from './identity/email/email-change-service.ts';
 import { createDsrService } from './compliance/gdpr/dsr-service.ts';
@@ -45,12 +46,14 @@ import { createConsentService } from './compliance/gdpr/consent-service.ts';
 import { createUserAdminService } from './identity/user-admin-service.ts';
 import { createUserService } from './identity/user-service.ts';
 import {
+  accessLoggingIn,
   createTenantSettingsService,
   exportSettingsIn,
   messagingLimitsIn,
 } from './tenancy/tenant-settings-service.ts';
 import type { Mailer } from './notifications/mailer.ts';
 import { OutboxMailer } from './notifications/outbox-mailer.ts';
+import { createSecurityOfficerNotifier } from './platform/security-officer-notifier.ts';
 import { SmtpMailer } from './notifications/smtp-mailer.ts';
 import type { Logger } from './observability/logger.ts';
 import { createDialogService } from './messaging/dialog-service.ts';
@@ -158,6 +161,15 @@ export function buildServices(input: {
   const mailer: Mailer = config.smtpUrl
     ? new SmtpMailer({ url: config.smtpUrl, from: config.mailFrom })
     : new OutboxMailer({ storage, fieldCipher: security.fieldCipher, clock });
+  // Reminders to security officers go through the relay only; without one, the audit chain carries them.
+  const officers = createSecurityOfficerNotifier({
+    storage,
+    mailer: config.smtpUrl ? mailer : undefined,
+    onError: (error) => {
+      const { code } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown };
+      logger.warn({ code }, 'security officer reminder not delivered');
+    },
+  });
   const emailFlows = createEmailFlowsService({
     storage,
     security,
@@ -265,6 +277,25 @@ export function buildServices(input: {
     requests: exportRequests,
     settings: exportSettingsIn,
   });
+  // Who read what (issue 17 point 6): on by the tenant's setting, or with the HIPAA audit preset.
+  const accessLog = createAccessLog({
+    storage,
+    audit,
+    clock,
+    isEnabled: (tenantId) =>
+      storage.withTenant(tenantId, async (tx) => {
+        const setting = await accessLoggingIn(tx, tenantId);
+        if (setting !== 'preset') return setting === 'on';
+        return (await retention.retention.rulesIn(tx, tenantId)).auditPreset === 'hipaa';
+      }),
+    intervalMs: config.accessLogFlushMs,
+    onFlushError: (error, tenantId, dropped) => {
+      logger.error(
+        { err: error, tenantId, dropped },
+        'access log batch not written; kept for the next flush',
+      );
+    },
+  });
   const tenantClosures = createTenantCloseService({
     storage,
     clock,
@@ -281,6 +312,7 @@ export function buildServices(input: {
     }),
   });
   return {
+    accessLog,
     dialogs,
     fanout,
     messages: createMessageService(messageDeps),
@@ -381,6 +413,12 @@ export function buildServices(input: {
     mfa,
     staff: createStaffService({ storage, counter, keyring: security.keyring, hasher, audit, clock }),
     supportGrants: createSupportGrantService({ storage, audit, clock }),
+    supportReviews: createSupportReviewService({
+      storage,
+      audit,
+      clock,
+      periodDays: config.supportReviewDays,
+    }),
     incidents: createIncidentService({
       storage,
       audit,
@@ -388,9 +426,19 @@ export function buildServices(input: {
       mailer,
       clock,
       controllerTargetHours: config.incidentControllerHours,
+      officers,
     }),
     risks: createRiskService({ storage, audit, clock }),
-    legalRequests: createLegalRequestService({ storage, audit, users, mailer, clock }),
+    legalRequests: createLegalRequests({
+      storage,
+      audit,
+      users,
+      mailer,
+      clock,
+      fieldCipher: security.fieldCipher,
+      queue: createJobQueue({ clock }),
+      officers,
+    }),
     iceServers: createIceServerService({
       storage,
       keyring: security.keyring,

@@ -13,7 +13,7 @@ import { opsRoutes } from './http/ops-routes.ts';
 import type { RouteDeclaration } from './http/route-table.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createHttpServer } from './http/server.ts';
-import { type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
+import { tls12Ciphers, type TlsFiles, tlsContextOptions } from './http/tls-options.ts';
 import { type HealthCheck, keyFileCheck } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type ParleyMetrics } from './observability/metrics.ts';
@@ -30,6 +30,7 @@ import { migrateToLatest } from './storage/migrator.ts';
 import type { TenantService } from './tenancy/tenant-service.ts';
 import { type AppServices, buildServices } from './app-services.ts';
 import { auditRoutes } from './compliance/audit/audit-routes.ts';
+import { accessLogRoutes, createAccessLogRetentionTask } from './compliance/access-log/index.ts';
 import { createAuditCheckpointJob } from './compliance/audit/audit-checkpoint-job.ts';
 import { type BackgroundJobs, createBackgroundJobs } from './jobs/index.ts';
 import { type Alerting, buildAlerting } from './alerting/alerting-wiring.ts';
@@ -38,10 +39,17 @@ import { installAuthHook } from './http/auth-hook.ts';
 import { installTenantClosedHook } from './http/tenant-closed-hook.ts';
 import { tenantCloseRoutes } from './tenancy/tenant-close-routes.ts';
 import { createTenantPurgeTask } from './tenancy/tenant-purge-task.ts';
+import { evidenceReportRoutes, evidenceReportServiceFor } from './compliance/evidence-report/index.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
+import { adminConsoleRoutes } from './identity/admin-console-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
 import { staffRoutes } from './platform/index.ts';
-import { supportGrantRoutes, supportRequestRoutes } from './compliance/support-access/index.ts';
+import {
+  supportGrantRoutes,
+  supportRequestRoutes,
+  supportReviewCondition,
+  supportReviewRoutes,
+} from './compliance/support-access/index.ts';
 import {
   createIncidentReminderTask,
   incidentRoutes,
@@ -304,6 +312,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     concurrency: config.jobConcurrency,
   });
   jobs.runner.register(services.exportJob);
+  jobs.runner.register(services.legalRequests.packageJob);
   jobs.scheduler.register(createExportExpiryTask(services.exports));
   jobs.runner.register(services.erasureJob);
   jobs.scheduler.register(createTenantPurgeTask(services.tenantClosures, logger));
@@ -321,6 +330,9 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   jobs.scheduler.register(services.retentionSweeper.task());
   jobs.scheduler.register(createIncidentReminderTask(services.incidents));
   jobs.scheduler.register(createLegalRequestNoticeTask(services.legalRequests));
+  jobs.scheduler.register(
+    createAccessLogRetentionTask({ storage, audit: services.audit, accessLog: services.accessLog.service }),
+  );
   const { tenants } = services;
   // Embedded alerting (docs/monitoring.md): cluster conditions as a scheduled task, this node's on a timer.
   const alerting = config.alerts
@@ -328,6 +340,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     : undefined;
   // Risks past their yearly review (docs/compliance.md, "Registers").
   alerting?.alerting.register(riskReviewCondition(services.risks));
+  // Support access past its periodic review (docs/security.md, "Periodic review").
+  alerting?.alerting.register(supportReviewCondition(services.supportReviews));
   // Scheduled encrypted backups (embedded: built in; PostgreSQL: pgBackRest) and their alerts (docs/backups.md);
   // on PostgreSQL, a restored database gets its new epoch here, before the epoch is read below.
   await registerBackups({
@@ -388,6 +402,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...consentRoutes(services),
       ...consentAdminRoutes(services),
       ...adminRoutes(services),
+      ...adminConsoleRoutes(services),
       ...dialogRoutes(services),
       ...attachmentRoutes(services),
       ...memberRoutes(services),
@@ -397,6 +412,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...searchRoutes(services),
       ...iceServersRoutes(services),
       ...auditRoutes({ audit: services.audit, storage }),
+      ...accessLogRoutes({ accessLog: services.accessLog.service }),
       ...emailChangeRoutes(services),
       ...dsrRoutes(services),
       ...restrictionRoutes(services),
@@ -408,10 +424,23 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...staffRoutes(services),
       ...supportRequestRoutes(services),
       ...supportGrantRoutes(services),
+      ...supportReviewRoutes({ supportReviews: services.supportReviews, clock }),
       ...incidentRoutes({ incidents: services.incidents, clock }),
       ...tenantIncidentRoutes({ incidents: services.incidents, clock, publicUrl }),
       ...riskRoutes({ risks: services.risks, clock }),
       ...legalRequestRoutes(services),
+      ...evidenceReportRoutes({
+        evidenceReports: evidenceReportServiceFor({
+          config,
+          tls12Ciphers: tls12Ciphers.split(':'),
+          storage,
+          signingKeys: security.signingKeys,
+          audit: services.audit,
+          clock,
+          retentionRules: (tenantId) => services.retention.get(tenantId),
+          supportReview: (now) => services.supportReviews.status(now),
+        }),
+      }),
       ...(options.extraRoutes ?? []),
     ],
     installHooks: (instance) => {
@@ -458,6 +487,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     openSockets: () => gateway.connections,
     tenantLabels: config.metricsTenantLabels,
     keyRotationDays: config.keyRotationDays,
+    supportReview: (now) => services.supportReviews.status(now),
     now: () => clock.now(),
   });
   let metricsListener: MetricsListener | undefined;
@@ -496,6 +526,8 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await alerting?.alerting.stop();
     // Running jobs wind down and hand back what they did not finish, to resume from their checkpoint.
     await jobs.stop(config.shutdownGraceMs);
+    // Reads recorded since the last flush (docs/compliance.md "Access log"), once no request or socket is left.
+    await services.accessLog.recorder.close();
     await services.bus.close();
     await storage.close();
     await metricsListener?.close();
@@ -510,6 +542,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
 
   // Started last, so a start-up that fails on the way leaves no runner behind.
   jobs.start();
+  services.accessLog.recorder.start();
   alerting?.alerting.start();
   return {
     config,

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { accessLogCommand } from './cli/access-log-command.ts';
 import { auditCommand } from './cli/audit-command.ts';
 import { backupCommand } from './cli/backup-command.ts';
+import { complianceCommand } from './cli/compliance-command.ts';
 import { retentionCommand } from './cli/retention-command.ts';
 import { configCommand } from './cli/config-command.ts';
 import { keysCommand } from './cli/keys-command.ts';
@@ -10,6 +12,7 @@ import { searchCommand } from './cli/search-command.ts';
 import { startCommand } from './cli/start-command.ts';
 import { tenantCommand } from './cli/tenant-command.ts';
 import { staffCommand } from './cli/staff-command.ts';
+import { supportCommand } from './cli/support-command.ts';
 import { ConfigError } from './config.ts';
 import { parleyVersion } from './version.ts';
 
@@ -22,8 +25,11 @@ const program = new Command('parley')
   .addCommand(migrateCommand())
   .addCommand(tenantCommand())
   .addCommand(staffCommand())
+  .addCommand(supportCommand())
   .addCommand(keysCommand())
   .addCommand(auditCommand())
+  .addCommand(accessLogCommand())
+  .addCommand(complianceCommand())
   .addCommand(retentionCommand())
   .addCommand(backupCommand())
   .addCommand(searchCommand())

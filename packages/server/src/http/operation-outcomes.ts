@@ -1,4 +1,4 @@
-import { auditPage, type ErrorCode } from '@parley/protocol';
+import { auditPage, type ErrorCode, signedComplianceReport } from '@parley/protocol';
 import { z } from 'zod';
 import type { AuditPage } from '../compliance/audit/audit-log.ts';
 import type { RouteDocumentation } from './route-table.ts';
@@ -41,6 +41,9 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   },
   endMySessions: { responses: noContent('Signed out.') },
   endMySession: { responses: noContent('That device is signed out.') },
+  endUserSession: { responses: noContent('That device of the user is signed out.') },
+  deleteCustomRole: { responses: noContent('The role is deleted.'), errors: ['conflict'] },
+  deleteClient: { responses: noContent('The client is deleted; its tokens ended.') },
   changeMyPassword: {
     responses: noContent('Changed; every other session is signed out.'),
     errors: ['invalid_credentials', 'password_policy', 'account_locked', 'conflict'],
@@ -150,6 +153,8 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
       },
     },
   },
+  // A dialogId of another tenant (a query parameter, so not derived from the path).
+  listAccessRecords: { errors: ['not_found'] },
   uploadAttachment: { errors: ['attachment_too_large'] },
   downloadAttachment: {
     responses: {
@@ -192,6 +197,20 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
   attachIncidentRca: { errors: ['incident_closed'] },
   closeIncident: { errors: ['incident_rca_missing', 'incident_actions_open', 'incident_closed'] },
   requestIncidentRca: { responses: noContent('The request is recorded (in the tenant’s audit log too).') },
+  getSupportReviewReport: { errors: ['validation_failed'] },
+  signSupportReview: { errors: ['validation_failed', 'support_review_hash_mismatch'] },
+  getComplianceReport: {
+    responses: {
+      200: {
+        description:
+          'The signed evidence report (format=json), or the same as a printable HTML page (format=html).',
+        content: {
+          'application/json': signedComplianceReport,
+          'text/html': z.string().meta({ description: 'The report as HTML, the signed JSON embedded.' }),
+        },
+      },
+    },
+  },
   reviewRisk: { errors: ['validation_failed'] },
   createRisk: { errors: ['validation_failed'] },
   assessChangeRecord: { errors: ['conflict'] },
@@ -200,9 +219,28 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     responses: { 200: { description: 'The risk register as CSV.', schema: z.string() } },
   },
   registerLegalRequest: { errors: ['validation_failed'] },
-  reviewLegalRequest: { errors: ['validation_failed', 'conflict'] },
+  reviewLegalRequest: { errors: ['validation_failed', 'conflict', 'legal_scope_not_within_order'] },
   notifyLegalRequestTenant: { errors: ['nondisclosure_in_force'] },
-  recordLegalRequestDisclosure: { errors: ['legal_request_not_approved', 'tenant_notice_required'] },
+  recordLegalRequestDisclosure: {
+    errors: [
+      'legal_request_not_approved',
+      'tenant_notice_required',
+      'legal_package_not_ready',
+      'legal_package_mismatch',
+    ],
+  },
+  buildLegalRequestPackage: {
+    errors: [
+      'legal_request_not_approved',
+      'tenant_notice_required',
+      'legal_scope_undefined',
+      'legal_package_exists',
+    ],
+  },
+  downloadLegalRequestPackage: {
+    responses: { 200: { description: 'The disclosure package: a .tar.gz of JSON files.', schema: binary } },
+    errors: ['legal_package_not_ready', 'legal_package_expired'],
+  },
   getIncidentFeedAtom: {
     responses: { 200: { description: 'The Atom 1.0 feed.', schema: z.string() } },
   },

@@ -26,6 +26,9 @@ import { searchTermsLeanMigration } from './migrations/0026-search-terms-lean.ts
 import { dialogPrunedSeqMigration } from './migrations/0027-dialog-pruned-seq.ts';
 import { platformStaffMigration } from './migrations/0029-platform-staff.ts';
 import { incidentsAndRisksMigration } from './migrations/0030-incidents-and-risks.ts';
+import { supportReviewsMigration } from './migrations/0031-support-reviews.ts';
+import { accessLogMigration } from './migrations/0033-access-log.ts';
+import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclosure-packages.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -62,6 +65,9 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0027-dialog-pruned-seq': dialogPrunedSeqMigration,
   '0029-platform-staff': platformStaffMigration,
   '0030-incidents-and-risks': incidentsAndRisksMigration,
+  '0031-support-reviews': supportReviewsMigration,
+  '0033-access-log': accessLogMigration,
+  '0034-legal-disclosure-packages': legalDisclosurePackagesMigration,
 };
 
 /** Every migration, in the order they run. */

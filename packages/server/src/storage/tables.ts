@@ -27,6 +27,7 @@ export interface Database {
   audit_heads: AuditHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
   audit_prunes: AuditPrunesTable;
+  access_log: AccessLogTable;
   tenant_settings: TenantSettingsTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
@@ -68,6 +69,7 @@ export interface Database {
   staff_sessions: StaffSessionsTable;
   support_grants: SupportGrantsTable;
   support_policies: SupportPoliciesTable;
+  support_reviews: SupportReviewsTable;
   incidents: IncidentsTable;
   incident_actions: IncidentActionsTable;
   incident_tenants: IncidentTenantsTable;
@@ -75,6 +77,8 @@ export interface Database {
   risks: RisksTable;
   change_records: ChangeRecordsTable;
   legal_requests: LegalRequestsTable;
+  legal_packages: LegalPackagesTable;
+  legal_package_chunks: LegalPackageChunksTable;
   retention_rules: RetentionRulesTable;
   legal_holds: LegalHoldsTable;
   retention_sweeps: RetentionSweepsTable;
@@ -403,6 +407,30 @@ export interface AuditLogTable {
   pii_minimised_at: number | null;
 }
 
+/**
+ * One read of message content or a file (compliance/access-log/): who, which dialog and sequence range or
+ * file, when, from which session. Names people by id only (pseudonymous, like audit entries).
+ */
+export interface AccessLogTable {
+  tenant_id: string;
+  id: string;
+  /** The `seq` of the `access_log.recorded` audit entry that chains this row's batch. */
+  batch_seq: number;
+  kind: 'history' | 'search' | 'attachment' | 'realtime' | 'export';
+  reader_type: 'user' | 'staff' | 'client';
+  /** The user's id; the staff member's id under a support grant; the API client's id. */
+  reader_id: string | null;
+  grant_id: string | null;
+  session_id: string | null;
+  dialog_id: string | null;
+  from_seq: number | null;
+  to_seq: number | null;
+  /** The attachment's or the export's id. */
+  file_id: string | null;
+  first_read_at: number;
+  last_read_at: number;
+}
+
 /** A signed "pruned up to" record: the chain's entries up to `seq` were removed by retention. */
 export interface AuditPrunesTable {
   tenant_id: string;
@@ -459,6 +487,8 @@ export interface TenantSettingsTable {
   erasure_grace_days?: number | null;
   /** What erasure does to the user's messages; null: the default (`erase`). */
   erasure_message_policy?: ErasureMessagePolicy | null;
+  /** Access logging (compliance/access-log/): `on`, `off`; null follows the audit preset (on with `hipaa`). */
+  access_logging?: 'on' | 'off' | null;
   updated_at: number;
 }
 
@@ -584,6 +614,9 @@ export const tenantOwnedTables = [
   'support_policies',
   'incident_tenants',
   'incident_notices',
+  'access_log',
+  'legal_package_chunks',
+  'legal_packages',
 ] as const satisfies readonly (keyof Database)[];
 
 /** A cluster-wide lease; `token` is the fencing token, one higher at every acquisition. */
@@ -1029,6 +1062,21 @@ export interface IncidentNoticesTable {
   sent_at: number | null;
 }
 
+/** Signed periodic reviews of support access (compliance/support-access/): platform table. */
+export interface SupportReviewsTable {
+  id: string;
+  /** The window reviewed: from (inclusive) … to (exclusive), ms since the epoch. */
+  window_from: number;
+  window_to: number;
+  /** hex SHA-256 of the canonical JSON of the report the officer read. */
+  report_hash: string;
+  grants: number;
+  accesses: number;
+  /** The security officer (staff id) who signed. */
+  signed_by: string;
+  signed_at: number;
+}
+
 /** The risk register (compliance/risk-register/): platform table. */
 export interface RisksTable {
   id: string;
@@ -1093,4 +1141,44 @@ export interface LegalRequestsTable {
   created_by: string;
   created_at: number;
   updated_at: number;
+  /** The order's scope as a `LegalScopeSpec` (JSON), null when only described in words (migration 0034). */
+  scope_spec?: string | null;
+  /** The approved scope as a `LegalScopeSpec` (JSON): the order's, or narrower. */
+  approved_scope_spec?: string | null;
+  /** Deadline reminders sent (JSON array of stages), each once. */
+  reminders?: string;
+}
+
+/**
+ * A disclosure package of a law-enforcement request (migration 0034), built by the export engine from the
+ * approved scope: a tenant row (the data is the tenant's), sealed like an export archive.
+ */
+export interface LegalPackagesTable {
+  id: string;
+  tenant_id: string;
+  request_id: string;
+  status: 'building' | 'ready' | 'failed' | 'expired';
+  /** The archive's own key, sealed with the tenant key; null once destroyed. */
+  archive_key: string | null;
+  /** Base64 of the stream-cipher header. */
+  stream_header: string | null;
+  chunk_count: number;
+  /** Bytes of the .tar.gz. */
+  plain_size: number;
+  /** SHA-256 (hex) of the .tar.gz as downloaded. */
+  sha256: string | null;
+  records: number;
+  created_by: string;
+  created_at: number;
+  completed_at: number | null;
+  expires_at: number | null;
+  download_count: number;
+  updated_at: number;
+}
+
+export interface LegalPackageChunksTable {
+  tenant_id: string;
+  package_id: string;
+  idx: number;
+  data: Buffer;
 }

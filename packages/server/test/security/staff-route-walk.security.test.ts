@@ -60,6 +60,7 @@ describeEachDialect('staff and tenant tokens never cross', (dialect) => {
     expect(platformRoutes.map(key).sort()).toEqual([
       'DELETE /v1/platform/sessions/current',
       'GET /v1/platform/changes',
+      'GET /v1/platform/health',
       'GET /v1/platform/incidents',
       'GET /v1/platform/incidents/:incidentId',
       'GET /v1/platform/incidents/:incidentId/scope',
@@ -71,6 +72,8 @@ describeEachDialect('staff and tenant tokens never cross', (dialect) => {
       'GET /v1/platform/risks.csv',
       'GET /v1/platform/staff',
       'GET /v1/platform/support-grants',
+      'GET /v1/platform/support-reviews',
+      'GET /v1/platform/support-reviews/report',
       'PATCH /v1/platform/incidents/:incidentId',
       'POST /v1/platform/changes',
       'POST /v1/platform/changes/:changeId/done',
@@ -90,6 +93,7 @@ describeEachDialect('staff and tenant tokens never cross', (dialect) => {
       'POST /v1/platform/risks',
       'POST /v1/platform/risks/:riskId/reviews',
       'POST /v1/platform/support-grants',
+      'POST /v1/platform/support-reviews',
       'PUT /v1/platform/changes/:changeId/assessment',
       'PUT /v1/platform/incidents/:incidentId/rca',
     ]);

@@ -143,6 +143,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'export_retention_days',
       'erasure_grace_days',
       'erasure_message_policy',
+      'access_logging',
     ),
   },
   tenant_keys: {
@@ -313,6 +314,22 @@ export const dataInventory: Record<string, TableDeclaration> = {
       // SHA-256 over the two ciphertexts above (nonce included): reveals nothing about them.
       pii_commitment: plain,
       pii_minimised_at: plain,
+    },
+  },
+  access_log: {
+    purpose:
+      'Who read message content or files (HIPAA access logging): reader, session, dialog and sequence range or file, when; chained by audit entries.',
+    retention: 'audit',
+    columns: {
+      ...plainColumns('tenant_id', 'id', 'batch_seq', 'kind', 'reader_type', 'grant_id'),
+      reader_id: pd('identifier'),
+      session_id: pd('identifier'),
+      dialog_id: pd('identifier'),
+      from_seq: pd('behavioural'),
+      to_seq: pd('behavioural'),
+      file_id: pd('identifier'),
+      first_read_at: pd('behavioural'),
+      last_read_at: pd('behavioural'),
     },
   },
   audit_prunes: {
@@ -957,8 +974,53 @@ export const dataInventory: Record<string, TableDeclaration> = {
       // An order's scope names the people it is about.
       scope: pd('identifier'),
       approved_scope: pd('identifier'),
+      scope_spec: pd('identifier'),
+      approved_scope_spec: pd('identifier'),
+      reminders: plain,
       review_notes: pd('content'),
       created_by: pd('identifier'),
+    },
+  },
+  legal_packages: {
+    purpose:
+      'Disclosure packages of law-enforcement requests: the sealed archive key, stream header, SHA-256, download window.',
+    retention: 'exports',
+    columns: {
+      ...plainColumns(
+        'id',
+        'tenant_id',
+        'request_id',
+        'status',
+        'stream_header',
+        'chunk_count',
+        'plain_size',
+        'sha256',
+        'records',
+        'archive_key',
+        'created_at',
+        'completed_at',
+        'expires_at',
+        'download_count',
+        'updated_at',
+      ),
+      created_by: pd('identifier'),
+    },
+  },
+  legal_package_chunks: {
+    purpose: 'Disclosure packages (the records an approved order covers), in sealed chunks.',
+    retention: 'exports',
+    columns: {
+      ...plainColumns('tenant_id', 'package_id', 'idx'),
+      data: pd(['content', 'contact', 'profile', 'behavioural'], 'stream key'),
+    },
+  },
+  support_reviews: {
+    purpose:
+      'Signed periodic reviews of operator support access: the window, the report hash, who signed and when.',
+    retention: 'audit',
+    columns: {
+      ...plainColumns('id', 'window_from', 'window_to', 'report_hash', 'grants', 'accesses', 'signed_at'),
+      signed_by: pd('identifier'),
     },
   },
   change_records: {

@@ -71,6 +71,9 @@ export const erasureCoverage: Record<string, TableErasure> = {
       created_at: RECORD,
     },
   },
+  support_reviews: {
+    columns: { signed_by: 'kept: the operator staff member who signed the review' },
+  },
   legal_requests: {
     columns: {
       ...kept(
@@ -78,6 +81,16 @@ export const erasureCoverage: Record<string, TableErasure> = {
         'kept: the register of a law-enforcement request, written by operator staff (what was asked and allowed)',
       ),
       created_by: 'kept: the operator staff member who registered the request',
+      ...kept(
+        ['scope_spec', 'approved_scope_spec'],
+        'kept: the register of a law-enforcement request, written by operator staff (what was asked and allowed)',
+      ),
+    },
+  },
+  legal_packages: { columns: { created_by: 'kept: the operator staff member who built the package' } },
+  legal_package_chunks: {
+    columns: {
+      data: 'kept: a disclosure package an order compels; destroyed when its download window (7 days) ends',
     },
   },
   tenant_closures: {
@@ -176,6 +189,23 @@ export const erasureCoverage: Record<string, TableErasure> = {
         'details',
       ],
       'kept: the tamper-evident audit chain; IP and user agent sealed under the tenant key, details never hold values',
+    ),
+  },
+  // Who read what is evidence kept under the audit rules (HIPAA §164.312(b)); it names people by id only,
+  // and a row changed by erasure would break the chain that proves the log complete.
+  access_log: {
+    columns: kept(
+      [
+        'reader_id',
+        'session_id',
+        'dialog_id',
+        'from_seq',
+        'to_seq',
+        'file_id',
+        'first_read_at',
+        'last_read_at',
+      ],
+      'kept: the access log, chained like the audit log; ids and sequence numbers only, pseudonymous once the account is erased',
     ),
   },
   dialogs: {
