@@ -8,7 +8,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { seriousAxeViolations } from './axe.ts';
 import { describeEachDialect } from '../support/dialects.ts';
-import { json, newTenantOwner, ownerPassword, signIn, type SignedIn } from '../support/identity-fixtures.ts';
+import {
+  bearer,
+  json,
+  newTenantOwner,
+  ownerPassword,
+  signIn,
+  type SignedIn,
+} from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
@@ -540,6 +547,53 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
     await a.page.locator('[data-testid=pending][data-state=failed]').waitFor();
     await failed.getByRole('button', { name: 'Discard' }).click();
     await expect.poll(() => a.page.getByTestId('pending').count()).toBe(0);
+  });
+
+  it('retries a refused send with the same client id: delivered once when it is allowed again', async () => {
+    await b.page
+      .getByRole('navigation', { name: 'Dialogs' })
+      .getByRole('button', { name: new RegExp(`^${escape(XSS_DIALOG)}`) })
+      .click();
+    await b.page.getByRole('heading', { name: XSS_DIALOG }).waitFor();
+    // Alice (the group's owner) takes Bob out of the group: his send is refused.
+    const removed = await server.request(
+      `/v1/dialogs/${groupId}/members/${bob.userId}`,
+      bearer(alice.accessToken, 'DELETE'),
+    );
+    expect(removed.status).toBe(204);
+    const composer = b.page.getByRole('textbox', { name: 'Message' });
+    await composer.fill('Sent after a retry');
+    await composer.press('Enter');
+    const failed = b.page.locator('[data-testid=pending][data-state=failed]');
+    await failed.waitFor();
+    expect(await failed.textContent()).toContain('Not sent');
+    // Back in the group, Bob retries: the same client id, one message.
+    const added = await server.request(
+      `/v1/dialogs/${groupId}/members`,
+      json({ userIds: [bob.userId] }, alice.accessToken),
+    );
+    expect(added.status).toBe(200);
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    const aliceLog = a.page.getByRole('log', { name: `Messages in ${XSS_DIALOG}` });
+    await aliceLog.getByText('Sent after a retry', { exact: true }).waitFor();
+    const history = await server.request(
+      `/v1/dialogs/${groupId}/messages?limit=10`,
+      json(undefined, alice.accessToken, 'GET'),
+    );
+    expect(
+      history
+        .json<{ messages: { body: string | null }[] }>()
+        .messages.filter((message) => message.body === 'Sent after a retry'),
+    ).toHaveLength(1);
+    expect(await aliceLog.getByText('Sent after a retry', { exact: true }).count()).toBe(1);
+    // On Bob's side the server's message replaced the one shown while sending.
+    await expect.poll(() => b.page.getByTestId('pending').count()).toBe(0);
+    expect(
+      await b.page
+        .getByRole('log', { name: `Messages in ${XSS_DIALOG}` })
+        .getByText('Sent after a retry', { exact: true })
+        .count(),
+    ).toBe(1);
   });
 
   it('may not be framed by another page (clickjacking)', async () => {
