@@ -2,6 +2,7 @@ import type { SignedIn } from '@parley/client';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { type ConsoleUser, loadUser, newClient } from './console-session.ts';
 import { errorText } from './error-text.ts';
+import { ConsentRequiredPage } from './consent-required-page.tsx';
 import { MfaEnrolmentPage } from './mfa-enrolment-page.tsx';
 import { PasswordChangePage } from './password-change-page.tsx';
 import { SignInPage } from './sign-in-page.tsx';
@@ -89,6 +90,18 @@ export function ConsoleApp() {
         client={client}
         onEnrolled={() => {
           signOut('Two-factor sign-in is on. Sign in again with a code.');
+        }}
+        onSignOut={() => {
+          signOut();
+        }}
+      />
+    );
+  if (user.notice === 'consent_required')
+    return (
+      <ConsentRequiredPage
+        client={client}
+        onAccepted={() => {
+          setUser({ ...user, notice: undefined });
         }}
         onSignOut={() => {
           signOut();
