@@ -164,6 +164,7 @@ export function buildServices(input: {
   // Reminders to security officers go through the relay only; without one, the audit chain carries them.
   const officers = createSecurityOfficerNotifier({
     storage,
+    fieldCipher: security.fieldCipher,
     mailer: config.smtpUrl ? mailer : undefined,
     onError: (error) => {
       const { code } = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown };
@@ -411,11 +412,21 @@ export function buildServices(input: {
     }),
     clients: createClientService({ storage, sessions, audit, clock }),
     mfa,
-    staff: createStaffService({ storage, counter, keyring: security.keyring, hasher, audit, clock }),
-    supportGrants: createSupportGrantService({ storage, audit, clock }),
+    staff: createStaffService({
+      storage,
+      counter,
+      keyring: security.keyring,
+      fieldCipher: security.fieldCipher,
+      blindIndex: security.blindIndex,
+      hasher,
+      audit,
+      clock,
+    }),
+    supportGrants: createSupportGrantService({ storage, audit, fieldCipher: security.fieldCipher, clock }),
     supportReviews: createSupportReviewService({
       storage,
       audit,
+      fieldCipher: security.fieldCipher,
       clock,
       periodDays: config.supportReviewDays,
     }),

@@ -86,6 +86,8 @@ export const legalRequest = z
     binding: z.boolean().nullable(),
     approvedScope: z.string().nullable(),
     approvedScopeSpec: legalScopeSpec.nullable(),
+    /** The officer's review notes (security officers only; sealed at rest under the platform key). */
+    reviewNotes: z.string().nullable(),
     objected: z.boolean(),
     narrowed: z.boolean(),
     nonDisclosureUntil: z.string().nullable(),

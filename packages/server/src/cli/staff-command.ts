@@ -25,6 +25,8 @@ async function withStaffService<T>(work: (staff: StaffService) => Promise<T>): P
         // The CLI signs no one in: its lockout counts nothing.
         counter: new MemoryCounter(systemClock),
         keyring: security.keyring,
+        fieldCipher: security.fieldCipher,
+        blindIndex: security.blindIndex,
         hasher: new PasswordHasher(),
         audit,
         clock: systemClock,

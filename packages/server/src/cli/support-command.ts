@@ -48,7 +48,13 @@ async function reviewServices(storage: Storage, security: SecurityCore, periodDa
   });
   return {
     audit,
-    reviews: createSupportReviewService({ storage, audit, clock: systemClock, periodDays }),
+    reviews: createSupportReviewService({
+      storage,
+      audit,
+      fieldCipher: security.fieldCipher,
+      clock: systemClock,
+      periodDays,
+    }),
   };
 }
 
@@ -78,6 +84,8 @@ async function signAsOfficer(
     storage,
     counter: new MemoryCounter(systemClock),
     keyring: security.keyring,
+    fieldCipher: security.fieldCipher,
+    blindIndex: security.blindIndex,
     hasher: new PasswordHasher(),
     audit: services.audit,
     clock: systemClock,

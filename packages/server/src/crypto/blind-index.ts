@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { TenantTx } from '../storage/database.ts';
+import type { SystemTx, TenantTx } from '../storage/database.ts';
 import type { Keyring } from './keyring.ts';
 
 /** How each indexed kind of value is normalised before hashing, so equal values match. */
@@ -20,6 +20,14 @@ export class BlindIndex {
 
   async compute(tx: TenantTx, tenantId: string, kind: BlindIndexKind, value: string): Promise<string> {
     const { key } = await this.keyring.tenantKey(tx, tenantId, 'index');
+    return createHmac('sha256', key)
+      .update(`${kind}:${normalisers[kind](value)}`)
+      .digest('base64url');
+  }
+
+  /** The same over data of no tenant (an operator staff member's e-mail), under the platform's index key. */
+  async computeForPlatform(tx: SystemTx, kind: BlindIndexKind, value: string): Promise<string> {
+    const { key } = await this.keyring.platformKey(tx, 'index');
     return createHmac('sha256', key)
       .update(`${kind}:${normalisers[kind](value)}`)
       .digest('base64url');

@@ -1,4 +1,4 @@
-import type { TenantTx } from '../storage/database.ts';
+import type { SystemTx, TenantTx } from '../storage/database.ts';
 import { DecryptionError, open, seal } from './aead.ts';
 import type { Keyring } from './keyring.ts';
 
@@ -13,15 +13,31 @@ export interface FieldLocation {
   rowId: string;
 }
 
+/** Where a sealed field of no tenant lives (operator staff, law-enforcement requests): bound like a tenant's. */
+export type PlatformFieldLocation = Omit<FieldLocation, 'tenantId'>;
+
+/** The tenant part of a platform field's binding: no tenant id (a UUID) can take it. */
+const PLATFORM_SCOPE = 'platform';
+
 /**
  * Envelope: `pf1.<key reference>.<base64url(nonce ‖ ciphertext ‖ tag)>`. The key reference is `u` (the
- * owning user's key, for personal data that crypto-shredding must reach) or `t<version>` (the tenant data
- * key version). Versioned so the format can change without guessing.
+ * owning user's key, for personal data that crypto-shredding must reach), `t<version>` (the tenant data
+ * key version) or `p<version>` (the platform data key, for data of no tenant). Versioned so the format can
+ * change without guessing.
  */
 const ENVELOPE_PREFIX = 'pf1';
 
 const binding = ({ tenantId, table, column, rowId }: FieldLocation) =>
   `parley/v1/field/${tenantId}/${table}/${column}/${rowId}`;
+
+const platformBinding = (location: PlatformFieldLocation) =>
+  binding({ tenantId: PLATFORM_SCOPE, ...location });
+
+/**
+ * Whether a stored value is a field envelope at all: values written before a column was sealed are plain
+ * text until the start-up sealing (storage/plaintext-sealing.ts) converts them.
+ */
+export const isFieldEnvelope = (value: string): boolean => /^pf1\.(u|t\d+|p\d+)\.[A-Za-z0-9_-]+$/.test(value);
 
 export class FieldCipher {
   constructor(private readonly keyring: Keyring) {}
@@ -42,6 +58,27 @@ export class FieldCipher {
     const { version, key } = await this.keyring.tenantKey(tx, location.tenantId, 'data');
     const sealed = seal(key, Buffer.from(plaintext, 'utf8'), binding(location)).toString('base64url');
     return `${ENVELOPE_PREFIX}.t${version}.${sealed}`;
+  }
+
+  /** Seals data of no tenant (operator staff, law-enforcement requests) under the platform data key. */
+  async sealForPlatform(tx: SystemTx, location: PlatformFieldLocation, plaintext: string): Promise<string> {
+    const { version, key } = await this.keyring.platformKey(tx, 'data');
+    const sealed = seal(key, Buffer.from(plaintext, 'utf8'), platformBinding(location)).toString('base64url');
+    return `${ENVELOPE_PREFIX}.p${version}.${sealed}`;
+  }
+
+  /** Opens a `sealForPlatform` envelope; anything else, tampered with or misplaced throws `DecryptionError`. */
+  async openForPlatform(tx: SystemTx, location: PlatformFieldLocation, envelope: string): Promise<string> {
+    const [prefix, reference, body, ...rest] = envelope.split('.');
+    if (
+      prefix !== ENVELOPE_PREFIX ||
+      body === undefined ||
+      rest.length > 0 ||
+      !/^p\d+$/.test(reference ?? '')
+    )
+      throw new DecryptionError('not a Parley platform field envelope');
+    const { key } = await this.keyring.platformKey(tx, 'data');
+    return open(key, Buffer.from(body, 'base64url'), platformBinding(location)).toString('utf8');
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { Clock } from '../clock.ts';
-import { onRollback, type Storage, type TenantTx } from '../storage/database.ts';
+import { onRollback, type Storage, type SystemTx, type TenantTx } from '../storage/database.ts';
 import type { TenantKeyPurpose } from '../storage/tables.ts';
 import { DecryptionError, open, seal } from './aead.ts';
 import { ErasureRegister } from './erasure-register.ts';
@@ -20,6 +20,10 @@ const checkBinding = (version: number) => `parley/v1/master-check/${version}`;
 const tenantKeyBinding = (tenantId: string, purpose: TenantKeyPurpose, version: number) =>
   `parley/v1/tenant-key/${tenantId}/${purpose}/${version}`;
 const userKeyBinding = (tenantId: string, userId: string) => `parley/v1/user-key/${tenantId}/${userId}`;
+const platformKeyBinding = (purpose: TenantKeyPurpose, version: number) =>
+  `parley/v1/platform-key/${purpose}/${version}`;
+/** The platform keys have one version each; the master key they are wrapped by rotates (`rotateMaster`). */
+const PLATFORM_KEY_VERSION = 1;
 
 /** A user's key was destroyed (crypto-shredding): the fields sealed under it are gone for good. */
 export class KeyDestroyedError extends Error {
@@ -61,6 +65,7 @@ export class Keyring {
   readonly #tenantKeys = new KeyCache<Buffer>(50_000, Number.POSITIVE_INFINITY);
   readonly #activeVersions = new KeyCache<number>(50_000, 10_000);
   readonly #userKeys = new KeyCache<Buffer>(100_000, 30_000);
+  readonly #platformKeys = new KeyCache<Buffer>(10, Number.POSITIVE_INFINITY);
 
   private constructor(master: MasterKeySet, options: KeyringOptions) {
     this.#master = master;
@@ -278,6 +283,56 @@ export class Keyring {
     return version;
   }
 
+  /**
+   * The platform's own key for `purpose`, for data of no tenant (operator staff, law-enforcement requests):
+   * wrapped by the master key in `platform_keys` like a tenant's keys, created on first use. Its index key
+   * stays the same across master key rotations, so blind indexes over platform data keep matching.
+   */
+  async platformKey(tx: SystemTx, purpose: TenantKeyPurpose): Promise<VersionedKey> {
+    const version = PLATFORM_KEY_VERSION;
+    const cacheKey = `${purpose}/${version}`;
+    const cached = this.#platformKeys.get(cacheKey);
+    if (cached) return { version, key: cached };
+    const select = () =>
+      tx
+        .selectFrom('platform_keys')
+        .select(['wrapped_key', 'master_version'])
+        .where('purpose', '=', purpose)
+        .where('version', '=', version)
+        .executeTakeFirst();
+    let row = await select();
+    if (!row) {
+      onRollback(tx, () => {
+        this.#platformKeys.delete(cacheKey);
+      });
+      const { wrapped, masterVersion } = this.wrapWithMaster(
+        randomBytes(32),
+        platformKeyBinding(purpose, version),
+      );
+      // A concurrent creator may win the race; its key is then the one everybody uses.
+      await tx
+        .insertInto('platform_keys')
+        .values({
+          purpose,
+          version,
+          wrapped_key: wrapped,
+          master_version: masterVersion,
+          created_at: this.#clock.now(),
+        })
+        .onConflict((conflict) => conflict.columns(['purpose', 'version']).doNothing())
+        .execute();
+      row = await select();
+    }
+    if (!row) throw new DecryptionError(`platform ${purpose} key does not exist`);
+    const key = this.unwrapWithMaster(
+      row.wrapped_key,
+      row.master_version,
+      platformKeyBinding(purpose, version),
+    );
+    this.#platformKeys.set(cacheKey, key);
+    return { version, key };
+  }
+
   /** Makes a new data-key version the one new writes use; older data moves over via `reencryptBatch`. */
   async rotateTenantDataKey(tx: TenantTx, tenantId: string): Promise<number> {
     this.#activeVersions.delete(`${tenantId}/data`);
@@ -373,8 +428,8 @@ export class Keyring {
   }
 
   /**
-   * Adds a new master key version to the key file and re-wraps every tenant key, signing key and staff TOTP
-   * secret under it,
+   * Adds a new master key version to the key file and re-wraps every tenant key, platform key, signing key and
+   * staff TOTP secret under it,
    * one tenant per transaction, while servers keep running (they re-read the file on an unknown version).
    */
   async rotateMaster(): Promise<{ version: number; rewrapped: number }> {
@@ -413,6 +468,7 @@ export class Keyring {
     }
     rewrapped += await this.#rewrapSigningKeys(active);
     rewrapped += await this.#rewrapStaffTotpSecrets(active);
+    rewrapped += await this.#rewrapPlatformKeys(active);
     return { version: active, rewrapped };
   }
 
@@ -432,6 +488,29 @@ export class Keyring {
           .updateTable('staff_accounts')
           .set({ totp_secret: wrapped, totp_master_version: masterVersion })
           .where('id', '=', row.id)
+          .execute();
+      }
+      return rows.length;
+    });
+  }
+
+  /** The platform's own keys (`platformKey`) follow the master key too. */
+  async #rewrapPlatformKeys(active: number): Promise<number> {
+    return this.#storage.withSystem(async (tx) => {
+      const rows = await tx
+        .selectFrom('platform_keys')
+        .selectAll()
+        .where('master_version', '<', active)
+        .execute();
+      for (const row of rows) {
+        const binding = platformKeyBinding(row.purpose, row.version);
+        const plain = this.unwrapWithMaster(row.wrapped_key, row.master_version, binding);
+        const { wrapped, masterVersion } = this.wrapWithMaster(plain, binding);
+        await tx
+          .updateTable('platform_keys')
+          .set({ wrapped_key: wrapped, master_version: masterVersion })
+          .where('purpose', '=', row.purpose)
+          .where('version', '=', row.version)
           .execute();
       }
       return rows.length;

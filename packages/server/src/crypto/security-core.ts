@@ -3,6 +3,7 @@ import type { Storage } from '../storage/database.ts';
 import { BlindIndex } from './blind-index.ts';
 import { FieldCipher } from './field-cipher.ts';
 import { Keyring } from './keyring.ts';
+import { sealLegacyPlaintext } from './plaintext-sealer.ts';
 import { SigningKeys } from './signing-keys.ts';
 
 /** The crypto services every feature uses, opened together at start-up. */
@@ -24,10 +25,14 @@ export interface SecurityCoreOptions {
 
 export async function openSecurityCore(options: SecurityCoreOptions): Promise<SecurityCore> {
   const keyring = await Keyring.open(options);
+  const fieldCipher = new FieldCipher(keyring);
+  const blindIndex = new BlindIndex(keyring);
+  // Values stored before their column was sealed (migration 0035) are sealed before anything reads them.
+  await sealLegacyPlaintext(options.storage, fieldCipher, blindIndex);
   return {
     keyring,
-    fieldCipher: new FieldCipher(keyring),
-    blindIndex: new BlindIndex(keyring),
+    fieldCipher,
+    blindIndex,
     signingKeys: await SigningKeys.open(options.storage, keyring, options.clock),
   };
 }

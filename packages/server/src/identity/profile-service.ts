@@ -11,7 +11,7 @@ import { userStore } from './user-store.ts';
 /** The fields a correction may change: the profile's, and the e-mail address (administrators only). */
 export type ProfileCorrection = UpdateProfileBody & { email?: string | undefined };
 
-type SealedColumn = 'display_name' | 'email' | 'phone' | 'profile';
+type SealedColumn = 'display_name' | 'email' | 'phone' | 'profile' | 'avatar_url';
 
 export interface Actor {
   userId: string;
@@ -40,7 +40,15 @@ export function createProfileService(deps: {
       email: user.email,
       emailVerified: row?.email_verified_at != null,
       phone: user.phone,
-      avatarUrl: row?.avatar_url ?? null,
+      avatarUrl:
+        row?.avatar_url == null
+          ? null
+          : await security.fieldCipher.open(
+              tx,
+              { tenantId, table: 'users', column: 'avatar_url', rowId: userId },
+              row.avatar_url,
+              userId,
+            ),
       customData: user.profile,
       roles,
       mfaEnabled: row?.totp_enabled_at != null,
@@ -97,7 +105,8 @@ export function createProfileService(deps: {
         update.profile =
           changes.customData === null ? null : await seal('profile', JSON.stringify(changes.customData));
       }
-      if (changes.avatarUrl !== undefined) update.avatar_url = changes.avatarUrl;
+      if (changes.avatarUrl !== undefined)
+        update.avatar_url = changes.avatarUrl === null ? null : await seal('avatar_url', changes.avatarUrl);
       await userStore.update(tx, tenantId, userId, update);
       return Object.keys(changes).sort();
     },

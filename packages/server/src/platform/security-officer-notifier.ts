@@ -1,5 +1,7 @@
 import type { Mailer } from '../notifications/mailer.ts';
+import type { FieldCipher } from '../crypto/field-cipher.ts';
 import type { Storage } from '../storage/database.ts';
+import { staffEmailAt } from './staff-service.ts';
 import { staffStore } from './staff-store.ts';
 
 /** A reminder for the operator's security officers: plain text, naming records by id only. */
@@ -24,6 +26,8 @@ const NO_TENANT = 'platform';
  */
 export function createSecurityOfficerNotifier(deps: {
   storage: Storage;
+  /** Opens the officers' sealed addresses. */
+  fieldCipher: Pick<FieldCipher, 'openForPlatform'>;
   mailer: Mailer | undefined;
   onError?: (error: unknown) => void;
 }): SecurityOfficerNotifier {
@@ -31,7 +35,13 @@ export function createSecurityOfficerNotifier(deps: {
   return {
     async notify(notice) {
       if (mailer === undefined) return 0;
-      const officers = await storage.withSystem((tx) => staffStore.activeWithRole(tx, 'security_officer'));
+      const officers = await storage.withSystem(async (tx) => {
+        const rows = await staffStore.activeWithRole(tx, 'security_officer');
+        const opened = [];
+        for (const row of rows)
+          opened.push({ email: await deps.fieldCipher.openForPlatform(tx, staffEmailAt(row.id), row.email) });
+        return opened;
+      });
       let sent = 0;
       for (const officer of officers) {
         try {

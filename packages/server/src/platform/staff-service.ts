@@ -3,6 +3,8 @@ import { AppError } from '../app-error.ts';
 import type { Clock } from '../clock.ts';
 import { type AuditInput, PLATFORM_CHAIN_ID } from '../compliance/audit/audit-entry.ts';
 import type { AuditLog } from '../compliance/audit/audit-log.ts';
+import type { BlindIndex } from '../crypto/blind-index.ts';
+import type { FieldCipher } from '../crypto/field-cipher.ts';
 import { type Keyring, staffTotpBinding } from '../crypto/keyring.ts';
 import { hashToken, mintToken, tokenPrefixes } from '../crypto/token.ts';
 import { createTotpEnrollment, verifyTotp } from '../identity/mfa/totp.ts';
@@ -28,6 +30,9 @@ export interface StaffServiceDeps {
   /** Counts failed sign-ins per address (in Redis across nodes), for the lockout. */
   counter: Counter;
   keyring: Pick<Keyring, 'wrapWithMaster' | 'unwrapWithMaster'>;
+  /** Seals and opens the address under the platform key; staff are found by its blind index. */
+  fieldCipher: Pick<FieldCipher, 'sealForPlatform' | 'openForPlatform'>;
+  blindIndex: Pick<BlindIndex, 'computeForPlatform'>;
   hasher: Pick<PasswordHasher, 'hash' | 'verify' | 'verifyUnknownUser'>;
   audit: AuditLog;
   clock: Clock;
@@ -40,6 +45,10 @@ export const STAFF_SESSION_TTL_MS = 8 * 3600_000;
 /** Staff passwords: long, because staff hold the keys to support access. */
 export const STAFF_PASSWORD_MIN_LENGTH = 15;
 
+/** Where a staff member's sealed address lives (bound into its envelope). */
+export const staffEmailAt = (staffId: string) =>
+  ({ table: 'staff_accounts', column: 'email', rowId: staffId }) as const;
+
 /** Whether a bearer token is a staff token (and so must never reach a tenant route). */
 export const isStaffToken = (token: string): boolean => token.startsWith(tokenPrefixes.staff);
 
@@ -48,7 +57,16 @@ export const isStaffToken = (token: string): boolean => token.startsWith(tokenPr
  * no token is ever issued without a current code), signed in to opaque sessions of their own, every act
  * recorded in the platform audit chain. Staff belong to no tenant; this service never opens a tenant's data.
  */
-export function createStaffService({ storage, counter, keyring, hasher, audit, clock }: StaffServiceDeps) {
+export function createStaffService({
+  storage,
+  counter,
+  keyring,
+  fieldCipher,
+  blindIndex,
+  hasher,
+  audit,
+  clock,
+}: StaffServiceDeps) {
   const lockout = new AccountLockout(counter);
   // The tenants' default back-off: 5 failures, then 30 s growing to an hour.
   const lockoutPolicy = DEFAULT_PASSWORD_POLICY;
@@ -99,11 +117,13 @@ export function createStaffService({ storage, counter, keyring, hasher, audit, c
       const enrolmentToken = mintToken('staffEnrolment');
       const now = clock.now();
       await storage.withSystem(async (tx) => {
-        if (await staffStore.accountByEmail(tx, email))
+        const emailIndex = await blindIndex.computeForPlatform(tx, 'email', email);
+        if (await staffStore.accountByEmailIndex(tx, emailIndex))
           throw new AppError('conflict', 'A staff account with this e-mail address exists.');
         await staffStore.insertAccount(tx, {
           id,
-          email,
+          email: await fieldCipher.sealForPlatform(tx, staffEmailAt(id), email),
+          email_index: emailIndex,
           role: input.role,
           password_hash: null,
           totp_secret: wrapped,
@@ -171,7 +191,9 @@ export function createStaffService({ storage, counter, keyring, hasher, audit, c
       const email = input.email.trim().toLowerCase();
       const key = lockoutKeyForStaff(hashToken(email));
       const lockedFor = await lockout.lockedForSeconds(key, lockoutPolicy);
-      const account = await storage.withSystem((tx) => staffStore.accountByEmail(tx, email));
+      const account = await storage.withSystem(async (tx) =>
+        staffStore.accountByEmailIndex(tx, await blindIndex.computeForPlatform(tx, 'email', email)),
+      );
       if (lockedFor > 0) {
         // Nothing is judged while locked, known address or not.
         await storage.withSystem((tx) =>
@@ -246,14 +268,19 @@ export function createStaffService({ storage, counter, keyring, hasher, audit, c
     },
 
     async list() {
-      const rows = await storage.withSystem((tx) => staffStore.listAccounts(tx));
-      return rows.map((row) => ({
-        id: row.id,
-        email: row.email,
-        role: row.role,
-        enrolled: row.enrolled_at !== null,
-        createdAt: new Date(row.created_at).toISOString(),
-      }));
+      return storage.withSystem(async (tx) => {
+        const accounts = [];
+        for (const row of await staffStore.listAccounts(tx)) {
+          accounts.push({
+            id: row.id,
+            email: await fieldCipher.openForPlatform(tx, staffEmailAt(row.id), row.email),
+            role: row.role,
+            enrolled: row.enrolled_at !== null,
+            createdAt: new Date(row.created_at).toISOString(),
+          });
+        }
+        return accounts;
+      });
     },
   };
 }

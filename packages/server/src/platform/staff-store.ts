@@ -10,8 +10,13 @@ export const staffStore = {
     await tx.insertInto('staff_accounts').values(row).execute();
   },
 
-  async accountByEmail(tx: SystemTx, email: string): Promise<StaffAccountRow | undefined> {
-    return tx.selectFrom('staff_accounts').selectAll().where('email', '=', email).executeTakeFirst();
+  /** By the blind index of the address (`BlindIndex.computeForPlatform`): the address itself is sealed. */
+  async accountByEmailIndex(tx: SystemTx, emailIndex: string): Promise<StaffAccountRow | undefined> {
+    return tx
+      .selectFrom('staff_accounts')
+      .selectAll()
+      .where('email_index', '=', emailIndex)
+      .executeTakeFirst();
   },
 
   async accountByEnrolmentHash(tx: SystemTx, hash: string): Promise<StaffAccountRow | undefined> {

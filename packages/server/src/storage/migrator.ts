@@ -29,6 +29,7 @@ import { incidentsAndRisksMigration } from './migrations/0030-incidents-and-risk
 import { supportReviewsMigration } from './migrations/0031-support-reviews.ts';
 import { accessLogMigration } from './migrations/0033-access-log.ts';
 import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclosure-packages.ts';
+import { sealedPersonalFieldsMigration } from './migrations/0035-sealed-personal-fields.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -68,6 +69,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0031-support-reviews': supportReviewsMigration,
   '0033-access-log': accessLogMigration,
   '0034-legal-disclosure-packages': legalDisclosurePackagesMigration,
+  '0035-sealed-personal-fields': sealedPersonalFieldsMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -21,6 +21,7 @@ export interface Database {
   master_key_checks: MasterKeyChecksTable;
   signing_keys: SigningKeysTable;
   tenant_keys: TenantKeysTable;
+  platform_keys: PlatformKeysTable;
   users: UsersTable;
   user_keys: UserKeysTable;
   audit_log: AuditLogTable;
@@ -320,6 +321,15 @@ export interface SigningKeysTable {
 
 export type TenantKeyPurpose = 'data' | 'index';
 
+/** The platform's own data and index keys (data of no tenant), wrapped by the master key. */
+export interface PlatformKeysTable {
+  purpose: TenantKeyPurpose;
+  version: number;
+  wrapped_key: string;
+  master_version: number;
+  created_at: number;
+}
+
 export interface TenantKeysTable {
   tenant_id: string;
   purpose: TenantKeyPurpose;
@@ -359,6 +369,7 @@ export interface UsersTable {
   totp_enabled_at?: number | null;
   /** JSON array of HMAC hashes; used codes are replaced by null. */
   recovery_codes?: string | null;
+  /** Field-cipher envelope (user key). */
   avatar_url?: string | null;
   /** Who sees this user's presence: everyone in the tenant, people sharing a dialog, or nobody. */
   presence_visibility?: PresenceVisibility;
@@ -926,8 +937,10 @@ export interface TenantClosuresTable {
 /** An operator staff member (platform/staff-service.ts): belongs to no tenant. */
 export interface StaffAccountsTable {
   id: string;
-  /** Lower case; staff sign in with it. */
+  /** Field-cipher envelope (platform key) of the lower-case address; plain only until start-up seals it. */
   email: string;
+  /** Blind index of the address (platform index key): the sign-in lookup; unique. Null only until sealed. */
+  email_index: string | null;
   role: 'platform_admin' | 'support' | 'security_officer';
   /** argon2id; null until enrolment sets it. */
   password_hash: string | null;
@@ -959,6 +972,7 @@ export interface SupportGrantsTable {
   id: string;
   tenant_id: string;
   staff_id: string;
+  /** Field-cipher envelope (tenant data key). */
   reason: string;
   /** `metadata`, `user_admin` or `messages`: what the grant lets the staff member do (narrowed by the approver). */
   scope: string;
@@ -1125,6 +1139,7 @@ export interface LegalRequestsTable {
   /** The review: 1/0, null until reviewed. */
   valid: number | null;
   binding: number | null;
+  /** Field-cipher envelope (platform data key). */
   review_notes: string | null;
   /** What may be disclosed: the order's scope, or narrower. */
   approved_scope: string | null;

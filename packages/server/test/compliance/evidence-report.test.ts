@@ -103,6 +103,16 @@ describeEachDialect('compliance evidence report', (dialect) => {
     expect(entries.map((entry) => entry.target?.id)).toContain(signed.report.reportId);
   });
 
+  it('reports encryption at rest met: no personal column of a sensitive category is stored as is', async () => {
+    const atRest = control(await report(), 'encryption_at_rest');
+    expect(atRest.evidence.sensitiveColumnsStoredAsIs).toEqual([]);
+    expect(atRest.status).toBe('met');
+    expect(atRest.evidence.byProtection).toMatchObject({
+      'platform field key': 2,
+      'platform index key': 1,
+    });
+  });
+
   it('is refused to a member and to a token without the audit scope', async () => {
     const asMember = await server.request('/v1/compliance/report', bearer(member.accessToken));
     expect(asMember.status).toBe(403);

@@ -42,6 +42,10 @@ export type Protection =
   | 'stream key'
   /** AES-256-GCM under the master key itself (an operator staff member's TOTP secret: no tenant holds it). */
   | 'master key'
+  /** AES-256-GCM under the platform's data key (data of no tenant: operator staff, law-enforcement requests). */
+  | 'platform field key'
+  /** HMAC-SHA-256 under the platform's index key: equality lookups over data of no tenant, not reversible. */
+  | 'platform index key'
   /** Stored as is. */
   | 'none';
 
@@ -146,6 +150,10 @@ export const dataInventory: Record<string, TableDeclaration> = {
       'access_logging',
     ),
   },
+  platform_keys: {
+    purpose: 'The platform’s own data and index keys (for data of no tenant), wrapped by the master key.',
+    columns: plainColumns('purpose', 'version', 'wrapped_key', 'master_version', 'created_at'),
+  },
   tenant_keys: {
     purpose: 'Tenant data and index keys, wrapped by the master key.',
     columns: plainColumns(
@@ -200,7 +208,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       totp_last_step: pd('metadata'),
       totp_enabled_at: pd('metadata'),
       recovery_codes: pd('credential', 'one-way hash'),
-      avatar_url: pd('profile'),
+      avatar_url: pd('profile', 'user field key'),
       presence_visibility: pd('metadata'),
       last_active_at: pd('behavioural'),
     },
@@ -808,7 +816,8 @@ export const dataInventory: Record<string, TableDeclaration> = {
     retention: 'staff',
     columns: {
       id: pd('identifier'),
-      email: pd('contact'),
+      email: pd('contact', 'platform field key'),
+      email_index: pd('identifier', 'platform index key'),
       role: pd('metadata'),
       password_hash: pd('credential', 'one-way hash'),
       totp_secret: pd('credential', 'master key'),
@@ -842,7 +851,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       tenant_id: plain,
       staff_id: pd('identifier'),
       // Written by operator staff to explain the request; they are told to leave personal data out.
-      reason: pd('content'),
+      reason: pd('content', 'tenant field key'),
       scope: plain,
       dialog_ids: plain,
       duration_hours: plain,
@@ -977,7 +986,7 @@ export const dataInventory: Record<string, TableDeclaration> = {
       scope_spec: pd('identifier'),
       approved_scope_spec: pd('identifier'),
       reminders: plain,
-      review_notes: pd('content'),
+      review_notes: pd('content', 'platform field key'),
       created_by: pd('identifier'),
     },
   },

@@ -28,6 +28,7 @@ export const erasureCoverage: Record<string, TableErasure> = {
       [
         'id',
         'email',
+        'email_index',
         'role',
         'password_hash',
         'totp_secret',
@@ -50,7 +51,8 @@ export const erasureCoverage: Record<string, TableErasure> = {
   support_grants: {
     columns: {
       staff_id: 'kept: the operator staff member the grant was for',
-      reason: 'kept: written by operator staff about the request, not about a user',
+      reason:
+        'kept: written by operator staff about the request, not about a user; sealed under the tenant key',
       ...kept(['decided_by', 'revoked_by'], PSEUDONYM),
       ...kept(['requested_at', 'decided_at', 'revoked_at'], RECORD),
     },

@@ -30,8 +30,11 @@ export async function profileRecord(
   row: UsersTable,
   roles: string[],
 ): Promise<z.infer<typeof exportProfile>> {
-  const open = (column: 'display_name' | 'email' | 'phone' | 'profile', envelope: string | null) =>
-    envelope === null
+  const open = (
+    column: 'display_name' | 'email' | 'phone' | 'profile' | 'avatar_url',
+    envelope: string | null | undefined,
+  ) =>
+    envelope == null
       ? Promise.resolve(null)
       : fieldCipher.open(
           tx,
@@ -49,7 +52,7 @@ export async function profileRecord(
     emailVerifiedAt: isoOrNull(row.email_verified_at),
     phone: await open('phone', row.phone),
     profile: profile === null ? null : (JSON.parse(profile) as Record<string, unknown>),
-    avatarUrl: row.avatar_url ?? null,
+    avatarUrl: await open('avatar_url', row.avatar_url),
     roles,
     mfaEnabled: row.totp_enabled_at != null,
     passwordChangedAt: isoOrNull(row.password_changed_at),

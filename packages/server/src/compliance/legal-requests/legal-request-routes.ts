@@ -36,6 +36,8 @@ function present(row: LegalRequestRow) {
     binding: row.binding === null ? null : row.binding === 1,
     approvedScope: row.approved_scope,
     approvedScopeSpec: readScope(row.approved_scope_spec),
+    // Opened by the service: the column holds the platform-key envelope.
+    reviewNotes: row.review_notes,
     objected: row.objected === 1,
     narrowed: row.narrowed === 1,
     nonDisclosureUntil: iso(row.nondisclosure_until),

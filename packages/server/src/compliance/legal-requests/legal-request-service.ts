@@ -1,6 +1,7 @@
 import type { LegalScopeSpec } from '@parley/protocol';
 import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
+import type { FieldCipher } from '../../crypto/field-cipher.ts';
 import { newId } from '../../ids.ts';
 import type { Mailer } from '../../notifications/mailer.ts';
 import type { StaffPrincipal } from '../../platform/staff-service.ts';
@@ -14,6 +15,10 @@ export type LegalRequestRow = LegalRequestsTable;
 
 const actorOf = (staff: StaffPrincipal) =>
   ({ type: 'staff', id: staff.staffId, sessionId: staff.sessionId }) as const;
+
+/** Where a request's sealed review notes live (bound into their envelope). */
+export const reviewNotesAt = (requestId: string) =>
+  ({ table: 'legal_requests', column: 'review_notes', rowId: requestId }) as const;
 
 /** `2026-H1` (January to June, UTC) or `2026-H2`. */
 export const halfYearOf = (ms: number): string => {
@@ -58,11 +63,22 @@ export function createLegalRequestService(deps: {
   audit: AuditLog;
   users: { getUser(tenantId: string, userId: string): Promise<{ email: string | null }> };
   mailer: Mailer;
+  /** Seals and opens the review notes under the platform key (a request belongs to no tenant). */
+  fieldCipher: Pick<FieldCipher, 'sealForPlatform' | 'openForPlatform'>;
   clock: Clock;
   /** E-mails the security officers each deadline reminder (once: the reminder is kept in the row first). */
   officers?: { notify(notice: { subject: string; text: string }): Promise<number> } | undefined;
 }) {
-  const { storage, audit, users, mailer, clock } = deps;
+  const { storage, audit, users, mailer, fieldCipher, clock } = deps;
+
+  /** The row as the officers' API answers it: the sealed review notes opened. */
+  async function withNotes(tx: SystemTx, row: LegalRequestRow): Promise<LegalRequestRow> {
+    if (row.review_notes === null) return row;
+    return {
+      ...row,
+      review_notes: await fieldCipher.openForPlatform(tx, reviewNotesAt(row.id), row.review_notes),
+    };
+  }
 
   async function record(tx: SystemTx, input: AuditInput): Promise<void> {
     await audit.append(await storage.enterTenant(tx, PLATFORM_CHAIN_ID), PLATFORM_CHAIN_ID, input);
@@ -131,7 +147,19 @@ export function createLegalRequestService(deps: {
     );
 
   return {
-    list,
+    /** Every request, newest first, with the review notes opened (the security officers' register). */
+    list: () =>
+      storage.withSystem(async (tx) => {
+        const rows = [];
+        for (const row of await tx
+          .selectFrom('legal_requests')
+          .selectAll()
+          .orderBy('received_at', 'desc')
+          .orderBy('id')
+          .execute())
+          rows.push(await withNotes(tx, row));
+        return rows;
+      }),
 
     async register(
       staff: StaffPrincipal,
@@ -234,7 +262,7 @@ export function createLegalRequestService(deps: {
         const change = {
           valid: input.valid ? 1 : 0,
           binding: input.binding ? 1 : 0,
-          review_notes: input.notes,
+          review_notes: await fieldCipher.sealForPlatform(tx, reviewNotesAt(id), input.notes),
           status: input.decision === 'object' ? ('rejected' as const) : ('approved' as const),
           approved_scope: input.decision === 'object' ? null : (input.approvedScope ?? row.scope),
           objected: input.decision === 'object' ? 1 : row.objected,
@@ -256,13 +284,14 @@ export function createLegalRequestService(deps: {
             nondisclosure: nondisclosure !== null,
           },
         });
-        return { ...row, ...change };
+        return { ...row, ...change, review_notes: input.notes };
       });
     },
 
     /** Tells the tenant now; refused while a non-disclosure order is in force. Once only. */
     async notifyTenant(staff: StaffPrincipal, id: string): Promise<LegalRequestRow> {
-      return notify(id, actorOf(staff));
+      const row = await notify(id, actorOf(staff));
+      return storage.withSystem((tx) => withNotes(tx, row));
     },
 
     /**
@@ -293,7 +322,7 @@ export function createLegalRequestService(deps: {
           outcome: 'success',
           details: { packageSha256, beforeNotice: row.tenant_notified_at === null },
         });
-        return { ...row, ...change };
+        return withNotes(tx, { ...row, ...change });
       });
     },
 

@@ -7,6 +7,7 @@ import {
 } from '@parley/protocol';
 import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
+import type { FieldCipher, FieldLocation } from '../../crypto/field-cipher.ts';
 import type { Principal } from '../../identity/sessions/principal-resolver.ts';
 import { newId } from '../../ids.ts';
 import type { Storage, TenantTx } from '../../storage/database.ts';
@@ -46,8 +47,18 @@ export interface GrantedRequest {
 export interface SupportGrantServiceDeps {
   storage: Storage;
   audit: AuditLog;
+  /** Seals and opens the staff member's reason under the tenant's data key. */
+  fieldCipher: Pick<FieldCipher, 'sealForTenant' | 'open'>;
   clock: Clock;
 }
+
+/** Where a grant's sealed reason lives (bound into its envelope). */
+export const grantReasonAt = (row: Pick<SupportGrantRow, 'id' | 'tenant_id'>): FieldLocation => ({
+  tenantId: row.tenant_id,
+  table: 'support_grants',
+  column: 'reason',
+  rowId: row.id,
+});
 
 const HOUR_MS = 3600_000;
 export const SUPPORT_ACCESSED_ACTION = 'support.accessed';
@@ -62,7 +73,13 @@ const isScope = (value: string): value is SupportScope =>
  * tenant's policy, the operation against the scope — and each such request is recorded in the tenant's audit
  * chain with the grant id, in the same transaction as the check.
  */
-export function createSupportGrantService({ storage, audit, clock }: SupportGrantServiceDeps) {
+export function createSupportGrantService({ storage, audit, fieldCipher, clock }: SupportGrantServiceDeps) {
+  /** The row as the service answers it: the reason opened (stored sealed under the tenant's data key). */
+  const opened = async (tx: TenantTx, row: SupportGrantRow): Promise<SupportGrantRow> => ({
+    ...row,
+    reason: await fieldCipher.open(tx, grantReasonAt(row), row.reason),
+  });
+
   const deciderActor = (decider: TenantDecider): AuditInput['actor'] => ({
     type: 'user',
     id: decider.userId ?? undefined,
@@ -106,7 +123,7 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
           ...(update.duration_hours === undefined ? {} : { durationHours: update.duration_hours }),
         },
       });
-      return { ...row, ...update };
+      return opened(tx, { ...row, ...update });
     });
   }
 
@@ -149,7 +166,10 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
           revoked_by: null,
           revoked_at: null,
         };
-        await supportGrantStore.insert(tx, row);
+        await supportGrantStore.insert(tx, {
+          ...row,
+          reason: await fieldCipher.sealForTenant(tx, grantReasonAt(row), input.reason),
+        });
         await audit.append(tx, tenantId, {
           actor: { type: 'staff', id: staff.staffId, sessionId: staff.sessionId },
           action: 'support.requested',
@@ -162,11 +182,20 @@ export function createSupportGrantService({ storage, audit, clock }: SupportGran
     },
 
     async listForStaff(staffId: string): Promise<SupportGrantRow[]> {
-      return storage.withSystem((tx) => supportGrantStore.listForStaff(tx, staffId));
+      const rows = await storage.withSystem((tx) => supportGrantStore.listForStaff(tx, staffId));
+      const grants = [];
+      // Each reason is sealed under its own tenant's key: opened in that tenant's transaction.
+      for (const row of rows) grants.push(await storage.withTenant(row.tenant_id, (tx) => opened(tx, row)));
+      return grants;
     },
 
     async listForTenant(tenantId: string): Promise<SupportGrantRow[]> {
-      return storage.withTenant(tenantId, (tx) => supportGrantStore.listForTenant(tx, tenantId));
+      return storage.withTenant(tenantId, async (tx) => {
+        const grants = [];
+        for (const row of await supportGrantStore.listForTenant(tx, tenantId))
+          grants.push(await opened(tx, row));
+        return grants;
+      });
     },
 
     /** Approves a pending request, as asked or narrower (a scope before it, fewer hours); once only. */

@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import type { SupportScope } from '@parley/protocol';
 import { AppError } from '../../app-error.ts';
 import type { Clock } from '../../clock.ts';
+import type { FieldCipher } from '../../crypto/field-cipher.ts';
+import { staffEmailAt } from '../../platform/staff-service.ts';
 import { newId } from '../../ids.ts';
 import type { Storage, SystemTx } from '../../storage/database.ts';
 import type { SupportReviewsTable } from '../../storage/tables.ts';
 import { canonicalJson, PLATFORM_CHAIN_ID } from '../audit/audit-entry.ts';
 import type { AuditEntryView, AuditLog } from '../audit/audit-log.ts';
 import { presentSupportAccess } from './support-grant-presenter.ts';
-import { dialogIdsOf, SUPPORT_ACCESSED_ACTION } from './support-grant-service.ts';
+import { dialogIdsOf, grantReasonAt, SUPPORT_ACCESSED_ACTION } from './support-grant-service.ts';
 import type { SupportGrantRow } from './support-grant-store.ts';
 
 export type SupportReviewRow = SupportReviewsTable;
@@ -48,11 +50,14 @@ export type SupportReviewReport = Awaited<ReturnType<SupportReviewService['repor
 export function createSupportReviewService({
   storage,
   audit,
+  fieldCipher,
   clock,
   periodDays,
 }: {
   storage: Storage;
   audit: AuditLog;
+  /** Opens the grants' sealed reasons (tenant key) and the staff's sealed addresses (platform key). */
+  fieldCipher: Pick<FieldCipher, 'open' | 'openForPlatform'>;
   clock: Clock;
   periodDays: number;
 }) {
@@ -88,21 +93,23 @@ export function createSupportReviewService({
         .orderBy('requested_at')
         .orderBy('id')
         .execute(),
-      emails: new Map(
-        (await tx.selectFrom('staff_accounts').select(['id', 'email']).execute()).map((staff) => [
-          staff.id,
-          staff.email,
-        ]),
-      ),
+      emails: new Map<string, string>(),
     }));
+    await storage.withSystem(async (tx) => {
+      for (const staff of await tx.selectFrom('staff_accounts').select(['id', 'email']).execute())
+        emails.set(staff.id, await fieldCipher.openForPlatform(tx, staffEmailAt(staff.id), staff.email));
+    });
     const grants = [];
     for (const row of rows.filter((grant) => endOf(grant) >= window.since)) {
       const accesses = (await accessesOf(row, window)).map(presentSupportAccess);
+      const reason = await storage.withTenant(row.tenant_id, (tx) =>
+        fieldCipher.open(tx, grantReasonAt(row), row.reason),
+      );
       grants.push({
         grantId: row.id,
         tenantId: row.tenant_id,
         requestedBy: { staffId: row.staff_id, email: emails.get(row.staff_id) ?? null },
-        reason: row.reason,
+        reason,
         scope: row.scope as SupportScope,
         dialogIds: row.dialog_ids === null ? null : dialogIdsOf(row),
         durationHours: row.duration_hours,
