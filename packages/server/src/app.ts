@@ -43,7 +43,7 @@ import { evidenceReportRoutes, evidenceReportServiceFor } from './compliance/evi
 import { adminRoutes } from './identity/admin-routes.ts';
 import { adminConsoleRoutes } from './identity/admin-console-routes.ts';
 import { dialogRoutes } from './messaging/dialog-routes.ts';
-import { staffRoutes } from './platform/index.ts';
+import { platformHealthRoutes, staffRoutes } from './platform/index.ts';
 import {
   supportGrantRoutes,
   supportRequestRoutes,
@@ -428,6 +428,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...incidentRoutes({ incidents: services.incidents, clock }),
       ...tenantIncidentRoutes({ incidents: services.incidents, clock, publicUrl }),
       ...riskRoutes({ risks: services.risks, clock }),
+      ...platformHealthRoutes({ risks: services.risks, supportReviews: services.supportReviews, clock }),
       ...legalRequestRoutes(services),
       ...evidenceReportRoutes({
         evidenceReports: evidenceReportServiceFor({

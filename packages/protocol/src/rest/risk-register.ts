@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { supportReviewStatus } from './support-reviews.ts';
 
 export const riskStatuses = ['open', 'mitigated', 'accepted', 'closed'] as const;
 export type RiskStatus = (typeof riskStatuses)[number];
@@ -62,11 +63,13 @@ export const riskList = z.object({ risks: z.array(risk) }).meta({ id: 'RiskList'
  */
 export const platformHealth = z
   .object({
+    /** attention while any risk review or the periodic review of support access is overdue. */
     status: z.enum(['ok', 'attention']),
     riskReviews: z.object({
       overdue: z.number().int(),
       risks: z.array(z.object({ id: z.string(), asset: z.string(), nextReviewAt: z.string() })),
     }),
+    supportReview: supportReviewStatus,
   })
   .meta({ id: 'PlatformHealth' });
 

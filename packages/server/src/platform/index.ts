@@ -4,3 +4,4 @@
  */
 export { createStaffService, isStaffToken, type StaffPrincipal, type StaffService } from './staff-service.ts';
 export { staffRoutes } from './staff-routes.ts';
+export { platformHealthRoutes } from './platform-health-routes.ts';

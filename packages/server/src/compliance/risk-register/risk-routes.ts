@@ -3,7 +3,6 @@ import {
   changeCreateRequest,
   changeRecord,
   changeRecordList,
-  platformHealth,
   risk,
   riskCreateRequest,
   riskList,
@@ -50,30 +49,6 @@ export function riskRoutes({ risks, clock }: { risks: RiskService; clock: Clock 
       handler: async () => {
         const now = clock.now();
         return { risks: (await risks.listRisks()).map((row) => presentRisk(row, now)) };
-      },
-    },
-    {
-      method: 'GET',
-      url: '/v1/platform/health',
-      operationId: 'getPlatformHealth',
-      summary:
-        'What needs attention in the registers: risks past their review date (status attention while any is).',
-      tags: ['risk-register'],
-      access: readers,
-      schema: { response: { 200: platformHealth } },
-      handler: async () => {
-        const overdue = await risks.overdueReviews(clock.now());
-        return {
-          status: overdue.length > 0 ? 'attention' : 'ok',
-          riskReviews: {
-            overdue: overdue.length,
-            risks: overdue.map((row) => ({
-              id: row.id,
-              asset: row.asset,
-              nextReviewAt: new Date(row.next_review_at).toISOString(),
-            })),
-          },
-        };
       },
     },
     {

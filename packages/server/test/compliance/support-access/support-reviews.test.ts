@@ -192,23 +192,20 @@ describeEachDialect('periodic review of support access', (dialect) => {
     expect(malformed.status).toBe(400);
     expect((await server.request('/v1/platform/support-reviews')).status).toBe(401);
 
-    // The report changed since it was read (a grant's reason rewritten in the database): refused.
-    await server.app.storage.withTenant(owner.tenantId, (tx) =>
-      tx
-        .updateTable('support_grants')
-        .set({ reason: 'Something else.' })
-        .where('id', '=', refusedId)
-        .execute(),
-    );
+    // The report changed since it was read (a grant's duration rewritten in the database): refused. (The
+    // reason is sealed, so a plain rewrite of it would not even open.)
+    const rewriteDuration = (change: number) =>
+      server.app.storage.withTenant(owner.tenantId, (tx) =>
+        tx
+          .updateTable('support_grants')
+          .set((eb) => ({ duration_hours: eb('duration_hours', '+', change) }))
+          .where('id', '=', refusedId)
+          .execute(),
+      );
+    await rewriteDuration(1);
     const changed = await sign(officer.accessToken, body);
     expect([changed.status, code(changed)]).toEqual([409, 'support_review_hash_mismatch']);
-    await server.app.storage.withTenant(owner.tenantId, (tx) =>
-      tx
-        .updateTable('support_grants')
-        .set({ reason: 'Ticket 88: export fails.' })
-        .where('id', '=', refusedId)
-        .execute(),
-    );
+    await rewriteDuration(-1);
 
     const done = await sign(officer.accessToken, body);
     expect(done.status, done.text).toBe(201);
@@ -254,7 +251,7 @@ describeEachDialect('periodic review of support access', (dialect) => {
     );
   });
 
-  it('shows an overdue review in the status, the metrics and the alert condition until the next is signed', async () => {
+  it('shows an overdue review in the status, the platform health, the metrics and the alert condition until the next is signed', async () => {
     const condition = supportReviewCondition(server.app.services.supportReviews);
     expect(await condition.evaluate(clock.now())).toEqual([]);
     expect(await metric('parley_support_review_overdue')).toMatch(/parley_support_review_overdue 0$/m);
@@ -275,6 +272,12 @@ describeEachDialect('periodic review of support access', (dialect) => {
     const nextOfficer = await newStaff(server, 'security_officer', clock);
     const status = await server.request('/v1/platform/support-reviews', bearer(nextOfficer.accessToken));
     expect(status.json()).toMatchObject({ status: { overdue: true } });
+    const health = await server.request('/v1/platform/health', bearer(nextOfficer.accessToken));
+    expect(health.json()).toMatchObject({
+      status: 'attention',
+      riskReviews: { overdue: 0 },
+      supportReview: { overdue: true, dueAt: iso(windowEnd + 30 * DAY) },
+    });
 
     const until = clock.now() - 1000;
     const next = (await report(nextOfficer.accessToken, windowEnd, until)).json<Report>();
@@ -288,5 +291,7 @@ describeEachDialect('periodic review of support access', (dialect) => {
     expect(done.status, done.text).toBe(201);
     expect(await condition.evaluate(clock.now())).toEqual([]);
     expect(await metric('parley_support_review_overdue')).toMatch(/parley_support_review_overdue 0$/m);
+    const healthAfter = await server.request('/v1/platform/health', bearer(nextOfficer.accessToken));
+    expect(healthAfter.json()).toMatchObject({ status: 'ok', supportReview: { overdue: false } });
   });
 });
