@@ -20,13 +20,15 @@ export function complianceCommand(): Command {
     .option('--out <file>', 'write to this file (mode 0600) instead of standard output')
     .action(async (options: { tenant?: string; format: 'json' | 'html'; out?: string }) => {
       // Loaded on use, not at start-up: `parley --help` and the other commands need none of it.
-      const [{ AuditLog }, { openAuditAnchors }, report, retention, targets] = await Promise.all([
-        import('../compliance/audit/audit-log.ts'),
-        import('../compliance/audit/audit-anchors.ts'),
-        import('../compliance/evidence-report/index.ts'),
-        import('../compliance/retention/retention-service.ts'),
-        import('../compliance/retention/retention-targets.ts'),
-      ]);
+      const [{ AuditLog }, { openAuditAnchors }, report, retention, targets, { createSupportReviewService }] =
+        await Promise.all([
+          import('../compliance/audit/audit-log.ts'),
+          import('../compliance/audit/audit-anchors.ts'),
+          import('../compliance/evidence-report/index.ts'),
+          import('../compliance/retention/retention-service.ts'),
+          import('../compliance/retention/retention-targets.ts'),
+          import('../compliance/support-access/support-review-service.ts'),
+        ]);
       const text = await withCliSecurity(async (storage, security, config) => {
         const audit = new AuditLog({
           fieldCipher: security.fieldCipher,
@@ -48,6 +50,13 @@ export function complianceCommand(): Command {
           managesDialog: (tx, tenantId, dialogId, userId) =>
             retentionTargets.managesDialog(tx, tenantId, dialogId, userId),
         });
+        const reviews = createSupportReviewService({
+          storage,
+          audit,
+          fieldCipher: security.fieldCipher,
+          clock: systemClock,
+          periodDays: config.supportReviewDays,
+        });
         const service = report.evidenceReportServiceFor({
           config,
           tls12Ciphers: tls12Ciphers.split(':'),
@@ -56,6 +65,8 @@ export function complianceCommand(): Command {
           audit,
           clock: systemClock,
           retentionRules: (tenantId) => rules.get(tenantId),
+          // The same periodic review status the API's report shows (docs/security.md, "Periodic review").
+          supportReview: (now) => reviews.status(now),
         });
         const signed = await service.issue({ tenantId: options.tenant, requestedBy: 'cli' });
         return options.format === 'html'

@@ -39,6 +39,11 @@ describeEachDialect('parley compliance report|verify', (dialect) => {
     });
     // No backup was ever taken here: the backups control says so.
     expect(signed.report.controls.find((c) => c.id === 'backups')?.status).toBe('not_met');
+    // The periodic review of support access is read as the API's report reads it (none signed yet).
+    expect(signed.report.controls.find((c) => c.id === 'support_access')?.evidence).toMatchObject({
+      reviewPeriodDays: 92,
+      lastReviewSignedAt: null,
+    });
     const good = await parley(['compliance', 'verify', out], database.env);
     expect(good.code, good.stderr).toBe(0);
     expect(JSON.parse(good.stdout)).toMatchObject({ ok: true, trusted: true });
