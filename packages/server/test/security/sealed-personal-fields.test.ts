@@ -167,6 +167,40 @@ describeEachDialect('sealed avatar, grant reason, staff e-mail and review notes'
     }
   });
 
+  it('binds each platform-sealed value to its row and column: a copied envelope does not open', async () => {
+    const { fieldCipher } = server.app.security;
+    const row = await server.app.storage.kysely
+      .selectFrom('staff_accounts')
+      .select(['id', 'email'])
+      .where('id', '=', support.id)
+      .executeTakeFirstOrThrow();
+    await server.app.storage.withSystem(async (tx) => {
+      const at = { table: 'staff_accounts', column: 'email', rowId: support.id };
+      expect(await fieldCipher.openForPlatform(tx, at, row.email)).toBe(canary.staffEmail);
+      // Moved to another staff member's row, or to another column: refused.
+      await expect(
+        fieldCipher.openForPlatform(tx, { ...at, rowId: officer.id }, row.email),
+      ).rejects.toThrow();
+      await expect(
+        fieldCipher.openForPlatform(
+          tx,
+          { ...at, table: 'legal_requests', column: 'review_notes' },
+          row.email,
+        ),
+      ).rejects.toThrow();
+    });
+    // A platform envelope is no tenant's: the tenant path refuses it.
+    await server.app.storage.withTenant(owner.tenantId, async (tx) => {
+      await expect(
+        fieldCipher.open(
+          tx,
+          { tenantId: owner.tenantId, table: 'staff_accounts', column: 'email', rowId: support.id },
+          row.email,
+        ),
+      ).rejects.toThrow();
+    });
+  });
+
   it('refuses a second staff account with the same address, whatever its case', async () => {
     await expect(
       server.app.services.staff.create({ email: ` ${canary.staffEmail.toUpperCase()} `, role: 'support' }),
