@@ -77,7 +77,7 @@ export async function sealLegacyPlaintext(
           .execute()
       ).filter((row) => row.avatar_url != null && !isFieldEnvelope(row.avatar_url)),
       reasons: (await tx.selectFrom('support_grants').select(['id', 'tenant_id', 'reason']).execute()).filter(
-        (row) => !isFieldEnvelope(row.reason),
+        (row) => row.reason !== '' && !isFieldEnvelope(row.reason),
       ),
     };
   });
@@ -108,9 +108,17 @@ export async function sealLegacyPlaintext(
       }
       for (const row of reasons.filter((grant) => grant.tenant_id === tenantId)) {
         const location = { tenantId, table: 'support_grants', column: 'reason', rowId: row.id };
+        let sealed: string;
+        try {
+          sealed = await fieldCipher.sealForTenant(tx, location, row.reason);
+        } catch (error) {
+          // A purged tenant's keys are gone (its rows are on their way out): the plain text goes now.
+          if (!(error instanceof KeyDestroyedError)) throw error;
+          sealed = '';
+        }
         await tx
           .updateTable('support_grants')
-          .set({ reason: await fieldCipher.sealForTenant(tx, location, row.reason) })
+          .set({ reason: sealed })
           .where('tenant_id', '=', tenantId)
           .where('id', '=', row.id)
           .execute();
