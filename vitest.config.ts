@@ -14,6 +14,9 @@ export default defineConfig({
       'packages/server/test/support/compiled-build.ts',
     ],
     pool: 'forks',
+    // Vitest's default is one worker less than the cores: one on this 2-core machine, where most test files
+    // wait on servers, databases and browsers rather than compute. Two keep the suite inside its time budget.
+    maxWorkers: 2,
     // Generous: tests that start real processes (the CLI, a server to SIGKILL) take several seconds each on
     // this 2-core machine, and several times that when other work shares it. A timeout is not a speed test.
     testTimeout: 90_000,
