@@ -1,7 +1,8 @@
-import { type Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DialectAdapter } from './dialect-adapter.ts';
 import { withDeferredBegin } from './postgres-deferred-begin.ts';
+import { SchemaBoundPostgresDialect } from './schema-introspector.ts';
 
 /** The role every tenant transaction runs as; it does not own the tables, so row-level security binds it. */
 export const applicationRole = 'parley_app';
@@ -40,7 +41,7 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
     name: 'postgres',
     schema,
     pool,
-    dialect: new PostgresDialect({ pool: withDeferredBegin(pool) }),
+    dialect: new SchemaBoundPostgresDialect({ pool: withDeferredBegin(pool) }, schema),
     async enterTenant(tx: Transaction<unknown>, tenantId: string) {
       // One round trip: both settings are transaction-local, so they vanish at commit or rollback. An id of
       // ours (a UUID, checked) is written into the text so the statement has no parameters and `begin` rides
