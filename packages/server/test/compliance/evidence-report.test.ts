@@ -5,6 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
 import { canonicalJson } from '../../src/compliance/audit/audit-entry.ts';
 import { controlDefinitions, signedJsonInHtml } from '../../src/compliance/evidence-report/index.ts';
+import { systemClock } from '../../src/clock.ts';
+import { createKeyManagement } from '../../src/crypto/key-management.ts';
 import type { TenantTx } from '../../src/storage/database.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { bearer, json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
@@ -27,7 +29,7 @@ describeEachDialect('compliance evidence report', (dialect) => {
   let member: { accessToken: string; userId: string };
 
   beforeAll(async () => {
-    server = await startTestServer({ dialect });
+    server = await startTestServer({ dialect, env: { PARLEY_REENCRYPT_INTERVAL_SECONDS: '86400' } });
     owner = await newTenantOwner(server, hostileName);
     other = await newTenantOwner(server, 'Other Clinic');
     const person = async (role: string, email: string) => {
@@ -219,11 +221,69 @@ describeEachDialect('compliance evidence report', (dialect) => {
     expect(await check(embedded)).toMatchObject({ ok: true });
   });
 
+  it('lays out each key (kind, purpose, version, age, rotation due) and follows a tenant data-key rotation until its re-wrap ends', async () => {
+    const keys = () => control(signedNow, 'key_management');
+    let signedNow = await report();
+    expect(keys().evidence.rotationPeriodDays).toBe(server.app.config.keyRotationDays);
+    expect(keys().evidence.tenantRotationPending).toBe(false);
+    const listed = keys().evidence.keys as Record<string, unknown>[];
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'master', version: expect.any(Number), rotationOverdue: false }),
+        expect.objectContaining({ kind: 'signing', keyId: expect.any(String) }),
+        expect.objectContaining({ kind: 'tenant', purpose: 'data', version: 1, ageDays: 0 }),
+        expect.objectContaining({ kind: 'tenant', purpose: 'index', version: 1 }),
+      ]),
+    );
+    const data = listed.find((key) => key.purpose === 'data') as { createdAt: string; rotationDueAt: string };
+    expect(Date.parse(data.rotationDueAt) - Date.parse(data.createdAt)).toBe(
+      server.app.config.keyRotationDays * 86_400_000,
+    );
+
+    // The operator rotates this tenant's data key: version 2 in use, the re-wrap pending until it ran.
+    // (A long PARLEY_REENCRYPT_INTERVAL_SECONDS keeps the server's own pass from running in between.)
+    const management = createKeyManagement({
+      storage: server.app.storage,
+      keyring: server.app.security.keyring,
+      clock: systemClock,
+    });
+    await management.rotateDataKey(owner.tenantId);
+    signedNow = await report();
+    expect(keys().evidence.tenantRotationPending).toBe(true);
+    expect(keys().status).toBe('attention');
+    expect(keys().findings).toContain('A data-key rotation still has user keys to re-wrap.');
+    expect(keys().evidence.keys).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'tenant', purpose: 'data', version: 2 })]),
+    );
+    // The other tenant's keys and rotation are its own.
+    const others = control(await report(other.accessToken), 'key_management');
+    expect(others.evidence.tenantRotationPending).toBe(false);
+    expect(others.evidence.keys).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'tenant', purpose: 'data', version: 1 })]),
+    );
+    await management.reencryptPending();
+    signedNow = await report();
+    expect(keys().evidence.tenantRotationPending).toBe(false);
+    expect(keys().findings).not.toContain('A data-key rotation still has user keys to re-wrap.');
+  });
+
   it('follows backups, restore drills and risk reviews as they are recorded', async () => {
     const { storage } = server.app;
     expect(control(await report(), 'backups').findings).toContain('No backup has succeeded yet.');
-    await recordBackupAttempt(storage, { at: Date.now(), kind: 'full', errorCode: null, id: 'b1' });
+    await recordBackupAttempt(storage, {
+      at: Date.now(),
+      kind: 'full',
+      errorCode: null,
+      id: 'b1',
+      bytes: 52_428_800,
+    });
     const noDrill = control(await report(), 'backups');
+    expect(noDrill.evidence).toMatchObject({
+      lastOutcome: 'succeeded',
+      lastErrorCode: null,
+      lastSuccessBytes: 52_428_800,
+      lastVerifyResult: null,
+    });
     expect([noDrill.status, noDrill.findings]).toEqual([
       'attention',
       ['No restore drill recorded (run `parley backup verify`).'],
@@ -232,6 +292,18 @@ describeEachDialect('compliance evidence report', (dialect) => {
     expect(control(await report(), 'backups').status).toBe('met');
     await recordBackupVerify(storage, { at: Date.now(), id: 'b1', ok: false });
     expect(control(await report(), 'backups').status).toBe('not_met');
+    await recordBackupAttempt(storage, {
+      at: Date.now(),
+      kind: 'incremental',
+      errorCode: 'backup_target_full',
+      id: null,
+    });
+    expect(control(await report(), 'backups').evidence).toMatchObject({
+      lastOutcome: 'failed',
+      lastErrorCode: 'backup_target_full',
+      lastSuccessBytes: 52_428_800,
+      lastVerifyResult: 'failed',
+    });
 
     const risk = (id: string, nextReviewAt: number) =>
       storage.withSystem((tx) =>

@@ -24,6 +24,8 @@ export interface BackupEvidence {
   lastOutcome: 'succeeded' | 'failed';
   lastErrorCode: string | null;
   lastSuccessAt: number | null;
+  /** Stored bytes of the last successful backup, when the tool reported them. */
+  lastSuccessBytes: number | null;
   lastVerifyAt: number | null;
   lastVerifyOk: boolean | null;
 }

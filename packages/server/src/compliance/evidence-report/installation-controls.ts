@@ -63,7 +63,10 @@ export interface TenantKeyFacts {
   rotationPending: boolean;
 }
 
-/** Key ages: the master and signing keys, and the tenant's own keys when a tenant is given. */
+/**
+ * Key ages: the master and signing keys, and the tenant's own keys when a tenant is given. Each key is named
+ * in words (`key`) and in fields a console can lay out (`kind`, `purpose`, `version`, `rotationDueAt`).
+ */
 export async function keyManagementControl(
   sources: EvidenceSources,
   tenant: TenantKeyFacts | undefined,
@@ -76,23 +79,44 @@ export async function keyManagementControl(
     signing: await evidenceStore.signingKeys(tx),
   }));
   const keys: Record<string, EvidenceValue>[] = [];
-  const note = (name: string, createdAt: number, extra: Record<string, EvidenceValue> = {}) => {
+  const note = (name: string, createdAt: number, fields: Record<string, EvidenceValue>) => {
     const days = ageDays(createdAt, now);
-    keys.push({ key: name, createdAt: isoOrNull(createdAt), ageDays: days, ...extra });
-    if (days > settings.keyRotationDays)
-      verdict.attention(`The ${name} is ${days} days old, past the rotation period.`);
+    const overdue = days > settings.keyRotationDays;
+    keys.push({
+      key: name,
+      ...fields,
+      createdAt: isoOrNull(createdAt),
+      ageDays: days,
+      rotationDueAt: isoOrNull(createdAt + settings.keyRotationDays * DAY_MS),
+      rotationOverdue: overdue,
+    });
+    if (overdue) verdict.attention(`The ${name} is ${days} days old, past the rotation period.`);
   };
-  if (master) note(`master key (version ${master.version})`, master.created_at);
-  for (const key of signing) note(`audit signing key ${key.id}`, key.created_at);
+  if (master)
+    note(`master key (version ${master.version})`, master.created_at, {
+      kind: 'master',
+      version: master.version,
+    });
+  for (const key of signing)
+    note(`audit signing key ${key.id}`, key.created_at, { kind: 'signing', keyId: key.id });
   if (tenant) {
     const newest = new Map<string, { version: number; created_at: number }>();
     for (const key of tenant.keys)
       if ((newest.get(key.purpose)?.version ?? -1) < key.version) newest.set(key.purpose, key);
     for (const [purpose, key] of newest)
-      note(`tenant ${purpose} key (version ${key.version})`, key.created_at);
+      note(`tenant ${purpose} key (version ${key.version})`, key.created_at, {
+        kind: 'tenant',
+        purpose,
+        version: key.version,
+      });
     if (tenant.rotationPending) verdict.attention('A data-key rotation still has user keys to re-wrap.');
   }
-  return controlOf('key_management', verdict, { rotationPeriodDays: settings.keyRotationDays, keys });
+  return controlOf('key_management', verdict, {
+    rotationPeriodDays: settings.keyRotationDays,
+    keys,
+    // Only in a tenant's report: whether its data-key rotation still re-wraps user keys in the background.
+    ...(tenant ? { tenantRotationPending: tenant.rotationPending } : {}),
+  });
 }
 
 /**
@@ -177,7 +201,9 @@ export async function backupsControl(sources: EvidenceSources): Promise<Complian
     scheduled: sources.settings.backupsScheduled,
     lastAttemptAt: isoOrNull(state?.lastAttemptAt),
     lastOutcome: state?.lastOutcome ?? null,
+    lastErrorCode: state?.lastErrorCode ?? null,
     lastSuccessAt: isoOrNull(state?.lastSuccessAt),
+    lastSuccessBytes: state?.lastSuccessBytes ?? null,
     lastVerifyAt: isoOrNull(state?.lastVerifyAt),
     lastVerifyResult:
       state?.lastVerifyOk === undefined || state.lastVerifyOk === null
