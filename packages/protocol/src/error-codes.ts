@@ -6,6 +6,10 @@ export const errorCatalogue = {
   malformed_json: { status: 400, message: 'The request body is not valid JSON.' },
   validation_failed: { status: 400, message: 'The request does not match the expected schema.' },
   bad_request: { status: 400, message: 'The request is malformed.' },
+  invalid_cursor: {
+    status: 400,
+    message: 'The cursor is not one this list gave out for these filters; start again without it.',
+  },
   token_in_query: {
     status: 400,
     message: 'Access tokens are accepted only in the Authorization header, never in the URL.',

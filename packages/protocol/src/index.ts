@@ -25,6 +25,7 @@ export * from './rest/incidents.ts';
 export * from './rest/risk-register.ts';
 export * from './rest/legal-requests.ts';
 export * from './rest/compliance-report.ts';
+export * from './rest/users.ts';
 export * from './export-archive.ts';
 export * from './frames/realtime.ts';
 export * from './frames/server-frames.ts';

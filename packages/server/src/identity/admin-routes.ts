@@ -1,4 +1,14 @@
-import { exportPrivacySettings, exportPrivacySettingsPatch, permissions, scopes } from '@parley/protocol';
+import {
+  exportPrivacySettings,
+  exportPrivacySettingsPatch,
+  type ListUsersQuery,
+  listUsersQuery,
+  permissions,
+  roleNameSchema,
+  scopes,
+  type UserPageBody,
+  userPage,
+} from '@parley/protocol';
 import { z } from 'zod';
 import { AppError } from '../app-error.ts';
 import { principalOf } from '../http/auth-hook.ts';
@@ -9,7 +19,7 @@ import type { AuditInput } from '../compliance/audit/audit-entry.ts';
 import type { AccountService } from './account-service.ts';
 import type { ClientService } from './oauth/client-service.ts';
 import type { Principal } from './sessions/session-service.ts';
-import type { UserService } from './user-service.ts';
+import type { ListedUser, UserService } from './user-service.ts';
 import type { UserAdminService } from './user-admin-service.ts';
 
 const settingsBody = z.object({
@@ -56,13 +66,17 @@ const settingsPatch = z
     accessLogging: z.enum(['on', 'off', 'preset']).optional(),
   })
   .strict();
-const roleName = z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case letters, digits and _');
+const roleName = roleNameSchema;
 const userParams = z.object({ userId: z.uuid() });
-const userSummary = z.object({
-  id: z.string(),
-  displayName: z.string().nullable(),
-  email: z.string().nullable(),
-  status: z.string(),
+
+/** The fields a listed user shows an administrator: nothing else of the row (no phone, no profile). */
+const presentUser = (user: ListedUser): UserPageBody['users'][number] => ({
+  id: user.id,
+  displayName: user.displayName,
+  email: user.email,
+  status: user.status,
+  roles: user.roles,
+  createdAt: user.createdAt,
 });
 
 /** Who the audit entry names: the user, staff under a support grant, or the tenant's server (client_credentials). */
@@ -141,20 +155,22 @@ export function adminRoutes(deps: {
       url: '/v1/users',
       operationId: 'listUsers',
       summary:
-        'Look a user up by exact e-mail address (through the blind index; no listing, no partial match).',
+        'List the tenant’s users a page at a time (oldest first; by status or role), or look one up by exact e-mail.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.read' },
-      schema: {
-        querystring: z.object({ email: z.email().max(320) }).strict(),
-        response: { 200: z.object({ users: z.array(userSummary) }) },
-      },
+      schema: { querystring: listUsersQuery, response: { 200: userPage } },
       handler: async (request) => {
-        const { email } = request.query as { email: string };
-        const user = await deps.users.findByEmail(principalOf(request).tenantId, email);
+        const tenantId = principalOf(request).tenantId;
+        const query = request.query as ListUsersQuery;
+        if (query.email !== undefined) {
+          // Through the blind index: the address itself is never queried in the clear.
+          const user = await deps.users.findListedByEmail(tenantId, query.email);
+          return { users: user ? [presentUser(user)] : [] };
+        }
+        const page = await deps.users.listUsers(tenantId, query);
         return {
-          users: user
-            ? [{ id: user.id, displayName: user.displayName, email: user.email, status: user.status }]
-            : [],
+          users: page.users.map(presentUser),
+          ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
         };
       },
     },

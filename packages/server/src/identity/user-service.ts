@@ -6,6 +6,7 @@ import type { FieldLocation } from '../crypto/field-cipher.ts';
 import { newId } from '../ids.ts';
 import type { Storage, TenantTx } from '../storage/database.ts';
 import type { UserStatus } from '../storage/tables.ts';
+import { decodeUserCursor, encodeUserCursor } from './user-list-cursor.ts';
 import { type UserRow, userStore } from './user-store.ts';
 
 /** The personal fields of a user; each is sealed under the user's own key before it is stored. */
@@ -27,6 +28,19 @@ export interface User {
   phone: string | null;
   profile: Record<string, unknown> | null;
   createdAt: string;
+}
+
+/** A user with their role names (sorted), as the tenant's administrators list them. */
+export interface ListedUser extends User {
+  roles: string[];
+}
+
+/** One page of `GET /v1/users`: `limit` users at most, after `cursor`, optionally of one status or role. */
+export interface UserListRequest {
+  limit: number;
+  cursor?: string | undefined;
+  status?: UserStatus | undefined;
+  role?: string | undefined;
 }
 
 export interface UserServiceDeps {
@@ -86,6 +100,17 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
         return { ...base, displayName: null, email: null, phone: null, profile: null };
       throw error;
     }
+  }
+
+  async function withRoles(tx: TenantTx, tenantId: string, rows: UserRow[]): Promise<ListedUser[]> {
+    const roles = await userStore.rolesOfMany(
+      tx,
+      tenantId,
+      rows.map((row) => row.id),
+    );
+    // Names and e-mails are sealed per user: each row is opened with its own user's key.
+    const users = await Promise.all(rows.map((row) => present(tx, row)));
+    return users.map((user) => ({ ...user, roles: roles.get(user.id) ?? [] }));
   }
 
   const service = {
@@ -153,6 +178,47 @@ export function createUserService({ storage, security, clock }: UserServiceDeps)
           await blindIndex.compute(tx, tenantId, 'email', email),
         );
         return row && present(tx, row);
+      });
+    },
+
+    /** The user with exactly this e-mail address and their roles, as the listing shows them. */
+    async findListedByEmail(tenantId: string, email: string): Promise<ListedUser | undefined> {
+      return storage.withTenant(tenantId, async (tx) => {
+        const row = await userStore.findByEmailIndex(
+          tx,
+          tenantId,
+          await blindIndex.compute(tx, tenantId, 'email', email),
+        );
+        return row && (await withRoles(tx, tenantId, [row]))[0];
+      });
+    },
+
+    /**
+     * A page of the tenant's users, oldest first. The cursor is a keyset position bound to the tenant and the
+     * filters (`invalid_cursor` otherwise), so paging never skips or repeats a user, even while users are added.
+     */
+    async listUsers(
+      tenantId: string,
+      request: UserListRequest,
+    ): Promise<{ users: ListedUser[]; nextCursor?: string }> {
+      const scope = { tenantId, status: request.status, role: request.role };
+      const after = request.cursor === undefined ? undefined : decodeUserCursor(request.cursor, scope);
+      return storage.withTenant(tenantId, async (tx) => {
+        // One more than asked: whether a next page exists without an empty last one.
+        const rows = await userStore.page(tx, tenantId, {
+          limit: request.limit + 1,
+          after,
+          status: request.status,
+          role: request.role,
+        });
+        const shown = rows.slice(0, request.limit);
+        const last = shown.at(-1);
+        return {
+          users: await withRoles(tx, tenantId, shown),
+          ...(rows.length > request.limit && last
+            ? { nextCursor: encodeUserCursor({ at: last.created_at, id: last.id }, scope) }
+            : {}),
+        };
       });
     },
 

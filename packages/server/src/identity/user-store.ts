@@ -1,8 +1,19 @@
 import type { TenantTx } from '../storage/database.ts';
 import type { DialectName } from '../storage/dialects/dialect-adapter.ts';
-import type { UsersTable } from '../storage/tables.ts';
+import type { KeysetPosition } from '../keyset-cursor.ts';
+import type { UserStatus, UsersTable } from '../storage/tables.ts';
 
 export type UserRow = UsersTable;
+
+/** One page of a tenant's users, oldest first (creation time, then id: a total, stable order). */
+export interface UserPageQuery {
+  limit: number;
+  /** Start after this user (the last one of the previous page). */
+  after?: KeysetPosition | undefined;
+  status?: UserStatus | undefined;
+  /** Only users holding this role. */
+  role?: string | undefined;
+}
 
 /** Kysely queries for users; every query is scoped to the transaction's tenant. */
 export const userStore = {
@@ -49,6 +60,56 @@ export const userStore = {
       .orderBy('role')
       .execute();
     return rows.map((row) => row.role);
+  },
+
+  async page(tx: TenantTx, tenantId: string, query: UserPageQuery): Promise<UserRow[]> {
+    const { after, status, role } = query;
+    return tx
+      .selectFrom('users')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .$if(status !== undefined, (q) => q.where('status', '=', status as UserStatus))
+      .$if(role !== undefined, (q) =>
+        q.where('id', 'in', (sub) =>
+          sub
+            .selectFrom('user_roles')
+            .select('user_id')
+            .where('tenant_id', '=', tenantId)
+            .where('role', '=', role as string),
+        ),
+      )
+      .$if(after !== undefined, (q) =>
+        q.where((eb) => {
+          const position = after as KeysetPosition;
+          return eb.or([
+            eb('created_at', '>', position.at),
+            eb.and([eb('created_at', '=', position.at), eb('id', '>', position.id)]),
+          ]);
+        }),
+      )
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(query.limit)
+      .execute();
+  },
+
+  /** The role names of each of `userIds` (sorted); a user without roles is absent. */
+  async rolesOfMany(
+    tx: TenantTx,
+    tenantId: string,
+    userIds: readonly string[],
+  ): Promise<Map<string, string[]>> {
+    const roles = new Map<string, string[]>();
+    if (userIds.length === 0) return roles;
+    const rows = await tx
+      .selectFrom('user_roles')
+      .select(['user_id', 'role'])
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', 'in', userIds)
+      .orderBy('role')
+      .execute();
+    for (const row of rows) roles.set(row.user_id, [...(roles.get(row.user_id) ?? []), row.role]);
+    return roles;
   },
 
   async findByEmailIndex(tx: TenantTx, tenantId: string, emailIndex: string): Promise<UserRow | undefined> {
