@@ -3,6 +3,7 @@ import { ComplianceReportPage } from './compliance-report-page.tsx';
 import { ConsentsPage } from './consents-page.tsx';
 import type { ConsolePage } from './console-page.ts';
 import { IncidentsPage } from './incidents-page.tsx';
+import { KeysAndBackupsPage } from './keys-and-backups-page.tsx';
 import { LegalHoldsPage } from './legal-holds-page.tsx';
 import { PrivacyRequestsPage } from './privacy-requests-page.tsx';
 import { RetentionPage } from './retention-page.tsx';
@@ -11,7 +12,7 @@ import './compliance.css';
 
 /**
  * Compliance pages (audit, privacy, retention, support access, incidents…), in navigation order. Key and
- * backup status have no tenant-facing route, so no page.
+ * backup status come from the evidence report, so they need its permission.
  */
 export const COMPLIANCE_PAGES: readonly ConsolePage[] = [
   {
@@ -61,5 +62,11 @@ export const COMPLIANCE_PAGES: readonly ConsolePage[] = [
     title: 'Evidence report',
     permission: 'compliance.report',
     render: (props) => <ComplianceReportPage {...props} />,
+  },
+  {
+    path: '/console/keys-and-backups',
+    title: 'Keys and backups',
+    permission: 'compliance.report',
+    render: (props) => <KeysAndBackupsPage {...props} />,
   },
 ];

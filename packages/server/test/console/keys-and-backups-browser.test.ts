@@ -1,0 +1,180 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
+import { systemClock } from '../../src/clock.ts';
+import { createKeyManagement, type KeyManagement } from '../../src/crypto/key-management.ts';
+import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
+import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
+import { seriousAxeViolations } from './axe.ts';
+import { dialectNames } from '../support/dialects.ts';
+import {
+  memberPassword,
+  newMember,
+  newTenantOwner,
+  ownerPassword,
+  type SignedIn,
+} from '../support/identity-fixtures.ts';
+import { startTestServer, type TestServer } from '../support/start-server.ts';
+
+/**
+ * The console's "Keys and backups" page in Debian's Chromium against a real server, on SQLite and
+ * PostgreSQL: it shows the state the evidence report computes from the database (this tenant's data key
+ * version after a rotation, the re-wrap still running, the last backup and its trial restore), follows that
+ * state when asked again (a failed backup, the re-wrap done), and is not offered to a member. Screenshot
+ * from the SQLite run to docs/screenshots/.
+ */
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
+const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
+const chromiumSkip = chromiumMissing('console keys and backups page');
+
+async function signInToConsole(page: Page, tenantId: string, email: string, password: string) {
+  await page.getByLabel('Tenant id').fill(tenantId);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+let chromium: Awaited<ReturnType<typeof launchChromium>>;
+
+describe.skipIf(chromiumSkip !== undefined)('console keys and backups page in Chromium', () => {
+  beforeAll(async () => {
+    // NODE_ENV=production: React's production build, as `npm run build` makes it.
+    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
+      cwd: REPO_ROOT,
+      stdio: 'pipe',
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    chromium = await launchChromium();
+  });
+  afterAll(async () => {
+    await chromium.close();
+  });
+
+  for (const dialect of dialectNames)
+    describe(dialect, () => {
+      suite(dialect);
+    });
+});
+
+function suite(dialect: DialectName): void {
+  let server: TestServer;
+  let owner: SignedIn;
+  let keys: KeyManagement;
+
+  beforeAll(async () => {
+    // The server's own re-encryption pass is held off so the test decides when the re-wrap ends.
+    server = await startTestServer({ dialect, env: { PARLEY_REENCRYPT_INTERVAL_SECONDS: '86400' } });
+    owner = await newTenantOwner(server, 'Keys Clinic', 'profile admin audit');
+    keys = createKeyManagement({
+      storage: server.app.storage,
+      keyring: server.app.security.keyring,
+      clock: systemClock,
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('shows the tenant’s key versions, a running rotation and the last backup and trial restore; follows a failed backup and the re-wrap ending', async () => {
+    const { storage } = server.app;
+    const backupAt = Date.now() - 3 * 3_600_000;
+    await recordBackupAttempt(storage, {
+      at: backupAt,
+      kind: 'full',
+      errorCode: null,
+      id: 'b1',
+      bytes: 52_428_800,
+    });
+    await recordBackupVerify(storage, { at: backupAt + 600_000, id: 'b1', ok: true });
+    // The operator rotates this tenant's data key (`parley keys rotate-data-key`): version 2, re-wrap pending.
+    expect(await keys.rotateDataKey(owner.tenantId)).toBe(2);
+
+    const page = await chromium.browser.newPage();
+    await page.setViewportSize({ width: 1100, height: 800 });
+    await page.goto(`${server.url}/console/`);
+    await signInToConsole(page, owner.tenantId, owner.email, ownerPassword);
+    await page
+      .getByRole('navigation', { name: 'Console' })
+      .getByRole('link', { name: 'Keys and backups' })
+      .click();
+    await page.getByRole('heading', { name: 'Keys and backups', level: 1 }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^As of / })
+      .waitFor();
+
+    const keyTable = page.getByRole('table', { name: 'Keys in use' });
+    const dataKey = keyTable.getByRole('row').filter({ hasText: 'This tenant’s data key' });
+    expect(await dataKey.locator('td[data-label="Version"]').textContent()).toBe('2');
+    expect(await dataKey.locator('td[data-label="Age"]').textContent()).toBe('0 days');
+    expect(await dataKey.locator('td[data-label="Rotation"]').textContent()).toMatch(
+      /^Due .* \(in 36[45] days\)$/,
+    );
+    const indexKey = keyTable.getByRole('row').filter({ hasText: 'This tenant’s index key' });
+    expect(await indexKey.locator('td[data-label="Version"]').textContent()).toBe('1');
+    expect(await keyTable.getByRole('row').filter({ hasText: 'Installation master key' }).count()).toBe(1);
+    expect(await keyTable.getByRole('row').filter({ hasText: 'Audit signing key' }).count()).toBeGreaterThan(
+      0,
+    );
+    await page.getByText('the existing user keys are being re-wrapped onto it in the background').waitFor();
+    expect(await page.locator('.verdict').first().textContent()).toBe('Key management: needs attention');
+    await page
+      .getByRole('list', { name: 'Key management: reasons' })
+      .getByText('A data-key rotation still has user keys to re-wrap.')
+      .waitFor();
+
+    const backupFacts = page.locator('dl.backup-facts');
+    const fact = (term: string) => backupFacts.locator(`dt:text-is("${term}") + dd`);
+    expect(await fact('Last successful backup').textContent()).toMatch(/ UTC, 50\.0 MiB stored$/);
+    expect(await fact('Last verification (trial restore)').textContent()).toMatch(/ UTC: passed$/);
+    expect(await fact('Last attempt').textContent()).toMatch(/ UTC: succeeded$/);
+    expect(await fact('Backup tool').textContent()).toBe(
+      dialect === 'sqlite' ? 'built-in encrypted backups' : 'pgBackRest',
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    if (dialect === 'sqlite')
+      await page.screenshot({
+        path: path.join(SCREENSHOTS, 'console-keys-and-backups.png'),
+        fullPage: true,
+      });
+
+    // The next attempt fails and the re-wrap finishes: "Check again" shows both.
+    await recordBackupAttempt(storage, {
+      at: Date.now(),
+      kind: 'incremental',
+      errorCode: 'backup_target_full',
+      id: null,
+    });
+    await keys.reencryptPending();
+    await page.getByRole('button', { name: 'Check again' }).click();
+    await page.getByText('No key rotation is pending for this tenant.').waitFor();
+    expect(await fact('Last attempt').textContent()).toMatch(/ UTC: FAILED \(backup_target_full\)$/);
+    // The last success and its size are kept.
+    expect(await fact('Last successful backup').textContent()).toMatch(/ UTC, 50\.0 MiB stored$/);
+    await page
+      .getByRole('list', { name: 'Backups: reasons' })
+      .getByText('The last backup attempt failed (backup_target_full).')
+      .waitFor();
+    expect(await page.locator('.verdict').nth(1).textContent()).toBe('Backups: needs attention');
+    expect(await dataKey.locator('td[data-label="Version"]').textContent()).toBe('2');
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('is not offered to a member (no compliance.report): no link, and its address leads elsewhere', async () => {
+    const member = await newMember(server, owner, `member-${dialect}@keys.example`);
+    expect(member.userId).toBeTruthy();
+    const page = await chromium.browser.newPage();
+    await page.goto(`${server.url}/console/keys-and-backups`);
+    await signInToConsole(page, owner.tenantId, `member-${dialect}@keys.example`, memberPassword);
+    // Signed in, the console moves the member off a page their role does not have.
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await expect.poll(() => new URL(page.url()).pathname).not.toBe('/console/keys-and-backups');
+    expect(await page.getByRole('link', { name: 'Keys and backups' }).count()).toBe(0);
+    expect(await page.getByRole('heading', { name: 'Keys and backups' }).count()).toBe(0);
+    await page.close();
+  });
+}
