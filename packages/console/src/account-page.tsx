@@ -1,6 +1,7 @@
 import type { ParleyClient } from '@parley/client';
 import { type SyntheticEvent, useCallback, useEffect, useState } from 'react';
 import type { PageProps } from './console-page.ts';
+import { DataExportSection } from './data-export-section.tsx';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
@@ -8,7 +9,7 @@ import { MfaEnrolment } from './mfa-enrolment.tsx';
 import { PasswordChangeForm } from './password-change-form.tsx';
 import { type SessionSummary, SessionsTable } from './sessions-table.tsx';
 
-/** The signed-in user's own account: password, two-factor sign-in, signed-in devices. */
+/** The signed-in user's own account: password, two-factor sign-in, signed-in devices, a copy of their data. */
 export function AccountPage({ client, permissions }: PageProps) {
   const [mfaEnabled, setMfaEnabled] = useState<boolean>();
   const [passwordMessage, setPasswordMessage] = useState<string>();
@@ -53,6 +54,7 @@ export function AccountPage({ client, permissions }: PageProps) {
         ) : null}
       </div>
       {permissions.has('sessions.manage') ? <MySessions client={client} /> : null}
+      <DataExportSection client={client} />
     </main>
   );
 }

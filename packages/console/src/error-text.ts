@@ -12,6 +12,12 @@ const WORDING: Readonly<Record<string, string>> = {
   not_found: 'Not found.',
   conflict: 'That conflicts with the current state (already exists?).',
   rate_limited: 'Too many requests. Try again shortly.',
+  export_rate_limited: 'Too many exports were requested recently. Try again later.',
+  export_in_progress: 'An export is already being prepared. Wait for it to finish.',
+  export_not_ready: 'The archive is still being prepared.',
+  export_failed: 'The export could not be completed. Request a new one.',
+  export_expired: 'The archive expired and was deleted. Request a new one.',
+  export_destroyed: 'The archive was deleted. Request a new one.',
 };
 
 /** A sentence for the user, with the request id to quote to an operator when the server gave one. */

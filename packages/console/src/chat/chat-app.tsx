@@ -1,5 +1,6 @@
 import { MemoryTokenStore, ParleyClient } from '@parley/client';
 import { useEffect, useMemo, useState } from 'react';
+import { DataExportSection } from '../data-export-section.tsx';
 import { CallPanel } from './call-panel.tsx';
 import { ChatModel } from './chat-model.ts';
 import { ChatSignIn } from './chat-sign-in.tsx';
@@ -59,6 +60,7 @@ function newSession() {
 function ChatShell({ model, onSignOut }: { model: ChatModel; onSignOut: () => void }) {
   const state = useChat(model);
   const [searching, setSearching] = useState(false);
+  const [myData, setMyData] = useState(false);
   useEffect(() => {
     model.start();
     return () => {
@@ -91,6 +93,16 @@ function ChatShell({ model, onSignOut }: { model: ChatModel; onSignOut: () => vo
         >
           Search
         </button>
+        <button
+          type="button"
+          className="secondary"
+          aria-expanded={myData}
+          onClick={() => {
+            setMyData(!myData);
+          }}
+        >
+          My data
+        </button>
         <button type="button" className="secondary" onClick={onSignOut}>
           Sign out
         </button>
@@ -109,6 +121,7 @@ function ChatShell({ model, onSignOut }: { model: ChatModel; onSignOut: () => vo
         </p>
       ) : null}
       <CallPanel model={model} />
+      {myData ? <DataExportSection client={model.client} describe={chatErrorText} /> : null}
       {searching ? (
         <SearchPanel
           model={model}
