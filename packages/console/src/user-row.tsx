@@ -5,13 +5,14 @@ import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { UserSessions } from './user-sessions.tsx';
 
-/** A user as `GET /v1/users` answers it, with the roles when the console knows them (it set them). */
+/** A user as `GET /v1/users` answers it (a user just created here has no `createdAt` yet). */
 export interface UserSummary {
   id: string;
   displayName: string | null;
   email: string | null;
   status: string;
   roles?: string[];
+  createdAt?: string;
 }
 
 type Pending = 'deactivate' | 'reset-mfa' | 'roles' | undefined;

@@ -1,12 +1,14 @@
 import type { ParleyClient } from '@parley/client';
 import type { Permission } from '@parley/protocol';
-import { type SyntheticEvent, useState } from 'react';
-import { errorText } from './error-text.ts';
+import { type SyntheticEvent, useEffect, useState } from 'react';
+import { CreateUser } from './create-user.tsx';
+import { FindUser } from './find-user.tsx';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
 import { InviteUser } from './invite-user.tsx';
-import { BUILT_IN_ROLES } from './permission-names.ts';
-import { UserRow, type UserSummary } from './user-row.tsx';
+import { BUILT_IN_ROLES, spoken } from './permission-names.ts';
+import { UserRow } from './user-row.tsx';
+import { type UserFilter, USER_STATUSES, useUserListing } from './user-listing.ts';
 
 interface UsersPageProps {
   client: ParleyClient;
@@ -14,32 +16,44 @@ interface UsersPageProps {
 }
 
 /**
- * Users: look one up by exact e-mail (the server keeps e-mail addresses encrypted and offers no listing), create
- * one, and act on those shown. Each control appears only when the role allows it; the server still decides.
+ * Users: the tenant's users listed on open (oldest first, a page at a time, by status or role), one found by
+ * exact e-mail, one created or invited, and the actions on each. Each control appears only when the role allows
+ * it; the server still decides.
  */
 export function UsersPage({ client, permissions }: UsersPageProps) {
-  const [users, setUsers] = useState<UserSummary[]>([]);
-  const show = (user: UserSummary) => {
-    setUsers((current) => [user, ...current.filter((entry) => entry.id !== user.id)]);
-  };
-  const update = (id: string, change: Partial<UserSummary>) => {
-    setUsers((current) => current.map((entry) => (entry.id === id ? { ...entry, ...change } : entry)));
-  };
+  const canRead = permissions.has('users.read');
+  const listing = useUserListing(client, canRead);
+  const roles = useRoleNames(client, permissions.has('roles.manage'));
+  const { users } = listing;
   return (
     <main>
       <h1>Users</h1>
       <div className="columns">
-        {permissions.has('users.read') ? <FindUser client={client} onFound={show} /> : null}
-        {permissions.has('users.manage') ? <CreateUser client={client} onCreated={show} /> : null}
+        {canRead ? <FindUser client={client} onFound={listing.pin} /> : null}
+        {permissions.has('users.manage') ? <CreateUser client={client} onCreated={listing.pin} /> : null}
         {permissions.has('users.manage') ? <InviteUser client={client} /> : null}
       </div>
-      <section aria-labelledby="shown-title">
-        <h2 id="shown-title">Shown users</h2>
-        {users.length === 0 ? (
-          <p>Find a user by e-mail or create one.</p>
-        ) : (
+      <section aria-labelledby="users-title">
+        <h2 id="users-title">{canRead ? 'All users' : 'Users created here'}</h2>
+        {canRead ? (
+          <UserFilters
+            roles={roles}
+            filter={listing.filter}
+            busy={listing.busy}
+            onFilter={listing.filterBy}
+          />
+        ) : null}
+        <FormError text={listing.error} />
+        <p role="status" className="muted">
+          {listing.loaded || !canRead
+            ? shownText(users.length, listing.nextCursor !== undefined)
+            : 'Loading…'}
+        </p>
+        {users.length === 0 ? null : (
           <table className="users">
-            <caption className="sr-only">Users found or created in this session</caption>
+            <caption className="sr-only">
+              Users of the tenant, oldest first; those found or created here at the top
+            </caption>
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -57,109 +71,91 @@ export function UsersPage({ client, permissions }: UsersPageProps) {
                   user={user}
                   permissions={permissions}
                   onChange={(change) => {
-                    update(user.id, change);
+                    listing.update(user.id, change);
                   }}
                 />
               ))}
             </tbody>
           </table>
         )}
+        {listing.nextCursor === undefined ? null : (
+          <button type="button" disabled={listing.busy} onClick={listing.loadMore}>
+            {listing.busy ? 'Loading…' : 'Load more users'}
+          </button>
+        )}
       </section>
     </main>
   );
 }
 
-function FindUser({ client, onFound }: { client: ParleyClient; onFound: (user: UserSummary) => void }) {
-  const [message, setMessage] = useState<string>();
-  const submit = (event: SyntheticEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const email = fieldOf(event.currentTarget, 'email').trim();
-    setMessage(undefined);
-    client
-      .request<{ users: UserSummary[] }>('GET', `/v1/users?email=${encodeURIComponent(email)}`)
-      .then(({ users }) => {
-        const [found] = users;
-        if (found) onFound(found);
-        else setMessage('No user has this e-mail address.');
-      })
-      .catch((caught: unknown) => {
-        setMessage(errorText(caught));
-      });
-  };
-  return (
-    <form onSubmit={submit} className="card" aria-labelledby="find-title">
-      <h2 id="find-title">Find a user</h2>
-      <label>
-        E-mail address
-        <input name="email" type="email" required />
-      </label>
-      <FormError text={message} />
-      <button type="submit">Find</button>
-    </form>
-  );
+function shownText(count: number, more: boolean): string {
+  if (count === 0) return 'No user matches.';
+  const users = count === 1 ? '1 user' : `${count} users`;
+  return more ? `Showing ${users}; more to load.` : `Showing ${users}, all of them.`;
 }
 
-function CreateUser({ client, onCreated }: { client: ParleyClient; onCreated: (user: UserSummary) => void }) {
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+/** Built-in roles, then the tenant's custom ones when the signed-in role may read them (`roles.manage`). */
+function useRoleNames(client: ParleyClient, canReadCustom: boolean): string[] {
+  const [custom, setCustom] = useState<string[]>([]);
+  useEffect(() => {
+    if (!canReadCustom) return;
+    let current = true;
+    client
+      .request<{ roles: { name: string }[] }>('GET', '/v1/roles')
+      .then(({ roles }) => {
+        if (current) setCustom(roles.map((role) => role.name));
+      })
+      // The filter still offers the built-in roles.
+      .catch(() => undefined);
+    return () => {
+      current = false;
+    };
+  }, [client, canReadCustom]);
+  return [...BUILT_IN_ROLES, ...custom];
+}
+
+interface UserFiltersProps {
+  roles: string[];
+  filter: UserFilter;
+  busy: boolean;
+  onFilter: (filter: UserFilter) => void;
+}
+
+function UserFilters({ roles, filter, busy, onFilter }: UserFiltersProps) {
   const submit = (event: SyntheticEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = event.currentTarget;
-    const body = {
-      displayName: fieldOf(form, 'displayName').trim(),
-      email: fieldOf(form, 'email').trim(),
-      password: fieldOf(form, 'password'),
-      roles: [fieldOf(form, 'role')],
-    };
-    setBusy(true);
-    setError(undefined);
-    client
-      .request<{ userId: string }>('POST', '/v1/users', body)
-      .then(({ userId }) => {
-        onCreated({
-          id: userId,
-          displayName: body.displayName,
-          email: body.email,
-          status: 'active',
-          roles: body.roles,
-        });
-        form.reset();
-      })
-      .catch((caught: unknown) => {
-        setError(errorText(caught));
-      })
-      .finally(() => {
-        setBusy(false);
-      });
+    const status = fieldOf(event.currentTarget, 'status');
+    onFilter({
+      status: USER_STATUSES.find((known) => known === status),
+      role: fieldOf(event.currentTarget, 'role') || undefined,
+    });
   };
   return (
-    <form onSubmit={submit} className="card" aria-labelledby="create-title">
-      <h2 id="create-title">Create a user</h2>
+    <form onSubmit={submit} className="inline" aria-label="Filter users">
       <label>
-        Display name
-        <input name="displayName" required maxLength={200} />
-      </label>
-      <label>
-        E-mail address
-        <input name="email" type="email" required maxLength={320} autoComplete="off" />
-      </label>
-      <label>
-        Initial password
-        <input name="password" type="password" required autoComplete="new-password" />
-      </label>
-      <label>
-        Role
-        <select name="role" defaultValue="member">
-          {BUILT_IN_ROLES.map((role) => (
-            <option key={role} value={role}>
-              {role.replaceAll('_', ' ')}
+        Status
+        <select name="status" defaultValue={filter.status ?? ''}>
+          <option value="">any status</option>
+          {USER_STATUSES.map((status) => (
+            <option key={status} value={status}>
+              {status}
             </option>
           ))}
         </select>
       </label>
-      <FormError text={error} />
+      <label>
+        Role
+        <select name="role" defaultValue={filter.role ?? ''}>
+          <option value="">any role</option>
+          {roles.map((role) => (
+            <option key={role} value={role}>
+              {spoken(role)}
+            </option>
+          ))}
+        </select>
+      </label>
       <button type="submit" disabled={busy}>
-        {busy ? 'Creating…' : 'Create user'}
+        Show users
       </button>
     </form>
   );

@@ -22,7 +22,7 @@ import { seriousAxeViolations } from './axe.ts';
  * The console's admin pages in Debian's Chromium against a real server: sign-in with a recovery code, custom
  * roles, tenant settings the server then applies (password policy, MFA required for a role, which forces the
  * enrolment with the QR code at the next sign-in), an OAuth client whose secret is shown once, a user's session
- * revoked, axe-core on every page, and phone width. PARLEY_CONSOLE_TEST_DIALECT=postgres runs it on PostgreSQL.
+ * revoked, the tenant's users listed (paged, filtered), axe-core on every page, and phone width. PARLEY_CONSOLE_TEST_DIALECT=postgres runs it on PostgreSQL.
  */
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
@@ -118,6 +118,91 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
     await replay.getByRole('button', { name: 'Verify' }).click();
     await expect.poll(() => replay.getByRole('alert').textContent()).toMatch(/not right|already used/);
     await replay.close();
+  });
+
+  it('lists the tenant’s users on open, pages with Load more, filters by status and role, and shows a new user', async () => {
+    // 27 users made through the API (every fifth a support agent, two deactivated): with the owner, 28.
+    const made: { id: string; email: string }[] = [];
+    for (let index = 1; index <= 27; index += 1) {
+      const email = `dir${String(index).padStart(2, '0')}@admin.example`;
+      const role = index % 5 === 0 ? 'support_agent' : 'member';
+      const created = await server.request(
+        '/v1/users',
+        json(
+          {
+            displayName: `Dana ${String(index).padStart(2, '0')}`,
+            email,
+            password: memberPassword,
+            roles: [role],
+          },
+          owner.accessToken,
+        ),
+      );
+      expect(created.status).toBe(201);
+      made.push({ id: created.json<{ userId: string }>().userId, email });
+    }
+    for (const index of [6, 10]) {
+      const deactivated = await server.request(
+        `/v1/users/${made[index - 1]?.id ?? ''}`,
+        json({ status: 'deactivated' }, owner.accessToken, 'PATCH'),
+      );
+      expect(deactivated.status).toBe(204);
+    }
+
+    // Opening the page lists the first 25, oldest first: the owner, then the users in creation order.
+    await openPage(page, 'Roles');
+    await openPage(page, 'Users');
+    const status = page.getByRole('region', { name: 'All users' }).getByRole('status').first();
+    await expect.poll(() => status.textContent()).toBe('Showing 25 users; more to load.');
+    const rows = page.locator('table.users tbody tr');
+    expect(await rows.count()).toBe(25);
+    const emails = () => page.locator('table.users tbody td[data-label="E-mail"]').allTextContents();
+    expect((await emails()).slice(0, 3)).toEqual([owner.email, 'dir01@admin.example', 'dir02@admin.example']);
+    const dana6 = page.getByRole('row').filter({ hasText: 'dir06@admin.example' });
+    expect(await dana6.getByRole('cell').nth(2).textContent()).toBe('deactivated');
+    expect(await dana6.getByRole('cell').nth(3).textContent()).toBe('member');
+    await dana6.getByRole('button', { name: 'Reactivate Dana 06' }).waitFor();
+
+    // Load more, from the keyboard: the last three, each once; then nothing more to load.
+    await page.getByRole('button', { name: 'Load more users' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => status.textContent()).toBe('Showing 28 users, all of them.');
+    const all = await emails();
+    expect(all).toHaveLength(28);
+    expect(new Set(all).size).toBe(28);
+    expect(all.slice(-3)).toEqual(['dir25@admin.example', 'dir26@admin.example', 'dir27@admin.example']);
+    expect(await page.getByRole('button', { name: 'Load more users' }).count()).toBe(0);
+
+    // Filters: the deactivated ones, then the support agents among all statuses.
+    const filters = page.getByRole('form', { name: 'Filter users' });
+    await filters.getByLabel('Status').selectOption('deactivated');
+    await filters.getByRole('button', { name: 'Show users' }).click();
+    await expect.poll(() => status.textContent()).toBe('Showing 2 users, all of them.');
+    expect(await emails()).toEqual(['dir06@admin.example', 'dir10@admin.example']);
+    await filters.getByLabel('Status').selectOption('');
+    await filters.getByLabel('Role').selectOption('support_agent');
+    await filters.getByLabel('Role').press('Tab'); // to the button, and Enter: the keyboard path
+    await page.keyboard.press('Enter');
+    await expect.poll(() => status.textContent()).toBe('Showing 5 users, all of them.');
+    expect(await emails()).toEqual(
+      ['dir05', 'dir10', 'dir15', 'dir20', 'dir25'].map((name) => `${name}@admin.example`),
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+
+    // A user created on the page shows up at the top at once, and in the listing from then on.
+    const create = page.getByRole('form', { name: 'Create a user' });
+    await create.getByLabel('Display name').fill('Newt New');
+    await create.getByLabel('E-mail address').fill('newt@admin.example');
+    await create.getByLabel('Initial password').fill(memberPassword);
+    await create.getByRole('button', { name: 'Create user' }).click();
+    await expect.poll(async () => (await emails())[0]).toBe('newt@admin.example');
+    await filters.getByLabel('Role').selectOption('member');
+    await filters.getByRole('button', { name: 'Show users' }).click();
+    await expect.poll(() => status.textContent()).toBe('Showing 23 users, all of them.');
+    expect((await emails()).at(-1)).toBe('newt@admin.example');
+    await filters.getByLabel('Role').selectOption('');
+    await filters.getByRole('button', { name: 'Show users' }).click();
+    await expect.poll(() => status.textContent()).toBe('Showing 25 users; more to load.');
   });
 
   it('creates, edits and deletes a custom role with permission checkboxes; the server holds exactly those permissions', async () => {
