@@ -9,6 +9,14 @@ export interface CommitBatcherOptions<I, R> {
    * input, in the same order. Throws when the transaction as a whole failed: then nothing of it committed.
    */
   commit: (tenantId: string, inputs: readonly I[]) => Promise<BatchOutcome<R>[]>;
+  /**
+   * What a piece of work must be ordered with (a send's dialog). Work of one key runs in submission order, in
+   * one batch at a time; batches of a tenant whose keys are disjoint may run at once (up to `maxInFlight`).
+   * Absent: every piece shares one key, and the tenant's batches run one after another.
+   */
+  keyOf?: (input: I) => string;
+  /** How many batches of one tenant may be committing at once (default 1). */
+  maxInFlight?: number;
 }
 
 /**
@@ -24,21 +32,33 @@ const endOfTurn = () =>
 
 interface Job<I, R> {
   input: I;
+  key: string;
   resolve(value: R): void;
   reject(error: unknown): void;
 }
 
+/** A tenant's waiting work and its batches in flight; an entry exists while either is non-empty. */
+interface TenantLane<I, R> {
+  queue: Job<I, R>[];
+  /** Keys of the batches committing now: work of these keys waits for its batch to commit. */
+  busy: Set<string>;
+  inFlight: number;
+  /** A pump is scheduled for the end of the current turn. */
+  pumping: boolean;
+}
+
 /**
- * Group commit: work submitted while a tenant's batch is running waits for that batch to commit and then goes
- * together in the next one, so many concurrent callers share one transaction (and one flush to disk). Batches
- * of one tenant run one after another; when the tenant is idle, work starts at the end of the current
+ * Group commit: work submitted while a tenant's batches are running waits for them and then goes together in
+ * the next one, so many concurrent callers share one transaction (and one flush to disk). Work of one key
+ * (`keyOf`) runs in submission order and in one batch at a time; with `maxInFlight` above 1, batches of
+ * disjoint keys commit at once, so a database that commits in parallel (PostgreSQL: a send batch locks only
+ * its own dialogs) is not held to one commit round trip at a time. Work starts at the end of the current
  * event-loop turn (no timer). Every caller learns its own outcome only after its batch committed. If a batch
  * fails as a whole, each of its pieces is retried alone, so one poisoned piece fails only its own caller.
  */
 export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
-  const { maxBatch, commit } = options;
-  /** Work waiting per tenant; a tenant has an entry exactly while its drain loop runs. */
-  const queues = new Map<string, Job<I, R>[]>();
+  const { maxBatch, commit, keyOf = () => '', maxInFlight = 1 } = options;
+  const lanes = new Map<string, TenantLane<I, R>>();
 
   async function run(tenantId: string, jobs: Job<I, R>[]): Promise<void> {
     let outcomes: BatchOutcome<R>[];
@@ -64,32 +84,71 @@ export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
     });
   }
 
-  async function drain(tenantId: string, queue: Job<I, R>[]): Promise<void> {
-    try {
-      while (queue.length > 0) {
-        await endOfTurn();
-        await run(tenantId, queue.splice(0, maxBatch));
+  /**
+   * The next batch: waiting work in submission order whose key is not committing now. Once a piece is left
+   * waiting, every later piece of its key waits too, so no key's work can overtake itself.
+   */
+  function takeBatch(lane: TenantLane<I, R>): Job<I, R>[] {
+    const batch: Job<I, R>[] = [];
+    const held = new Set(lane.busy);
+    const keys = new Set<string>();
+    const left: Job<I, R>[] = [];
+    for (const job of lane.queue) {
+      if (batch.length < maxBatch && !held.has(job.key)) {
+        batch.push(job);
+        keys.add(job.key);
+      } else {
+        held.add(job.key);
+        left.push(job);
       }
-    } catch (error) {
-      // `run` settles its own jobs; this is only so that nothing queued can be left waiting forever.
-      for (const job of queue.splice(0)) job.reject(error);
-    } finally {
-      queues.delete(tenantId);
     }
+    lane.queue = left;
+    for (const key of keys) lane.busy.add(key);
+    return batch;
+  }
+
+  function pump(tenantId: string, lane: TenantLane<I, R>): void {
+    while (lane.inFlight < maxInFlight && lane.queue.length > 0) {
+      const batch = takeBatch(lane);
+      if (batch.length === 0) break;
+      lane.inFlight += 1;
+      run(tenantId, batch)
+        .catch((error: unknown) => {
+          // `run` settles its own jobs; this is only so that none of them can be left waiting forever.
+          for (const job of batch) job.reject(error);
+        })
+        .finally(() => {
+          lane.inFlight -= 1;
+          for (const job of batch) lane.busy.delete(job.key);
+          schedule(tenantId, lane);
+        });
+    }
+    // Only this lane: a pump scheduled for a lane that emptied may run after a new lane replaced it.
+    if (lane.inFlight === 0 && lane.queue.length === 0 && lanes.get(tenantId) === lane)
+      lanes.delete(tenantId);
+  }
+
+  /** Pumps at the end of this turn, so that work arriving meanwhile joins the batch. */
+  function schedule(tenantId: string, lane: TenantLane<I, R>): void {
+    if (lane.pumping) return;
+    lane.pumping = true;
+    void endOfTurn().then(() => {
+      lane.pumping = false;
+      pump(tenantId, lane);
+    });
   }
 
   return {
     /** Resolves with this input's value after the batch carrying it committed; rejects with its own error. */
     submit(tenantId: string, input: I): Promise<R> {
       return new Promise<R>((resolve, reject) => {
-        const queued = queues.get(tenantId);
-        if (queued) {
-          queued.push({ input, resolve, reject });
-          return;
+        let lane = lanes.get(tenantId);
+        if (!lane) {
+          lane = { queue: [], busy: new Set(), inFlight: 0, pumping: false };
+          lanes.set(tenantId, lane);
         }
-        const queue = [{ input, resolve, reject }];
-        queues.set(tenantId, queue);
-        void drain(tenantId, queue);
+        lane.queue.push({ input, key: keyOf(input), resolve, reject });
+        if (lane.inFlight < maxInFlight) schedule(tenantId, lane);
       });
     },
   };

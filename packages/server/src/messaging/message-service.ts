@@ -61,7 +61,13 @@ const MAX_SEND_BATCH = 256;
  */
 export function createMessageService(deps: MessageServiceDeps) {
   const { storage, dialogs } = deps;
-  const sends = createCommitBatcher({ maxBatch: MAX_SEND_BATCH, commit: createSendBatch(deps) });
+  // Batches lock their dialogs: batches of disjoint dialogs may commit at once where the database allows it.
+  const sends = createCommitBatcher({
+    maxBatch: MAX_SEND_BATCH,
+    commit: createSendBatch(deps),
+    keyOf: (request) => request.dialogId,
+    maxInFlight: storage.adapter.writeConcurrency,
+  });
 
   return {
     async send(

@@ -357,4 +357,42 @@ describeEachDialect('group commit of message sends', (dialect) => {
       expect(rows).toHaveLength(mine.length);
     }
   });
+  // PostgreSQL commits transactions that lock different rows in parallel: a send batch locks its own dialogs
+  // only, so a dialog held up (a long lock, a slow disk page) must not hold up the tenant's other dialogs.
+  // SQLite has one writer: there batches run one after another by design.
+  it.runIf(dialect === 'postgres')(
+    'a dialog whose row is held by another transaction does not hold up sends to other dialogs',
+    async () => {
+      const [held, free] = [await group(), await group()];
+      const [ann = ''] = userIds;
+      const gate: { release?: () => void; locked?: () => void } = {};
+      const released = new Promise<void>((resolve) => {
+        gate.release = resolve;
+      });
+      const isLocked = new Promise<void>((resolve) => {
+        gate.locked = resolve;
+      });
+      const holder = server.app.storage.kysely.transaction().execute(async (tx) => {
+        await sql`select id from dialogs where id = ${held} for update`.execute(tx);
+        gate.locked?.();
+        await released;
+      });
+      await isLocked;
+      let heldDone = false;
+      const heldSend = send(ann, held, 'held-1', 'waits for the lock').then((sent) => {
+        heldDone = true;
+        return sent;
+      });
+      // The held send's batch is waiting for the row lock now; this one goes in a batch of its own.
+      await nextTurn();
+      await nextTurn();
+      const freeSend = await send(ann, free, 'free-1', 'commits meanwhile');
+      expect(freeSend.message.seq).toBe(1);
+      expect(heldDone).toBe(false);
+      gate.release?.();
+      await holder;
+      expect((await heldSend).message.seq).toBe(1);
+      expect(await stored(held)).toEqual([[1, 'held-1', 'waits for the lock']]);
+    },
+  );
 });

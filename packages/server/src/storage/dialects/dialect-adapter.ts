@@ -12,6 +12,11 @@ export interface DialectAdapter {
   /** The PostgreSQL schema holding Parley's tables (SQLite has none). */
   readonly schema?: string;
   /**
+   * How many write transactions that touch disjoint rows are worth running at once: SQLite has one writer,
+   * so 1; PostgreSQL commits them in parallel, bounded so that reads keep connections of the pool.
+   */
+  readonly writeConcurrency: number;
+  /**
    * Asked at the end of a transaction's work, before it commits: what to call once it committed and wait for
    * before the transaction counts as durable (SQLite: the WAL's fsync, off the event loop), or undefined when
    * nothing needs waiting (it wrote nothing; PostgreSQL, whose commit returns durable).

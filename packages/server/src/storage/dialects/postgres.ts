@@ -40,6 +40,8 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
   return {
     name: 'postgres',
     schema,
+    // Half the pool, at most 4: the other half stays for reads (history, delivery, sign-in).
+    writeConcurrency: Math.max(1, Math.min(4, Math.floor(options.poolSize / 2))),
     pool,
     dialect: new SchemaBoundPostgresDialect({ pool: withDeferredBegin(pool) }, schema),
     async enterTenant(tx: Transaction<unknown>, tenantId: string) {

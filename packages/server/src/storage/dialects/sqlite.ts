@@ -29,6 +29,7 @@ export function createSqliteAdapter(file: string, options: { walSync?: FileSync 
   const writes = trackWrites(sqlite, wal, immediateTransactions(withStatementCache(sqlite)));
   return {
     name: 'sqlite',
+    writeConcurrency: 1,
     dialect: new SqliteDialect({ database: writes.database }),
     durableAfterCommit: () => (writes.takeWrote() ? () => wal.flushed() : undefined),
     enterTenant: () => Promise.resolve(),
