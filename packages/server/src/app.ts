@@ -38,6 +38,8 @@ import { registerBackups } from './backup/index.ts';
 import { installAuthHook } from './http/auth-hook.ts';
 import { installTenantClosedHook } from './http/tenant-closed-hook.ts';
 import { tenantCloseRoutes } from './tenancy/tenant-close-routes.ts';
+import { createTenantKeyRotation } from './crypto/tenant-key-rotation.ts';
+import { tenantKeyRotationRoutes } from './crypto/tenant-key-rotation-routes.ts';
 import { createTenantPurgeTask } from './tenancy/tenant-purge-task.ts';
 import { evidenceReportRoutes, evidenceReportServiceFor } from './compliance/evidence-report/index.ts';
 import { adminRoutes } from './identity/admin-routes.ts';
@@ -421,6 +423,13 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
       ...retentionRoutes(services),
       ...rectificationRoutes(services),
       ...tenantCloseRoutes(services),
+      ...tenantKeyRotationRoutes({
+        tenantKeyRotation: createTenantKeyRotation({
+          storage,
+          keyring: security.keyring,
+          audit: services.audit,
+        }),
+      }),
       ...staffRoutes(services),
       ...supportRequestRoutes(services),
       ...supportGrantRoutes(services),
