@@ -58,6 +58,8 @@ async function fillSignIn(page: Page, tenantId: string, email: string, password:
 async function acceptRequiredPurposes(page: Page): Promise<void> {
   await page.getByRole('heading', { name: 'Before you continue' }).waitFor();
   const boxes = page.getByRole('checkbox', { name: /^I accept:/ });
+  // The heading shows while the purposes still load ("Loading…"): wait for them before counting.
+  await boxes.first().waitFor();
   expect(await boxes.count()).toBeGreaterThan(0);
   for (const box of await boxes.all()) await box.check();
   await page.getByRole('button', { name: 'Accept and continue' }).click();
