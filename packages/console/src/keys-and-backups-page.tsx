@@ -1,6 +1,9 @@
-import type { ComplianceControl } from '@parley/client';
+import type { ComplianceControl, ParleyClient } from '@parley/client';
+import { useState } from 'react';
 import { complianceOf, useLoad, when } from './compliance-load.ts';
+import { ConfirmButton } from './confirm-button.tsx';
 import type { PageProps } from './console-page.ts';
+import { errorText } from './error-text.ts';
 import { FormError } from './form-error.tsx';
 import {
   type BackupFacts,
@@ -68,7 +71,72 @@ function RotationCell({ row, now }: { row: KeyRow; now: number }) {
   );
 }
 
-function KeysSection({ facts, now }: { facts: KeyFacts; now: number }) {
+/** What `POST /v1/tenant/keys/rotation` answers. */
+interface Rotation {
+  dataKeyVersion: number;
+  rotationPending: boolean;
+  started: boolean;
+}
+
+/**
+ * The owner's "rotate this tenant's data key" (`tenant.manage`), asked to confirm. Offered only while no
+ * rotation is pending; the server starts none while one is, whatever the page shows.
+ */
+function RotateDataKey({
+  client,
+  pending,
+  onRotated,
+}: {
+  client: ParleyClient;
+  pending: boolean;
+  onRotated: () => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<string>();
+  const [error, setError] = useState<string>();
+  return (
+    <div className="rotate">
+      <ConfirmButton
+        label="Rotate this tenant’s data key…"
+        name="Rotate this tenant’s data key"
+        confirm="Confirm: rotate the data key now"
+        disabled={busy || pending}
+        onConfirm={() => {
+          setBusy(true);
+          setError(undefined);
+          client
+            .request<Rotation>('POST', '/v1/tenant/keys/rotation')
+            .then((rotation) => {
+              setMessage(
+                rotation.started
+                  ? `Rotation started: new data uses key version ${rotation.dataKeyVersion}; user keys move over in the background.`
+                  : `A rotation to version ${rotation.dataKeyVersion} is already running; none was added.`,
+              );
+              onRotated();
+            })
+            .catch((caught: unknown) => {
+              setError(errorText(caught));
+            })
+            .finally(() => {
+              setBusy(false);
+            });
+        }}
+      />
+      {message ? <p role="status">{message}</p> : null}
+      <FormError text={error} />
+    </div>
+  );
+}
+
+function KeysSection({
+  facts,
+  now,
+  rotate,
+}: {
+  facts: KeyFacts;
+  now: number;
+  rotate: { client: ParleyClient; onRotated: () => void } | undefined;
+}) {
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">Encryption keys</h2>
@@ -85,8 +153,15 @@ function KeysSection({ facts, now }: { facts: KeyFacts; now: number }) {
       <p className="muted">
         Policy: every key is rotated within {facts.rotationPeriodDays ?? '—'} days (the operator’s
         PARLEY_KEY_ROTATION_DAYS). The operator rotates them with <code>parley keys rotate-data-key</code> and{' '}
-        <code>parley keys rotate-master</code>.
+        <code>parley keys rotate-master</code>; the tenant’s owner may rotate its data key here.
       </p>
+      {rotate ? (
+        <RotateDataKey
+          client={rotate.client}
+          pending={facts.rotationPending === true}
+          onRotated={rotate.onRotated}
+        />
+      ) : null}
       <table className="grid keys">
         <caption className="sr-only">Keys in use</caption>
         <thead>
@@ -170,7 +245,7 @@ function BackupsSection({ facts }: { facts: BackupFacts }) {
  * this tenant's data-key rotation is still re-wrapping, and the installation's last backup and restore
  * drill. Each look issues a report, recorded in the audit log like any other.
  */
-export function KeysAndBackupsPage({ client }: PageProps) {
+export function KeysAndBackupsPage({ client, permissions }: PageProps) {
   const compliance = complianceOf(client);
   const loaded = useLoad(async () => keysAndBackupsOf(await compliance.complianceReport()));
   const facts = loaded.data;
@@ -192,7 +267,13 @@ export function KeysAndBackupsPage({ client }: PageProps) {
           <p className="muted" role="status">
             As of {when(facts.generatedAt)} (report {facts.reportId}).
           </p>
-          {facts.keys ? <KeysSection facts={facts.keys} now={Date.parse(facts.generatedAt)} /> : null}
+          {facts.keys ? (
+            <KeysSection
+              facts={facts.keys}
+              now={Date.parse(facts.generatedAt)}
+              rotate={permissions.has('tenant.manage') ? { client, onRotated: loaded.reload } : undefined}
+            />
+          ) : null}
           {facts.backups ? <BackupsSection facts={facts.backups} /> : null}
         </>
       ) : null}

@@ -10,19 +10,23 @@ import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { seriousAxeViolations } from './axe.ts';
 import { dialectNames } from '../support/dialects.ts';
 import {
+  bearer,
+  json,
   memberPassword,
   newMember,
   newTenantOwner,
   ownerPassword,
   type SignedIn,
+  signIn,
 } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
  * The console's "Keys and backups" page in Debian's Chromium against a real server, on SQLite and
  * PostgreSQL: it shows the state the evidence report computes from the database (this tenant's data key
- * version after a rotation, the re-wrap still running, the last backup and its trial restore), follows that
- * state when asked again (a failed backup, the re-wrap done), and is not offered to a member. Screenshot
+ * version after the owner rotated it from the page, the re-wrap still running, the last backup and its trial restore), follows that
+ * state when asked again (a failed backup, the re-wrap done). Attacks tried: a compliance officer is offered
+ * no rotation (the server refuses it: tenant-key-rotation.test.ts); a member is offered no page. Screenshot
  * from the SQLite run to docs/screenshots/.
  */
 
@@ -89,9 +93,6 @@ function suite(dialect: DialectName): void {
       bytes: 52_428_800,
     });
     await recordBackupVerify(storage, { at: backupAt + 600_000, id: 'b1', ok: true });
-    // The operator rotates this tenant's data key (`parley keys rotate-data-key`): version 2, re-wrap pending.
-    expect(await keys.rotateDataKey(owner.tenantId)).toBe(2);
-
     const page = await chromium.browser.newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/`);
@@ -108,6 +109,23 @@ function suite(dialect: DialectName): void {
 
     const keyTable = page.getByRole('table', { name: 'Keys in use' });
     const dataKey = keyTable.getByRole('row').filter({ hasText: 'This tenant’s data key' });
+    await page.getByText('No key rotation is pending for this tenant.').waitFor();
+    expect(await dataKey.locator('td[data-label="Version"]').textContent()).toBe('1');
+
+    // The owner rotates the data key from the page (asked to confirm): version 2, the re-wrap running.
+    await page.getByRole('button', { name: 'Rotate this tenant’s data key' }).click();
+    await page.getByRole('button', { name: 'Confirm: rotate the data key now' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Rotation started: new data uses key version 2' })
+      .waitFor();
+    await page.getByText('the existing user keys are being re-wrapped onto it in the background').waitFor();
+    // No second rotation is offered while this one runs (and the server would start none).
+    expect(await page.getByRole('button', { name: 'Rotate this tenant’s data key' }).isDisabled()).toBe(true);
+    const audited = await server.request('/v1/audit?action=keys.data_key_rotated', bearer(owner.accessToken));
+    expect(audited.json<{ entries: { details: unknown }[] }>().entries).toEqual([
+      expect.objectContaining({ details: { dataKeyVersion: 2 } }),
+    ]);
     expect(await dataKey.locator('td[data-label="Version"]').textContent()).toBe('2');
     expect(await dataKey.locator('td[data-label="Age"]').textContent()).toBe('0 days');
     expect(await dataKey.locator('td[data-label="Rotation"]').textContent()).toMatch(
@@ -160,6 +178,33 @@ function suite(dialect: DialectName): void {
       .waitFor();
     expect(await page.locator('.verdict').nth(1).textContent()).toBe('Backups: needs attention');
     expect(await dataKey.locator('td[data-label="Version"]').textContent()).toBe('2');
+    expect(await page.getByRole('button', { name: 'Rotate this tenant’s data key' }).isDisabled()).toBe(
+      false,
+    );
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a compliance officer the page without the owner’s rotation, which the server refuses them', async () => {
+    const email = `officer-${dialect}@keys.example`;
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Otto Officer', email, password: memberPassword, roles: ['compliance_officer'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status, created.text).toBe(201);
+    // The officer accepts the tenant's required purposes first (as in compliance-console-browser.test.ts).
+    const officer = await signIn(server, owner.tenantId, email, memberPassword, 'profile admin audit');
+    const refused = await server.request('/v1/tenant/keys/rotation', bearer(officer.accessToken, 'POST'));
+    expect(refused.status, refused.text).toBe(403);
+    const page = await chromium.browser.newPage();
+    await page.goto(`${server.url}/console/keys-and-backups`);
+    await signInToConsole(page, owner.tenantId, email, memberPassword);
+    await page.getByRole('heading', { name: 'Keys and backups', level: 1 }).waitFor();
+    await page.getByRole('table', { name: 'Keys in use' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Rotate this tenant’s data key' }).count()).toBe(0);
     expect(await seriousAxeViolations(page)).toEqual([]);
     await page.close();
   });
