@@ -23,6 +23,7 @@ export const PERMISSIONS = [
   'profile.update',
   'sessions.manage',
   'users.read',
+  'users.list',
   'users.manage',
   'roles.manage',
   'mfa.reset',

@@ -35,11 +35,11 @@ function listPath(filter: UserFilter, cursor: string | undefined): string {
   if (filter.status) query.set('status', filter.status);
   if (filter.role) query.set('role', filter.role);
   if (cursor) query.set('cursor', cursor);
-  return `/v1/users?${query.toString()}`;
+  return `/v1/tenant/users?${query.toString()}`;
 }
 
 /**
- * The tenant's users as `GET /v1/users` pages them (oldest first), loaded on open when `enabled`. Users found
+ * The tenant's users as `GET /v1/tenant/users` pages them (oldest first), loaded on open when `enabled`. Users found
  * or created on the page are pinned at the top until the filters change (so a first page arriving after a
  * creation cannot hide the new user); the listing never shows one of them twice. Only the answer to the latest
  * request is kept, so a slow page of an old filter cannot overwrite a newer one.

@@ -21,7 +21,9 @@ interface UsersPageProps {
  * it; the server still decides.
  */
 export function UsersPage({ client, permissions }: UsersPageProps) {
-  const canRead = permissions.has('users.read');
+  const canFind = permissions.has('users.read');
+  // The whole directory (names and addresses) is for roles holding users.list; members only find by address.
+  const canRead = permissions.has('users.list');
   const listing = useUserListing(client, canRead);
   const roles = useRoleNames(client, permissions.has('roles.manage'));
   const { users } = listing;
@@ -29,12 +31,12 @@ export function UsersPage({ client, permissions }: UsersPageProps) {
     <main>
       <h1>Users</h1>
       <div className="columns">
-        {canRead ? <FindUser client={client} onFound={listing.pin} /> : null}
+        {canFind ? <FindUser client={client} onFound={listing.pin} /> : null}
         {permissions.has('users.manage') ? <CreateUser client={client} onCreated={listing.pin} /> : null}
         {permissions.has('users.manage') ? <InviteUser client={client} /> : null}
       </div>
       <section aria-labelledby="users-title">
-        <h2 id="users-title">{canRead ? 'All users' : 'Users created here'}</h2>
+        <h2 id="users-title">{canRead ? 'All users' : 'Users found or created here'}</h2>
         {canRead ? (
           <UserFilters
             roles={roles}

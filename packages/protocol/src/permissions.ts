@@ -7,6 +7,11 @@ export const permissions = [
   'profile.update',
   'sessions.manage',
   'users.read',
+  /**
+   * List the tenant's whole directory with names and e-mail addresses (`GET /v1/tenant/users`); `users.read`
+   * alone finds one user by exact address.
+   */
+  'users.list',
   'users.manage',
   'roles.manage',
   'mfa.reset',

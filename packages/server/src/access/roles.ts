@@ -16,6 +16,7 @@ export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> 
   compliance_officer: [
     ...self,
     'users.read',
+    'users.list',
     'audit.read',
     'tenant.read',
     'privacy.requests.manage',
@@ -25,7 +26,7 @@ export const builtInRolePermissions: Record<BuiltInRole, readonly Permission[]> 
     'legal_holds.manage',
     'compliance.report',
   ],
-  support_agent: [...self, 'users.read', 'tenant.read'],
+  support_agent: [...self, 'users.read', 'users.list', 'tenant.read'],
   member: [...self, ...chat],
   guest: [...self, 'dialogs.read', 'messages.send'],
 };

@@ -124,7 +124,7 @@ export const operationOutcomes: Readonly<Record<string, OperationOutcomes>> = {
     errors: ['forbidden', 'gone', 'conflict', 'password_policy', 'consent_required', 'consent_version_stale'],
   },
   createUser: { errors: ['conflict', 'password_policy'] },
-  listUsers: { errors: ['invalid_cursor'] },
+  listTenantUsers: { errors: ['invalid_cursor'] },
   setUserStatus: { responses: noContent('The status is set.'), errors: ['account_restricted'] },
   setUserRoles: { responses: noContent('The roles are set.'), errors: ['account_restricted'] },
   defineRole: { responses: noContent('The role is defined.'), errors: ['conflict'] },

@@ -3,6 +3,7 @@ import {
   exportPrivacySettingsPatch,
   type ListUsersQuery,
   listUsersQuery,
+  lookUpUserQuery,
   permissions,
   roleNameSchema,
   scopes,
@@ -155,19 +156,31 @@ export function adminRoutes(deps: {
       url: '/v1/users',
       operationId: 'listUsers',
       summary:
-        'List the tenant’s users a page at a time (oldest first; by status or role), or look one up by exact e-mail.',
+        'Look a user up by exact e-mail address (through the blind index; no partial match). Listing the whole directory is GET /v1/tenant/users.',
       tags: ['admin'],
       access: { kind: 'authenticated', scope: 'admin', permission: 'users.read' },
+      schema: { querystring: lookUpUserQuery, response: { 200: userPage } },
+      handler: async (request) => {
+        const { email } = request.query as { email: string };
+        // Through the blind index: the address itself is never queried in the clear.
+        const user = await deps.users.findListedByEmail(principalOf(request).tenantId, email);
+        return { users: user ? [presentUser(user)] : [] };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/tenant/users',
+      operationId: 'listTenantUsers',
+      summary:
+        'The tenant’s users, a page at a time (oldest first; by status or role), with names and e-mail addresses: the directory, for administrators and compliance officers (users.list).',
+      tags: ['admin'],
+      access: { kind: 'authenticated', scope: 'admin', permission: 'users.list' },
       schema: { querystring: listUsersQuery, response: { 200: userPage } },
       handler: async (request) => {
-        const tenantId = principalOf(request).tenantId;
-        const query = request.query as ListUsersQuery;
-        if (query.email !== undefined) {
-          // Through the blind index: the address itself is never queried in the clear.
-          const user = await deps.users.findListedByEmail(tenantId, query.email);
-          return { users: user ? [presentUser(user)] : [] };
-        }
-        const page = await deps.users.listUsers(tenantId, query);
+        const page = await deps.users.listUsers(
+          principalOf(request).tenantId,
+          request.query as ListUsersQuery,
+        );
         return {
           users: page.users.map(presentUser),
           ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),

@@ -12,10 +12,10 @@ import {
 import { startTestServer, type TestResponse, type TestServer } from '../support/start-server.ts';
 
 /**
- * `GET /v1/users` lists a tenant's users to its administrators a page at a time, with names and e-mails opened
- * from their sealed columns, and keeps the exact look-up by e-mail. Paging by keyset returns every user exactly
- * once; the status and role filters narrow it. Attacks tried: a guest (no `users.read`) and a token without the
- * `admin` scope (403); another tenant's users (never listed, never found by address); a made-up, mangled, foreign
+ * `GET /v1/tenant/users` lists a tenant's users to its administrators a page at a time, with names and e-mails
+ * opened from their sealed columns; `GET /v1/users?email=` keeps the exact look-up by e-mail. Paging by keyset returns every user exactly
+ * once; the status and role filters narrow it. Attacks tried: a member (holds `users.read` for chat, not `users.list`)
+ * asking for the whole directory, a guest, and a token without the `admin` scope (403); another tenant's users (never listed, never found by address); a made-up, mangled, foreign
  * (another tenant's) or re-filtered cursor (400 `invalid_cursor`, never a 500 or a page).
  */
 interface Listed {
@@ -56,6 +56,8 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
     return response.json<{ userId: string }>().userId;
   };
   const list = (query: string, token = owner.accessToken) =>
+    server.request(`/v1/tenant/users${query}`, bearer(token));
+  const lookUp = (query: string, token = owner.accessToken) =>
     server.request(`/v1/users${query}`, bearer(token));
   const errorCode = (response: TestResponse) => response.json<{ error: { code: string } }>().error.code;
 
@@ -151,7 +153,7 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
   });
 
   it('keeps the exact look-up by e-mail, in the same shape, and refuses mixing it with paging', async () => {
-    const found = (await list('?email=PERSON7%40directory.example')).json<Page>();
+    const found = (await lookUp('?email=PERSON7%40directory.example')).json<Page>();
     expect(found).toEqual({
       users: [
         {
@@ -164,10 +166,15 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
         },
       ],
     });
-    expect((await list('?email=ghost%40directory.example')).json()).toEqual({ users: [] });
-    const mixed = await list('?email=person7%40directory.example&status=active');
-    expect(mixed.status).toBe(400);
-    expect(errorCode(mixed)).toBe('validation_failed');
+    expect((await lookUp('?email=ghost%40directory.example')).json()).toEqual({ users: [] });
+    for (const mixed of [
+      await lookUp('?email=person7%40directory.example&status=active'),
+      await lookUp(''),
+      await list('?email=person7%40directory.example'),
+    ]) {
+      expect(mixed.status).toBe(400);
+      expect(errorCode(mixed)).toBe('validation_failed');
+    }
   });
 
   it('validates the limit and the filters', async () => {
@@ -194,7 +201,7 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
     expect(mine.some((id) => otherIds.includes(id) || id === other.userId)).toBe(false);
     const theirs = (await list('?limit=100', other.accessToken)).json<Page>().users.map((user) => user.id);
     expect(theirs.sort()).toEqual([other.userId, ...otherIds].sort());
-    expect((await list('?email=stranger0%40elsewhere.example')).json()).toEqual({ users: [] });
+    expect((await lookUp('?email=stranger0%40elsewhere.example')).json()).toEqual({ users: [] });
   });
 
   it('refuses a made-up, mangled, foreign or re-filtered cursor with invalid_cursor', async () => {
@@ -238,6 +245,42 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
     expect((await list(`?limit=7&cursor=${encodeURIComponent(cursor)}`)).status).toBe(200);
   });
 
+  it('lists the directory to administrators, compliance officers and support agents, never to a member', async () => {
+    // A member may ask for an admin-scoped token; the member role still lacks users.list.
+    const member = await signIn(
+      server,
+      owner.tenantId,
+      'person1@directory.example',
+      memberPassword,
+      'profile admin',
+    );
+    const asMember = await list('', member.accessToken);
+    expect(asMember.status).toBe(403);
+    expect(errorCode(asMember)).toBe('forbidden');
+    expect(asMember.text).not.toContain('directory.example');
+    // Finding one colleague by exact address is what chat needs, and stays.
+    const found = await lookUp('?email=person2%40directory.example', member.accessToken);
+    expect(found.json<Page>().users.map((user) => user.id)).toEqual([made[2]?.id]);
+
+    const agent = await signIn(
+      server,
+      owner.tenantId,
+      'person0@directory.example',
+      memberPassword,
+      'profile admin',
+    );
+    expect((await list('?limit=1', agent.accessToken)).status).toBe(200);
+    await createUser(owner, 'officer@directory.example', 'compliance_officer');
+    const officer = await signIn(
+      server,
+      owner.tenantId,
+      'officer@directory.example',
+      memberPassword,
+      'profile admin',
+    );
+    expect((await list('?limit=1', officer.accessToken)).status).toBe(200);
+  });
+
   it('refuses a guest (no users.read) and a token without the admin scope', async () => {
     const guestEmail = 'guest@directory.example';
     await createUser(owner, guestEmail, 'guest');
@@ -245,13 +288,14 @@ describeEachDialect('admin user listing: pages, filters, tenant isolation', (dia
     const asGuest = await list('', guest.accessToken);
     expect(asGuest.status).toBe(403);
     expect(errorCode(asGuest)).toBe('forbidden');
-    expect((await list('?email=person1%40directory.example', guest.accessToken)).status).toBe(403);
+    expect((await lookUp('?email=person1%40directory.example', guest.accessToken)).status).toBe(403);
 
     // The owner holds users.read, but this token was not granted the admin scope.
     const narrow = await signIn(server, owner.tenantId, owner.email, ownerPassword, 'profile chat');
     const unscoped = await list('', narrow.accessToken);
     expect(unscoped.status).toBe(403);
     expect(errorCode(unscoped)).toBe('insufficient_scope');
-    expect((await server.request('/v1/users')).status).toBe(401);
+    expect((await server.request('/v1/tenant/users')).status).toBe(401);
+    expect((await server.request('/v1/users?email=person1%40directory.example')).status).toBe(401);
   });
 });
