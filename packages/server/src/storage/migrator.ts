@@ -30,6 +30,7 @@ import { supportReviewsMigration } from './migrations/0031-support-reviews.ts';
 import { accessLogMigration } from './migrations/0033-access-log.ts';
 import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclosure-packages.ts';
 import { sealedPersonalFieldsMigration } from './migrations/0035-sealed-personal-fields.ts';
+import { userDirectoryOrderMigration } from './migrations/0036-user-directory-order.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -70,6 +71,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0033-access-log': accessLogMigration,
   '0034-legal-disclosure-packages': legalDisclosurePackagesMigration,
   '0035-sealed-personal-fields': sealedPersonalFieldsMigration,
+  '0036-user-directory-order': userDirectoryOrderMigration,
 };
 
 /** Every migration, in the order they run. */
