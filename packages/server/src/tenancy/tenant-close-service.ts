@@ -110,7 +110,12 @@ const active = (tenantId: string): TenantClosure => ({
 export function createTenantCloseService(deps: TenantCloseServiceDeps) {
   const { storage, clock, audit } = deps;
   const lock = storage.dialect === 'postgres';
-  const stages = new Map<string, { stage: TenantStage; until: number }>();
+  /**
+   * Each tenant's stage, or the one lookup of it in flight: callers arriving while it runs share it, so they
+   * resume in the order they asked (a socket's sends check it before the commit batcher and must reach the
+   * batcher in the order they arrived; separate lookups could answer in any order on a pool).
+   */
+  const stages = new Map<string, { stage: Promise<TenantStage>; until: number }>();
 
   /** On the tenant's chain with the request's context, and on the system chain (which seals no context). */
   async function auditBoth(
@@ -280,15 +285,22 @@ export function createTenantCloseService(deps: TenantCloseServiceDeps) {
      * The stage a request of the tenant meets: read once per tenant and node every two seconds at most (a
      * close or reopen on this node is seen at once; on another node within that time).
      */
-    async stageOf(tenantId: string): Promise<TenantStage> {
+    stageOf(tenantId: string): Promise<TenantStage> {
       const cached = stages.get(tenantId);
       const now = Date.now();
       if (cached && cached.until > now) return cached.stage;
-      const status = await storage.withTenant(tenantId, (tx) => tenantCloseStore.tenantStatus(tx, tenantId));
-      const stage: TenantStage =
-        status === undefined ? 'purged' : status === 'closed' || status === 'purging' ? status : 'active';
+      const stage = storage
+        .withTenant(tenantId, (tx) => tenantCloseStore.tenantStatus(tx, tenantId))
+        .then((status): TenantStage =>
+          status === undefined ? 'purged' : status === 'closed' || status === 'purging' ? status : 'active',
+        );
       if (stages.size > 10_000) stages.clear();
-      stages.set(tenantId, { stage, until: now + STAGE_CACHE_MS });
+      const entry = { stage, until: now + STAGE_CACHE_MS };
+      stages.set(tenantId, entry);
+      // A failed lookup is not kept: the next caller asks again.
+      stage.catch(() => {
+        if (stages.get(tenantId) === entry) stages.delete(tenantId);
+      });
       return stage;
     },
 
