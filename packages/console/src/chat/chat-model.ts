@@ -67,6 +67,8 @@ export class ChatModel {
   readonly #listeners = new Set<() => void>();
   readonly #stops: (() => void)[] = [];
   readonly #typingSent = new Map<string, number>();
+  /** Dialog → the epoch its stream position was handed to the SDK in (see `#afterReady`). */
+  readonly #tracked = new Map<string, string>();
   #state: ChatState;
 
   constructor(client: ParleyClient, tokens: MemoryTokenStore, me: ProfileBody) {
@@ -185,6 +187,7 @@ export class ChatModel {
     );
     on(
       realtime.on('resync', (frame) => {
+        this.#tracked.delete(frame.dialogId);
         const threads = Object.entries(this.#state.threads).filter(([id]) => id !== frame.dialogId);
         this.#set({ threads: Object.fromEntries(threads) });
         if (this.#state.activeId === frame.dialogId) void this.loadOlder(frame.dialogId);
@@ -220,8 +223,15 @@ export class ChatModel {
       dialogs.sort(byActivity);
       this.#set({ dialogs, dialogsLoaded: true, notice: undefined });
       if (session)
-        for (const dialog of dialogs)
+        for (const dialog of dialogs) {
+          // Only a dialog not followed yet in this epoch starts from its REST position. One already followed
+          // resumes from the SDK's own position, and the server may still be replaying what was missed: moving
+          // the position on to the newer `lastSeq` would drop that replay as already seen (messages sent
+          // during an outage never shown).
+          if (this.#tracked.get(dialog.id) === session.epoch) continue;
+          this.#tracked.set(dialog.id, session.epoch);
           this.client.realtime.track(dialog.id, { seq: dialog.lastSeq, epoch: session.epoch });
+        }
       this.#followPresence();
       const active = this.#state.activeId;
       if (active) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { bearer, json, newTenantOwner, signIn } from '../support/identity-fixtures.ts';
-import { startPausableProxy, type PausableProxy } from '../support/pausable-proxy.ts';
+import { type LinkProxy, startLinkProxy } from '../support/link-proxy.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /**
@@ -14,8 +14,9 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  * destroys every connection of the proxy and resets new ones for a while. The page's WebSocket closes; the app
  * says it lost the connection; messages typed meanwhile show as queued; once the proxy accepts again the app
  * reconnects by itself and resumes: each queued message reaches Alice exactly once, in order (her page and
- * the server's history), a message sent just as the connection dropped too, and Alice's messages sent
- * during the outage reach Bob after the resume, once each.
+ * the server's history); so does one the server stored while its ack was lost on the way back (sent again
+ * with the same client id); and Alice's messages sent during the outage reach Bob after the resume, once
+ * each.
  */
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
@@ -48,7 +49,7 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
     return;
   }
   let server: TestServer;
-  let proxy: PausableProxy;
+  let proxy: LinkProxy;
   let alice: { userId: string; accessToken: string };
   let bob: { userId: string; email: string };
   let dialogId: string;
@@ -56,6 +57,9 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
   let aliceEmail: string;
   let chromiumA: Awaited<ReturnType<typeof launchChromium>>;
   let chromiumB: Awaited<ReturnType<typeof launchChromium>>;
+  let a: Page;
+  let b: Page;
+  const errors: string[] = [];
 
   beforeAll(async () => {
     execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
@@ -93,9 +97,10 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
     expect(direct.status).toBe(201);
     dialogId = direct.json<{ id: string }>().id;
 
-    // Raw TCP to the server's port: the TLS session is Chromium's with the server itself.
+    // Raw TCP to the server's port: the TLS session is Chromium's with the server itself (Chromium here ignores
+    // the test certificate's errors, as it does when it talks to the server directly).
     const target = new URL(server.url);
-    proxy = await startPausableProxy(target.hostname, Number(target.port));
+    proxy = await startLinkProxy(target.hostname, Number(target.port));
     const background = [
       '--disable-background-timer-throttling',
       '--disable-renderer-backgrounding',
@@ -113,9 +118,8 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
   });
 
   it('queues sends while the connection is down and, once it is back, delivers each exactly once in order both ways', async () => {
-    const a = chromiumA.browser.pages()[0] ?? (await chromiumA.browser.newPage());
-    const b = chromiumB.browser.pages()[0] ?? (await chromiumB.browser.newPage());
-    const errors: string[] = [];
+    a = chromiumA.browser.pages()[0] ?? (await chromiumA.browser.newPage());
+    b = chromiumB.browser.pages()[0] ?? (await chromiumB.browser.newPage());
     for (const page of [a, b]) page.on('pageerror', (error) => errors.push(error.message));
     // Bob's realtime sockets, to see the real one close (not just the browser's idea of being offline).
     const bobSockets: PageSocket[] = [];
@@ -150,9 +154,14 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
       }),
     );
 
-    // A send and the drop at once: it may or may not have reached the server; either way, once at the end.
+    // The link dies one way first: Bob's send reaches the server and is stored (Alice sees it), but its ack
+    // never reaches Bob, so his app still has it waiting; then the link drops. Sent again after the
+    // reconnect with the same client id, it must not become a second message.
+    proxy.holdReplies();
     await bobComposer.fill('Sent as it dropped');
     await bobComposer.press('Enter');
+    await aliceLog.getByText('Sent as it dropped', { exact: true }).waitFor();
+    expect(await b.getByTestId('pending').filter({ hasText: 'Sent as it dropped' }).count()).toBe(1);
     proxy.cut();
     await socketClosed;
     await b.getByText('Connection lost: reconnecting…', { exact: false }).waitFor();
@@ -174,6 +183,17 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
       await aliceComposer.fill(text);
       await aliceComposer.press('Enter');
       await aliceLog.getByText(text, { exact: true }).waitFor();
+      // Stored (the server's message replaced the one shown while sending) before the next is sent.
+      await expect.poll(() => a.getByTestId('pending').count()).toBe(0);
+    }
+    // And a busy dialog: many more from another of Alice's devices, so the replay after the reconnect is long.
+    const busy = Array.from({ length: 60 }, (_, index) => `Busy while down ${String(index + 1)}`);
+    for (const body of busy) {
+      const sent = await server.request(
+        `/v1/dialogs/${dialogId}/messages`,
+        json({ clientId: body, body }, alice.accessToken),
+      );
+      expect(sent.status).toBe(201);
     }
     // Down for a while: Bob's reconnect attempts are reset by the proxy, nothing crosses either way.
     await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -181,25 +201,27 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
     expect(await bobLog.getByText(/Meanwhile/).count()).toBe(0);
     expect(await b.getByText('Connected', { exact: true }).count()).toBe(0);
     expect(bobSockets.filter((socket) => !socket.isClosed())).toHaveLength(0);
+    // The app kept trying: its reconnects were refused by the link.
+    expect(proxy.refused).toBeGreaterThan(0);
 
     proxy.restore();
     await b.getByText('Connected', { exact: true }).waitFor({ timeout: 60_000 });
     expect(bobSockets.length).toBeGreaterThan(1);
     await expect.poll(() => b.getByTestId('pending').count(), { timeout: 30_000 }).toBe(0);
     await aliceLog.getByText(queued[2] ?? '', { exact: true }).waitFor({ timeout: 30_000 });
-    await bobLog.getByText(meanwhile[1] ?? '', { exact: true }).waitFor({ timeout: 30_000 });
+    await bobLog.getByText(busy.at(-1) ?? '', { exact: true }).waitFor({ timeout: 30_000 });
     await expect.poll(() => b.getByText('Connection lost').count()).toBe(0);
     // Give a duplicate time to show up, then count on both pages and on the server.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const sentByBob = ['Sent as it dropped', ...queued];
-    const expected = ['Before the drop', 'Seen it', ...meanwhile, ...sentByBob];
+    const expected = ['Before the drop', 'Seen it', ...meanwhile, ...busy, ...sentByBob];
     for (const text of expected) {
       expect(await aliceLog.getByText(text, { exact: true }).count(), text).toBe(1);
       expect(await bobLog.getByText(text, { exact: true }).count(), text).toBe(1);
     }
     // Bob's sends in the order he typed them; each side's log in the server's order.
     const history = await server.request(
-      `/v1/dialogs/${dialogId}/messages?limit=50`,
+      `/v1/dialogs/${dialogId}/messages?limit=100`,
       bearer(alice.accessToken),
     );
     expect(history.status).toBe(200);
@@ -216,7 +238,57 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
     expect(await logBodies(a)).toEqual(stored);
     expect(await logBodies(b)).toEqual(stored);
     // Alice's outage messages reached Bob after the resume, in order.
-    expect((await logBodies(b)).filter((body) => body.startsWith('Meanwhile'))).toEqual(meanwhile);
+    expect(
+      (await logBodies(b)).filter((body) => body.startsWith('Meanwhile') || body.startsWith('Busy')),
+    ).toEqual([...meanwhile, ...busy]);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps what the server replays after a reconnect even when it arrives after the app re-read its dialogs', async () => {
+    // From here on Bob's realtime socket runs through Playwright, which passes every frame on but holds the
+    // server's `message.new` frames back for a while: the replay of what Bob missed arrives after `ready`
+    // and after the app's own REST look at the dialogs (whose newest seq is already past the replay).
+    let holdReplay = false;
+    await b.routeWebSocket(/\/v1\/realtime/, (page) => {
+      const upstream = page.connectToServer();
+      let order = Promise.resolve();
+      upstream.onMessage((message) => {
+        const late = holdReplay && typeof message === 'string' && message.startsWith('{"type":"message.new"');
+        order = order.then(async () => {
+          if (late) await new Promise((resolve) => setTimeout(resolve, 1500));
+          page.send(message);
+        });
+      });
+    });
+    // The SDK takes the WebSocket class when it is made: a fresh page (a reload signs out) gets the routed one.
+    await signInToChat(b, `https://127.0.0.1:${String(proxy.port)}`, tenantId, bob.email, bobPassword);
+    await b
+      .getByRole('navigation', { name: 'Dialogs' })
+      .getByRole('button', { name: new RegExp(`^${short(alice.userId)}`) })
+      .click();
+    const bobLog = b.getByRole('log', { name: `Messages in ${short(alice.userId)}` });
+    await bobLog.getByText('Queued while down, three', { exact: true }).waitFor();
+    proxy.cut();
+    await b.getByText('Connection lost: reconnecting…', { exact: false }).waitFor();
+    const missed = ['Missed, one', 'Missed, two', 'Missed, three'];
+    for (const body of missed) {
+      const sent = await server.request(
+        `/v1/dialogs/${dialogId}/messages`,
+        json({ clientId: body, body }, alice.accessToken),
+      );
+      expect(sent.status).toBe(201);
+    }
+    holdReplay = true;
+    proxy.restore();
+    await b.getByText('Connected', { exact: true }).waitFor({ timeout: 60_000 });
+    for (const body of missed) await bobLog.getByText(body, { exact: true }).waitFor({ timeout: 15_000 });
+    holdReplay = false;
+    // Live again: the next message arrives as usual.
+    await a.getByRole('textbox', { name: 'Message' }).fill('After the replay');
+    await a.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await bobLog.getByText('After the replay', { exact: true }).waitFor();
+    const bodies = await logBodies(b);
+    expect(bodies.slice(-4)).toEqual([...missed, 'After the replay']);
     expect(errors).toEqual([]);
   });
 });
