@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import type { Page, WebSocket as PageSocket } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
+import { buildConsole } from '../support/console-build.ts';
 import { describeEachDialect } from '../support/dialects.ts';
 import { bearer, json, newTenantOwner, signIn } from '../support/identity-fixtures.ts';
 import { type LinkProxy, startLinkProxy } from '../support/link-proxy.ts';
@@ -19,7 +18,6 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  * each.
  */
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 const chromiumSkip = chromiumMissing('chat app reconnect');
 const alicePassword = 'Amber lighthouse quilt 73 walnut';
 const bobPassword = 'Cobalt orchard ferry 19 maple';
@@ -62,11 +60,7 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
   const errors: string[] = [];
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     server = await startTestServer({ dialect });
     const owner = await newTenantOwner(server, 'Reconnect Clinic');
     const member = async (name: string, email: string, password: string) => {

@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { DataExportBody } from '@parley/protocol';
 import { TOTP, URI } from 'otpauth';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
+import { buildConsole } from '../support/console-build.ts';
 import {
   bearer,
   json,
@@ -26,7 +25,6 @@ import { seriousAxeViolations } from './axe.ts';
  * the test lets them (the runner's tick is at most every 10 s), so the "being prepared" state can be seen.
  */
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 const chromiumSkip = chromiumMissing('data export');
 const memberPassword = 'Saffron kettle meadow 58 lantern';
 
@@ -73,11 +71,7 @@ describe.skipIf(chromiumSkip !== undefined)('download my data in Chromium', () =
   let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     server = await startTestServer({ env: { PARLEY_JOB_POLL_INTERVAL_MS: '10000' } });
     owner = await newTenantOwner(server, 'Export Clinic', 'profile admin');
     totp = await enrolTotp(server, owner);
