@@ -15,7 +15,8 @@ import { startTestServer, type TestServer } from '../support/start-server.ts';
  * reconnects by itself and resumes: each queued message reaches Alice exactly once, in order (her page and
  * the server's history); so does one the server stored while its ack was lost on the way back (sent again
  * with the same client id); and Alice's messages sent during the outage reach Bob after the resume, once
- * each.
+ * each. A second case holds the server's replay back until the app has re-read its dialogs over REST: the
+ * replayed messages must still be shown (the app used to move the SDK's position past them).
  */
 
 const chromiumSkip = chromiumMissing('chat app reconnect');
