@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
@@ -17,6 +16,7 @@ import {
   type SignedIn,
 } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 
 /**
  * The chat web app (/app/) in Debian's Chromium against a real server, two users in two browsers (each its own
@@ -127,11 +127,7 @@ describeEachDialect('chat web app in Chromium', (dialect) => {
 
   beforeAll(async () => {
     // The app as `npm run build` builds it; NODE_ENV=production for React's production build.
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     server = await startTestServer({ dialect });
     alice = await newTenantOwner(server, 'Chat Clinic');
     totp = await enrolTotp(server, alice);

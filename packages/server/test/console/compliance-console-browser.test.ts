@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -19,6 +18,7 @@ import {
 } from '../support/identity-fixtures.ts';
 import { newStaff, type SignedInStaff } from '../support/staff-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 
 /**
  * The console's compliance pages in Debian's Chromium against a real server, on SQLite and PostgreSQL (one
@@ -57,11 +57,7 @@ let chromium: Awaited<ReturnType<typeof launchChromium>>;
 describe.skipIf(chromiumSkip !== undefined)('console compliance pages in Chromium', () => {
   beforeAll(async () => {
     // NODE_ENV=production: React's production build, as `npm run build` makes it.
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     chromium = await launchChromium();
   });
   afterAll(async () => {

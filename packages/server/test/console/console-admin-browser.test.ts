@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { TOTP } from 'otpauth';
 import type { Page } from 'playwright-core';
@@ -16,6 +15,7 @@ import {
 } from '../support/identity-fixtures.ts';
 import { enrolTotp } from '../support/mfa-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 import { seriousAxeViolations } from './axe.ts';
 
 /**
@@ -81,11 +81,7 @@ describe.skipIf(chromiumSkip !== undefined)(`console admin pages in Chromium [${
   let page: Page;
 
   beforeAll(async () => {
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     server = await startTestServer({ dialect: DIALECT });
     owner = await newTenantOwner(server, 'Admin Pages Clinic', 'profile admin audit');
     ({ recoveryCodes } = await enrolTotp(server, owner.accessToken, ownerPassword));

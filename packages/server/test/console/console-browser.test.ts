@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { json, newTenantOwner, ownerPassword, signIn, type SignedIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 
 /**
  * The web console in Debian's Chromium against a real server (HTTPS, self-signed). Attacks tried: script-like
@@ -41,11 +41,7 @@ describe.skipIf(chromiumSkip !== undefined)('web console in Chromium', () => {
   beforeAll(async () => {
     // The console as `npm run build` and `npm start` build it (Vite, into packages/console/dist).
     // NODE_ENV=production: Vitest's NODE_ENV=test would otherwise give React's development build.
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     server = await startTestServer();
     owner = await newTenantOwner(server, 'Console Clinic', 'profile admin');
     totp = await enrolTotp(server, owner);

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 import { seriousAxeViolations } from './axe.ts';
 
 /**
@@ -32,11 +32,7 @@ describe.skipIf(chromiumSkip !== undefined)(
     let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
     beforeAll(async () => {
-      execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-        cwd: REPO_ROOT,
-        stdio: 'pipe',
-        env: { ...process.env, NODE_ENV: 'production' },
-      });
+      buildConsole();
       server = await startTestServer({ dialect: DIALECT, clock });
       owner = await newTenantOwner(server, 'Expiring Passwords Ltd', 'profile admin');
       chromium = await launchChromium();

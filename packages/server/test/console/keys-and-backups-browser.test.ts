@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import {
   signIn,
 } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { buildConsole } from '../support/console-build.ts';
 
 /**
  * The console's "Keys and backups" page in Debian's Chromium against a real server, on SQLite and
@@ -46,11 +46,7 @@ let chromium: Awaited<ReturnType<typeof launchChromium>>;
 describe.skipIf(chromiumSkip !== undefined)('console keys and backups page in Chromium', () => {
   beforeAll(async () => {
     // NODE_ENV=production: React's production build, as `npm run build` makes it.
-    execFileSync('npm', ['run', 'build', '-w', 'packages/console'], {
-      cwd: REPO_ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    buildConsole();
     chromium = await launchChromium();
   });
   afterAll(async () => {
