@@ -17,6 +17,12 @@ export interface CommitBatcherOptions<I, R> {
   keyOf?: (input: I) => string;
   /** How many batches of one tenant may be committing at once (default 1). */
   maxInFlight?: number;
+  /**
+   * When a batch starts beside others (with `maxInFlight` above 1): once this much work waits, or once the
+   * batches in flight have run `overlapAfterMs`. Below both, work keeps gathering for the next batch: a
+   * transaction per handful of sends costs the database more than the wait saves (measured, issue 11).
+   */
+  overlap?: { minWaiting: number; afterMs: number };
 }
 
 /**
@@ -45,6 +51,10 @@ interface TenantLane<I, R> {
   inFlight: number;
   /** A pump is scheduled for the end of the current turn. */
   pumping: boolean;
+  /** When the oldest batch in flight started (ms, monotonic), for `overlap.afterMs`. */
+  startedAt: number[];
+  /** A pump is scheduled for when the batches in flight will have run `overlap.afterMs`. */
+  overlapTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -58,6 +68,7 @@ interface TenantLane<I, R> {
  */
 export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
   const { maxBatch, commit, keyOf = () => '', maxInFlight = 1 } = options;
+  const overlap = options.overlap ?? { minWaiting: 1, afterMs: 0 };
   const lanes = new Map<string, TenantLane<I, R>>();
 
   async function run(tenantId: string, jobs: Job<I, R>[]): Promise<void> {
@@ -107,11 +118,25 @@ export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
     return batch;
   }
 
+  /** Whether a batch may start beside those in flight now; if not yet, a pump is set for when it may. */
+  function mayOverlap(tenantId: string, lane: TenantLane<I, R>): boolean {
+    if (lane.inFlight === 0 || lane.queue.length >= overlap.minWaiting) return true;
+    const waited = performance.now() - (lane.startedAt[0] ?? 0);
+    if (waited >= overlap.afterMs) return true;
+    lane.overlapTimer ??= setTimeout(() => {
+      lane.overlapTimer = undefined;
+      pump(tenantId, lane);
+    }, overlap.afterMs - waited);
+    return false;
+  }
+
   function pump(tenantId: string, lane: TenantLane<I, R>): void {
-    while (lane.inFlight < maxInFlight && lane.queue.length > 0) {
+    while (lane.inFlight < maxInFlight && lane.queue.length > 0 && mayOverlap(tenantId, lane)) {
       const batch = takeBatch(lane);
       if (batch.length === 0) break;
       lane.inFlight += 1;
+      const startedAt = performance.now();
+      lane.startedAt.push(startedAt);
       run(tenantId, batch)
         .catch((error: unknown) => {
           // `run` settles its own jobs; this is only so that none of them can be left waiting forever.
@@ -119,13 +144,17 @@ export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
         })
         .finally(() => {
           lane.inFlight -= 1;
+          lane.startedAt.splice(lane.startedAt.indexOf(startedAt), 1);
           for (const job of batch) lane.busy.delete(job.key);
           schedule(tenantId, lane);
         });
     }
     // Only this lane: a pump scheduled for a lane that emptied may run after a new lane replaced it.
-    if (lane.inFlight === 0 && lane.queue.length === 0 && lanes.get(tenantId) === lane)
-      lanes.delete(tenantId);
+    if (lane.inFlight === 0 && lane.queue.length === 0) {
+      clearTimeout(lane.overlapTimer);
+      lane.overlapTimer = undefined;
+      if (lanes.get(tenantId) === lane) lanes.delete(tenantId);
+    }
   }
 
   /** Pumps at the end of this turn, so that work arriving meanwhile joins the batch. */
@@ -144,7 +173,14 @@ export function createCommitBatcher<I, R>(options: CommitBatcherOptions<I, R>) {
       return new Promise<R>((resolve, reject) => {
         let lane = lanes.get(tenantId);
         if (!lane) {
-          lane = { queue: [], busy: new Set(), inFlight: 0, pumping: false };
+          lane = {
+            queue: [],
+            busy: new Set(),
+            inFlight: 0,
+            pumping: false,
+            startedAt: [],
+            overlapTimer: undefined,
+          };
           lanes.set(tenantId, lane);
         }
         lane.queue.push({ input, key: keyOf(input), resolve, reject });

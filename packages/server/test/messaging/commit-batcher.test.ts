@@ -137,4 +137,40 @@ describe('commit batcher', () => {
     ]);
     expect(held).toEqual([]);
   });
+  it('starts a batch beside one in flight only once enough waits, or once the one in flight has run long', async () => {
+    const started: { ids: number[]; at: number }[] = [];
+    const release: (() => void)[] = [];
+    const batcher = createCommitBatcher<Piece, number>({
+      maxBatch: 100,
+      maxInFlight: 4,
+      keyOf: (piece) => piece.key,
+      overlap: { minWaiting: 3, afterMs: 40 },
+      commit: async (_tenant, pieces) => {
+        started.push({ ids: pieces.map((piece) => piece.id), at: performance.now() });
+        await new Promise<void>((resolve) => release.push(resolve));
+        return pieces.map((piece) => ({ ok: true, value: piece.id }));
+      },
+    });
+    const t0 = performance.now();
+    const all = [batcher.submit('tenant', { key: 'a', id: 0 })];
+    await nextTurn();
+    await nextTurn();
+    // One waits beside the batch in flight: it gathers, and starts only when that batch has run 40 ms.
+    all.push(batcher.submit('tenant', { key: 'b', id: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    expect(started.map((batch) => batch.ids)).toEqual([[0]]);
+    all.push(batcher.submit('tenant', { key: 'c', id: 2 }), batcher.submit('tenant', { key: 'd', id: 3 }));
+    await nextTurn();
+    await nextTurn();
+    // Three wait now: they start at once, together, beside the first.
+    expect(started.map((batch) => batch.ids)).toEqual([[0], [1, 2, 3]]);
+    all.push(batcher.submit('tenant', { key: 'e', id: 4 }));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(started.map((batch) => batch.ids)).toEqual([[0], [1, 2, 3], [4]]);
+    expect((started[2]?.at ?? 0) - t0).toBeGreaterThanOrEqual(39);
+    for (const done of release.splice(0)) done();
+    await nextTurn();
+    for (const done of release.splice(0)) done();
+    expect(await Promise.all(all)).toEqual([0, 1, 2, 3, 4]);
+  });
 });
