@@ -25,6 +25,16 @@ export const dataExportDestroyedReasons = [
 ] as const;
 export type DataExportDestroyedReason = (typeof dataExportDestroyedReasons)[number];
 
+/** How far an export's build has gone (`DataExport.progress`). */
+export const dataExportProgress = z
+  .object({
+    section: z.string().nullable(),
+    sectionsDone: z.number().int().min(0),
+    sectionsTotal: z.number().int().min(1),
+  })
+  .meta({ id: 'DataExportProgress' });
+export type DataExportProgress = z.infer<typeof dataExportProgress>;
+
 /** A data export (GDPR Art. 15 and 20) and where its archive stands. Times are ISO 8601 (UTC). */
 export const dataExportBody = z
   .object({
@@ -41,6 +51,15 @@ export const dataExportBody = z
     othersMessages: exportOthersMessagesPolicy,
     /** Records written into the archive so far. */
     recordsWritten: z.number().int(),
+    /**
+     * How far the build has gone, section by section (profile, consents, sessions, dialogs, messages,
+     * audit, uploads, ...): `sectionsDone` of `sectionsTotal` sections are in the archive and `section`
+     * names the one being read (null when none is: not started yet, or writing the manifest). Sections
+     * differ in size (messages is usually the largest), so it is an estimate of the share done, not of the
+     * time left; the number of records is not known until each section is read. `sectionsDone` equals
+     * `sectionsTotal` once ready; null when the export failed or was destroyed.
+     */
+    progress: dataExportProgress.nullable(),
     /** Size of the archive (a .tar.gz) once ready. */
     archiveBytes: z.number().int().nullable(),
     createdAt: z.string(),

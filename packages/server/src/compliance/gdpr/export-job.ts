@@ -17,6 +17,7 @@ import { type ArchiveEntry, type ChunkBatch, writeArchivePart } from './export-a
 import { openArchiveKey, partContext } from './export-keys.ts';
 import { messageSection } from './export-message-section.ts';
 import { createPersonNamer } from './export-people.ts';
+import { EXPORT_SECTION_NAMES } from './export-progress.ts';
 import { recordSections } from './export-record-sections.ts';
 import type { ExportRequestLog } from './export-request-log.ts';
 import type { ExportScope, ExportSection, SectionPage } from './export-section.ts';
@@ -168,6 +169,9 @@ export function createExportJob(deps: ExportJobDeps) {
       messageSection(sectionDeps, scope),
       ...recordSections(sectionDeps, scope),
     ];
+    // The API's progress counts sections by these names and positions: a list out of step would mislead.
+    if (sections.map((section) => section.name).join() !== EXPORT_SECTION_NAMES.join())
+      throw new JobError('internal_error', 'the export sections differ from EXPORT_SECTION_NAMES');
 
     const storeChunks = (tx: TenantTx, part: number, batch: ChunkBatch) =>
       exportStore.insertChunks(

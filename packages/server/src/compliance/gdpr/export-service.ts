@@ -14,6 +14,7 @@ import type { RequestContext } from '../audit/request-context.ts';
 import { readArchive } from './export-archive-reader.ts';
 import { newArchiveKey, openArchiveKey, partContext } from './export-keys.ts';
 import { presentExport } from './export-presenter.ts';
+import { exportProgress } from './export-progress.ts';
 import type { ExportRequestLog } from './export-request-log.ts';
 import { activeExportStatuses, type ExportRow, exportStore } from './export-store.ts';
 
@@ -92,6 +93,13 @@ export function createExportService(deps: ExportServiceDeps) {
     if (reach.kind === 'own' && (row.subject_id !== reach.userId || row.requested_by !== reach.userId))
       throw new AppError('not_found');
     return row;
+  }
+
+  /** An export as the API shows it, with how far its build has gone (its job's checkpoint while running). */
+  async function present(tx: TenantTx, row: ExportRow): Promise<DataExportBody> {
+    const checkpoint =
+      row.status === 'running' ? await exportStore.checkpoint(tx, row.tenant_id, row.job_id) : null;
+    return presentExport(row, exportProgress(row, checkpoint));
   }
 
   /** Takes one of each limit's allowance, or gives back what it took and refuses. */
@@ -218,7 +226,7 @@ export function createExportService(deps: ExportServiceDeps) {
           ...actor.context,
           details: { exportId: id, source, othersMessages: settings.exportOthersMessages },
         });
-        return presentExport(row);
+        return present(tx, row);
       });
     },
 
@@ -236,19 +244,20 @@ export function createExportService(deps: ExportServiceDeps) {
         // Another tenant's user (or no user) is `not_found`, not an empty list.
         await users.getUserIn(tx, tenantId, subjectId);
         const rows = await exportStore.ofSubject(tx, tenantId, subjectId, LIST_LIMIT);
-        return rows
-          .filter(
-            (row) =>
-              reach.kind === 'tenant' ||
-              (row.subject_id === reach.userId && row.requested_by === reach.userId),
-          )
-          .map(presentExport);
+        const visible = rows.filter(
+          (row) =>
+            reach.kind === 'tenant' || (row.subject_id === reach.userId && row.requested_by === reach.userId),
+        );
+        // At most one of a subject's exports is being built, so this reads at most one checkpoint.
+        const presented: DataExportBody[] = [];
+        for (const row of visible) presented.push(await present(tx, row));
+        return presented;
       });
     },
 
     async get(tenantId: string, exportId: string, reach: ExportReach): Promise<DataExportBody> {
       return storage.withTenant(tenantId, async (tx) =>
-        presentExport(await reachable(tx, tenantId, exportId, reach)),
+        present(tx, await reachable(tx, tenantId, exportId, reach)),
       );
     },
 
@@ -317,8 +326,8 @@ export function createExportService(deps: ExportServiceDeps) {
     ): Promise<DataExportBody> {
       return storage.withTenant(tenantId, async (tx) => {
         const row = await reachable(tx, tenantId, exportId, reach);
-        if (row.status === 'destroyed') return presentExport(row);
-        return presentExport(await destroyIn(tx, row, 'deleted', userActor(actor), actor.context));
+        if (row.status === 'destroyed') return present(tx, row);
+        return present(tx, await destroyIn(tx, row, 'deleted', userActor(actor), actor.context));
       });
     },
 

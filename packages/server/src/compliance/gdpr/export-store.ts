@@ -57,6 +57,17 @@ export const exportStore = {
       .execute();
   },
 
+  /** The stored checkpoint (JSON) of an export's job, null before its first one. */
+  async checkpoint(tx: TenantTx, tenantId: string, jobId: string): Promise<string | null> {
+    const row = await tx
+      .selectFrom('jobs')
+      .select('progress')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return row?.progress ?? null;
+  },
+
   /** Whether an export of the subject is still being built. */
   async hasActive(tx: TenantTx, tenantId: string, subjectId: string): Promise<boolean> {
     const row = await tx
