@@ -1,7 +1,9 @@
 import type { ParleyClient } from '@parley/client';
 import type { Permission } from '@parley/protocol';
-import { type SyntheticEvent, useState } from 'react';
+import { type SyntheticEvent, useMemo, useState } from 'react';
+import { DataExportSection } from './data-export-section.tsx';
 import { errorText } from './error-text.ts';
+import { userExportEndpoints } from './export-endpoints.ts';
 import { fieldOf } from './form-field.ts';
 import { UserSessions } from './user-sessions.tsx';
 
@@ -29,6 +31,8 @@ export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
   const [pending, setPending] = useState<Pending>();
   const [message, setMessage] = useState<string>();
   const [showSessions, setShowSessions] = useState(false);
+  const [showExport, setShowExport] = useState(false);
+  const exportEndpoints = useMemo(() => userExportEndpoints(client, user.id), [client, user.id]);
   const name = user.displayName ?? '(no name)';
   const run = (work: Promise<unknown>, done: string, change: Partial<UserSummary> = {}) => {
     setMessage(undefined);
@@ -152,6 +156,18 @@ export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
                     Sessions
                   </button>
                 ) : null}
+                {permissions.has('privacy.export') ? (
+                  <button
+                    type="button"
+                    aria-label={`Export the data of ${name}`}
+                    aria-expanded={showExport}
+                    onClick={() => {
+                      setShowExport(!showExport);
+                    }}
+                  >
+                    Export data
+                  </button>
+                ) : null}
                 {permissions.has('mfa.reset') ? (
                   <button
                     type="button"
@@ -175,6 +191,13 @@ export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
         <tr className="sub-row">
           <td colSpan={5}>
             <UserSessions client={client} userId={user.id} name={name} />
+          </td>
+        </tr>
+      ) : null}
+      {showExport ? (
+        <tr className="sub-row">
+          <td colSpan={5}>
+            <DataExportSection client={client} endpoints={exportEndpoints} subject={{ name }} />
           </td>
         </tr>
       ) : null}
