@@ -1,5 +1,6 @@
-import { MemoryTokenStore, ParleyClient } from '@parley/client';
+import { MemoryTokenStore, ParleyClient, type SignedIn } from '@parley/client';
 import { useEffect, useMemo, useState } from 'react';
+import { ConsentRequiredPage } from '../consent-required-page.tsx';
 import { DataExportSection } from '../data-export-section.tsx';
 import { CallPanel } from './call-panel.tsx';
 import { ChatModel } from './chat-model.ts';
@@ -18,12 +19,18 @@ export function ChatApp() {
   const [session, setSession] = useState<{ client: ParleyClient; tokens: MemoryTokenStore }>(newSession);
   const [model, setModel] = useState<ChatModel>();
   const [notice, setNotice] = useState<string>();
+  /**
+   * The user owes consent to a required purpose: the consent step is shown and nothing connects (the
+   * realtime socket would only be refused with 4003) until they accept.
+   */
+  const [owesConsent, setOwesConsent] = useState(false);
 
-  const signedIn = () => {
+  const signedIn = (answer: SignedIn) => {
     session.client.account
       .me()
       .then((me) => {
         setNotice(undefined);
+        setOwesConsent(answer.notice === 'consent_required');
         setModel(new ChatModel(session.client, session.tokens, me));
       })
       .catch((caught: unknown) => {
@@ -35,6 +42,7 @@ export function ChatApp() {
     model?.stop();
     void session.client.auth.signOut().catch(() => undefined);
     setModel(undefined);
+    setOwesConsent(false);
     setSession(newSession());
   };
 
@@ -49,7 +57,28 @@ export function ChatApp() {
         <ChatSignIn client={session.client} onSignedIn={signedIn} />
       </>
     );
-  return <ChatShell model={model} onSignOut={signOut} />;
+  if (owesConsent)
+    return (
+      <ConsentRequiredPage
+        client={session.client}
+        appName="Parley chat"
+        describe={chatErrorText}
+        onAccepted={() => {
+          // The same token works in full again: the shell mounts and connects.
+          setOwesConsent(false);
+        }}
+        onSignOut={signOut}
+      />
+    );
+  return (
+    <ChatShell
+      model={model}
+      onSignOut={signOut}
+      onConsentRequired={() => {
+        setOwesConsent(true);
+      }}
+    />
+  );
 }
 
 function newSession() {
@@ -57,7 +86,15 @@ function newSession() {
   return { tokens, client: new ParleyClient({ baseUrl: window.location.origin, tokenStore: tokens }) };
 }
 
-function ChatShell({ model, onSignOut }: { model: ChatModel; onSignOut: () => void }) {
+function ChatShell({
+  model,
+  onSignOut,
+  onConsentRequired,
+}: {
+  model: ChatModel;
+  onSignOut: () => void;
+  onConsentRequired: () => void;
+}) {
   const state = useChat(model);
   const [searching, setSearching] = useState(false);
   const [myData, setMyData] = useState(false);
@@ -67,6 +104,10 @@ function ChatShell({ model, onSignOut }: { model: ChatModel; onSignOut: () => vo
       model.stop();
     };
   }, [model]);
+  // Unmounting the shell stops the model; it starts (and connects) again once the consent step is passed.
+  useEffect(() => {
+    if (state.consentRequired) onConsentRequired();
+  }, [state.consentRequired, onConsentRequired]);
   const active = useMemo(
     () => state.dialogs.find((dialog) => dialog.id === state.activeId),
     [state.dialogs, state.activeId],

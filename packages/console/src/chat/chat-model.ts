@@ -6,6 +6,7 @@ import {
   RealtimeError,
 } from '@parley/client';
 import type { AttachmentBody, DialogBody, MessageBody, ProfileBody, ReactionSummary } from '@parley/protocol';
+import { owedPurposes } from '../consent-owed.ts';
 import { chatErrorText as errorText } from './chat-text.ts';
 
 /** A message typed here and not yet confirmed by the server's `message.new` (same client id). */
@@ -49,6 +50,12 @@ export interface ChatState {
   presence: Readonly<Record<string, 'online' | 'offline'>>;
   receipts: Readonly<Record<string, Readonly<Record<string, Receipts>>>>;
   notice: string | undefined;
+  /**
+   * The user owes consent to a required purpose (a new version was published, or it was never given): the
+   * server refused the socket with 4003 or a request with `consent_required`. The app shows the consent step;
+   * the connection stays closed (the SDK does not retry a 4003) until {@link ChatModel.start} again.
+   */
+  consentRequired: boolean;
 }
 
 const PAGE = 30;
@@ -87,6 +94,7 @@ export class ChatModel {
       presence: {},
       receipts: {},
       notice: undefined,
+      consentRequired: false,
     };
   }
 
@@ -112,14 +120,17 @@ export class ChatModel {
   }
 
   start(): void {
+    this.#set({ consentRequired: false, notice: undefined });
     const realtime = this.client.realtime;
     const on = this.#stops.push.bind(this.#stops);
     on(
       realtime.on('connection', (event) => {
         this.#set({ connection: event.state });
         if (event.state === 'ready') void this.#afterReady();
-        if (event.state === 'closed' && event.error)
+        if (event.state === 'closed' && event.error) {
           this.#set({ notice: `Disconnected: ${event.error.message}` });
+          if (event.error.code === 'forbidden') void this.#checkConsent();
+        }
         this.#refreshPendingStates();
       }),
     );
@@ -209,6 +220,26 @@ export class ChatModel {
   stop(): void {
     for (const stop of this.#stops.splice(0)) stop();
     this.client.realtime.close();
+    // Handed to the app already (it shows the consent step): the next start begins without it.
+    this.#set({ consentRequired: false });
+  }
+
+  /**
+   * After a 4003: is it consent the user owes (the consent step can fix that) or a session that may not chat
+   * (the notice stays)? `GET /v1/me/consents` needs only the `profile` scope, which such a token keeps.
+   */
+  async #checkConsent(): Promise<void> {
+    try {
+      if (owedPurposes(await this.client.consents.list()).length > 0) this.#set({ consentRequired: true });
+    } catch (error) {
+      this.#noteConsent(error);
+    }
+  }
+
+  /** A REST refusal with `consent_required`: the consent step is shown. */
+  #noteConsent(error: unknown): void {
+    if (error instanceof ParleyApiError && error.code === 'consent_required')
+      this.#set({ consentRequired: true });
   }
 
   /** After each `ready`: the dialogs (with unread counts), their resume positions, and presence. */
@@ -240,6 +271,7 @@ export class ChatModel {
       }
     } catch (error) {
       this.#set({ notice: errorText(error), dialogsLoaded: true });
+      this.#noteConsent(error);
     }
   }
 
@@ -304,6 +336,7 @@ export class ChatModel {
         loading: false,
         error: errorText(error),
       });
+      this.#noteConsent(error);
     }
   }
 
