@@ -159,7 +159,7 @@ export function UserRow({ client, user, permissions, onChange }: UserRowProps) {
                 {permissions.has('privacy.export') ? (
                   <button
                     type="button"
-                    aria-label={`Export the data of ${name}`}
+                    aria-label={`Export data of ${name}`}
                     aria-expanded={showExport}
                     onClick={() => {
                       setShowExport(!showExport);
