@@ -239,4 +239,46 @@ describeEachDialect('chat web app: the consent step', (dialect) => {
     await expect.poll(stored).toContain('Accepted the new version');
     expect(errors).toEqual([]);
   });
+  it('keeps a 4003 that is not about consent a notice: no consent step, no reconnect loop', async () => {
+    // Carol's only role lets her read her profile but not dialogs: the server refuses her socket with 4003
+    // although she owes no consent once she has accepted.
+    const role = await server.request(
+      '/v1/roles/profile_only',
+      json({ permissions: ['profile.read'] }, owner.accessToken, 'PUT'),
+    );
+    expect(role.status).toBe(204);
+    const email = `carol-${owner.tenantId.slice(-6)}@consent.example`;
+    const created = await server.request(
+      '/v1/users',
+      json(
+        { displayName: 'Carol', email, password: bobPassword, roles: ['profile_only'] },
+        owner.accessToken,
+      ),
+    );
+    expect(created.status).toBe(201);
+    const carol = await chromium.browser.newPage();
+    const carolSockets: PageSocket[] = [];
+    carol.on('websocket', (socket) => carolSockets.push(socket));
+    carol.on('pageerror', (error) => errors.push(error.message));
+    await carol.goto(`${server.url}/app/`);
+    await carol.getByLabel('Tenant id').fill(owner.tenantId);
+    await carol.getByLabel('E-mail').fill(email);
+    await carol.getByLabel('Password').fill(bobPassword);
+    await carol.getByRole('button', { name: 'Sign in' }).click();
+    const boxes = carol.getByRole('checkbox', { name: /^I accept:/ });
+    await boxes.first().waitFor();
+    for (const box of await boxes.all()) await box.check();
+    await carol.getByRole('button', { name: 'Accept and continue' }).click();
+
+    await carol
+      .getByRole('alert')
+      .getByText(/^Disconnected: /)
+      .waitFor();
+    await carol.waitForTimeout(2500);
+    expect(carolSockets).toHaveLength(1);
+    expect(await carol.getByRole('form', { name: 'Before you continue' }).count()).toBe(0);
+    expect(await carol.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
+    await carol.close();
+    expect(errors).toEqual([]);
+  });
 });
