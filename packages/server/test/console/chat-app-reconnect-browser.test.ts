@@ -83,7 +83,7 @@ describeEachDialect('chat web app across a real connection drop', (dialect) => {
     };
     bob = { email: `bob-${suffix}@reconnect.example`, userId: '' };
     bob.userId = await member('Bob', bob.email, bobPassword);
-    // The required consent is accepted once over the API (the chat app has no consent step).
+    // The required consent is accepted once over the API (chat-app-consent-browser.test.ts tests the step).
     await signIn(server, owner.tenantId, bob.email, bobPassword, 'profile chat');
     const direct = await server.request(
       '/v1/dialogs',

@@ -174,7 +174,7 @@ describe.skipIf(chromiumSkip !== undefined)('download my data in Chromium', () =
       json({ displayName: 'Mira', email, password: memberPassword, roles: ['member'] }, owner.accessToken),
     );
     expect(created.status).toBe(201);
-    // The required consent is accepted once over the API (the chat app has no consent step).
+    // The required consent is accepted once over the API (chat-app-consent-browser.test.ts tests the step).
     await signIn(server, owner.tenantId, email, memberPassword, 'profile chat');
     const page = await chromium.browser.newPage();
     const seen = watchAddresses(page);
