@@ -6,6 +6,7 @@ import { describeEachDialect } from '../support/dialects.ts';
 import { bearer, json, newTenantOwner, signIn } from '../support/identity-fixtures.ts';
 import { type LinkProxy, startLinkProxy } from '../support/link-proxy.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { fillSignIn } from '../support/browser-sign-in.ts';
 
 /**
  * The chat web app when its connection to the server really drops, not just when the browser says it is
@@ -28,10 +29,7 @@ const short = (userId: string) => `User ${userId.slice(0, 8)}`;
 /** Opens /app/ at `origin` and signs in; resolves once the realtime connection is ready. */
 async function signInToChat(page: Page, origin: string, tenantId: string, email: string, password: string) {
   await page.goto(`${origin}/app/`);
-  await page.getByLabel('Tenant id').fill(tenantId);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await fillSignIn(page, tenantId, email, password);
   await page.getByText('Connected', { exact: true }).waitFor();
 }
 

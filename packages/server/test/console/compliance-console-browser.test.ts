@@ -19,6 +19,7 @@ import {
 import { newStaff, type SignedInStaff } from '../support/staff-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { buildConsole } from '../support/console-build.ts';
+import { fillSignIn } from '../support/browser-sign-in.ts';
 
 /**
  * The console's compliance pages in Debian's Chromium against a real server, on SQLite and PostgreSQL (one
@@ -43,13 +44,6 @@ const DAY = 86_400_000;
 async function expectNoScriptRan(page: Page): Promise<void> {
   expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
   expect(await page.locator('main img, main script').count()).toBe(0);
-}
-
-async function signInToConsole(page: Page, tenantId: string, email: string, password: string) {
-  await page.getByLabel('Tenant id').fill(tenantId);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
@@ -124,7 +118,7 @@ function suite(dialect: DialectName): void {
     const page = await chromium.browser.newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/support-access`);
-    await signInToConsole(page, owner.tenantId, owner.email, ownerPassword);
+    await fillSignIn(page, owner.tenantId, owner.email, ownerPassword);
     await page.getByRole('heading', { name: 'Support access', level: 1 }).waitFor();
     await page.getByText('Operator staff may ask this tenant for support access').waitFor();
 
@@ -226,7 +220,7 @@ function suite(dialect: DialectName): void {
     const page = await chromium.browser.newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/`);
-    await signInToConsole(page, owner.tenantId, officer.email, officerPassword);
+    await fillSignIn(page, owner.tenantId, officer.email, officerPassword);
     // A compliance officer sees the compliance pages but not support access (an owner's and admin's matter).
     const nav = page.getByRole('navigation', { name: 'Console' });
     await nav.getByRole('link', { name: 'Audit log' }).click();
@@ -329,7 +323,7 @@ function suite(dialect: DialectName): void {
     const page = await chromium.browser.newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/privacy-requests`);
-    await signInToConsole(page, owner.tenantId, officer.email, officerPassword);
+    await fillSignIn(page, owner.tenantId, officer.email, officerPassword);
     await page.getByRole('heading', { name: 'Data subject requests', level: 1 }).waitFor();
     const rows = page.locator('table.grid tbody tr');
     await expect.poll(() => rows.count()).toBe(3);
@@ -419,7 +413,7 @@ function suite(dialect: DialectName): void {
     });
     await asSecurity(`/v1/platform/incidents/${incidentId}/rca`, { text: RCA_TEXT }, 'PUT');
     await page.reload();
-    await signInToConsole(page, owner.tenantId, officer.email, officerPassword);
+    await fillSignIn(page, owner.tenantId, officer.email, officerPassword);
     const incident = page.getByRole('listitem', { name: `Incident ${INCIDENT_TITLE}` });
     await incident.waitFor();
     expect(await incident.locator('strong').first().textContent()).toBe(INCIDENT_TITLE);

@@ -16,6 +16,7 @@ import {
 import { enrolTotp } from '../support/mfa-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { buildConsole } from '../support/console-build.ts';
+import { fillSignIn } from '../support/browser-sign-in.ts';
 import { seriousAxeViolations } from './axe.ts';
 
 /**
@@ -46,13 +47,6 @@ const HEADINGS: Record<string, string> = {
   'OAuth clients': 'OAuth clients',
   'My account': 'My account',
 };
-
-async function fillSignIn(page: Page, tenantId: string, email: string, password: string): Promise<void> {
-  await page.getByLabel('Tenant id').fill(tenantId);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 /** The sign-in answered `consent_required`: accept every required purpose shown, as the user would. */
 async function acceptRequiredPurposes(page: Page): Promise<void> {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
 import { systemClock } from '../../src/clock.ts';
@@ -20,6 +19,7 @@ import {
 } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { buildConsole } from '../support/console-build.ts';
+import { fillSignIn } from '../support/browser-sign-in.ts';
 
 /**
  * The console's "Keys and backups" page in Debian's Chromium against a real server, on SQLite and
@@ -33,13 +33,6 @@ import { buildConsole } from '../support/console-build.ts';
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
 const chromiumSkip = chromiumMissing('console keys and backups page');
-
-async function signInToConsole(page: Page, tenantId: string, email: string, password: string) {
-  await page.getByLabel('Tenant id').fill(tenantId);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
 
@@ -92,7 +85,7 @@ function suite(dialect: DialectName): void {
     const page = await chromium.browser.newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/`);
-    await signInToConsole(page, owner.tenantId, owner.email, ownerPassword);
+    await fillSignIn(page, owner.tenantId, owner.email, ownerPassword);
     await page
       .getByRole('navigation', { name: 'Console' })
       .getByRole('link', { name: 'Keys and backups' })
@@ -197,7 +190,7 @@ function suite(dialect: DialectName): void {
     expect(refused.status, refused.text).toBe(403);
     const page = await chromium.browser.newPage();
     await page.goto(`${server.url}/console/keys-and-backups`);
-    await signInToConsole(page, owner.tenantId, email, memberPassword);
+    await fillSignIn(page, owner.tenantId, email, memberPassword);
     await page.getByRole('heading', { name: 'Keys and backups', level: 1 }).waitFor();
     await page.getByRole('table', { name: 'Keys in use' }).waitFor();
     expect(await page.getByRole('button', { name: 'Rotate this tenant’s data key' }).count()).toBe(0);
@@ -210,7 +203,7 @@ function suite(dialect: DialectName): void {
     expect(member.userId).toBeTruthy();
     const page = await chromium.browser.newPage();
     await page.goto(`${server.url}/console/keys-and-backups`);
-    await signInToConsole(page, owner.tenantId, `member-${dialect}@keys.example`, memberPassword);
+    await fillSignIn(page, owner.tenantId, `member-${dialect}@keys.example`, memberPassword);
     // Signed in, the console moves the member off a page their role does not have.
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await expect.poll(() => new URL(page.url()).pathname).not.toBe('/console/keys-and-backups');
