@@ -11,6 +11,9 @@ const WORDING: Readonly<Record<string, string>> = {
   forbidden: 'Your role does not allow this.',
   not_found: 'Not found.',
   conflict: 'That conflicts with the current state (already exists?).',
+  consent_required:
+    'You have not accepted the current version of a required purpose. Sign in again to read and accept it.',
+  consent_version_stale: 'That purpose changed in the meantime. Reload the page to see its current version.',
   rate_limited: 'Too many requests. Try again shortly.',
   export_rate_limited: 'Too many exports were requested recently. Try again later.',
   export_in_progress: 'An export is already being prepared. Wait for it to finish.',
