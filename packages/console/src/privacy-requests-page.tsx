@@ -1,19 +1,22 @@
-import type { DataSubjectRequestBody } from '@parley/client';
+import type { DataSubjectRequestBody, ParleyClient } from '@parley/client';
 import { type SyntheticEvent, useState } from 'react';
 import { complianceOf, useLoad, when } from './compliance-load.ts';
 import type { PageProps } from './console-page.ts';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
+import { ExtendDeadlineForm, RecordRequestForm } from './privacy-request-forms.tsx';
 
 type Status = 'open' | 'closed' | 'all';
 const CLOSING = ['completed', 'refused', 'cancelled'] as const;
 
 /**
  * Data subject requests (GDPR Art. 12–22): open ones soonest deadline first, as the server orders them, the
- * overdue ones marked; start work on one, or close it with an outcome the subject will read.
+ * overdue ones marked; record one received by post or phone; start work on one, extend its deadline, or close
+ * it with an outcome the subject will read.
  */
-export function PrivacyRequestsPage({ client }: PageProps) {
+export function PrivacyRequestsPage({ client, permissions }: PageProps) {
+  const manage = permissions.has('privacy.requests.manage');
   const compliance = complianceOf(client);
   const [status, setStatus] = useState<Status>('open');
   const list = useLoad(() => compliance.privacyRequests({ status, limit: 200 }));
@@ -22,6 +25,13 @@ export function PrivacyRequestsPage({ client }: PageProps) {
   return (
     <main>
       <h1>Data subject requests</h1>
+      {manage ? (
+        <RecordRequestForm
+          client={client}
+          mayLookUpUsers={permissions.has('users.read')}
+          onRecorded={list.reload}
+        />
+      ) : null}
       <div className="row wrap">
         <label className="inline-label">
           Show
@@ -68,6 +78,8 @@ export function PrivacyRequestsPage({ client }: PageProps) {
               <RequestRow
                 key={request.id}
                 request={request}
+                client={client}
+                manage={manage}
                 compliance={compliance}
                 onChanged={list.reload}
               />
@@ -82,15 +94,21 @@ export function PrivacyRequestsPage({ client }: PageProps) {
 
 function RequestRow({
   request,
+  client,
+  manage,
   compliance,
   onChanged,
 }: {
   request: DataSubjectRequestBody;
+  client: ParleyClient;
+  manage: boolean;
   compliance: ReturnType<typeof complianceOf>;
   onChanged: () => void;
 }) {
   const [closing, setClosing] = useState(false);
+  const [extending, setExtending] = useState(false);
   const [message, setMessage] = useState<string>();
+  const [extended, setExtended] = useState<string>();
   const open = request.status === 'received' || request.status === 'in_progress';
   const run = (work: Promise<unknown>) => {
     setMessage(undefined);
@@ -126,7 +144,20 @@ function RequestRow({
       </td>
       <td data-label="Note">{request.outcome ?? request.note ?? '—'}</td>
       <td data-label="Actions">
-        {closing ? (
+        {extending ? (
+          <ExtendDeadlineForm
+            client={client}
+            request={request}
+            onExtended={(answer) => {
+              setExtending(false);
+              setExtended(`Deadline extended to ${when(answer.dueAt)}.`);
+              onChanged();
+            }}
+            onCancel={() => {
+              setExtending(false);
+            }}
+          />
+        ) : closing ? (
           <form onSubmit={close} className="inline">
             <label>
               Close as
@@ -172,8 +203,20 @@ function RequestRow({
             >
               Close…
             </button>
+            {manage ? (
+              <button
+                type="button"
+                onClick={() => {
+                  setExtended(undefined);
+                  setExtending(true);
+                }}
+              >
+                Extend deadline…
+              </button>
+            ) : null}
           </div>
         ) : null}
+        {extended ? <p role="status">{extended}</p> : null}
         <FormError text={message} />
       </td>
     </tr>

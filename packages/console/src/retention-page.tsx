@@ -5,6 +5,7 @@ import type { PageProps } from './console-page.ts';
 import { errorText } from './error-text.ts';
 import { fieldOf } from './form-field.ts';
 import { FormError } from './form-error.tsx';
+import { DialogRetentionSection } from './dialog-retention-section.tsx';
 
 /** The rules a period may be left empty for (kept without limit). */
 const DURATIONS = [
@@ -21,9 +22,9 @@ const DURATIONS = [
 /**
  * The tenant's retention rules: how long each kind of data is kept (`30m`, `12h`, `90d`; empty keeps it
  * without limit), the audit log's legal minimum, and when IP addresses are truncated. The server validates the
- * rules as a whole.
+ * rules as a whole. Below, one dialog's overrides of them.
  */
-export function RetentionPage({ client }: PageProps) {
+export function RetentionPage({ client, permissions }: PageProps) {
   const compliance = complianceOf(client);
   const rules = useLoad(() => compliance.retentionRules());
   const [message, setMessage] = useState<string>();
@@ -116,6 +117,9 @@ export function RetentionPage({ client }: PageProps) {
           </button>
         </form>
       )}
+      {permissions.has('retention.manage') ? (
+        <DialogRetentionSection client={client} tenant={current} />
+      ) : null}
     </main>
   );
 }
