@@ -272,6 +272,44 @@ function suite(dialect: DialectName): void {
     await page.close();
   });
 
+  it('a role that manages requests but may not look users up records by user id only', async () => {
+    const defined = await api('/v1/roles/dsr_clerk', owner.accessToken, 'PUT', {
+      permissions: ['profile.read', 'profile.update', 'sessions.manage', 'privacy.requests.manage'],
+    });
+    expect(defined.status, defined.text).toBeLessThan(300);
+    const clerk = { userId: '', email: `clerk-req-${dialect}@clinic.example` };
+    const clerkPassword = 'Orchard basalt lantern 62 pear';
+    await newUser(clerk, 'Cleo Clerk', clerkPassword, ['dsr_clerk']);
+    const { accessToken } = await signIn(server, owner.tenantId, clerk.email, clerkPassword, 'profile admin');
+    const lookUp = await api(`/v1/users?email=${encodeURIComponent(subject.email)}`, accessToken);
+    expect([lookUp.status, lookUp.json<{ error: { code: string } }>().error.code]).toEqual([
+      403,
+      'forbidden',
+    ]);
+
+    const page = await openAs(clerk.email, clerkPassword, '/console/privacy-requests');
+    await page.getByRole('heading', { name: 'Data subject requests', level: 1 }).waitFor();
+    const nav = page.getByRole('navigation', { name: 'Console' });
+    expect(await nav.getByRole('link', { name: 'Retention' }).count()).toBe(0);
+    await page.getByText('Record a request received by post, e-mail or phone').click();
+    const form = page.getByRole('form', { name: 'Record a request' });
+    expect(await form.getByLabel('Subject (exact e-mail address, or user id)').count()).toBe(0);
+    await form.getByLabel('Subject (user id)').fill(subject.userId);
+    await form.getByLabel('Right exercised').selectOption('objection');
+    await form.getByLabel('Received by').selectOption('phone');
+    await form.getByRole('button', { name: 'Record request' }).click();
+    await form
+      .getByRole('status')
+      .filter({ hasText: /^Recorded: due / })
+      .waitFor();
+    const { requests } = (await api('/v1/privacy/requests?kind=objection', owner.accessToken)).json<{
+      requests: PrivacyRequest[];
+    }>();
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ subjectId: subject.userId, note: 'Received by phone.' });
+    await page.close();
+  });
+
   it('a support agent sees no request or retention controls, and the server refuses the calls', async () => {
     // Asked for the data requests page, the console opens one the role may see instead (Users).
     const page = await openAs(agent.email, agentPassword, '/console/privacy-requests');
