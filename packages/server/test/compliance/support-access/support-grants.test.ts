@@ -132,6 +132,10 @@ describeEachDialect('support access grants', (dialect) => {
     expect(await memberStatus()).toBe('active');
     const audit = await underGrant(support, grant.id, '/v1/audit');
     expect([audit.status, code(audit)]).toEqual([403, 'support_scope_exceeded']);
+    // The metadata scope finds a user by exact address; it never lists the tenant's whole directory.
+    const directory = await underGrant(support, grant.id, '/v1/tenant/users');
+    expect([directory.status, code(directory)]).toEqual([403, 'support_scope_exceeded']);
+    expect(directory.text).not.toContain(memberA.email);
     // Without naming the grant, the staff token reaches nothing in the tenant.
     const bare = await server.request('/v1/tenant/settings', {
       headers: { authorization: `Bearer ${support.accessToken}` },
@@ -157,6 +161,7 @@ describeEachDialect('support access grants', (dialect) => {
       ['listUsers', 'success', null],
       ['setUserStatus', 'denied', 'support_scope_exceeded'],
       ['listAuditEntries', 'denied', 'support_scope_exceeded'],
+      ['listTenantUsers', 'denied', 'support_scope_exceeded'],
     ]);
     expect(lines.every((line) => line.staffId === support.id)).toBe(true);
     // The query string (an e-mail address here) is never recorded.
