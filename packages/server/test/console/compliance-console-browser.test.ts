@@ -2,12 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
 import type { TenantTx } from '../../src/storage/database.ts';
-import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { seriousAxeViolations } from './axe.ts';
-import { dialectNames } from '../support/dialects.ts';
 import {
   bearer,
   json,
@@ -18,8 +16,8 @@ import {
 } from '../support/identity-fixtures.ts';
 import { newStaff, type SignedInStaff } from '../support/staff-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { buildConsole } from '../support/console-build.ts';
 import { fillSignIn } from '../support/browser-sign-in.ts';
+import { describeConsoleInChromium, expectNoScriptRan } from '../support/console-browser-suite.ts';
 
 /**
  * The console's compliance pages in Debian's Chromium against a real server, on SQLite and PostgreSQL (one
@@ -37,34 +35,11 @@ const XSS_NOTE = '<img src=x onerror=window.__xss=3> please send my data';
 const INCIDENT_TITLE = 'Proxy log <img src=x onerror=window.__xss=4> exposure';
 const RCA_TEXT = 'Root cause: a debug flag logged headers.\n<script>window.__xss=5</script>';
 const officerPassword = 'Harbour lantern velvet 58 quince';
-const chromiumSkip = chromiumMissing('console compliance pages');
 const DAY = 86_400_000;
 
-/** Nothing script-like in the page ran, and no element came from user text. */
-async function expectNoScriptRan(page: Page): Promise<void> {
-  expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
-  expect(await page.locator('main img, main script').count()).toBe(0);
-}
+describeConsoleInChromium('console compliance pages', 'console compliance pages in Chromium', suite);
 
-let chromium: Awaited<ReturnType<typeof launchChromium>>;
-
-describe.skipIf(chromiumSkip !== undefined)('console compliance pages in Chromium', () => {
-  beforeAll(async () => {
-    // NODE_ENV=production: React's production build, as `npm run build` makes it.
-    buildConsole();
-    chromium = await launchChromium();
-  });
-  afterAll(async () => {
-    await chromium.close();
-  });
-
-  for (const dialect of dialectNames)
-    describe(dialect, () => {
-      suite(dialect);
-    });
-});
-
-function suite(dialect: DialectName): void {
+function suite(dialect: DialectName, newPage: () => Promise<Page>): void {
   let server: TestServer;
   let owner: SignedIn;
   let support: SignedInStaff;
@@ -115,7 +90,7 @@ function suite(dialect: DialectName): void {
       });
     expect((await underGrant(approvedId)).status).toBe(403);
 
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/support-access`);
     await fillSignIn(page, owner.tenantId, owner.email, ownerPassword);
@@ -217,7 +192,7 @@ function suite(dialect: DialectName): void {
     for (let read = 0; read < 30; read += 1)
       expect((await api('/v1/audit?limit=1', owner.accessToken)).status).toBe(200);
 
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/`);
     await fillSignIn(page, owner.tenantId, officer.email, officerPassword);
@@ -320,7 +295,7 @@ function suite(dialect: DialectName): void {
     await record(officer.userId, 40, XSS_NOTE);
     await record(owner.userId, 25, 'received 25 days ago');
 
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/privacy-requests`);
     await fillSignIn(page, owner.tenantId, officer.email, officerPassword);

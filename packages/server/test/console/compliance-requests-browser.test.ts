@@ -1,10 +1,8 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
-import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { fillSignIn } from '../support/browser-sign-in.ts';
-import { buildConsole } from '../support/console-build.ts';
-import { dialectNames } from '../support/dialects.ts';
+import { describeConsoleInChromium, expectNoScriptRan } from '../support/console-browser-suite.ts';
 import { bearer, json, newTenantOwner, type SignedIn, signIn } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 import { seriousAxeViolations } from './axe.ts';
@@ -22,7 +20,6 @@ const XSS_NOTE =
   'Letter says <img src=x onerror=window.__xss=1> send me <script>window.__xss=2</script> my data';
 const officerPassword = 'Harbour lantern velvet 58 quince';
 const agentPassword = 'Meadow copper whistle 73 plum';
-const chromiumSkip = chromiumMissing('console compliance requests');
 const DAY = 86_400_000;
 
 interface PrivacyRequest {
@@ -41,29 +38,13 @@ interface PrivacyRequest {
 /** `2026-12-07 10:35 UTC`, as the console shows an API time. */
 const shown = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 
-async function expectNoScriptRan(page: Page): Promise<void> {
-  expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
-  expect(await page.locator('main img, main script').count()).toBe(0);
-}
+describeConsoleInChromium(
+  'console compliance requests',
+  'console data requests and dialog retention in Chromium',
+  suite,
+);
 
-let chromium: Awaited<ReturnType<typeof launchChromium>>;
-
-describe.skipIf(chromiumSkip !== undefined)('console data requests and dialog retention in Chromium', () => {
-  beforeAll(async () => {
-    buildConsole();
-    chromium = await launchChromium();
-  });
-  afterAll(async () => {
-    await chromium.close();
-  });
-
-  for (const dialect of dialectNames)
-    describe(dialect, () => {
-      suite(dialect);
-    });
-});
-
-function suite(dialect: DialectName): void {
+function suite(dialect: DialectName, newPage: () => Promise<Page>): void {
   let server: TestServer;
   let owner: SignedIn;
   const officer = { userId: '', email: `officer-req-${dialect}@clinic.example` };
@@ -89,7 +70,7 @@ function suite(dialect: DialectName): void {
     return signIn(server, owner.tenantId, user.email, password);
   };
   const openAs = async (email: string, password: string, route: string) => {
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}${route}`);
     await fillSignIn(page, owner.tenantId, email, password);

@@ -1,10 +1,8 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
-import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { fillSignIn } from '../support/browser-sign-in.ts';
-import { buildConsole } from '../support/console-build.ts';
-import { dialectNames } from '../support/dialects.ts';
+import { describeConsoleInChromium, expectNoScriptRan } from '../support/console-browser-suite.ts';
 import {
   bearer,
   json,
@@ -30,7 +28,6 @@ const TEXT_V2 = 'We e-mail you news twice a month. <img src=x onerror=window.__x
 const memberPassword = 'Quiet meadow pebble 71 orchard';
 const agentPassword = 'Copper kettle drizzle 64 walnut';
 const deskPassword = 'Marble ferry whistle 39 saffron';
-const chromiumSkip = chromiumMissing('console consents page');
 
 interface Purpose {
   key: string;
@@ -42,30 +39,9 @@ interface Purpose {
   active: boolean;
 }
 
-/** Nothing script-like in the page ran, and no element came from purpose text. */
-async function expectNoScriptRan(page: Page): Promise<void> {
-  expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
-  expect(await page.locator('main img, main script').count()).toBe(0);
-}
+describeConsoleInChromium('console consents page', 'console consents page in Chromium', suite);
 
-let chromium: Awaited<ReturnType<typeof launchChromium>>;
-
-describe.skipIf(chromiumSkip !== undefined)('console consents page in Chromium', () => {
-  beforeAll(async () => {
-    buildConsole();
-    chromium = await launchChromium();
-  });
-  afterAll(async () => {
-    await chromium.close();
-  });
-
-  for (const dialect of dialectNames)
-    describe(dialect, () => {
-      suite(dialect);
-    });
-});
-
-function suite(dialect: DialectName): void {
+function suite(dialect: DialectName, newPage: () => Promise<Page>): void {
   let server: TestServer;
   let owner: SignedIn;
   const member = { id: '', email: `mia-${dialect}@clinic.example` };
@@ -84,7 +60,7 @@ function suite(dialect: DialectName): void {
   const purposesOnServer = async () =>
     (await api('/v1/consent-purposes', owner.accessToken)).json<{ purposes: Purpose[] }>().purposes;
   const openConsents = async (email: string, password: string) => {
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1200, height: 900 });
     await page.goto(`${server.url}/console/consents`);
     await fillSignIn(page, owner.tenantId, email, password);

@@ -1,12 +1,11 @@
+import type { Page } from 'playwright-core';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { recordBackupAttempt, recordBackupVerify } from '../../src/backup/backup-state.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createKeyManagement, type KeyManagement } from '../../src/crypto/key-management.ts';
 import type { DialectName } from '../../src/storage/dialects/dialect-adapter.ts';
-import { chromiumMissing, launchChromium } from '../support/browser-sdk.ts';
 import { seriousAxeViolations } from './axe.ts';
-import { dialectNames } from '../support/dialects.ts';
 import {
   bearer,
   json,
@@ -18,8 +17,8 @@ import {
   signIn,
 } from '../support/identity-fixtures.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
-import { buildConsole } from '../support/console-build.ts';
 import { fillSignIn } from '../support/browser-sign-in.ts';
+import { describeConsoleInChromium } from '../support/console-browser-suite.ts';
 
 /**
  * The console's "Keys and backups" page in Debian's Chromium against a real server, on SQLite and
@@ -32,27 +31,14 @@ import { fillSignIn } from '../support/browser-sign-in.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
-const chromiumSkip = chromiumMissing('console keys and backups page');
 
-let chromium: Awaited<ReturnType<typeof launchChromium>>;
+describeConsoleInChromium(
+  'console keys and backups page',
+  'console keys and backups page in Chromium',
+  suite,
+);
 
-describe.skipIf(chromiumSkip !== undefined)('console keys and backups page in Chromium', () => {
-  beforeAll(async () => {
-    // NODE_ENV=production: React's production build, as `npm run build` makes it.
-    buildConsole();
-    chromium = await launchChromium();
-  });
-  afterAll(async () => {
-    await chromium.close();
-  });
-
-  for (const dialect of dialectNames)
-    describe(dialect, () => {
-      suite(dialect);
-    });
-});
-
-function suite(dialect: DialectName): void {
+function suite(dialect: DialectName, newPage: () => Promise<Page>): void {
   let server: TestServer;
   let owner: SignedIn;
   let keys: KeyManagement;
@@ -82,7 +68,7 @@ function suite(dialect: DialectName): void {
       bytes: 52_428_800,
     });
     await recordBackupVerify(storage, { at: backupAt + 600_000, id: 'b1', ok: true });
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.setViewportSize({ width: 1100, height: 800 });
     await page.goto(`${server.url}/console/`);
     await fillSignIn(page, owner.tenantId, owner.email, ownerPassword);
@@ -188,7 +174,7 @@ function suite(dialect: DialectName): void {
     const officer = await signIn(server, owner.tenantId, email, memberPassword, 'profile admin audit');
     const refused = await server.request('/v1/tenant/keys/rotation', bearer(officer.accessToken, 'POST'));
     expect(refused.status, refused.text).toBe(403);
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.goto(`${server.url}/console/keys-and-backups`);
     await fillSignIn(page, owner.tenantId, email, memberPassword);
     await page.getByRole('heading', { name: 'Keys and backups', level: 1 }).waitFor();
@@ -201,7 +187,7 @@ function suite(dialect: DialectName): void {
   it('is not offered to a member (no compliance.report): no link, and its address leads elsewhere', async () => {
     const member = await newMember(server, owner, `member-${dialect}@keys.example`);
     expect(member.userId).toBeTruthy();
-    const page = await chromium.browser.newPage();
+    const page = await newPage();
     await page.goto(`${server.url}/console/keys-and-backups`);
     await fillSignIn(page, owner.tenantId, `member-${dialect}@keys.example`, memberPassword);
     // Signed in, the console moves the member off a page their role does not have.
