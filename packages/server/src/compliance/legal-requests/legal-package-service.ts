@@ -149,15 +149,14 @@ export function createLegalPackageService(deps: {
     async expire(): Promise<string[]> {
       const now = clock.now();
       const due = await storage.withSystem((tx) => store.expired(tx, now));
+      const expired: string[] = [];
       for (const row of due)
         await storage.withSystem(async (tx) => {
           const tenantTx = await storage.enterTenant(tx, row.tenant_id);
+          // Two passes at once (the schedule and a caller) both read it as due: one expires and audits it.
+          if (!(await store.claimExpiry(tenantTx, row.tenant_id, row.id, now))) return;
+          expired.push(row.id);
           await store.deleteChunks(tenantTx, row.tenant_id, row.id);
-          await store.update(tenantTx, row.tenant_id, row.id, {
-            status: 'expired',
-            archive_key: null,
-            updated_at: now,
-          });
           await record(tx, {
             actor: { type: 'system' },
             action: 'legal_request.package_expired',
@@ -166,7 +165,7 @@ export function createLegalPackageService(deps: {
             details: { packageId: row.id },
           });
         });
-      return due.map((row) => row.id);
+      return expired;
     },
   };
 }

@@ -49,6 +49,21 @@ export const legalPackageStore = {
       .execute();
   },
 
+  /**
+   * Marks a ready package expired; false when it was not ready any more (another expiry pass, on this node or
+   * another, claimed it first), so each package's expiry is done and audited once.
+   */
+  async claimExpiry(tx: TenantTx, tenantId: string, id: string, now: number): Promise<boolean> {
+    const result = await tx
+      .updateTable('legal_packages')
+      .set({ status: 'expired', archive_key: null, updated_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '=', 'ready')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  },
+
   async insertChunks(
     tx: TenantTx,
     tenantId: string,
