@@ -143,6 +143,97 @@ describe('search tokens', () => {
   });
 });
 
+/**
+ * The definition the tokenizer's fast paths (ASCII words, characters by code, prefixes cut by code unit) must
+ * match exactly: a token that differs from the one a message was indexed under is a message search no longer
+ * finds. Character by character with Unicode tests, every word through the full normalisation.
+ */
+function referenceRuns(text: string) {
+  const isWordChar = (char: string) =>
+    /[\p{L}\p{N}\p{M}]/u.test(char) || /[\p{L}\p{N}\p{M}]/u.test(char.normalize('NFKC'));
+  const tokensOf = (word: string) =>
+    normaliseText(word)
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((token) => token.length > 0);
+  const runs: { start: number; end: number; tokens: string[] }[] = [];
+  let start = -1;
+  let index = 0;
+  const close = (end: number) => {
+    const tokens = tokensOf(text.slice(start, end));
+    if (tokens.length > 0) runs.push({ start, end, tokens });
+    start = -1;
+  };
+  for (const char of text) {
+    if (isWordChar(char)) {
+      if (start === -1) start = index;
+    } else if (start !== -1) close(index);
+    index += char.length;
+  }
+  if (start !== -1) close(index);
+  return runs;
+}
+
+const referencePrefixes = (tokens: readonly string[]) =>
+  tokens.flatMap((token) => {
+    const characters = Array.from(token);
+    return Array.from({ length: Math.max(0, Math.min(characters.length, 10) - 2) }, (_, cut) =>
+      characters.slice(0, cut + 3).join(''),
+    );
+  });
+
+describe('search tokens, fast paths', () => {
+  // Mostly ASCII with some of everything else: the mixes the fast paths must get right.
+  const mixedText = fc.array(
+    fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.string({
+          unit: fc.constantFrom('a', 'Z', '0', '9', ' ', '.', ',', '!', '-', '_', '*', '"', "'", '\n', '\t'),
+          maxLength: 12,
+        }),
+      },
+      { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 4 }) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'Straße',
+          'ﬁne',
+          '½',
+          '™',
+          'Ⅻ',
+          'café',
+          'ÉCOLE',
+          '👍🏽',
+          '\ud800x',
+          'x\udc00',
+        ),
+      },
+    ),
+    { maxLength: 12 },
+  );
+
+  it('gives the same words, offsets and tokens as the character-by-character definition', () => {
+    fc.assert(
+      fc.property(mixedText, (parts) => {
+        const text = parts.join('');
+        expect(wordRuns(text)).toEqual(referenceRuns(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives the same beginnings as cutting by characters', () => {
+    fc.assert(
+      fc.property(mixedText, (parts) => {
+        const tokens = textTokens(parts.join(''));
+        expect(prefixTokens(tokens)).toEqual(referencePrefixes(tokens));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe('search snippets', () => {
   it('highlights every matching word of a short text, whatever its case and accents', () => {
     const snippet = buildSnippet('Le Café de ZOË: café, cafe, CAFÉS', new Set(['cafe', 'zoe']));

@@ -15,12 +15,42 @@ export type TokenKind = keyof typeof labels;
 const tokenBytes = 10;
 
 /**
- * Tokens remembered per tenant key, so a tenant's common words are hashed once, not in every message: words
- * follow Zipf's law, and most of a message's words (and their beginnings) were seen recently. Bounded: past
- * this many the key's memory starts afresh. Keyed by the key object itself, so a rotated key never sees the
- * old key's tokens, and a key the keyring dropped takes its tokens with it.
+ * Tokens remembered per tenant key and kind, so a tenant's common words are hashed once, not in every message:
+ * words follow Zipf's law, and most of a message's words (and their beginnings) were seen recently. Bounded
+ * (`TokenMemo`): at most twice this many per key and kind. Keyed by the key object itself, so a rotated key
+ * never sees the old key's tokens, and a key the keyring dropped takes its tokens with it.
  */
-const TOKENS_REMEMBERED_PER_KEY = 100_000;
+const TOKENS_PER_GENERATION = 50_000;
+
+/**
+ * Two generations of remembered tokens: when the newer fills up, the older is dropped and the newer takes its
+ * place. A token in use is found in either and carried into the newer, so the common words survive the
+ * turnover; a plain `clear()` forgot them all at once, and a tenant whose vocabulary had outgrown the bound
+ * (prefixes included, about 150,000 tokens in the bench's history) hashed most tokens again, every time.
+ */
+export class TokenMemo {
+  #current = new Map<string, string>();
+  #previous = new Map<string, string>();
+
+  constructor(private readonly perGeneration = TOKENS_PER_GENERATION) {}
+
+  /** Tokens remembered now (at most twice `perGeneration`). */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+
+  get(token: string, compute: (token: string) => string): string {
+    const known = this.#current.get(token);
+    if (known !== undefined) return known;
+    const blind = this.#previous.get(token) ?? compute(token);
+    if (this.#current.size >= this.perGeneration) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+    }
+    this.#current.set(token, blind);
+    return blind;
+  }
+}
 
 /** Turns one normalised word into its opaque index token. */
 export type BlindTokenFn = (token: string) => string;
@@ -32,28 +62,25 @@ export type BlindTokenFn = (token: string) => string;
  * equal tokens within a tenant (that is what makes them searchable); see docs/security.md.
  */
 export class SearchTokenHasher {
-  readonly #remembered = new WeakMap<object, Map<string, string>>();
+  readonly #remembered = new WeakMap<object, Record<TokenKind, TokenMemo>>();
 
   constructor(private readonly keyring: Keyring) {}
 
   async forTenant(tx: TenantTx, tenantId: string, kind: TokenKind = 'word'): Promise<BlindTokenFn> {
     const { key } = await this.keyring.tenantKey(tx, tenantId, 'index');
     const label = labels[kind];
-    let memo = this.#remembered.get(key);
-    if (!memo) {
-      memo = new Map();
-      this.#remembered.set(key, memo);
+    let memos = this.#remembered.get(key);
+    if (!memos) {
+      memos = { word: new TokenMemo(), prefix: new TokenMemo() };
+      this.#remembered.set(key, memos);
     }
-    const remembered = memo;
-    return (token) => {
-      const labelled = label + token;
-      let blind = remembered.get(labelled);
-      if (blind === undefined) {
-        blind = createHmac('sha256', key).update(labelled).digest().subarray(0, tokenBytes).toString('hex');
-        if (remembered.size >= TOKENS_REMEMBERED_PER_KEY) remembered.clear();
-        remembered.set(labelled, blind);
-      }
-      return blind;
-    };
+    const memo = memos[kind];
+    const hash = (token: string) =>
+      createHmac('sha256', key)
+        .update(label + token)
+        .digest()
+        .subarray(0, tokenBytes)
+        .toString('hex');
+    return (token) => memo.get(token, hash);
   }
 }

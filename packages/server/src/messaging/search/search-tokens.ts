@@ -69,8 +69,15 @@ export function normaliseText(text: string): string {
   return current;
 }
 
+/** A word of ASCII letters and digits: its normal form is itself lower-cased (NFKC and NFD leave ASCII be). */
+const asciiWord = /^[A-Za-z0-9]+$/;
+/** UTF-16 surrogates: a string without them has one code unit per character. */
+const surrogate = /[\uD800-\uDFFF]/;
+
 /** The tokens one word of the original text gives (usually one; `½` gives two, `1` and `2`). */
 export function wordTokens(word: string): string[] {
+  // Most words of most messages: skip the four Unicode normalisations, which give the same result here.
+  if (asciiWord.test(word)) return [word.toLowerCase()];
   return normaliseText(word)
     .split(nonWord)
     .filter((token) => token.length > 0);
@@ -81,18 +88,27 @@ export function wordRuns(text: string): WordRun[] {
   const runs: WordRun[] = [];
   let start = -1;
   let index = 0;
-  for (const char of text) {
-    if (isWordChar(char)) {
+  while (index < text.length) {
+    const code = text.charCodeAt(index);
+    // ASCII (most characters of most messages) is told apart by its code, without a string per character.
+    const next = index + 1 < text.length ? text.charCodeAt(index + 1) : 0;
+    const width = code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+    const inWord = code < 0x80 ? asciiWordCode(code) : isWordChar(text.slice(index, index + width));
+    if (inWord) {
       if (start === -1) start = index;
     } else if (start !== -1) {
       pushRun(runs, text, start, index);
       start = -1;
     }
-    index += char.length;
+    index += width;
   }
   if (start !== -1) pushRun(runs, text, start, index);
   return runs;
 }
+
+/** `[A-Za-z0-9]` by character code. */
+const asciiWordCode = (code: number): boolean =>
+  (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a);
 
 function pushRun(runs: WordRun[], text: string, start: number, end: number): void {
   const tokens = wordTokens(text.slice(start, end));
@@ -117,10 +133,13 @@ const firstChars = (token: string, length: number) => Array.from(token).slice(0,
 export function prefixTokens(tokens: readonly string[]): string[] {
   const prefixes: string[] = [];
   for (const token of tokens) {
-    const characters = Array.from(token);
+    // Without surrogates a character is a code unit, and `slice` cuts at characters (the common case).
+    const characters = surrogate.test(token) ? Array.from(token) : token;
     const longest = Math.min(characters.length, maxPrefixLength);
     for (let length = minPrefixLength; length <= longest; length += 1)
-      prefixes.push(characters.slice(0, length).join(''));
+      prefixes.push(
+        typeof characters === 'string' ? characters.slice(0, length) : characters.slice(0, length).join(''),
+      );
   }
   return prefixes;
 }
