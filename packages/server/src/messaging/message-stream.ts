@@ -275,9 +275,6 @@ export function createMessageStream(deps: {
   }
 
   return {
-    /** How many `sharedMany` reads the database runs side by side to good effect (1: one at a time). */
-    concurrentReads: storage.adapter.writeConcurrency,
-
     /**
      * One read of several dialogs' streams for several readers each; filter per reader with `visibleItems`.
      * Every dialog asked for has a page in the answer (empty when it is gone or nobody may read it).

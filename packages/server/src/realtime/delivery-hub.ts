@@ -33,38 +33,12 @@ interface Batch {
   readers: Set<string>;
 }
 
-/** When a tenant's read may start beside the ones in flight. */
-export interface ReadOverlap {
-  /** Once this many dialogs wait (none of them being read) … */
-  minWaiting: number;
-  /** … or once the oldest read in flight has run this long. */
-  afterMs: number;
-}
-
-/**
- * Below both, changes keep gathering for the next read: a read per handful of dialogs costs the database
- * more, in all, than one read of them all (the same was measured for send batches, commit-batcher.ts).
- */
-const DEFAULT_READ_OVERLAP: ReadOverlap = { minWaiting: 32, afterMs: 10 };
-
-/** A tenant's reads: how many run, which dialogs they hold, when each started. */
-interface ReadLane {
-  scheduled: boolean;
-  /** The reads in flight: each one's start (ms, monotonic). */
-  started: Map<symbol, number>;
-  /** Dialogs some read in flight is reading: their new hints wait for it. */
-  busy: Set<string>;
-  overlapTimer: NodeJS.Timeout | undefined;
-}
-
 /**
  * Per node: one bus subscription per connected user (not per socket), and one database read for all the
  * dialogs that changed, for all the local sockets that need them, instead of one read per socket and dialog.
- * Hints that arrive while a tenant's read runs (a busy node gets many) are gathered and read together next,
- * so the work per change falls as load rises. A dialog is in one read at a time, so its pages reach the
- * sockets in the order they were read; where the database runs reads side by side (PostgreSQL,
- * `stream.concurrentReads`), reads of other dialogs may start beside it (`ReadOverlap`), so one slow read
- * does not hold up every dialog of the tenant.
+ * Each tenant has one reader at a time: hints that arrive while it reads (a busy node gets many) are
+ * gathered and read together next, so the work per change falls as load rises, and one dialog's pages
+ * reach the sockets in the order they were read.
  */
 export class DeliveryHub {
   readonly #users = new Map<
@@ -78,8 +52,8 @@ export class DeliveryHub {
   >();
   /** Per tenant, per dialog: what waits for the tenant's next read. */
   readonly #pending = new Map<string, Map<string, Batch>>();
-  /** Per tenant: its reads in flight (a tenant with none and nothing pending has no lane). */
-  readonly #lanes = new Map<string, ReadLane>();
+  /** Tenants whose reader is running (or scheduled). */
+  readonly #reading = new Set<string>();
   /** Per tenant, per dialog: what a failed read left, read again after `retryReadMs`. */
   readonly #retrying = new Map<string, Map<string, Batch>>();
 
@@ -91,8 +65,6 @@ export class DeliveryHub {
       metrics?: Pick<RealtimeMetrics, 'delivered'>;
       /** Tests shorten it; 1 s otherwise. */
       retryReadMs?: number;
-      /** When a read starts beside others (with `stream.concurrentReads` above 1). */
-      readOverlap?: ReadOverlap;
     },
   ) {}
 
@@ -198,71 +170,29 @@ export class DeliveryHub {
   }
 
   #schedule(tenantId: string): void {
-    const lane = this.#laneOf(tenantId);
-    if (lane.scheduled) return;
-    lane.scheduled = true;
+    if (this.#reading.has(tenantId)) return;
+    this.#reading.add(tenantId);
     // The end of this turn: hints published together (a group send, a commit batch) are read together.
-    setImmediate(() => {
-      lane.scheduled = false;
-      this.#pump(tenantId);
-    });
+    setImmediate(() => void this.#readLoop(tenantId));
   }
 
-  #laneOf(tenantId: string): ReadLane {
-    let lane = this.#lanes.get(tenantId);
-    if (!lane) {
-      lane = { scheduled: false, started: new Map(), busy: new Set(), overlapTimer: undefined };
-      this.#lanes.set(tenantId, lane);
-    }
-    return lane;
-  }
-
-  /** Starts reads of the tenant's waiting dialogs, as many as may run and none of a dialog being read. */
-  #pump(tenantId: string): void {
-    const lane = this.#laneOf(tenantId);
-    const maxInFlight = Math.max(1, this.deps.stream.concurrentReads);
-    for (;;) {
-      const dialogs = this.#pending.get(tenantId);
-      if (!dialogs || lane.started.size >= maxInFlight) break;
-      const ready = [...dialogs.values()].filter((batch) => !lane.busy.has(batch.dialogId));
-      if (ready.length === 0 || !this.#mayStart(tenantId, lane, ready.length)) break;
-      const batches = ready.slice(0, DIALOGS_PER_READ);
-      for (const batch of batches) {
-        dialogs.delete(batch.dialogId);
-        lane.busy.add(batch.dialogId);
+  async #readLoop(tenantId: string): Promise<void> {
+    try {
+      for (;;) {
+        const dialogs = this.#pending.get(tenantId);
+        this.#pending.delete(tenantId);
+        if (!dialogs) break;
+        const batches = [...dialogs.values()].filter((batch) => batch.starts.size > 0);
+        for (let index = 0; index < batches.length; index += DIALOGS_PER_READ)
+          await this.#read(tenantId, batches.slice(index, index + DIALOGS_PER_READ));
       }
-      if (dialogs.size === 0) this.#pending.delete(tenantId);
-      const read = Symbol('read');
-      lane.started.set(read, performance.now());
-      void this.#read(
-        tenantId,
-        batches.filter((batch) => batch.starts.size > 0),
-      )
-        .catch((error: unknown) => {
-          this.deps.logger.error({ err: error }, 'realtime delivery failed');
-        })
-        .finally(() => {
-          // Always free the dialogs: a dialog left busy would never be delivered again.
-          lane.started.delete(read);
-          for (const batch of batches) lane.busy.delete(batch.dialogId);
-          this.#pump(tenantId);
-        });
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'realtime delivery failed');
+    } finally {
+      // Never leave the tenant marked as reading: its deliveries would stop for good.
+      this.#reading.delete(tenantId);
+      if (this.#pending.has(tenantId)) this.#schedule(tenantId);
     }
-    if (lane.started.size === 0 && !lane.scheduled && !lane.overlapTimer && !this.#pending.has(tenantId))
-      this.#lanes.delete(tenantId);
-  }
-
-  /** The first read starts at once; another beside it once enough waits or the oldest has run long enough. */
-  #mayStart(tenantId: string, lane: ReadLane, waiting: number): boolean {
-    const overlap = this.deps.readOverlap ?? DEFAULT_READ_OVERLAP;
-    if (lane.started.size === 0 || waiting >= overlap.minWaiting) return true;
-    const ran = performance.now() - Math.min(...lane.started.values());
-    if (ran >= overlap.afterMs) return true;
-    lane.overlapTimer ??= setTimeout(() => {
-      lane.overlapTimer = undefined;
-      this.#pump(tenantId);
-    }, overlap.afterMs - ran);
-    return false;
   }
 
   /** Reads the batches' dialogs page by page until each is caught up, handing every page to its sockets. */

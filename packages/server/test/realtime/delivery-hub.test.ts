@@ -1,5 +1,4 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LocalBus } from '../../src/bus/local-bus.ts';
 import { createMessageFanout } from '../../src/messaging/message-fanout.ts';
@@ -7,15 +6,14 @@ import type { MessageStream, SharedRead, SharedStreamPage } from '../../src/mess
 import { createLogger } from '../../src/observability/logger.ts';
 import { DeliveryHub, type HubConnection } from '../../src/realtime/delivery-hub.ts';
 
-/** A stream whose reads finish only when the test says so (`concurrentReads`: as the database allows). */
-function controlledStream(concurrentReads = 1) {
+/** A stream whose reads finish only when the test says so. */
+function controlledStream() {
   const reads: { reads: readonly SharedRead[]; resolve: (pages: Map<string, SharedStreamPage>) => void }[] =
     [];
   const stream = {
     sharedMany: (_tenantId: string, asked: readonly SharedRead[]) =>
       new Promise<Map<string, SharedStreamPage>>((resolve) => reads.push({ reads: asked, resolve })),
     after: () => Promise.reject(new Error('not used')),
-    concurrentReads,
   } as unknown as MessageStream;
   return { stream, reads };
 }
@@ -224,129 +222,5 @@ describe('the delivery hub', () => {
     await nextTurn();
     expect(handed).toEqual(['dialog@4']);
     await bus.close();
-  });
-
-  /**
-   * On PostgreSQL reads run side by side. One slow read (a dialog row locked, a cold page) must not hold up
-   * the tenant's other dialogs, and a dialog must still never be in two reads at once: a socket handed a later
-   * page first would skip the earlier messages.
-   */
-  describe('where the database runs reads side by side', () => {
-    async function twoReadersHub(readOverlap: { minWaiting: number; afterMs: number }) {
-      const bus = new LocalBus();
-      const fanout = createMessageFanout(bus);
-      const { stream, reads } = controlledStream(2);
-      const hub = new DeliveryHub({ fanout, stream, logger: createLogger('silent'), readOverlap });
-      const handed: string[] = [];
-      await hub.attach('tenant', 'user', recordingConnection(handed));
-      const change = (dialogId: string, seq: number) =>
-        fanout.published('tenant', ['user'], { kind: 'seq', dialogId, seq });
-      const asked = () => reads.map((read) => read.reads.map((one) => `${one.dialogId}>${one.after}`));
-      return { bus, reads, handed, change, asked };
-    }
-
-    it('starts a read of other dialogs beside a slow one, while the slow dialog’s next change waits for it', async () => {
-      const { bus, reads, handed, change, asked } = await twoReadersHub({ minWaiting: 1000, afterMs: 15 });
-      await change('slow', 1);
-      await nextTurn();
-      await nextTurn();
-      expect(asked()).toEqual([['slow>0']]);
-      await change('slow', 2);
-      await change('other', 1);
-      await nextTurn();
-      // Within `afterMs` of the first read's start, changes gather for the next read.
-      expect(asked()).toEqual([['slow>0']]);
-      await new Promise((resolve) => setTimeout(resolve, 40));
-      // The first read has run long: a second starts, without the dialog the first one holds.
-      expect(asked()).toEqual([['slow>0'], ['other>0']]);
-      reads[1]?.resolve(new Map([['other', page(1)]]));
-      await nextTurn();
-      expect(handed).toEqual(['other@1']);
-      expect(reads).toHaveLength(2);
-      reads[0]?.resolve(new Map([['slow', page(1)]]));
-      await nextTurn();
-      await nextTurn();
-      expect(asked()).toEqual([['slow>0'], ['other>0'], ['slow>1']]);
-      reads[2]?.resolve(new Map([['slow', page(2)]]));
-      await nextTurn();
-      expect(handed).toEqual(['other@1', 'slow@1', 'slow@2']);
-      await bus.close();
-    });
-
-    it('starts a second read at once when enough dialogs wait, and never a third beyond the limit', async () => {
-      const { bus, reads, change, asked } = await twoReadersHub({ minWaiting: 2, afterMs: 60_000 });
-      await change('d1', 1);
-      await nextTurn();
-      await nextTurn();
-      await change('d2', 1);
-      await nextTurn();
-      await nextTurn();
-      // One dialog waiting, under `minWaiting` and long before `afterMs`: no second read yet.
-      expect(asked()).toEqual([['d1>0']]);
-      await change('d3', 1);
-      await nextTurn();
-      await nextTurn();
-      expect(asked()).toEqual([['d1>0'], ['d2>0', 'd3>0']]);
-      for (const dialogId of ['d4', 'd5', 'd6']) await change(dialogId, 1);
-      await nextTurn();
-      await nextTurn();
-      expect(reads).toHaveLength(2);
-      reads[0]?.resolve(new Map([['d1', page(1)]]));
-      await nextTurn();
-      await nextTurn();
-      expect(asked()[2]).toEqual(['d4>0', 'd5>0', 'd6>0']);
-      await bus.close();
-    });
-
-    it('keeps each dialog’s pages in order under random read completion (property)', async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.nat(3)), { minLength: 1, maxLength: 25 }),
-          async (steps) => {
-            const { bus, reads, handed, change } = await twoReadersHub({ minWaiting: 1, afterMs: 0 });
-            const seqs = new Map<string, number>();
-            const answered = new Set<number>();
-            const answer = (index: number) => {
-              const read = reads[index];
-              if (!read || answered.has(index)) return;
-              answered.add(index);
-              read.resolve(
-                new Map(read.reads.map((one) => [one.dialogId, page(seqs.get(one.dialogId) ?? 0)])),
-              );
-            };
-            for (const [dialogId, pick] of steps) {
-              const seq = (seqs.get(dialogId) ?? 0) + 1;
-              seqs.set(dialogId, seq);
-              await change(dialogId, seq);
-              await nextTurn();
-              await nextTurn();
-              const open = reads.map((_, index) => index).filter((index) => !answered.has(index));
-              // Two reads in flight at most, and no dialog in both.
-              expect(open.length).toBeLessThanOrEqual(2);
-              const inFlight = open.flatMap((index) => reads[index]?.reads.map((one) => one.dialogId) ?? []);
-              expect(new Set(inFlight).size).toBe(inFlight.length);
-              // Answer one of the open reads (the later one first, at times), or none yet.
-              const chosen = open[pick];
-              if (chosen !== undefined) answer(chosen);
-            }
-            for (let round = 0; round < 20; round += 1) {
-              for (let index = 0; index < reads.length; index += 1) answer(index);
-              await nextTurn();
-              await nextTurn();
-            }
-            // Every dialog's pages arrived in increasing order and reached its last change.
-            for (const [dialogId, last] of seqs) {
-              const pages = handed
-                .filter((entry) => entry.startsWith(`${dialogId}@`))
-                .map((entry) => Number(entry.split('@')[1]));
-              expect(pages).toEqual([...pages].sort((x, y) => x - y));
-              expect(pages.at(-1)).toBe(last);
-            }
-            await bus.close();
-          },
-        ),
-        { numRuns: 60 },
-      );
-    });
   });
 });
