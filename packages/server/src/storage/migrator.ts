@@ -31,6 +31,7 @@ import { accessLogMigration } from './migrations/0033-access-log.ts';
 import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclosure-packages.ts';
 import { sealedPersonalFieldsMigration } from './migrations/0035-sealed-personal-fields.ts';
 import { userDirectoryOrderMigration } from './migrations/0036-user-directory-order.ts';
+import { searchCrisisMergeMigration } from './migrations/0037-search-crisis-merge.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -72,6 +73,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0034-legal-disclosure-packages': legalDisclosurePackagesMigration,
   '0035-sealed-personal-fields': sealedPersonalFieldsMigration,
   '0036-user-directory-order': userDirectoryOrderMigration,
+  '0037-search-crisis-merge': searchCrisisMergeMigration,
 };
 
 /** Every migration, in the order they run. */

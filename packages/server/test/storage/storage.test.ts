@@ -4,6 +4,7 @@ import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { migrateToLatest } from '../../src/storage/migrator.ts';
 import { migrationNames } from '../../src/storage/migrator.ts';
 import { SEARCH_AUTOMERGE } from '../../src/storage/migrations/0014-search-merge.ts';
+import { SEARCH_CRISIS_MERGE } from '../../src/storage/migrations/0037-search-crisis-merge.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
 
 describeEachDialect('storage', (dialect) => {
@@ -114,6 +115,20 @@ describeEachDialect('storage', (dialect) => {
       where k = 'automerge'`.execute(storage.kysely);
       expect(rows).toEqual([{ v: SEARCH_AUTOMERGE }]);
       expect(SEARCH_AUTOMERGE).toBe(16);
+    },
+  );
+  it.runIf(dialect === 'sqlite')(
+    'leaves room between incremental merges (16) and a whole-level merge inside a write (64)',
+    async () => {
+      // At FTS5's default of 16 a level reached the crisis count when incremental merging would have begun on
+      // it, and a send batch merged the whole level in one statement (100–400 ms stalls, issue 11).
+      const { rows } = await sql<{ k: string; v: number }>`select k, v from message_search_fts_config
+      where k in ('automerge', 'crisismerge') order by k`.execute(storage.kysely);
+      expect(rows).toEqual([
+        { k: 'automerge', v: 16 },
+        { k: 'crisismerge', v: SEARCH_CRISIS_MERGE },
+      ]);
+      expect(SEARCH_CRISIS_MERGE).toBeGreaterThanOrEqual(4 * 16);
     },
   );
 });
