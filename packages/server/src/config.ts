@@ -118,6 +118,12 @@ export const settings = {
     schema: positiveInt.max(500).default(10),
     description: 'Maximum PostgreSQL connections per node.',
   }),
+  databaseAcquireTimeoutMs: setting({
+    env: 'PARLEY_DATABASE_ACQUIRE_TIMEOUT_MS',
+    schema: positiveInt.max(600_000).default(5000),
+    description:
+      'How long a request waits for a PostgreSQL connection (all busy, or the database not answering) before it is answered 503 with Retry-After.',
+  }),
   redisUrl: setting({
     env: 'REDIS_URL',
     schema: z

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import FindMyWay from 'find-my-way';
 import { AppError } from '../app-error.ts';
+import { databaseUnavailableAnswer, DatabaseUnavailableError } from '../storage/database-unavailable.ts';
 import type { RouteDeclaration } from './route-table.ts';
 
 /** The /oauth/* endpoints answer errors as RFC 6749 §5.2 (and RFC 6750 for bearer problems) say. */
@@ -66,6 +67,11 @@ function mapError(error: FastifyError, request: FastifyRequest, reply: FastifyRe
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
     return sendError(reply, 'validation_failed', validationMessage(error));
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    request.log.warn({ err: error.cause }, 'no database connection in time: answered 503');
+    reply.header('retry-after', String(databaseUnavailableAnswer.retryAfterSeconds));
+    return sendError(reply, 'service_unavailable', databaseUnavailableAnswer.message);
   }
   const mapped = fastifyCodeMap[error.code];
   if (mapped) return sendError(reply, mapped);

@@ -1,5 +1,6 @@
 import type { ClientFrame, Permission, ServerFrame } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
+import { databaseUnavailableAnswer, DatabaseUnavailableError } from '../storage/database-unavailable.ts';
 import type { Principal } from '../identity/sessions/session-service.ts';
 import type { RealtimeServices } from './realtime-services.ts';
 
@@ -186,6 +187,16 @@ function changeMessage(
 
 /** Coded errors travel as they are; anything else is a generic internal error (logged by the caller). */
 export function sendError(context: Pick<FrameContext, 'send'>, error: unknown, id?: string): void {
+  if (error instanceof DatabaseUnavailableError) {
+    // The client may retry (a send with the same client id is idempotent); the caller still logs the cause.
+    context.send({
+      type: 'error',
+      ...(id === undefined ? {} : { id }),
+      code: 'service_unavailable',
+      message: databaseUnavailableAnswer.message,
+    });
+    throw error;
+  }
   const known = error instanceof AppError;
   context.send({
     type: 'error',

@@ -103,6 +103,8 @@ export interface StorageOptions {
   databaseUrl?: string | undefined;
   databaseSchema: string;
   databasePoolSize: number;
+  /** PostgreSQL: how long a transaction waits for a connection (default 5 s). */
+  databaseAcquireTimeoutMs?: number;
   dataDir: string;
   onPoolError?: (error: Error) => void;
   /** Metrics: called once per transaction, after it committed or rolled back. */
@@ -117,6 +119,7 @@ export function openStorage(options: StorageOptions): Storage {
         url: options.databaseUrl,
         schema: options.databaseSchema,
         poolSize: options.databasePoolSize,
+        acquireTimeoutMs: options.databaseAcquireTimeoutMs ?? 5000,
         onPoolError: options.onPoolError ?? (() => undefined),
       })
     : createSqliteAdapter(path.join(options.dataDir, 'parley.db'), {

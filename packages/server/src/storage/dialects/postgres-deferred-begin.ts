@@ -15,7 +15,7 @@ const untouched = (command: 'BEGIN' | 'COMMIT' | 'ROLLBACK') =>
  * transaction's first statement — setting the tenant — is made to be. Otherwise `begin` goes alone just before
  * it. A transaction that ends before any statement never reaches the server at all.
  */
-export function withDeferredBegin(pool: pg.Pool): KyselyPool {
+export function withDeferredBegin(pool: Pick<pg.Pool, 'connect' | 'end'>): KyselyPool {
   const wrapped = new WeakMap<pg.PoolClient, pg.PoolClient>();
   const wrap = (client: pg.PoolClient): pg.PoolClient => {
     let pendingBegin = false;

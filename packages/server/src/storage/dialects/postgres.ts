@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { DatabaseUnavailableError } from '../database-unavailable.ts';
 import type { DialectAdapter } from './dialect-adapter.ts';
 import { withDeferredBegin } from './postgres-deferred-begin.ts';
 import { SchemaBoundPostgresDialect } from './schema-introspector.ts';
@@ -15,6 +16,8 @@ export interface PostgresOptions {
   url: string;
   schema: string;
   poolSize: number;
+  /** How long `connect` waits for a free connection (or for the database to answer) before it gives up. */
+  acquireTimeoutMs: number;
   onPoolError: (error: Error) => void;
 }
 
@@ -27,8 +30,9 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
     connectionString: options.url,
     max: options.poolSize,
     // A database that stopped answering (a network partition) fails new connections after this long instead
-    // of holding callers (and /readyz) for ever; once it answers again, new connections simply succeed.
-    connectionTimeoutMillis: 5000,
+    // of holding callers (and /readyz) for ever; once it answers again, new connections simply succeed. The
+    // same wait bounds a caller queued behind a pool whose connections are all busy (an overload).
+    connectionTimeoutMillis: options.acquireTimeoutMs,
     options: `-c search_path=${schema}`,
     types,
   });
@@ -43,7 +47,10 @@ export function createPostgresAdapter(options: PostgresOptions): DialectAdapter 
     // Half the pool, at most 4: the other half stays for reads (history, delivery, sign-in).
     writeConcurrency: Math.max(1, Math.min(4, Math.floor(options.poolSize / 2))),
     pool,
-    dialect: new SchemaBoundPostgresDialect({ pool: withDeferredBegin(pool) }, schema),
+    dialect: new SchemaBoundPostgresDialect(
+      { pool: withDeferredBegin(unavailableWhenNoConnection(pool)) },
+      schema,
+    ),
     async enterTenant(tx: Transaction<unknown>, tenantId: string) {
       // One round trip: both settings are transaction-local, so they vanish at commit or rollback. An id of
       // ours (a UUID, checked) is written into the text so the statement has no parameters and `begin` rides
@@ -180,4 +187,21 @@ async function finishMigrationsLocked(db: Transaction<unknown>, schema: string):
   await sql`revoke update, delete on ${sql.table('audit_log')}, ${sql.table('audit_checkpoints')}, ${sql.table('audit_prunes')}, ${sql.table('access_log')} from ${sql.id(applicationRole)}`.execute(
     db,
   );
+}
+
+/**
+ * `pool.connect` failing (no free connection in time, or the database not answering) becomes a
+ * `DatabaseUnavailableError`, which clients are answered as "retry shortly" (503), not as a server fault.
+ */
+function unavailableWhenNoConnection(pool: pg.Pool): Pick<pg.Pool, 'connect' | 'end'> {
+  return {
+    connect: async () => {
+      try {
+        return await pool.connect();
+      } catch (error) {
+        throw new DatabaseUnavailableError(error);
+      }
+    },
+    end: () => pool.end(),
+  };
 }
