@@ -11,8 +11,8 @@ import type { DialectAdapter } from '../dialects/dialect-adapter.ts';
  * `perf` profile of the server). Each time the send path stopped for 100–400 ms, about every ten seconds at
  * 1,500 messages a second, with a growing index. At 64 the incremental merges (a little work per flush, in
  * proportion to what it wrote) finish a level long before it reaches the crisis count, so no write pays for
- * a whole level (docs/performance.md, issue 11). A query reads the same number of segments as before: the
- * incremental merges still start at 16.
+ * a whole level (docs/performance.md, issue 11). Merging still starts at 16 segments; a level holds more
+ * only while its incremental merge is under way, and a query then reads those few more.
  */
 export const SEARCH_CRISIS_MERGE = 64;
 
