@@ -79,7 +79,7 @@ describePostgres('no database connection in time', () => {
     beforeAll(async () => {
       server = await startTestServer({
         dialect: 'postgres',
-        env: { PARLEY_DATABASE_POOL_SIZE: '1', PARLEY_DATABASE_ACQUIRE_TIMEOUT_MS: '300' },
+        env: { PARLEY_DATABASE_POOL_SIZE: '1', PARLEY_DATABASE_ACQUIRE_TIMEOUT_MS: '1000' },
       });
       owner = await newTenantOwner(server);
     });
