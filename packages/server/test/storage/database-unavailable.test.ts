@@ -3,7 +3,8 @@ import { DatabaseUnavailableError } from '../../src/storage/database-unavailable
 import { openStorage, type Storage } from '../../src/storage/database.ts';
 import { migrateToLatest } from '../../src/storage/migrator.ts';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../support/dialects.ts';
-import { newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
+import { json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
+import { openSocket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
 
 /** Holds one connection of the storage's pool until `release` is called (retrying while others hold it). */
@@ -103,6 +104,33 @@ describePostgres('no database connection in time', () => {
       expect(refused.text).not.toMatch(/timeout exceeded|pool|stack|at .*\.ts/i);
       expect(server.logs.text()).toContain('no database connection in time');
       expect((await me()).status).toBe(200);
+    });
+
+    it('answers a realtime send with a service_unavailable frame, and the same send stores once when retried', async () => {
+      const created = await server.request(
+        '/v1/dialogs',
+        json({ type: 'group', name: 'Busy', memberIds: [] }, owner.accessToken),
+      );
+      const dialogId = created.json<{ id: string }>().id;
+      const socket = await openSocket(server, owner.accessToken);
+      // The frame id is the message's client id: a retry of the refused send is the same send.
+      const send = () =>
+        socket.send({ type: 'message.send', id: 'retry-me', dialogId, body: 'when you can' });
+      const hold = await holdConnection(server.app.storage);
+      send();
+      const refused = await socket.next((frame) => frame.id === 'retry-me');
+      await hold.release();
+      expect(refused).toMatchObject({ type: 'error', code: 'service_unavailable' });
+      expect(JSON.stringify(refused)).not.toMatch(/timeout exceeded|pool/i);
+      send();
+      expect(await socket.next((frame) => frame.id === 'retry-me' && frame.type === 'ack')).toBeTruthy();
+      const history = await server.request(`/v1/dialogs/${dialogId}/messages`, {
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+      });
+      expect(
+        history.json<{ messages: { body: string }[] }>().messages.map((message) => message.body),
+      ).toEqual(['when you can']);
+      socket.ws.close();
     });
   });
 });
