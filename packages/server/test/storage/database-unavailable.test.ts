@@ -114,8 +114,9 @@ describePostgres('no database connection in time', () => {
       const dialogId = created.json<{ id: string }>().id;
       const socket = await openSocket(server, owner.accessToken);
       // The frame id is the message's client id: a retry of the refused send is the same send.
-      const send = () =>
+      const send = () => {
         socket.send({ type: 'message.send', id: 'retry-me', dialogId, body: 'when you can' });
+      };
       const hold = await holdConnection(server.app.storage);
       send();
       const refused = await socket.next((frame) => frame.id === 'retry-me');
