@@ -1,4 +1,4 @@
-import type { ClientFrame, Permission, ServerFrame } from '@parley/protocol';
+import type { ClientFrame, ErrorCode, Permission, ServerFrame } from '@parley/protocol';
 import { AppError } from '../app-error.ts';
 import { databaseUnavailableAnswer, DatabaseUnavailableError } from '../storage/database-unavailable.ts';
 import type { Principal } from '../identity/sessions/session-service.ts';
@@ -185,24 +185,19 @@ function changeMessage(
   }
 }
 
-/** Coded errors travel as they are; anything else is a generic internal error (logged by the caller). */
+/**
+ * Coded errors travel as they are; no database connection in time is `service_unavailable` (the client may
+ * retry: a send with the same client id is idempotent); anything else is a generic internal error. All but
+ * coded errors are thrown on, for the caller to log.
+ */
 export function sendError(context: Pick<FrameContext, 'send'>, error: unknown, id?: string): void {
-  if (error instanceof DatabaseUnavailableError) {
-    // The client may retry (a send with the same client id is idempotent); the caller still logs the cause.
-    context.send({
-      type: 'error',
-      ...(id === undefined ? {} : { id }),
-      code: 'service_unavailable',
-      message: databaseUnavailableAnswer.message,
-    });
-    throw error;
-  }
-  const known = error instanceof AppError;
-  context.send({
-    type: 'error',
-    ...(id === undefined ? {} : { id }),
-    code: known ? error.code : 'internal_error',
-    message: known ? error.message : 'An internal error occurred.',
-  });
-  if (!known) throw error;
+  context.send({ type: 'error', ...(id === undefined ? {} : { id }), ...publicError(error) });
+  if (!(error instanceof AppError)) throw error;
+}
+
+function publicError(error: unknown): { code: ErrorCode; message: string } {
+  if (error instanceof AppError) return { code: error.code, message: error.message };
+  if (error instanceof DatabaseUnavailableError)
+    return { code: 'service_unavailable', message: databaseUnavailableAnswer.message };
+  return { code: 'internal_error', message: 'An internal error occurred.' };
 }

@@ -6,6 +6,7 @@ import { createTestDatabase, describePostgres, type TestDatabase } from '../supp
 import { json, newTenantOwner, type SignedIn } from '../support/identity-fixtures.ts';
 import { openSocket } from '../support/realtime-socket.ts';
 import { startTestServer, type TestServer } from '../support/start-server.ts';
+import { testStorageOptions } from '../support/test-storage.ts';
 
 /** Holds one connection of the storage's pool until `release` is called (retrying while others hold it). */
 async function holdConnection(storage: Storage): Promise<{ release(): Promise<void> }> {
@@ -48,13 +49,9 @@ describePostgres('no database connection in time', () => {
 
   beforeAll(async () => {
     database = createTestDatabase('postgres');
-    storage = openStorage({
-      dataDir: database.dataDir,
-      databaseUrl: database.env.DATABASE_URL,
-      databaseSchema: database.schema ?? 'public',
-      databasePoolSize: 1,
-      databaseAcquireTimeoutMs: 200,
-    });
+    storage = openStorage(
+      testStorageOptions(database, { databasePoolSize: 1, databaseAcquireTimeoutMs: 200 }),
+    );
     await migrateToLatest(storage);
   });
 

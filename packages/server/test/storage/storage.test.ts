@@ -6,6 +6,7 @@ import { migrationNames } from '../../src/storage/migrator.ts';
 import { SEARCH_AUTOMERGE } from '../../src/storage/migrations/0014-search-merge.ts';
 import { SEARCH_CRISIS_MERGE } from '../../src/storage/migrations/0037-search-crisis-merge.ts';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../support/dialects.ts';
+import { testStorageOptions } from '../support/test-storage.ts';
 
 describeEachDialect('storage', (dialect) => {
   let database: TestDatabase;
@@ -13,12 +14,7 @@ describeEachDialect('storage', (dialect) => {
 
   beforeAll(async () => {
     database = createTestDatabase(dialect);
-    storage = openStorage({
-      dataDir: database.dataDir,
-      databaseUrl: database.env.DATABASE_URL,
-      databaseSchema: database.schema ?? 'public',
-      databasePoolSize: 4,
-    });
+    storage = openStorage(testStorageOptions(database));
     await migrateToLatest(storage);
   });
 

@@ -91,7 +91,7 @@ export function wordRuns(text: string): WordRun[] {
   while (index < text.length) {
     const code = text.charCodeAt(index);
     // ASCII (most characters of most messages) is told apart by its code, without a string per character.
-    const next = index + 1 < text.length ? text.charCodeAt(index + 1) : 0;
+    const next = text.charCodeAt(index + 1); // NaN past the end: no pair
     const width = code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
     const inWord = code < 0x80 ? asciiWordCode(code) : isWordChar(text.slice(index, index + width));
     if (inWord) {
