@@ -123,10 +123,12 @@ describeFailover('a scheduled task runs on one node at a time and moves when its
     // per occurrence no two runs start within the same second; two nodes running one occurrence would.
     const secondsOfRuns = counted.map((run) => Math.floor(run.startedAt / 1000));
     expect(new Set(secondsOfRuns).size).toBe(secondsOfRuns.length);
-    // And it does run about every second, through the kills.
-    expect(counted.length).toBeGreaterThanOrEqual(Math.floor(seconds / 2));
+    // And it does run about every second, through the kills, apart from the wait for a lease held by a node
+    // killed mid-run (nothing may run then: that lease is the promise that a run never overlaps itself).
     expect(takeovers).toHaveLength(KILLS);
     const slow = takeovers.filter((takeover) => takeover > TAKEOVER_MS);
+    const leaseWaitSeconds = slow.reduce((sum, takeover) => sum + takeover, 0) / 1000;
+    expect(counted.length).toBeGreaterThanOrEqual(Math.floor((seconds - leaseWaitSeconds) / 2));
     expect(slow.length).toBeLessThanOrEqual(killedMidRun);
     for (const takeover of slow) expect(takeover).toBeLessThanOrEqual(LEASE_SECONDS * 1000 + TAKEOVER_MS);
   }, 180_000);
