@@ -67,7 +67,6 @@ import type { MessageAttachments } from './messaging/message-attachments.ts';
 import { createMessageChangeService } from './messaging/message-change-service.ts';
 import { PostgresSearchIndex } from './messaging/search/postgres-search-index.ts';
 import type { SearchIndex } from './messaging/search/search-index.ts';
-import { SearchTermFollower } from './messaging/search/search-term-follower.ts';
 import { createSearchService } from './messaging/search/search-service.ts';
 import { SearchTokenHasher } from './messaging/search/search-token-hasher.ts';
 import { SqliteSearchIndex } from './messaging/search/sqlite-search-index.ts';
@@ -204,19 +203,12 @@ export function buildServices(input: {
   const attachments: MessageAttachments = createAttachmentSharing({ fieldCipher, dialect: storage.dialect });
   const dialogs = createDialogService({ storage, fieldCipher, clock, limits, attachments });
   const fanout = createMessageFanout(bus);
-  // The full-text engine follows the database: FTS5 on SQLite, tsvector + a term B-tree on PostgreSQL.
+  // The full-text engine follows the database: FTS5 on SQLite, tsvector + GIN on PostgreSQL.
   const searchTokens = new SearchTokenHasher(security.keyring);
-  // PostgreSQL: a send writes its entry; the follower writes its term rows after the commit (migration 0038).
-  let searchTerms: SearchTermFollower | undefined;
-  let index: SearchIndex;
-  if (storage.dialect === 'postgres') {
-    const postgresIndex = new PostgresSearchIndex(searchTokens, {
-      terms: 'deferred',
-      onPending: (tenantId) => searchTerms?.pending(tenantId),
-    });
-    searchTerms = new SearchTermFollower({ storage, index: postgresIndex, logger });
-    index = postgresIndex;
-  } else index = new SqliteSearchIndex(searchTokens);
+  const index: SearchIndex =
+    storage.dialect === 'postgres'
+      ? new PostgresSearchIndex(searchTokens)
+      : new SqliteSearchIndex(searchTokens);
   const sendRate = new SendRateLimiter(clock, {
     perSecond: config.sendRatePerSecond,
     burst: config.sendBurst,
@@ -332,8 +324,6 @@ export function buildServices(input: {
     messageChanges: createMessageChangeService(messageDeps),
     stream: createMessageStream({ storage, fieldCipher, attachments, committed }),
     search: createSearchService({ storage, index, fieldCipher, attachments }),
-    /** PostgreSQL: writes the search terms sends left pending; started and closed with the app. */
-    searchTerms,
     members: createDialogMemberService({ storage, clock, dialogs, limits }),
     receipts: createReceiptService({ storage, dialogs, fanout }),
     typing: createTypingService({ storage, dialogs, fanout }),

@@ -538,7 +538,6 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     await jobs.stop(config.shutdownGraceMs);
     // Reads recorded since the last flush (docs/compliance.md "Access log"), once no request or socket is left.
     await services.accessLog.recorder.close();
-    await services.searchTerms?.close();
     await services.bus.close();
     await storage.close();
     await metricsListener?.close();
@@ -554,7 +553,6 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
   // Started last, so a start-up that fails on the way leaves no runner behind.
   jobs.start();
   services.accessLog.recorder.start();
-  services.searchTerms?.start();
   alerting?.alerting.start();
   return {
     config,

@@ -32,7 +32,6 @@ import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclo
 import { sealedPersonalFieldsMigration } from './migrations/0035-sealed-personal-fields.ts';
 import { userDirectoryOrderMigration } from './migrations/0036-user-directory-order.ts';
 import { searchCrisisMergeMigration } from './migrations/0037-search-crisis-merge.ts';
-import { searchTermsDeferredMigration } from './migrations/0038-search-terms-deferred.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -75,7 +74,6 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0035-sealed-personal-fields': sealedPersonalFieldsMigration,
   '0036-user-directory-order': userDirectoryOrderMigration,
   '0037-search-crisis-merge': searchCrisisMergeMigration,
-  '0038-search-terms-deferred': searchTermsDeferredMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -42,7 +42,6 @@ export interface Database {
   messages: MessagesTable;
   message_search: MessageSearchTable;
   message_search_terms: MessageSearchTermsTable;
-  message_search_pending: MessageSearchPendingTable;
   dialog_events: DialogEventsTable;
   message_reactions: MessageReactionsTable;
   hidden_messages: HiddenMessagesTable;
@@ -244,12 +243,6 @@ export interface MessageSearchTable {
 export interface MessageSearchTermsTable {
   tenant_id: string;
   token: string;
-  message_id: string;
-}
-
-/** PostgreSQL only: entries whose term rows are not written yet (migration 0038). */
-export interface MessageSearchPendingTable {
-  tenant_id: string;
   message_id: string;
 }
 
@@ -609,7 +602,6 @@ export const tenantOwnedTables = [
   'mail_outbox',
   'message_reactions',
   'message_search',
-  'message_search_pending',
   'message_search_terms',
   'messages',
   'oauth_clients',

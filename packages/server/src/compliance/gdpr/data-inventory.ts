@@ -473,12 +473,6 @@ export const dataInventory: Record<string, TableDeclaration> = {
     dialect: 'postgres',
     columns: { tenant_id: plain, token: pd('content', 'blind index key'), message_id: plain },
   },
-  message_search_pending: {
-    purpose: 'Search index entries whose term rows the term follower has not written yet.',
-    retention: 'messaging',
-    dialect: 'postgres',
-    columns: plainColumns('tenant_id', 'message_id'),
-  },
   message_search_fts: {
     purpose: 'The FTS5 index of blind search tokens.',
     retention: 'messaging',

@@ -21,24 +21,16 @@ const maxPositionsPerToken = 256;
 
 /**
  * A `tsvector` literal of blind tokens with their word positions. Built here rather than with
- * `to_tsvector`, so no text-search parser or dictionary ever interprets a token. The tokens in `walked` carry
- * weight A at every position: the term follower reads them back from the entry (`unnest(tokens)`) to write
- * the entry's term rows, so a pending entry needs nothing but itself. Queries name no weight, so a weight
- * changes no match.
+ * `to_tsvector`, so no text-search parser or dictionary ever interprets a token.
  */
-export function tsvectorLiteral(tokens: readonly string[], walked: ReadonlySet<string> = new Set()): string {
+export function tsvectorLiteral(tokens: readonly string[]): string {
   const positions = new Map<string, Set<number>>();
   tokens.forEach((token, index) => {
     const seen = positions.get(token) ?? new Set<number>();
     if (seen.size < maxPositionsPerToken) seen.add(Math.min(index + 1, maxPosition));
     positions.set(token, seen);
   });
-  return [...positions]
-    .map(([token, at]) => {
-      const weight = walked.has(token) ? 'A' : '';
-      return `'${token}':${[...at].map((position) => `${position}${weight}`).join(',')}`;
-    })
-    .join(' ');
+  return [...positions].map(([token, at]) => `'${token}':${[...at].join(',')}`).join(' ');
 }
 
 /**
@@ -51,22 +43,6 @@ const maxWalkedTokens = 4;
 const aboveEveryId = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const messageIdShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Pending entries turned into term rows per statement (a search drains all of its tenant's, this many at a time). */
-const drainBatch = 2000;
-
-export interface PostgresSearchIndexOptions {
-  maxCandidates: number;
-  /**
-   * When a message's term rows are written. `inline`: in the statement that writes its entry (the CLI's
-   * reindex, which writes nothing else). `deferred` (the server): the send writes the entry and a pending
-   * row, and the term follower (`search-term-follower.ts`) or the tenant's next search writes the terms after
-   * the commit, so a send does not hold its dialogs' locks while ~67 index rows a message are written.
-   */
-  terms: 'inline' | 'deferred';
-  /** Told of each tenant that has entries pending after a write (deferred terms). */
-  onPending?: (tenantId: string) => void;
-}
-
 /**
  * PostgreSQL: the blind tokens of a message are a `tsvector` (with positions, for phrases; every token) and
  * one `message_search_terms` row per distinct walked token (words, and beginnings of 3, 5 and 8 characters:
@@ -74,52 +50,37 @@ export interface PostgresSearchIndexOptions {
  * message id) from the newest message id down — ids are UUIDv7, so that is creation order — and checks each
  * candidate's visibility (and phrases, against its tsvector) as it goes. A GIN index would go unused under
  * row-level security (see migration 0007); text comparisons are leakproof, so the B-tree serves the walk.
- * With deferred terms (migration 0038) a search first writes the terms of its tenant's pending entries, in
- * its own transaction, so every message acknowledged before the search began is found.
  */
 export class PostgresSearchIndex implements SearchIndex {
-  private readonly options: PostgresSearchIndexOptions;
-
   constructor(
     private readonly hasher: SearchTokenHasher,
-    options: Partial<PostgresSearchIndexOptions> = {},
-  ) {
-    this.options = { maxCandidates, terms: 'inline', ...options };
-  }
+    private readonly options: { maxCandidates: number } = { maxCandidates },
+  ) {}
 
   /**
    * One statement for any number of messages: the rows travel as arrays (a constant number of parameters,
-   * far below PostgreSQL's limit of 65,535 even for 256 long messages), and the terms (or, deferred, the
-   * pending rows) are written only for the messages whose `message_search` row this statement inserted, so a
-   * message that already has an entry keeps it unchanged. The terms insert needs no conflict handling
-   * (measured: it cost about a fifth of the send rate): a message without an entry has no terms either, as
-   * they leave with the entry (migration 0026). Terms are written for the walked tokens only
-   * (`BlindEntry.walked`).
+   * far below PostgreSQL's limit of 65,535 even for 256 long messages), and the terms are written only for
+   * the messages whose `message_search` row this statement inserted, so a message that already has an
+   * entry keeps it unchanged. The terms insert needs no conflict handling (measured: it cost about a fifth
+   * of the send rate): a message without an entry has no terms either, as they leave with the entry
+   * (migration 0026). Terms are written for the walked tokens only (`BlindEntry.walked`).
    */
   async indexMessages(tx: TenantTx, messages: readonly IndexedMessage[]): Promise<void> {
     const entries = await blindEntries(this.hasher, tx, messages, { walked: true });
     if (entries.length === 0) return;
-    const added = sql`insert into message_search (message_id, tenant_id, tokens)
+    const terms = entries.flatMap(({ message, walked = [] }) =>
+      walked.map((token) => [message.tenantId, token, message.messageId] as const),
+    );
+    await sql`with added as (
+        insert into message_search (message_id, tenant_id, tokens)
         select e.message_id, e.tenant_id, e.tokens::tsvector
         from unnest(
           ${entries.map(({ message }) => message.messageId)}::text[],
           ${entries.map(({ message }) => message.tenantId)}::text[],
-          ${entries.map(({ tokens, walked }) => tsvectorLiteral(tokens, new Set(walked)))}::text[]
+          ${entries.map(({ tokens }) => tsvectorLiteral(tokens))}::text[]
         ) as e(message_id, tenant_id, tokens)
         on conflict (message_id) do nothing
-        returning message_id, tenant_id`;
-    if (this.options.terms === 'deferred') {
-      await sql`with added as (${added})
-        insert into message_search_pending (tenant_id, message_id)
-        select tenant_id, message_id from added`.execute(tx);
-      for (const tenantId of new Set(entries.map(({ message }) => message.tenantId)))
-        this.options.onPending?.(tenantId);
-      return;
-    }
-    const terms = entries.flatMap(({ message, walked = [] }) =>
-      walked.map((token) => [message.tenantId, token, message.messageId] as const),
-    );
-    await sql`with added as (${added})
+        returning message_id)
       insert into message_search_terms (tenant_id, token, message_id)
       select t.tenant_id, t.token, t.message_id
       from unnest(
@@ -128,45 +89,6 @@ export class PostgresSearchIndex implements SearchIndex {
         ${terms.map((term) => term[2])}::text[]
       ) as t(tenant_id, token, message_id)
       where t.message_id in (select message_id from added)`.execute(tx);
-  }
-
-  /**
-   * Writes the term rows of up to `limit` of the tenant's pending entries (oldest first) and deletes their
-   * pending rows, in one statement; the terms come from the entry's own `tsvector`, its tokens of weight A.
-   * `skipLocked`: pending rows another transaction is draining are left to it (the follower); without it the
-   * statement waits for that transaction, then skips what it drained (a search, which must see them). Returns
-   * how many entries it drained.
-   */
-  async drainPending(
-    tx: TenantTx,
-    tenantId: string,
-    options: { limit: number; skipLocked: boolean },
-  ): Promise<number> {
-    const { rows } = await sql<{ drained: string }>`with taken as (
-        delete from message_search_pending p
-        using (select message_id from message_search_pending
-          where tenant_id = ${tenantId}
-          order by message_id limit ${options.limit}
-          for update ${options.skipLocked ? sql`skip locked` : sql``}) q
-        where p.tenant_id = ${tenantId} and p.message_id = q.message_id
-        returning p.message_id),
-      written as (
-        insert into message_search_terms (tenant_id, token, message_id)
-        select ${tenantId}, u.lexeme, s.message_id
-        from taken
-        join message_search s on s.tenant_id = ${tenantId} and s.message_id = taken.message_id
-        cross join lateral unnest(s.tokens) u
-        where 'A' = any (u.weights))
-      select count(*) as drained from taken`.execute(tx);
-    return Number(rows[0]?.drained ?? 0);
-  }
-
-  /** Every pending entry of the tenant, drained (see `drainPending`). */
-  async #drainAll(tx: TenantTx, tenantId: string): Promise<void> {
-    for (;;) {
-      const drained = await this.drainPending(tx, tenantId, { limit: drainBatch, skipLocked: false });
-      if (drained < drainBatch) return;
-    }
   }
 
   async reindexMessage(tx: TenantTx, message: IndexedMessage): Promise<void> {
@@ -202,7 +124,6 @@ export class PostgresSearchIndex implements SearchIndex {
     const { tenantId } = request;
     const { maxCandidates: cap } = this.options;
     if (request.after !== undefined && !messageIdShape.test(request.after)) throw invalidCursor();
-    await this.#drainAll(tx, tenantId);
     const terms = await blindQuery(this.hasher, tx, request);
     const walked = (await blindWalkTokens(this.hasher, tx, request)).slice(0, maxWalkedTokens);
     const { rows } = await sql<{ step: number; at: string | null; dialog_id: string | null }>`
