@@ -32,6 +32,7 @@ import { legalDisclosurePackagesMigration } from './migrations/0034-legal-disclo
 import { sealedPersonalFieldsMigration } from './migrations/0035-sealed-personal-fields.ts';
 import { userDirectoryOrderMigration } from './migrations/0036-user-directory-order.ts';
 import { searchCrisisMergeMigration } from './migrations/0037-search-crisis-merge.ts';
+import { searchTermsBinaryMigration } from './migrations/0038-search-terms-binary.ts';
 import type { Storage } from './database.ts';
 
 /**
@@ -74,6 +75,7 @@ const migrationFactories: Record<string, MigrationFactory> = {
   '0035-sealed-personal-fields': sealedPersonalFieldsMigration,
   '0036-user-directory-order': userDirectoryOrderMigration,
   '0037-search-crisis-merge': searchCrisisMergeMigration,
+  '0038-search-terms-binary': searchTermsBinaryMigration,
 };
 
 /** Every migration, in the order they run. */

@@ -239,10 +239,13 @@ export interface MessageSearchTable {
   tenant_id: string;
 }
 
-/** PostgreSQL only: which messages hold a blind token (the B-tree that finds candidates). */
+/**
+ * PostgreSQL only: which messages hold a blind token (the B-tree that finds candidates). Since migration 0038
+ * `token` is `bytea` and `message_id` a `uuid`; the queries convert (`postgres-search-index.ts`).
+ */
 export interface MessageSearchTermsTable {
   tenant_id: string;
-  token: string;
+  token: Buffer;
   message_id: string;
 }
 

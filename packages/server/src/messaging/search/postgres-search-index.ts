@@ -82,7 +82,7 @@ export class PostgresSearchIndex implements SearchIndex {
         on conflict (message_id) do nothing
         returning message_id)
       insert into message_search_terms (tenant_id, token, message_id)
-      select t.tenant_id, t.token, t.message_id
+      select t.tenant_id, decode(t.token, 'hex'), t.message_id::uuid
       from unnest(
         ${terms.map((term) => term[0])}::text[],
         ${terms.map((term) => term[1])}::text[],
@@ -113,7 +113,10 @@ export class PostgresSearchIndex implements SearchIndex {
    * matches the whole query (phrases, tokens beyond the walked ones; no entry, no match: stray terms of a
    * lost entry find nothing) — and its LIMIT stops the walk as soon as a page and one more are found (a
    * recursive query is evaluated only as far as its rows are read). The last step comes out too, matched or
-   * not: where the next page starts when the cap ends the walk (a null one: the tokens ran out).
+   * not: where the next page starts when the cap ends the walk (a null one: the tokens ran out). The walk
+   * carries each candidate's id as text too (`id`), made where the step is: compared as `at::text` in the
+   * join, the cast (not leakproof) would keep row-level security from using the index of `messages`, and
+   * each candidate would scan the table (24 s for one search at 10× history in history-cost.test.ts).
    *
    * Probes of one row keep the plan on the primary key whatever the statistics say. Asked instead for a very
    * common token's newest 2,000 entries in one ordered scan, PostgreSQL chose (on a table not yet vacuumed)
@@ -127,17 +130,18 @@ export class PostgresSearchIndex implements SearchIndex {
     const terms = await blindQuery(this.hasher, tx, request);
     const walked = (await blindWalkTokens(this.hasher, tx, request)).slice(0, maxWalkedTokens);
     const { rows } = await sql<{ step: number; at: string | null; dialog_id: string | null }>`
-      with recursive walk (step, at, hit) as (
-        select 1, p.at, p.hit from ${walkStep(tenantId, walked, sql`${request.after ?? aboveEveryId}::text`)} p
+      with recursive walk (step, at, id, hit) as (
+        select 1, p.at, p.at::text, p.hit
+        from ${walkStep(tenantId, walked, sql`${request.after ?? aboveEveryId}::uuid`)} p
         union all
-        select w.step + 1, p.at, p.hit
+        select w.step + 1, p.at, p.at::text, p.hit
         from walk w cross join lateral ${walkStep(tenantId, walked, sql`w.at`)} p
         where w.step < ${cap} and w.at is not null)
-      select w.step, w.at, v.dialog_id
+      select w.step, w.id as at, v.dialog_id
       from walk w
       left join lateral (
         select msg.dialog_id from messages msg
-        where w.hit and msg.id = w.at and ${visibleTo(request, sql`offset 0`)}
+        where w.hit and msg.id = w.id and ${visibleTo(request, sql`offset 0`)}
           and exists (select 1 from message_search s
             where s.tenant_id = ${tenantId} and s.message_id = msg.id
               and s.tokens @@ ${tsquery(terms)}::tsquery offset 0)
@@ -180,7 +184,7 @@ function walkStep(tenantId: string, tokens: readonly string[], below: RawBuilder
   const column = (index: number) => sql.raw(`a${index}`);
   const probes = tokens.map(
     (token, index) => sql`(select t.message_id from message_search_terms t
-      where t.tenant_id = ${tenantId} and t.token = ${token} and t.message_id < ${below}
+      where t.tenant_id = ${tenantId} and t.token = decode(${token}, 'hex') and t.message_id < ${below}
       order by t.message_id desc limit 1) as ${column(index)}`,
   );
   const anyEnded = sql.join(
@@ -190,7 +194,7 @@ function walkStep(tenantId: string, tokens: readonly string[], below: RawBuilder
   const oldest = sql`least(${sql.join(tokens.map((_, index) => sql`x.${column(index)}`))})`;
   const holds = tokens.map(
     (token, index) => sql`(y.${column(index)} = y.at or exists (select 1 from message_search_terms t
-      where t.tenant_id = ${tenantId} and t.token = ${token} and t.message_id = y.at))`,
+      where t.tenant_id = ${tenantId} and t.token = decode(${token}, 'hex') and t.message_id = y.at))`,
   );
   const hit = tokens.length === 1 ? sql`true` : sql.join(holds, sql` and `);
   return sql`(select y.at, ${hit} as hit
