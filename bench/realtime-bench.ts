@@ -1,4 +1,5 @@
 import { Http } from './bench-http.js';
+import { standInForAutovacuum } from './autovacuum-stand-in.js';
 import { CpuMeter } from './cpu-meter.js';
 import { coresOf, pinLoadSide } from './cpu-pinning.js';
 import { type DatabaseProcesses, findDatabaseProcesses, serverDatabasePids } from './database-processes.js';
@@ -174,6 +175,8 @@ async function measureServer(
     if (run.idle) Object.assign(figures, await idleScenario(context, meter, storagePrefix(run)));
     for (const scenario of run.idle ? [] : rateScenarios) {
       if (!options.scenarios.includes(scenario) || (scenario === 'group' && !context.fixture.group)) continue;
+      const vacuumed = await standInForAutovacuum(context.fixture.server);
+      if (vacuumed !== undefined) console.log(`realtime: ${label}: ${vacuumed}`);
       const known = memory.found.get(scenario);
       const start = { rate: known ?? options.startRates[scenario], informed: known !== undefined };
       const outcome = await measureScenario(context, meter, scenario, label, start, referenceRate(scenario));

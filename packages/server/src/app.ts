@@ -25,6 +25,7 @@ import { startTracing } from './observability/tracing.ts';
 import { AppError } from './app-error.ts';
 import { nodeIdOf } from './observability/node-id.ts';
 import { acquireDataDirLock, type DataDirLock } from './storage/data-dir-lock.ts';
+import { autovacuumOff } from './storage/autovacuum.ts';
 import { openStorage, type Storage } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrator.ts';
 import type { TenantService } from './tenancy/tenant-service.ts';
@@ -211,6 +212,10 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     },
   });
   await migrateToLatest(storage);
+  if (storage.dialect === 'postgres' && (await autovacuumOff(storage)))
+    logger.warn(
+      'PostgreSQL autovacuum is off: planner statistics go stale as tables grow, and searches and history reads can then take seconds (docs/deployment.md, "Autovacuum")',
+    );
   const security = await openSecurityCore({
     storage,
     clock,
