@@ -10,8 +10,8 @@ import type { DialectAdapter } from '../dialects/dialect-adapter.ts';
  * order is its bytes', so the walk from the newest message id down finds the same candidates.
  *
  * `tenant_id` stays text: the row-level security policy compares it to the session's tenant setting.
- * The change rewrites the table under an exclusive lock (sends wait for it): about a minute per 10 GB of
- * terms, see docs/deployment.md "Upgrades". SQLite keeps its index in FTS5 and has no term rows.
+ * The change rewrites the table under an exclusive lock (sends wait for it, for a time that grows with the
+ * table): docs/deployment.md, "Upgrading". SQLite keeps its index in FTS5 and has no term rows.
  */
 export const searchTermsBinaryMigration = (adapter: DialectAdapter): Migration => ({
   async up(db: Kysely<unknown>) {
