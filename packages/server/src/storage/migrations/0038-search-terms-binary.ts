@@ -16,11 +16,11 @@ import type { DialectAdapter } from '../dialects/dialect-adapter.ts';
 export const searchTermsBinaryMigration = (adapter: DialectAdapter): Migration => ({
   async up(db: Kysely<unknown>) {
     if (adapter.name === 'sqlite') return;
-    // The trigger of migration 0026, with the entry's tokens as one bytea array: a set of values (`any` over
-    // a subquery) would be planned as a join, where an array is one probe of the primary key per token.
     await sql`alter table message_search_terms
       alter column token type bytea using decode(token, 'hex'),
       alter column message_id type uuid using message_id::uuid`.execute(db);
+    // The trigger of migration 0026, with the entry's tokens as one bytea array: a set of values (`any` over
+    // a subquery) would be planned as a join, where an array is one probe of the primary key per token.
     await sql`create or replace function message_search_terms_follow_entry() returns trigger
       language plpgsql set jit = off as $$
       begin
