@@ -212,7 +212,7 @@ async function assembleApp(config: Config, options: AppOptions, lock: DataDirLoc
     },
   });
   await migrateToLatest(storage);
-  if (storage.dialect === 'postgres' && (await autovacuumOff(storage)))
+  if (await autovacuumOff(storage))
     logger.warn(
       'PostgreSQL autovacuum is off: planner statistics go stale as tables grow, and searches and history reads can then take seconds (docs/deployment.md, "Autovacuum")',
     );
